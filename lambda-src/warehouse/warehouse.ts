@@ -1,0 +1,61 @@
+/**
+ * The storage port. Handlers know only this interface; `DuckDbWarehouse`
+ * (embedded, local) and `BigQueryWarehouse` (production) implement it.
+ */
+import type { IngestRecord } from '../record';
+
+/** A record as handed to the warehouse, with its idempotency key. */
+export interface WarehouseRow extends IngestRecord {
+  /** Idempotency key. A row whose insert id was already stored is not stored again. */
+  insertId: string;
+  /** When the pipeline accepted the row. */
+  ingestedAt: Date;
+}
+
+export interface Warehouse {
+  /**
+   * Durably stores `rows` as one unit: when the promise resolves every row is
+   * committed (or was already present under its insert id); when it rejects,
+   * with a `WarehouseError`, none of them may be assumed stored.
+   */
+  insert(rows: readonly WarehouseRow[]): Promise<void>;
+  /** Releases connections and files. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/**
+ * Failure classes, stable strings: they appear in logs as `errorClass` and
+ * log-based metrics and alerts filter on them.
+ */
+export type WarehouseErrorClass =
+  | 'warehouse_unavailable' // connection refused, 5xx, timeout: a retry may succeed
+  | 'warehouse_rejected_rows' // per-row insertErrors: the data was refused
+  | 'warehouse_error'; // anything else
+
+export class WarehouseError extends Error {
+  constructor(
+    message: string,
+    readonly errorClass: WarehouseErrorClass,
+    /** True when the same insert may succeed later (answer 503 / nack). */
+    readonly retryable: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'WarehouseError';
+  }
+}
+
+/** One refused row of a batch, by its index in the `insert` call. */
+export interface RowError {
+  index: number;
+  reason: string;
+  message: string;
+}
+
+/** The warehouse refused some rows of a batch (BigQuery `insertErrors`). */
+export class RowsRejectedError extends WarehouseError {
+  constructor(readonly rowErrors: readonly RowError[], options?: { cause?: unknown }) {
+    super(`warehouse rejected ${rowErrors.length} row(s)`, 'warehouse_rejected_rows', false, options);
+    this.name = 'RowsRejectedError';
+  }
+}
