@@ -30,6 +30,7 @@ export interface Warehouse {
 export type WarehouseErrorClass =
   | 'warehouse_unavailable' // connection refused, 5xx, timeout: a retry may succeed
   | 'warehouse_rejected_rows' // per-row insertErrors: the data was refused
+  | 'warehouse_overloaded' // the group-commit queue is full: shed load now, a retry may succeed
   | 'warehouse_error'; // anything else
 
 export class WarehouseError extends Error {
