@@ -62,6 +62,7 @@ export class ScriptedWarehouse implements Warehouse {
   closeCount = 0;
   private readonly script: ScriptStep[] = [];
   private readonly releases = new Map<number, (outcome: InsertOutcome) => void>();
+  private closeGate: Promise<void> | undefined;
 
   constructor(private readonly responder: Responder = () => COMMIT) {}
 
@@ -103,9 +104,17 @@ export class ScriptedWarehouse implements Warehouse {
     if (outcome.type === 'rejectRows') throw new RowsRejectedError(outcome.rowErrors);
   }
 
+  /** Makes `close` stay pending until the returned function is called. */
+  holdClose(): () => void {
+    let release!: () => void;
+    this.closeGate = new Promise((resolve) => (release = resolve));
+    return release;
+  }
+
   async close(): Promise<void> {
     this.closeCount += 1;
     this.events.push('close');
+    await this.closeGate;
   }
 
   private outcomeOf(callIndex: number, rows: readonly WarehouseRow[]): InsertOutcome | Promise<InsertOutcome> {

@@ -123,7 +123,9 @@ describe('triggers', () => {
     await expect(warehouse.insert(requestRows('b', 1, 'x'.repeat(6000)))).rejects.toThrow(/5000 bytes/);
     await advance(10);
     expect(inner.calls).toHaveLength(0);
-    await expect(warehouse.insert(requestRows('c', 10))).resolves.toBeUndefined();
+    const fullSize = track(warehouse.insert(requestRows('c', 10)));
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    expect(fullSize.status).toBe('fulfilled');
   });
 });
 
@@ -353,13 +355,19 @@ describe('close', () => {
     expect([good.status, bad.status]).toEqual(['fulfilled', 'rejected']);
   });
 
-  test('inserts after close are refused as retryable; close is idempotent and closes the inner warehouse once', async () => {
+  test('close waits for the inner close; inserts after it are refused as retryable; it is idempotent and closes the inner warehouse once', async () => {
     const inner = new ScriptedWarehouse();
+    const releaseInnerClose = inner.holdClose();
     const warehouse = new GroupCommitWarehouse(inner);
     const first = warehouse.close();
     const second = warehouse.close();
     expect(second).toBe(first);
-    await first;
+    const closed = track(first);
+    await advance();
+    expect(closed.status).toBe('pending');
+    releaseInnerClose();
+    await advance();
+    expect(closed.status).toBe('fulfilled');
     await expect(warehouse.insert(requestRows('late', 1))).rejects.toMatchObject({
       errorClass: 'warehouse_unavailable',
       retryable: true,
