@@ -1,0 +1,147 @@
+/**
+ * Configuration of the bootstrap stack: the one-time foundation (Terraform
+ * state bucket, GitHub OIDC federation, deployer and planner identities) that
+ * a human applies once, with local state, before GitHub Actions can deploy.
+ *
+ * Every field has a default and can be overridden by the environment variable
+ * named in `BOOTSTRAP_ENV`, so a fork deploys to its own projects without
+ * editing code. Values are validated before synthesis; an invalid one fails
+ * with a message naming the field and its variable.
+ */
+import * as v from 'valibot';
+
+/** The GitHub repository whose workflows may deploy. */
+export interface GitHubRepositoryConfig {
+  /** User or organisation that owns the repository, as GitHub spells it. */
+  readonly owner: string;
+  /** Repository name, without the owner. */
+  readonly name: string;
+  /**
+   * GitHub's numeric id of the owner (the OIDC token's `repository_owner_id`).
+   * Unlike the owner's login it never changes and is never reused, so the
+   * federation condition pins it.
+   */
+  readonly ownerId: string;
+  /** GitHub's numeric id of the repository (the OIDC token's `repository_id`); pinned like `ownerId`. */
+  readonly repositoryId: string;
+}
+
+/** Projects the ingest stacks deploy into. They may all be `project`. */
+export interface DeployProjectsConfig {
+  /** Project of the `dev` stack: the deployer deploys here and the pull-request planner reads it. */
+  readonly dev: string;
+  /** Project of the `prod` stack: only the deployer gets roles here. */
+  readonly prod: string;
+}
+
+export interface BootstrapConfig {
+  /** Project that holds the state bucket, the workload identity pool and the deployer and planner service accounts. */
+  readonly project: string;
+  /** Region of the state bucket (and the provider's default region). */
+  readonly region: string;
+  /** Globally unique name of the Terraform state bucket the ingest stacks' GCS backend uses. */
+  readonly stateBucket: string;
+  /** Id of the workload identity pool; a deleted pool's id stays reserved for 30 days, hence configurable. */
+  readonly identityPoolId: string;
+  readonly github: GitHubRepositoryConfig;
+  readonly deployProjects: DeployProjectsConfig;
+}
+
+/** Environment variable that overrides each field. */
+export const BOOTSTRAP_ENV = {
+  project: 'BOOTSTRAP_PROJECT',
+  region: 'BOOTSTRAP_REGION',
+  stateBucket: 'TF_STATE_BUCKET',
+  identityPoolId: 'BOOTSTRAP_IDENTITY_POOL_ID',
+  'github.owner': 'BOOTSTRAP_GITHUB_OWNER',
+  'github.name': 'BOOTSTRAP_GITHUB_REPOSITORY',
+  'github.ownerId': 'BOOTSTRAP_GITHUB_OWNER_ID',
+  'github.repositoryId': 'BOOTSTRAP_GITHUB_REPOSITORY_ID',
+  'deployProjects.dev': 'DEV_PROJECT_ID',
+  'deployProjects.prod': 'PROD_PROJECT_ID',
+} as const;
+
+type BootstrapField = keyof typeof BOOTSTRAP_ENV;
+
+export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
+  project: 'latam-ingest-ops',
+  region: 'us-central1',
+  stateBucket: 'latam-ingest-tfstate',
+  identityPoolId: 'github-actions',
+  github: {
+    owner: 'latam-ingest',
+    name: 'gcp-ingest-cdktf',
+    ownerId: '180295032',
+    repositoryId: '861530417',
+  },
+  deployProjects: { dev: 'latam-ingest-dev', prod: 'latam-ingest-prod' },
+};
+
+const projectId = v.pipe(
+  v.string(),
+  v.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter)'),
+);
+
+const numericId = v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,19}$/, "must be GitHub's numeric id (digits only)"));
+
+const BootstrapConfigSchema = v.strictObject({
+  project: projectId,
+  region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1')),
+  stateBucket: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, 'must be a bucket name of 3-63 lowercase letters, digits, hyphens or underscores'),
+    v.check((name) => !name.startsWith('goog') && !name.includes('google'), 'must not start with "goog" or contain "google"'),
+  ),
+  identityPoolId: v.pipe(
+    v.string(),
+    v.regex(/^[a-z0-9-]{4,32}$/, 'must be 4-32 lowercase letters, digits or hyphens'),
+    v.check((id) => !id.startsWith('gcp-'), 'must not start with "gcp-" (reserved by Google)'),
+  ),
+  github: v.strictObject({
+    owner: v.pipe(v.string(), v.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub user or organisation login')),
+    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository name (letters, digits, ".", "_" or "-")')),
+    ownerId: numericId,
+    repositoryId: numericId,
+  }),
+  deployProjects: v.strictObject({ dev: projectId, prod: projectId }),
+});
+
+function fieldValue(config: BootstrapConfig, field: BootstrapField): string {
+  return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config) as string;
+}
+
+/** Checks a complete config; throws one error listing every bad field, its variable and the value received. */
+export function validateBootstrapConfig(config: BootstrapConfig): BootstrapConfig {
+  const result = v.safeParse(BootstrapConfigSchema, config);
+  if (result.success) return result.output;
+  const problems = result.issues.map((issue) => {
+    const field = v.getDotPath(issue) ?? '(root)';
+    const variable = field in BOOTSTRAP_ENV ? ` (${BOOTSTRAP_ENV[field as BootstrapField]})` : '';
+    return `  - ${field}${variable} ${issue.message}, got ${JSON.stringify(issue.input)}`;
+  });
+  throw new Error(`Invalid bootstrap config:\n${problems.join('\n')}`);
+}
+
+/**
+ * The defaults overridden by whichever `BOOTSTRAP_ENV` variables are set to a
+ * non-empty value (an unset repository secret reaches a workflow as ""), validated.
+ */
+export function bootstrapConfigFromEnv(
+  env: NodeJS.ProcessEnv = process.env,
+  defaults: BootstrapConfig = DEFAULT_BOOTSTRAP_CONFIG,
+): BootstrapConfig {
+  const pick = (field: BootstrapField): string => env[BOOTSTRAP_ENV[field]] || fieldValue(defaults, field);
+  return validateBootstrapConfig({
+    project: pick('project'),
+    region: pick('region'),
+    stateBucket: pick('stateBucket'),
+    identityPoolId: pick('identityPoolId'),
+    github: {
+      owner: pick('github.owner'),
+      name: pick('github.name'),
+      ownerId: pick('github.ownerId'),
+      repositoryId: pick('github.repositoryId'),
+    },
+    deployProjects: { dev: pick('deployProjects.dev'), prod: pick('deployProjects.prod') },
+  });
+}

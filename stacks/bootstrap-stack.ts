@@ -1,0 +1,258 @@
+/**
+ * The one-time foundation GitHub Actions deploys through: the Terraform state
+ * bucket, keyless GitHub OIDC federation (Workload Identity Federation), a
+ * deployer service account for `deploy.yml` and a read-only planner for the
+ * pull-request plan in `ci.yml`. A human applies it once with local state
+ * (it creates the bucket every other stack keeps its state in).
+ */
+import { Construct } from 'constructs';
+import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
+import { ProjectService } from '@cdktf/provider-google/lib/project-service';
+import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import { IamWorkloadIdentityPool } from '@cdktf/provider-google/lib/iam-workload-identity-pool';
+import { IamWorkloadIdentityPoolProvider } from '@cdktf/provider-google/lib/iam-workload-identity-pool-provider';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import type { BootstrapConfig } from './bootstrap-config';
+
+export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
+
+/** APIs the ingest stacks and this stack call, enabled in every project involved. */
+export const REQUIRED_SERVICES = [
+  'cloudfunctions.googleapis.com',
+  'run.googleapis.com',
+  'cloudbuild.googleapis.com',
+  'artifactregistry.googleapis.com',
+  'pubsub.googleapis.com',
+  'bigquery.googleapis.com',
+  'storage.googleapis.com',
+  'iam.googleapis.com',
+  'iamcredentials.googleapis.com',
+  'sts.googleapis.com',
+  'monitoring.googleapis.com',
+  'logging.googleapis.com',
+  'secretmanager.googleapis.com',
+  'eventarc.googleapis.com',
+  'cloudresourcemanager.googleapis.com',
+] as const;
+
+/**
+ * Project roles of the deployer in each deploy project, with why each is
+ * needed. No primitive role: each is the narrowest predefined role that can
+ * create, change and delete one kind of resource the ingest stacks define.
+ */
+export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, string>> = {
+  'roles/cloudfunctions.admin': 'create, update and delete the 2nd-gen functions and set their invoker IAM',
+  'roles/run.admin': "2nd-gen functions are Cloud Run services: manage their IAM; includes run.routes.invoke, which the smoke test's identity token relies on",
+  'roles/storage.admin': 'create the function-source bucket, upload the content-addressed source archives, set bucket IAM',
+  'roles/pubsub.admin': 'topics, dead-letter topic, schema, push subscription and their IAM bindings',
+  'roles/bigquery.dataOwner': 'create the dataset, table and latest-version view and grant dataset-level access (no job or data-read rights beyond that)',
+  'roles/monitoring.editor': 'alert policies, notification channels, SLO services and dashboards',
+  'roles/logging.configWriter': 'log-based metrics the alerts and SLO are built on',
+  'roles/iam.serviceAccountAdmin': 'create the per-function service accounts and set IAM on them (e.g. Pub/Sub token creation for the push identity)',
+  'roles/iam.serviceAccountUser':
+    'attach the per-function service accounts to the functions and the OIDC identity to the push subscription (iam.serviceAccounts.actAs); see the README for why this cannot be narrowed below the project',
+  'roles/browser': 'read project metadata (e.g. the project number for service-agent emails)',
+};
+
+/**
+ * Project roles of the pull-request planner in the dev project: enough to
+ * refresh every resource of the `dev` stack and read its IAM policies, nothing
+ * that changes anything.
+ */
+export const PLANNER_PROJECT_ROLES: Readonly<Record<string, string>> = {
+  'roles/browser': 'read project metadata',
+  'roles/iam.securityReviewer': 'read the IAM policies of the project, functions, topics, datasets and service accounts',
+  'roles/iam.serviceAccountViewer': 'read the per-function service accounts',
+  'roles/cloudfunctions.viewer': 'read the functions',
+  'roles/run.viewer': 'read the Cloud Run services behind the functions',
+  'roles/pubsub.viewer': 'read topics, schema and subscriptions',
+  'roles/bigquery.metadataViewer': 'read dataset, table and view definitions (not their rows)',
+  'roles/monitoring.viewer': 'read alert policies, channels, SLOs and dashboards',
+  'roles/logging.viewer': 'read log-based metric definitions',
+  'roles/storage.bucketViewer': 'read bucket metadata of the function-source bucket',
+  'roles/storage.objectViewer': 'read the metadata of the uploaded source archives',
+};
+
+/** Noncurrent state versions older than this many days are deleted... */
+export const STATE_NONCURRENT_RETENTION_DAYS = 90;
+/** ...but never while fewer than this many newer versions exist, so a rarely-changed state keeps its history. */
+export const STATE_NONCURRENT_VERSIONS_KEPT = 10;
+
+export const DEPLOYER_ACCOUNT_ID = 'github-deployer';
+export const PLANNER_ACCOUNT_ID = 'github-planner';
+const OIDC_PROVIDER_ID = 'github-oidc';
+
+/**
+ * `attribute_condition` of the OIDC provider: only tokens minted for this
+ * repository, identified by GitHub's immutable numeric ids (a deleted or
+ * renamed repository's name can be taken by someone else; its id cannot).
+ */
+export function repositoryCondition(github: BootstrapConfig['github']): string {
+  return `assertion.repository_id == '${github.repositoryId}' && assertion.repository_owner_id == '${github.ownerId}'`;
+}
+
+export class BootstrapStack extends TerraformStack {
+  readonly stateBucket: StorageBucket;
+  readonly identityPool: IamWorkloadIdentityPool;
+  readonly oidcProvider: IamWorkloadIdentityPoolProvider;
+  readonly deployer: ServiceAccount;
+  readonly planner: ServiceAccount;
+
+  constructor(scope: Construct, id: string, config: BootstrapConfig) {
+    super(scope, id);
+    const { project, github } = config;
+
+    new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
+    new GoogleProvider(this, 'google', { project, region: config.region });
+    this.addOverride('terraform.required_providers.google.source', 'registry.terraform.io/hashicorp/google');
+
+    const services = new Map<string, ProjectService>();
+    const projects = [...new Set([project, config.deployProjects.dev, config.deployProjects.prod])];
+    for (const target of projects) {
+      for (const service of REQUIRED_SERVICES) {
+        services.set(
+          `${target}/${service}`,
+          new ProjectService(this, `service-${target}-${service.split('.')[0]}`, {
+            project: target,
+            service,
+            // Destroying this stack must never switch off APIs the ingest stacks run on.
+            disableOnDestroy: false,
+          }),
+        );
+      }
+    }
+    const api = (target: string, service: (typeof REQUIRED_SERVICES)[number]): ProjectService =>
+      services.get(`${target}/${service}`)!;
+
+    this.stateBucket = new StorageBucket(this, 'state-bucket', {
+      name: config.stateBucket,
+      project,
+      location: config.region,
+      uniformBucketLevelAccess: true,
+      publicAccessPrevention: 'enforced',
+      versioning: { enabled: true },
+      lifecycleRule: [
+        {
+          condition: {
+            withState: 'ARCHIVED',
+            daysSinceNoncurrentTime: STATE_NONCURRENT_RETENTION_DAYS,
+            numNewerVersions: STATE_NONCURRENT_VERSIONS_KEPT,
+          },
+          action: { type: 'Delete' },
+        },
+      ],
+      forceDestroy: false,
+      lifecycle: { preventDestroy: true },
+      dependsOn: [api(project, 'storage.googleapis.com')],
+    });
+
+    this.identityPool = new IamWorkloadIdentityPool(this, 'github-pool', {
+      project,
+      workloadIdentityPoolId: config.identityPoolId,
+      displayName: 'GitHub Actions',
+      description: `Workflows of ${github.owner}/${github.name}`,
+      dependsOn: [api(project, 'iam.googleapis.com'), api(project, 'sts.googleapis.com')],
+    });
+
+    this.oidcProvider = new IamWorkloadIdentityPoolProvider(this, 'github-provider', {
+      project,
+      workloadIdentityPoolId: this.identityPool.workloadIdentityPoolId,
+      workloadIdentityPoolProviderId: OIDC_PROVIDER_ID,
+      displayName: 'GitHub OIDC',
+      oidc: { issuerUri: GITHUB_OIDC_ISSUER },
+      attributeMapping: {
+        'google.subject': 'assertion.sub',
+        'attribute.repository': 'assertion.repository',
+        'attribute.repository_owner_id': 'assertion.repository_owner_id',
+        'attribute.ref': 'assertion.ref',
+      },
+      attributeCondition: repositoryCondition(github),
+    });
+
+    const repositoryPrincipals = `principalSet://iam.googleapis.com/${this.identityPool.name}/attribute.repository/${github.owner}/${github.name}`;
+
+    this.deployer = this.federatedServiceAccount(
+      DEPLOYER_ACCOUNT_ID,
+      'GitHub Actions deployer',
+      repositoryPrincipals,
+      api(project, 'iam.googleapis.com'),
+    );
+    this.planner = this.federatedServiceAccount(
+      PLANNER_ACCOUNT_ID,
+      'GitHub Actions pull-request planner (read-only)',
+      repositoryPrincipals,
+      api(project, 'iam.googleapis.com'),
+    );
+
+    const deployTargets = [...new Set([config.deployProjects.dev, config.deployProjects.prod])];
+    for (const target of deployTargets) {
+      this.grantProjectRoles(DEPLOYER_ACCOUNT_ID, this.deployer, target, DEPLOYER_PROJECT_ROLES, api(target, 'cloudresourcemanager.googleapis.com'));
+    }
+    const devProject = config.deployProjects.dev;
+    this.grantProjectRoles(PLANNER_ACCOUNT_ID, this.planner, devProject, PLANNER_PROJECT_ROLES, api(devProject, 'cloudresourcemanager.googleapis.com'));
+
+    // The GCS backend reads state and writes a lock object beside it on every apply.
+    new StorageBucketIamMember(this, 'deployer-state-access', {
+      bucket: this.stateBucket.name,
+      role: 'roles/storage.objectUser',
+      member: this.deployer.member,
+    });
+    // Plans run with -lock=false, so reading state is all the planner ever needs:
+    // a pull-request branch can never rewrite or delete state.
+    new StorageBucketIamMember(this, 'planner-state-read', {
+      bucket: this.stateBucket.name,
+      role: 'roles/storage.objectViewer',
+      member: this.planner.member,
+    });
+
+    const outputs: Record<string, string> = {
+      workload_identity_provider: this.oidcProvider.name,
+      deployer_service_account: this.deployer.email,
+      planner_service_account: this.planner.email,
+      state_bucket: this.stateBucket.name,
+    };
+    for (const [name, value] of Object.entries(outputs)) new TerraformOutput(this, name, { value });
+  }
+
+  /** A keyless service account that only this repository's workflows can impersonate. */
+  private federatedServiceAccount(
+    accountId: string,
+    displayName: string,
+    repositoryPrincipals: string,
+    iamApi: ProjectService,
+  ): ServiceAccount {
+    const account = new ServiceAccount(this, accountId, {
+      accountId,
+      displayName,
+      description: 'Impersonated by GitHub Actions through workload identity federation; it has no keys.',
+      dependsOn: [iamApi],
+    });
+    new ServiceAccountIamMember(this, `${accountId}-workload-identity-user`, {
+      serviceAccountId: account.name,
+      role: 'roles/iam.workloadIdentityUser',
+      member: repositoryPrincipals,
+    });
+    return account;
+  }
+
+  private grantProjectRoles(
+    accountId: string,
+    account: ServiceAccount,
+    project: string,
+    roles: Readonly<Record<string, string>>,
+    resourceManagerApi: ProjectService,
+  ): void {
+    for (const role of Object.keys(roles)) {
+      new ProjectIamMember(this, `${accountId}-${project}-${role.replace('roles/', '')}`, {
+        project,
+        role,
+        member: account.member,
+        dependsOn: [resourceManagerApi],
+      });
+    }
+  }
+}
