@@ -1,0 +1,599 @@
+import { Aspects, TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
+import { Construct } from 'constructs';
+import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
+import { BigqueryDatasetAccessA } from '@cdktf/provider-google/lib/bigquery-dataset-access';
+import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-dataset-iam-member';
+import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
+import { BigqueryTableIamPolicy } from '@cdktf/provider-google/lib/bigquery-table-iam-policy';
+import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
+import {
+  Cloudfunctions2Function,
+  type Cloudfunctions2FunctionConfig,
+  type Cloudfunctions2FunctionServiceConfig,
+} from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { Cloudfunctions2FunctionIamMember } from '@cdktf/provider-google/lib/cloudfunctions2-function-iam-member';
+import { DataGoogleIamPolicy } from '@cdktf/provider-google/lib/data-google-iam-policy';
+import { FolderIamBinding } from '@cdktf/provider-google/lib/folder-iam-binding';
+import { IamWorkloadIdentityPoolProvider } from '@cdktf/provider-google/lib/iam-workload-identity-pool-provider';
+import { OrganizationIamBinding } from '@cdktf/provider-google/lib/organization-iam-binding';
+import { ProjectIamBinding } from '@cdktf/provider-google/lib/project-iam-binding';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { ProjectIamPolicy } from '@cdktf/provider-google/lib/project-iam-policy';
+import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
+import { PubsubSubscription, type PubsubSubscriptionConfig } from '@cdktf/provider-google/lib/pubsub-subscription';
+import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
+import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { ServiceAccountKey } from '@cdktf/provider-google/lib/service-account-key';
+import { StorageBucket, type StorageBucketConfig } from '@cdktf/provider-google/lib/storage-bucket';
+import { StorageBucketIamBinding } from '@cdktf/provider-google/lib/storage-bucket-iam-binding';
+import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
+import {
+  GcpPolicyPack,
+  POLICY_RULES,
+  UNKNOWN_RULE_SUPPRESSION_ID,
+  type GcpPolicyPackOptions,
+  type PolicyFinding,
+} from '../../constructs/policy-pack';
+
+type Build = (stack: TerraformStack) => void;
+
+interface Fixture {
+  readonly name: string;
+  readonly build: Build;
+  readonly options?: GcpPolicyPackOptions;
+}
+
+// One app for the whole file; each fixture gets its own stack in it.
+const app = Testing.app();
+let stackCount = 0;
+
+function check(build: Build, options?: GcpPolicyPackOptions): { stack: TerraformStack; findings: PolicyFinding[] } {
+  stackCount += 1;
+  const stack = new TerraformStack(app, `fixture-${stackCount}`);
+  build(stack);
+  Aspects.of(stack).add(new GcpPolicyPack(options));
+  Testing.synth(stack);
+  return { stack, findings: GcpPolicyPack.findings(stack) };
+}
+
+const errorsOf = (findings: PolicyFinding[]) => findings.filter((finding) => finding.level === 'error');
+const ruleIdsOf = (findings: PolicyFinding[]) => [...new Set(findings.map((finding) => finding.ruleId))];
+
+// Compliant building blocks: each violating fixture changes one thing, so only its own rule fires.
+const DEDICATED_SA = 'fn-api@demo-project.iam.gserviceaccount.com';
+
+function compliantBucket(scope: Construct, id: string, overrides: Partial<StorageBucketConfig> = {}): StorageBucket {
+  return new StorageBucket(scope, id, {
+    name: `${id}-bucket`,
+    location: 'EU',
+    uniformBucketLevelAccess: true,
+    publicAccessPrevention: 'enforced',
+    ...overrides,
+  });
+}
+
+function compliantFunction(
+  scope: Construct,
+  serviceConfig: Partial<Cloudfunctions2FunctionServiceConfig> = {},
+  overrides: Partial<Cloudfunctions2FunctionConfig> = {},
+): Cloudfunctions2Function {
+  return new Cloudfunctions2Function(scope, 'fn', {
+    name: 'api',
+    location: 'europe-west1',
+    buildConfig: { runtime: 'nodejs20', entryPoint: 'api', environmentVariables: { NODE_ENV: 'production' } },
+    serviceConfig: {
+      serviceAccountEmail: DEDICATED_SA,
+      maxInstanceCount: 10,
+      environmentVariables: { WAREHOUSE: 'bigquery', BIGQUERY_TABLE: 'records' },
+      ...serviceConfig,
+    },
+    ...overrides,
+  });
+}
+
+function pushSubscription(scope: Construct, overrides: Partial<PubsubSubscriptionConfig> = {}): PubsubSubscription {
+  return new PubsubSubscription(scope, 'push', {
+    name: 'ingest-push',
+    topic: 'ingest',
+    pushConfig: { pushEndpoint: 'https://fn.example.run.app', oidcToken: { serviceAccountEmail: DEDICATED_SA } },
+    deadLetterPolicy: { deadLetterTopic: 'projects/demo-project/topics/ingest-dlq', maxDeliveryAttempts: 5 },
+    ...overrides,
+  });
+}
+
+function wifProvider(scope: Construct, attributeCondition?: string): IamWorkloadIdentityPoolProvider {
+  return new IamWorkloadIdentityPoolProvider(scope, 'github', {
+    workloadIdentityPoolId: 'github',
+    workloadIdentityPoolProviderId: 'github',
+    attributeMapping: { 'google.subject': 'assertion.sub' },
+    attributeCondition,
+    oidc: { issuerUri: 'https://token.actions.githubusercontent.com' },
+  });
+}
+
+function table(scope: Construct, overrides: Partial<ConstructorParameters<typeof BigqueryTable>[2]> = {}): BigqueryTable {
+  return new BigqueryTable(scope, 'table', { datasetId: 'ingest', tableId: 'records', ...overrides });
+}
+
+interface RuleCases {
+  readonly violating: readonly Fixture[];
+  readonly compliant: readonly Fixture[];
+}
+
+const CASES: Record<string, RuleCases> = {
+  'GCP-IAM-001': {
+    violating: [
+      {
+        name: 'topic member allUsers (CKV_GCP_99)',
+        build: (s) => new PubsubTopicIamMember(s, 'm', { topic: 'ingest', role: 'roles/pubsub.publisher', member: 'allUsers' }),
+      },
+      {
+        name: 'bucket binding with allAuthenticatedUsers among others (CKV_GCP_28)',
+        build: (s) =>
+          new StorageBucketIamBinding(s, 'b', {
+            bucket: 'b',
+            role: 'roles/storage.objectViewer',
+            members: ['user:ana@example.com', 'allAuthenticatedUsers'],
+          }),
+      },
+      {
+        name: 'function invoker allUsers (CKV_GCP_107)',
+        build: (s) =>
+          new Cloudfunctions2FunctionIamMember(s, 'm', { cloudFunction: 'api', role: 'roles/cloudfunctions.invoker', member: 'allUsers' }),
+      },
+      {
+        name: 'Cloud Run v2 invoker allUsers (CKV_GCP_102)',
+        build: (s) => new CloudRunV2ServiceIamMember(s, 'm', { name: 'api', role: 'roles/run.invoker', member: 'allUsers' }),
+      },
+      {
+        name: 'table iam policy JSON with allUsers (CKV_GCP_100)',
+        build: (s) =>
+          new BigqueryTableIamPolicy(s, 'p', {
+            datasetId: 'ingest',
+            tableId: 'records',
+            policyData: JSON.stringify({ bindings: [{ role: 'roles/bigquery.dataViewer', members: ['allUsers'] }] }),
+          }),
+      },
+      {
+        name: 'dataset access block special_group allAuthenticatedUsers (CKV_GCP_15)',
+        build: (s) =>
+          new BigqueryDataset(s, 'd', { datasetId: 'ingest', access: [{ role: 'READER', specialGroup: 'allAuthenticatedUsers' }] }),
+      },
+      {
+        name: 'google_bigquery_dataset_access with iam_member allUsers',
+        build: (s) => new BigqueryDatasetAccessA(s, 'a', { datasetId: 'ingest', role: 'READER', iamMember: 'allUsers' }),
+      },
+      {
+        name: 'google_iam_policy document binding allUsers (CKV_GCP_113)',
+        build: (s) => new DataGoogleIamPolicy(s, 'doc', { binding: [{ role: 'roles/run.invoker', members: ['allUsers'] }] }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'named principals, a token principal, and a policy that references a document',
+        build: (s) => {
+          const sa = new ServiceAccount(s, 'sa', { accountId: 'fn-api' });
+          new PubsubTopicIamMember(s, 'm', { topic: 'ingest', role: 'roles/pubsub.publisher', member: sa.member });
+          new StorageBucketIamBinding(s, 'b', { bucket: 'b', role: 'roles/storage.objectViewer', members: ['group:ops@example.com'] });
+          const doc = new DataGoogleIamPolicy(s, 'doc', { binding: [{ role: 'roles/run.invoker', members: [sa.member] }] });
+          new BigqueryTableIamPolicy(s, 'p', { datasetId: 'ingest', tableId: 'records', policyData: doc.policyData });
+          new BigqueryDataset(s, 'd', { datasetId: 'ingest', access: [{ role: 'OWNER', userByEmail: 'ana@example.com' }] });
+        },
+      },
+    ],
+  },
+  'GCP-IAM-002': {
+    violating: [
+      {
+        name: 'project roles/editor (CKV_GCP_117)',
+        build: (s) => new ProjectIamMember(s, 'm', { project: 'demo-project', role: 'roles/editor', member: `serviceAccount:${DEDICATED_SA}` }),
+      },
+      {
+        name: 'bucket roles/owner',
+        build: (s) => new StorageBucketIamMember(s, 'm', { bucket: 'b', role: 'roles/owner', member: 'group:ops@example.com' }),
+      },
+      {
+        name: 'folder roles/viewer binding (CKV_GCP_116)',
+        build: (s) => new FolderIamBinding(s, 'b', { folder: 'folders/1', role: 'roles/viewer', members: ['group:ops@example.com'] }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'predefined role on a bucket, and a role that is a token',
+        build: (s) => {
+          const role = new TerraformVariable(s, 'role', { type: 'string' });
+          new StorageBucketIamMember(s, 'm', { bucket: 'b', role: 'roles/storage.objectViewer', member: 'group:ops@example.com' });
+          new StorageBucketIamMember(s, 'n', { bucket: 'b', role: role.stringValue, member: 'group:ops@example.com' });
+        },
+      },
+    ],
+  },
+  'GCP-IAM-003': {
+    violating: [
+      {
+        name: 'project serviceAccountUser (CKV_GCP_41)',
+        build: (s) =>
+          new ProjectIamMember(s, 'm', { project: 'demo-project', role: 'roles/iam.serviceAccountUser', member: 'group:ops@example.com' }),
+      },
+      {
+        name: 'project policy JSON with serviceAccountTokenCreator',
+        build: (s) =>
+          new ProjectIamPolicy(s, 'p', {
+            project: 'demo-project',
+            policyData: JSON.stringify({
+              bindings: [{ role: 'roles/iam.serviceAccountTokenCreator', members: ['group:ops@example.com'] }],
+            }),
+          }),
+      },
+      {
+        name: 'organization workloadIdentityUser binding',
+        build: (s) =>
+          new OrganizationIamBinding(s, 'b', { orgId: '1', role: 'roles/iam.workloadIdentityUser', members: ['group:ops@example.com'] }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'serviceAccountUser on one service account, and a policy document (level unknown)',
+        build: (s) => {
+          new ServiceAccountIamMember(s, 'm', {
+            serviceAccountId: `projects/demo-project/serviceAccounts/${DEDICATED_SA}`,
+            role: 'roles/iam.serviceAccountUser',
+            member: 'serviceAccount:deployer@demo-project.iam.gserviceaccount.com',
+          });
+          new DataGoogleIamPolicy(s, 'doc', {
+            binding: [{ role: 'roles/iam.serviceAccountTokenCreator', members: ['group:ops@example.com'] }],
+          });
+        },
+      },
+    ],
+  },
+  'GCP-IAM-004': {
+    violating: [
+      {
+        name: 'project bigquery.dataEditor',
+        build: (s) =>
+          new ProjectIamMember(s, 'm', { project: 'demo-project', role: 'roles/bigquery.dataEditor', member: `serviceAccount:${DEDICATED_SA}` }),
+      },
+      {
+        name: 'project pubsub.publisher binding',
+        build: (s) =>
+          new ProjectIamBinding(s, 'b', { project: 'demo-project', role: 'roles/pubsub.publisher', members: ['group:ops@example.com'] }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'dataEditor on a dataset, jobUser on the project',
+        build: (s) => {
+          new BigqueryDatasetIamMember(s, 'd', { datasetId: 'ingest', role: 'roles/bigquery.dataEditor', member: `serviceAccount:${DEDICATED_SA}` });
+          new ProjectIamMember(s, 'p', { project: 'demo-project', role: 'roles/bigquery.jobUser', member: `serviceAccount:${DEDICATED_SA}` });
+        },
+      },
+    ],
+  },
+  'GCP-IAM-005': {
+    violating: [{ name: 'a service account key (CKV2_GCP_3)', build: (s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }) }],
+    compliant: [{ name: 'a service account without keys', build: (s) => new ServiceAccount(s, 'sa', { accountId: 'fn-api' }) }],
+  },
+  'GCP-IAM-006': {
+    violating: [
+      { name: 'provider without attribute_condition (CKV_GCP_118)', build: (s) => wifProvider(s) },
+      { name: 'provider with a blank attribute_condition', build: (s) => wifProvider(s, '   ') },
+    ],
+    compliant: [{ name: 'provider restricted to one repository', build: (s) => wifProvider(s, "assertion.repository == 'acme/ingest'") }],
+  },
+  'GCP-FN-001': {
+    violating: [
+      { name: 'no service account', build: (s) => compliantFunction(s, { serviceAccountEmail: undefined }) },
+      {
+        name: 'the default compute service account',
+        build: (s) => compliantFunction(s, { serviceAccountEmail: '123456789-compute@developer.gserviceaccount.com' }),
+      },
+      {
+        name: 'event trigger without a service account',
+        build: (s) => compliantFunction(s, {}, { eventTrigger: { eventType: 'google.cloud.pubsub.topic.v1.messagePublished' } }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'a referenced dedicated account for the function and its trigger',
+        build: (s) => {
+          const sa = new ServiceAccount(s, 'sa', { accountId: 'fn-api' });
+          compliantFunction(
+            s,
+            { serviceAccountEmail: sa.email },
+            { eventTrigger: { eventType: 'google.cloud.pubsub.topic.v1.messagePublished', serviceAccountEmail: sa.email } },
+          );
+        },
+      },
+    ],
+  },
+  'GCP-FN-002': {
+    violating: [
+      { name: 'no max_instance_count', build: (s) => compliantFunction(s, { maxInstanceCount: undefined }) },
+      { name: 'max_instance_count 0', build: (s) => compliantFunction(s, { maxInstanceCount: 0 }) },
+    ],
+    compliant: [
+      {
+        name: 'max_instance_count from a variable',
+        build: (s) => {
+          const max = new TerraformVariable(s, 'max', { type: 'number' });
+          compliantFunction(s, { maxInstanceCount: Token.asNumber(max.numberValue) });
+        },
+      },
+    ],
+  },
+  'GCP-FN-003': {
+    violating: [
+      { name: 'DB_PASSWORD in service env', build: (s) => compliantFunction(s, { environmentVariables: { DB_PASSWORD: 'hunter2' } }) },
+      {
+        name: 'apiKey in build env',
+        build: (s) => compliantFunction(s, {}, { buildConfig: { runtime: 'nodejs20', environmentVariables: { npmApiKey: 'x' } } }),
+      },
+      {
+        name: 'a PEM private key value',
+        build: (s) =>
+          compliantFunction(s, { environmentVariables: { SIGNING: '-----BEGIN RSA PRIVATE KEY-----\nMIIE...' } }),
+      },
+      {
+        name: 'a URL with a password',
+        build: (s) => compliantFunction(s, { environmentVariables: { DATABASE_URL: 'postgres://app:s3cret@db:5432/app' } }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'ordinary names (SECRETARY, MONKEY_COUNT) and a Secret Manager reference',
+        build: (s) =>
+          compliantFunction(s, {
+            environmentVariables: { SECRETARY_NAME: 'ana', MONKEY_COUNT: '3', DATABASE_URL: 'postgres://db:5432/app' },
+            secretEnvironmentVariables: [{ key: 'DB_PASSWORD', projectId: 'demo-project', secret: 'db-password', version: 'latest' }],
+          }),
+      },
+    ],
+  },
+  'GCP-GCS-001': {
+    violating: [
+      { name: 'uniform access not set (CKV_GCP_29)', build: (s) => compliantBucket(s, 'b', { uniformBucketLevelAccess: undefined }) },
+      { name: 'uniform access false', build: (s) => compliantBucket(s, 'b', { uniformBucketLevelAccess: false }) },
+    ],
+    compliant: [{ name: 'uniform access true', build: (s) => compliantBucket(s, 'b') }],
+  },
+  'GCP-GCS-002': {
+    violating: [
+      { name: 'public access prevention unset (CKV_GCP_114)', build: (s) => compliantBucket(s, 'b', { publicAccessPrevention: undefined }) },
+      { name: 'public access prevention inherited', build: (s) => compliantBucket(s, 'b', { publicAccessPrevention: 'inherited' }) },
+    ],
+    compliant: [{ name: 'public access prevention enforced', build: (s) => compliantBucket(s, 'b') }],
+  },
+  'GCP-GCS-003': {
+    violating: [
+      {
+        name: 'marked state bucket without versioning (CKV_GCP_78)',
+        build: (s) => GcpPolicyPack.markStateBucket(compliantBucket(s, 'state')),
+      },
+      {
+        name: 'bucket inside a marked construct, versioning disabled',
+        build: (s) => {
+          const bootstrap = new Construct(s, 'bootstrap');
+          GcpPolicyPack.markStateBucket(bootstrap);
+          compliantBucket(bootstrap, 'state', { versioning: { enabled: false } });
+        },
+      },
+      {
+        name: 'bucket named in stateBucketNames without versioning',
+        build: (s) => compliantBucket(s, 'tfstate'),
+        options: { stateBucketNames: ['tfstate-bucket'] },
+      },
+    ],
+    compliant: [
+      {
+        name: 'versioned state bucket, and an ordinary bucket without versioning',
+        build: (s) => {
+          GcpPolicyPack.markStateBucket(compliantBucket(s, 'state', { versioning: { enabled: true } }));
+          compliantBucket(s, 'sources');
+        },
+        options: { stateBucketNames: ['other-state-bucket'] },
+      },
+    ],
+  },
+  'GCP-BQ-001': {
+    violating: [
+      { name: 'deletion_protection false with the default (prod) environment (CKV_GCP_121)', build: (s) => table(s, { deletionProtection: false }) },
+      { name: 'deletion_protection false in prod', build: (s) => table(s, { deletionProtection: false }), options: { environment: 'prod' } },
+    ],
+    compliant: [
+      { name: 'deletion_protection false in dev', build: (s) => table(s, { deletionProtection: false }), options: { environment: 'dev' } },
+      { name: 'deletion_protection unset (provider default true) in prod', build: (s) => table(s) },
+      { name: 'deletion_protection true in prod', build: (s) => table(s, { deletionProtection: true }) },
+    ],
+  },
+  'GCP-PS-001': {
+    violating: [
+      {
+        name: 'push without oidc_token',
+        build: (s) => pushSubscription(s, { pushConfig: { pushEndpoint: 'https://fn.example.run.app' } }),
+      },
+    ],
+    compliant: [
+      { name: 'push with oidc_token and dead letters', build: (s) => pushSubscription(s) },
+      { name: 'pull subscription', build: (s) => new PubsubSubscription(s, 'pull', { name: 'dlq-pull', topic: 'ingest-dlq' }) },
+    ],
+  },
+  'GCP-PS-002': {
+    violating: [{ name: 'push without dead_letter_policy', build: (s) => pushSubscription(s, { deadLetterPolicy: undefined }) }],
+    compliant: [{ name: 'push with dead_letter_policy', build: (s) => pushSubscription(s) }],
+  },
+  'GCP-KMS-001': {
+    violating: [
+      { name: 'topic without kms_key_name (CKV_GCP_83)', build: (s) => new PubsubTopic(s, 't', { name: 'ingest' }), options: { requireCmek: true } },
+      { name: 'dataset without default key (CKV_GCP_81)', build: (s) => new BigqueryDataset(s, 'd', { datasetId: 'ingest' }), options: { requireCmek: true } },
+      { name: 'table without key (CKV_GCP_80)', build: (s) => table(s), options: { requireCmek: true } },
+    ],
+    compliant: [
+      {
+        name: 'every store keyed, and a view without a key',
+        options: { requireCmek: true },
+        build: (s) => {
+          const key = 'projects/demo-project/locations/eu/keyRings/ingest/cryptoKeys/data';
+          new PubsubTopic(s, 't', { name: 'ingest', kmsKeyName: key });
+          new BigqueryDataset(s, 'd', { datasetId: 'ingest', defaultEncryptionConfiguration: { kmsKeyName: key } });
+          table(s, { encryptionConfiguration: { kmsKeyName: key } });
+          new BigqueryTable(s, 'latest', { datasetId: 'ingest', tableId: 'latest', view: { query: 'SELECT 1', useLegacySql: false } });
+        },
+      },
+      {
+        name: 'nothing keyed when CMEK is not required',
+        build: (s) => {
+          new PubsubTopic(s, 't', { name: 'ingest' });
+          new BigqueryDataset(s, 'd', { datasetId: 'ingest' });
+          table(s);
+        },
+      },
+    ],
+  },
+};
+
+describe('GcpPolicyPack rules', () => {
+  it('has violating and compliant fixtures for every rule, and no fixtures for rules that do not exist', () => {
+    expect(Object.keys(CASES).sort()).toEqual(POLICY_RULES.map((rule) => rule.id).sort());
+    for (const cases of Object.values(CASES)) {
+      expect(cases.violating.length).toBeGreaterThan(0);
+      expect(cases.compliant.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('gives every rule a unique, stable id, a title and a fix', () => {
+    const ids = POLICY_RULES.map((rule) => rule.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const rule of POLICY_RULES) {
+      expect(rule.id).toMatch(/^GCP-[A-Z]+-\d{3}$/);
+      expect(rule.title.length).toBeGreaterThan(20);
+      expect(rule.fix.length).toBeGreaterThan(10);
+    }
+  });
+
+  const violating = Object.entries(CASES).flatMap(([ruleId, cases]) => cases.violating.map((fixture) => [ruleId, fixture.name, fixture] as const));
+  it.each(violating)('%s fires on: %s', (ruleId, _name, fixture) => {
+    const errors = errorsOf(check(fixture.build, fixture.options).findings);
+    expect(ruleIdsOf(errors)).toEqual([ruleId]);
+  });
+
+  const compliant = Object.entries(CASES).flatMap(([ruleId, cases]) => cases.compliant.map((fixture) => [ruleId, fixture.name, fixture] as const));
+  it.each(compliant)('%s stays quiet on: %s', (_ruleId, _name, fixture) => {
+    expect(errorsOf(check(fixture.build, fixture.options).findings)).toEqual([]);
+  });
+});
+
+describe('GcpPolicyPack messages', () => {
+  it('says what is wrong, how to fix it and which resource, under the rule id', () => {
+    const { findings } = check((s) => new ServiceAccountKey(s, 'deployer_key', { serviceAccountId: DEDICATED_SA }));
+    expect(findings).toEqual([
+      {
+        ruleId: 'GCP-IAM-005',
+        level: 'error',
+        message: expect.stringMatching(
+          /^\[GCP-IAM-005\] a long-lived service account key .+ — attach the service account .+ \(google_service_account_key\.deployer_key\)$/,
+        ),
+        constructPath: expect.stringMatching(/\/deployer_key$/),
+      },
+    ]);
+  });
+
+  it('reports the public members of one binding together, in one error', () => {
+    const { findings } = check(
+      (s) =>
+        new StorageBucketIamBinding(s, 'b', { bucket: 'b', role: 'roles/storage.objectViewer', members: ['allUsers', 'allAuthenticatedUsers'] }),
+    );
+    expect(findings).toHaveLength(1);
+    expect(findings[0].message).toContain('role roles/storage.objectViewer is granted to allUsers, allAuthenticatedUsers');
+  });
+
+  it('reports each finding once however many times the stack is synthesized', () => {
+    const { stack } = check((s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }));
+    Testing.synth(stack);
+    expect(GcpPolicyPack.findings(stack)).toHaveLength(1);
+  });
+
+  it('rejects an empty environment name', () => {
+    expect(() => new GcpPolicyPack({ environment: ' ' })).toThrow(/options\.environment/);
+  });
+});
+
+describe('GcpPolicyPack suppressions', () => {
+  const REASON = 'the CI deployer creates datasets and topics in this project, see docs/deploying.md';
+
+  it('silences a rule on the construct with a real reason, leaving an info annotation with the reason', () => {
+    const { findings } = check((s) => {
+      const key = new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA });
+      GcpPolicyPack.suppress(key, 'GCP-IAM-005', REASON);
+    });
+    expect(errorsOf(findings)).toEqual([]);
+    expect(findings).toEqual([
+      expect.objectContaining({ ruleId: 'GCP-IAM-005', level: 'info', message: expect.stringContaining(`suppressed on fixture-`) }),
+    ]);
+    expect(findings[0].message).toContain(REASON);
+  });
+
+  it('applies to every construct below the suppressed scope, and only for the named rule', () => {
+    const { findings } = check((s) => {
+      const deployer = new Construct(s, 'deployer');
+      GcpPolicyPack.suppress(deployer, 'GCP-IAM-004', REASON);
+      new ProjectIamMember(deployer, 'datasets', { project: 'p', role: 'roles/bigquery.dataOwner', member: 'group:ci@example.com' });
+      new ProjectIamMember(deployer, 'editor', { project: 'p', role: 'roles/editor', member: 'group:ci@example.com' });
+      new ProjectIamMember(s, 'outside', { project: 'p', role: 'roles/pubsub.admin', member: 'group:ci@example.com' });
+    });
+    expect(findings.map(({ ruleId, level, constructPath }) => [ruleId, level, constructPath.split('/').slice(1).join('/')])).toEqual([
+      ['GCP-IAM-004', 'info', 'deployer/datasets'],
+      ['GCP-IAM-002', 'error', 'deployer/editor'],
+      ['GCP-IAM-004', 'error', 'outside'],
+    ]);
+  });
+
+  it.each([
+    ['too short', 'legacy system'],
+    ['placeholder words', 'TODO: fix later, tbd, temporary'],
+  ])('rejects a reason that is %s, naming the rule, and still reports the violation', (_kind, reason) => {
+    const { findings } = check((s) => {
+      const key = new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA });
+      GcpPolicyPack.suppress(key, 'GCP-IAM-005', reason);
+    });
+    const errors = errorsOf(findings);
+    expect(errors).toHaveLength(2);
+    expect(errors.every((error) => error.ruleId === 'GCP-IAM-005')).toBe(true);
+    expect(errors.some((error) => /suppression on .* is rejected: its reason/.test(error.message))).toBe(true);
+    expect(findings.filter((finding) => finding.level === 'info')).toEqual([]);
+  });
+
+  it('rejects a suppression of a rule that does not exist', () => {
+    const { findings } = check((s) => GcpPolicyPack.suppress(s, 'GCP-IAM-999', REASON));
+    expect(findings).toEqual([
+      expect.objectContaining({ ruleId: UNKNOWN_RULE_SUPPRESSION_ID, level: 'error', message: expect.stringContaining('"GCP-IAM-999"') }),
+    ]);
+  });
+});
+
+describe('GcpPolicyPack and synthesis', () => {
+  function appWith(build: Build): () => void {
+    const synthApp = Testing.app();
+    const stack = new TerraformStack(synthApp, 'synth');
+    new GoogleProvider(stack, 'google', { project: 'demo-project' });
+    build(stack);
+    Aspects.of(stack).add(new GcpPolicyPack());
+    return () => synthApp.synth();
+  }
+
+  it('makes app.synth() (what cdktf synth runs) throw on a violation, with the message', () => {
+    expect(process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS).toBeUndefined();
+    const synth = appWith((s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }));
+    expect(synth).toThrow(/\[GCP-IAM-005\] .*google_service_account_key\.key/);
+  });
+
+  it('lets app.synth() pass when the only violation is suppressed with a reason', () => {
+    const synth = appWith((s) => {
+      const key = new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA });
+      GcpPolicyPack.suppress(key, 'GCP-IAM-005', 'a partner system without workload identity federation needs this key');
+    });
+    expect(synth).not.toThrow();
+  });
+});
