@@ -152,6 +152,15 @@ export function logMetricFilters(pipeline: MonitoredPipeline): Record<LogMetricK
   };
 }
 
+/** The API's request lines that ended in a failure of ours (5xx), for runbook links. */
+export function failedApiRequestsLogFilter(pipeline: MonitoredPipeline): string {
+  return [
+    `resource.type=${quoted(CLOUD_RUN_REVISION)}`,
+    `resource.labels.service_name=${quoted(pipeline.apiServiceName)}`,
+    `jsonPayload.outcome=${quoted(OUTCOMES.failed)}`,
+  ].join(' AND ');
+}
+
 // ---------------------------------------------------------------- Cloud Monitoring time series
 
 /** One label condition of a time-series selection; `=~` is a full-match regular expression. */

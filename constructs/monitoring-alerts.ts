@@ -1,0 +1,503 @@
+/**
+ * `MonitoringAlerts`: everything that watches one pipeline against the seed's
+ * metrics, alert rules and SLO.
+ *
+ * - log-based metrics over the functions' structured request lines: warehouse
+ *   insert errors (counter by function and error class), rows ingested and
+ *   ingest latency (distributions);
+ * - the API's availability SLO (99.9% of requests not 5xx, rolling 28 days);
+ * - alert policies, each with a markdown runbook: API p99 latency, insert
+ *   errors, the seed's availability floor and the SRE workbook's two
+ *   multi-window burn-rate pages, dead letters;
+ * - notification channels from config;
+ * - a Cloud Monitoring dashboard, and the same dashboard for Grafana written
+ *   at synth to `<outdir>/grafana/<stack>-dashboard.json` with a provisioning
+ *   file beside it.
+ *
+ * Thresholds come from monitoring-policy.ts; metric names and filters from
+ * monitoring-signals.ts, which build the log filters from lambda-src/log-events.ts.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { LoggingMetric, type LoggingMetricConfig } from '@cdktf/provider-google/lib/logging-metric';
+import {
+  MonitoringAlertPolicy,
+  type MonitoringAlertPolicyConditions,
+  type MonitoringAlertPolicyDocumentationLinks,
+} from '@cdktf/provider-google/lib/monitoring-alert-policy';
+import { MonitoringCustomService } from '@cdktf/provider-google/lib/monitoring-custom-service';
+import { MonitoringDashboard } from '@cdktf/provider-google/lib/monitoring-dashboard';
+import type { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
+import { MonitoringSlo } from '@cdktf/provider-google/lib/monitoring-slo';
+import { type ITerraformDependable, TerraformStack } from 'cdktf';
+import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
+import { Construct } from 'constructs';
+import { OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
+import type { WarehouseErrorClass } from '../lambda-src/warehouse/warehouse';
+import { grafanaDashboardJson, grafanaDashboardUid, grafanaProvisioningYaml } from './grafana-dashboard';
+import { addNotificationChannels, type NotificationChannelConfig, notificationChannelErrors } from './monitoring-channels';
+import { cloudMonitoringDashboard } from './monitoring-dashboard';
+import {
+  AVAILABILITY_SLO,
+  BURN_RATE_RULES,
+  type BurnRateRule,
+  DEAD_LETTER_ALERT,
+  INGEST_LATENCY_BUCKET_BOUNDS_MS,
+  INSERT_ERROR_ALERT,
+  LATENCY_ALERT,
+  MAX_BURN_RATE_LOOKBACK_SECONDS,
+  ROWS_PER_REQUEST_BUCKET_BOUNDS,
+  seconds,
+} from './monitoring-policy';
+import {
+  apiGoodRequests,
+  apiLatencies,
+  apiRequests,
+  assertMonitoredPipeline,
+  burnRateFilter,
+  dashboardPanels,
+  deadLetterBacklog,
+  failedApiRequestsLogFilter,
+  LOG_METRIC_LABELS,
+  type LogMetricKey,
+  logMetricFilters,
+  logMetricNames,
+  logMetricSeries,
+  type MonitoredPipeline,
+  monitoringFilter,
+  type PanelKey,
+  sloDisplayNames,
+  sloIds,
+} from './monitoring-signals';
+
+/**
+ * Where the Grafana provisioning file expects the dashboards: mount
+ * `cdktf.out/grafana/` there in the Grafana container.
+ */
+export const GRAFANA_DASHBOARDS_MOUNT = '/var/lib/grafana/dashboards/gcp-ingest';
+
+export interface MonitoringAlertsProps extends MonitoredPipeline {
+  /**
+   * Where alerts are sent. Empty is allowed (incidents still open in the
+   * console) but means nobody is told; stack config refuses it for prod.
+   * @default [] no channel
+   */
+  readonly notificationChannels?: readonly NotificationChannelConfig[];
+  /**
+   * Labels put on the alert policies, the SLO service, the SLO and the
+   * notification channels (Google label rules: lowercase keys and values).
+   * @default {}
+   */
+  readonly userLabels?: Record<string, string>;
+  /**
+   * Write the Grafana dashboard (`<outdir>/grafana/<stack>-dashboard.json`)
+   * and its provisioning file (`<outdir>/grafana/provisioning/dashboards.yaml`)
+   * when the app synthesizes.
+   * @default true
+   */
+  readonly grafanaDashboard?: boolean;
+}
+
+/** The alert policies, by what they watch. */
+export type AlertKey = 'apiLatency' | 'insertErrors' | 'availability' | 'fastBurn' | 'slowBurn' | 'deadLetters';
+
+/** The warehouse's failure classes the insert-errors runbook explains (checked against the port's type). */
+const WAREHOUSE_ERROR_CLASSES = {
+  unavailable: 'warehouse_unavailable',
+  rejectedRows: 'warehouse_rejected_rows',
+  other: 'warehouse_error',
+} as const satisfies Record<string, WarehouseErrorClass>;
+
+const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
+const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+const STACK_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
+
+/** What a runbook says: the meaning, the panels to open and the first steps, in order. */
+interface Runbook {
+  readonly meaning: string;
+  readonly panels: readonly PanelKey[];
+  readonly firstSteps: readonly string[];
+  readonly links: readonly MonitoringAlertPolicyDocumentationLinks[];
+}
+
+interface PolicyDefinition {
+  readonly displayName: string;
+  readonly severity: 'CRITICAL' | 'ERROR' | 'WARNING';
+  readonly conditions: MonitoringAlertPolicyConditions[];
+  readonly runbook: Runbook;
+  readonly dependsOn: ITerraformDependable[];
+}
+
+export class MonitoringAlerts extends Construct {
+  /** The log-based metrics, by what they count. */
+  readonly logMetrics: Record<LogMetricKey, LoggingMetric>;
+  /** The custom service the API's SLO belongs to. */
+  readonly sloService: MonitoringCustomService;
+  /** The API availability SLO (goal 0.999 over a rolling 28 days). */
+  readonly slo: MonitoringSlo;
+  /** The notification channels every policy notifies. */
+  readonly notificationChannels: MonitoringNotificationChannel[];
+  /** The alert policies, by what they watch. */
+  readonly alertPolicies: Record<AlertKey, MonitoringAlertPolicy>;
+  /** The Cloud Monitoring dashboard. */
+  readonly dashboard: MonitoringDashboard;
+  /** Path of the Grafana dashboard file relative to the synth outdir, when one is written. */
+  readonly grafanaDashboardFile?: string;
+
+  private readonly pipeline: MonitoredPipeline;
+  private readonly userLabels: Record<string, string> | undefined;
+  private readonly dashboardName: string;
+
+  constructor(scope: Construct, id: string, props: MonitoringAlertsProps) {
+    super(scope, id);
+    const owner = `MonitoringAlerts ${this.node.path}`;
+    assertMonitoredPipeline(props, owner);
+    const channelProblems = notificationChannelErrors(props.notificationChannels ?? []);
+    if (channelProblems.length > 0) throw new Error(`${owner}: ${channelProblems.join('; ')}`);
+    const userLabels = props.userLabels ?? {};
+    this.userLabels = Object.keys(userLabels).length > 0 ? { ...userLabels } : undefined;
+    for (const [key, value] of Object.entries(userLabels)) {
+      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
+        throw new Error(`${owner}: userLabels.${key}="${value}" is not a valid Google Cloud label (lowercase letters, digits, _ and -)`);
+      }
+    }
+    for (const rule of Object.values(BURN_RATE_RULES) as BurnRateRule[]) {
+      if (rule.lookbackSeconds.some((lookback) => lookback > MAX_BURN_RATE_LOOKBACK_SECONDS)) {
+        throw new Error(`${owner}: a burn-rate lookback exceeds Cloud Monitoring's 24 h limit`);
+      }
+    }
+
+    const { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId } = props;
+    this.pipeline = { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId };
+    this.dashboardName = `${namePrefix} ingest pipeline`;
+
+    this.logMetrics = this.addLogMetrics();
+    const slo = this.addAvailabilitySlo();
+    this.sloService = slo.service;
+    this.slo = slo.slo;
+    this.notificationChannels = addNotificationChannels(this, {
+      project,
+      namePrefix,
+      channels: props.notificationChannels ?? [],
+      userLabels: this.userLabels,
+    });
+    this.alertPolicies = this.addAlertPolicies();
+    this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
+      project,
+      dashboardJson: JSON.stringify(cloudMonitoringDashboard(this.pipeline, this.dashboardName)),
+      dependsOn: [...Object.values(this.logMetrics), this.slo],
+    });
+
+    if (props.grafanaDashboard ?? true) {
+      this.grafanaDashboardFile = this.writeGrafanaAtSynth(owner);
+    }
+  }
+
+  private addLogMetrics(): Record<LogMetricKey, LoggingMetric> {
+    const { project } = this.pipeline;
+    const names = logMetricNames(this.pipeline);
+    const filters = logMetricFilters(this.pipeline);
+    const labels = (...keys: (keyof typeof LOG_METRIC_LABELS)[]) => ({
+      labels: keys.map((key) => ({ key: LOG_METRIC_LABELS[key].key, valueType: 'STRING', description: LOG_METRIC_LABELS[key].description })),
+      extractors: Object.fromEntries(keys.map((key) => [LOG_METRIC_LABELS[key].key, LOG_METRIC_LABELS[key].extractor])),
+    });
+    const metric = (id: string, key: LogMetricKey, config: Omit<LoggingMetricConfig, 'project' | 'name' | 'filter'>) =>
+      new LoggingMetric(this, id, { project, name: names[key], filter: filters[key], ...config });
+
+    const insertErrorLabels = labels('function', 'errorClass');
+    const rowsLabels = labels('function');
+    const latencyLabels = labels('function', 'outcome');
+    return {
+      insertErrors: metric('InsertErrorsMetric', 'insertErrors', {
+        description: 'Failed warehouse (BigQuery) insert calls, one per failed call, by function and error class.',
+        metricDescriptor: { metricKind: 'DELTA', valueType: 'INT64', unit: '1', displayName: 'Warehouse insert errors', labels: insertErrorLabels.labels },
+        labelExtractors: insertErrorLabels.extractors,
+      }),
+      // A log-based metric that sums a field must be a DISTRIBUTION; its sum is the row count.
+      rowsIngested: metric('RowsIngestedMetric', 'rowsIngested', {
+        description: 'Rows committed per successful ingest request (HTTP POST / and Pub/Sub push); the distribution sum is rows ingested.',
+        metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit: '1', displayName: 'Rows ingested', labels: rowsLabels.labels },
+        labelExtractors: rowsLabels.extractors,
+        valueExtractor: 'EXTRACT(jsonPayload.rows)',
+        bucketOptions: { explicitBuckets: { bounds: [...ROWS_PER_REQUEST_BUCKET_BOUNDS] } },
+      }),
+      ingestLatency: metric('IngestLatencyMetric', 'ingestLatency', {
+        description: 'Handler latency of the ingest paths only (HTTP POST / and Pub/Sub push), milliseconds, by function and outcome.',
+        metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit: 'ms', displayName: 'Ingest latency', labels: latencyLabels.labels },
+        labelExtractors: latencyLabels.extractors,
+        valueExtractor: 'EXTRACT(jsonPayload.latencyMs)',
+        bucketOptions: { explicitBuckets: { bounds: [...INGEST_LATENCY_BUCKET_BOUNDS_MS] } },
+      }),
+    };
+  }
+
+  private addAvailabilitySlo(): { service: MonitoringCustomService; slo: MonitoringSlo } {
+    const { project } = this.pipeline;
+    const ids = sloIds(this.pipeline);
+    const names = sloDisplayNames(this.pipeline);
+    const service = new MonitoringCustomService(this, 'ApiService', {
+      project,
+      serviceId: ids.serviceId,
+      displayName: names.service,
+      userLabels: this.userLabels,
+    });
+    const slo = new MonitoringSlo(this, 'AvailabilitySlo', {
+      project,
+      service: service.serviceId,
+      sloId: ids.sloId,
+      displayName: names.slo,
+      goal: AVAILABILITY_SLO.goal,
+      rollingPeriodDays: AVAILABILITY_SLO.rollingPeriodDays,
+      requestBasedSli: {
+        goodTotalRatio: {
+          goodServiceFilter: monitoringFilter(apiGoodRequests(this.pipeline)),
+          totalServiceFilter: monitoringFilter(apiRequests(this.pipeline)),
+        },
+      },
+      userLabels: this.userLabels,
+    });
+    return { service, slo };
+  }
+
+  private addAlertPolicies(): Record<AlertKey, MonitoringAlertPolicy> {
+    const p = this.pipeline;
+    const logs = (filter: string) => ({
+      displayName: 'Logs Explorer: matching lines',
+      url: `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(filter)}?project=${p.project}`,
+    });
+    const dashboards = { displayName: 'Cloud Monitoring dashboards', url: `https://console.cloud.google.com/monitoring/dashboards?project=${p.project}` };
+    const sloPage = { displayName: 'SLO and error budget', url: `https://console.cloud.google.com/monitoring/services?project=${p.project}` };
+    const failedRequests = failedApiRequestsLogFilter(p);
+    const budgetDays = (burnRate: number) => Number((AVAILABILITY_SLO.rollingPeriodDays / burnRate).toFixed(1));
+    const windowsText = (rule: BurnRateRule) => rule.lookbackSeconds.map((s) => (s >= 3600 ? `${s / 3600} h` : `${s / 60} min`)).join(' and ');
+    const burnRateConditions = (rule: BurnRateRule): MonitoringAlertPolicyConditions[] =>
+      rule.lookbackSeconds.map((lookback) => ({
+        displayName: `Burn rate over ${seconds(lookback)} > ${rule.burnRate}`,
+        conditionThreshold: {
+          filter: burnRateFilter(p, lookback),
+          comparison: 'COMPARISON_GT',
+          thresholdValue: rule.burnRate,
+          duration: '0s',
+        },
+      }));
+    const burnRateSteps = [
+      'Open the **Requests processed by response class** panel: which function and which class (5xx) grew, and since when.',
+      `Read the failed requests in Logs Explorer (link below, \`jsonPayload.outcome="${OUTCOMES.failed}"\`) and group them by \`jsonPayload.errorClass\`; the \`warehouse_*\` classes mean BigQuery: follow the insert-errors runbook.`,
+      'If it started with a deploy, roll the API back to the previous revision (Cloud Run > revisions > manage traffic) and confirm the burn rate falls.',
+      'Post the error budget left (panel **Error budget remaining**) in the incident; freeze risky releases while it is low.',
+    ];
+    const { seedAvailability, fastPage, slowPage } = BURN_RATE_RULES;
+
+    const definitions: Record<AlertKey, PolicyDefinition> = {
+      apiLatency: {
+        displayName: `${p.namePrefix}: API p${LATENCY_ALERT.percentile} latency > ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} min`,
+        severity: 'WARNING',
+        conditions: [
+          {
+            displayName: `p${LATENCY_ALERT.percentile} request latency of ${p.apiServiceName} > ${LATENCY_ALERT.thresholdMs} ms`,
+            conditionThreshold: {
+              filter: monitoringFilter(apiLatencies(p)),
+              aggregations: [
+                {
+                  alignmentPeriod: seconds(LATENCY_ALERT.alignmentSeconds),
+                  perSeriesAligner: 'ALIGN_DELTA',
+                  crossSeriesReducer: `REDUCE_PERCENTILE_${LATENCY_ALERT.percentile}`,
+                  groupByFields: ['resource.label.service_name'],
+                },
+              ],
+              comparison: 'COMPARISON_GT',
+              thresholdValue: LATENCY_ALERT.thresholdMs,
+              duration: seconds(LATENCY_ALERT.durationSeconds),
+              trigger: { count: 1 },
+            },
+          },
+        ],
+        runbook: {
+          meaning: `The API's p${LATENCY_ALERT.percentile} request latency (Cloud Run \`request_latencies\` of \`${p.apiServiceName}\`) has stayed above the seed's ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} minutes: more than one request in a hundred is slower than the limit.`,
+          panels: ['apiLatency', 'ingestLatency', 'requests', 'insertErrors'],
+          firstSteps: [
+            'Compare **API latency** with **Ingest latency**: if ingest is slow too, the time goes into BigQuery inserts (check **Warehouse insert errors** and BigQuery streaming quotas); if only the API is slow, reads (`GET /records`) are slow.',
+            'Check the request rate and Cloud Run instance count: a burst that hits the function\'s max instances queues requests; raise max instances or per-instance concurrency in the stack config.',
+            'If it started with a deploy, roll back to the previous revision and compare.',
+          ],
+          links: [dashboards],
+        },
+        dependsOn: [],
+      },
+      insertErrors: {
+        displayName: `${p.namePrefix}: warehouse insert errors > ${INSERT_ERROR_ALERT.maxErrorsPerWindow} in ${INSERT_ERROR_ALERT.windowSeconds / 60} min`,
+        severity: 'ERROR',
+        conditions: [
+          {
+            displayName: `Failed warehouse inserts in ${seconds(INSERT_ERROR_ALERT.windowSeconds)} > ${INSERT_ERROR_ALERT.maxErrorsPerWindow}`,
+            conditionThreshold: {
+              filter: monitoringFilter(logMetricSeries(p, 'insertErrors')),
+              aggregations: [
+                {
+                  alignmentPeriod: seconds(INSERT_ERROR_ALERT.windowSeconds),
+                  perSeriesAligner: 'ALIGN_DELTA',
+                  crossSeriesReducer: 'REDUCE_SUM',
+                },
+              ],
+              comparison: 'COMPARISON_GT',
+              thresholdValue: INSERT_ERROR_ALERT.maxErrorsPerWindow,
+              duration: '0s',
+              trigger: { count: 1 },
+            },
+          },
+        ],
+        runbook: {
+          meaning: `More than ${INSERT_ERROR_ALERT.maxErrorsPerWindow} warehouse (BigQuery) insert calls failed in the last ${INSERT_ERROR_ALERT.windowSeconds / 60} minutes. Each failed call may carry a batch of up to 500 rows: HTTP callers were answered 5xx and retry, Pub/Sub messages are redelivered and end in the dead-letter subscription if the failure persists.`,
+          panels: ['insertErrors', 'deadLetters', 'requests'],
+          firstSteps: [
+            'Open the matching log lines (link below) and group them by `jsonPayload.errorClass`.',
+            `\`${WAREHOUSE_ERROR_CLASSES.unavailable}\` (BigQuery 5xx, timeouts): check the Google Cloud status page and BigQuery streaming-insert quotas; retries are automatic, watch that the count falls.`,
+            `\`${WAREHOUSE_ERROR_CLASSES.rejectedRows}\`: BigQuery refused rows, so the table schema and the record schema disagree; check the last change to the table or the functions and redeploy the matching pair.`,
+            `\`${WAREHOUSE_ERROR_CLASSES.other}\`: usually permissions or configuration: the function's service account needs insert rights on the dataset, and BIGQUERY_DATASET / BIGQUERY_TABLE must name the table.`,
+            'Watch **Dead-letter messages waiting**: Pub/Sub messages that exhaust their retries land there.',
+          ],
+          links: [logs(logMetricFilters(p).insertErrors), dashboards],
+        },
+        dependsOn: [this.logMetrics.insertErrors],
+      },
+      availability: {
+        displayName: `${p.namePrefix}: API availability below ${AVAILABILITY_SLO.alertFloor * 100}% over 1 h (burn rate > ${seedAvailability.burnRate})`,
+        severity: 'ERROR',
+        conditions: burnRateConditions(seedAvailability),
+        runbook: {
+          meaning: `Over the last ${windowsText(seedAvailability)} more than ${Number(((1 - AVAILABILITY_SLO.alertFloor) * 100).toFixed(2))}% of API requests were answered with a 5xx: availability is below the seed's ${AVAILABILITY_SLO.alertFloor * 100}% floor, burning the ${AVAILABILITY_SLO.goal * 100}% SLO's error budget ${seedAvailability.burnRate}× faster than sustainable (all of the ${AVAILABILITY_SLO.rollingPeriodDays}-day budget in ${budgetDays(seedAvailability.burnRate)} days).`,
+          panels: ['requests', 'burnRate', 'errorBudget', 'insertErrors'],
+          firstSteps: burnRateSteps,
+          links: [logs(failedRequests), sloPage, dashboards],
+        },
+        dependsOn: [this.slo],
+      },
+      fastBurn: {
+        displayName: `${p.namePrefix}: fast error-budget burn (${fastPage.burnRate}× over ${windowsText(fastPage)})`,
+        severity: 'CRITICAL',
+        conditions: burnRateConditions(fastPage),
+        runbook: {
+          meaning: `The availability SLO's error budget is burning ${fastPage.burnRate}× faster than sustainable over both the last hour and the last 5 minutes (SRE workbook fast page: 2% of a 30-day budget per hour). At this rate the ${AVAILABILITY_SLO.rollingPeriodDays}-day budget is gone in ${budgetDays(fastPage.burnRate)} days. The short window makes the alert close soon after the errors stop.`,
+          panels: ['requests', 'burnRate', 'errorBudget', 'insertErrors'],
+          firstSteps: burnRateSteps,
+          links: [logs(failedRequests), sloPage, dashboards],
+        },
+        dependsOn: [this.slo],
+      },
+      slowBurn: {
+        displayName: `${p.namePrefix}: slow error-budget burn (${slowPage.burnRate}× over ${windowsText(slowPage)})`,
+        severity: 'ERROR',
+        conditions: burnRateConditions(slowPage),
+        runbook: {
+          meaning: `The availability SLO's error budget has burned ${slowPage.burnRate}× faster than sustainable over the last 6 hours and still does over the last 30 minutes (SRE workbook: 5% of a 30-day budget in 6 h). At this rate the ${AVAILABILITY_SLO.rollingPeriodDays}-day budget is gone in ${budgetDays(slowPage.burnRate)} days. The workbook's third rule (1× over 3 days) is not set: Cloud Monitoring limits burn-rate lookbacks to 24 h.`,
+          panels: ['requests', 'burnRate', 'errorBudget'],
+          firstSteps: burnRateSteps,
+          links: [logs(failedRequests), sloPage, dashboards],
+        },
+        dependsOn: [this.slo],
+      },
+      deadLetters: {
+        displayName: `${p.namePrefix}: messages in dead-letter subscription ${p.deadLetterSubscriptionId}`,
+        severity: 'ERROR',
+        conditions: [
+          {
+            displayName: `Undelivered messages in ${p.deadLetterSubscriptionId} > ${DEAD_LETTER_ALERT.maxUndeliveredMessages}`,
+            conditionThreshold: {
+              filter: monitoringFilter(deadLetterBacklog(p)),
+              aggregations: [
+                {
+                  alignmentPeriod: seconds(DEAD_LETTER_ALERT.alignmentSeconds),
+                  perSeriesAligner: 'ALIGN_MAX',
+                  crossSeriesReducer: 'REDUCE_SUM',
+                  groupByFields: ['resource.label.subscription_id'],
+                },
+              ],
+              comparison: 'COMPARISON_GT',
+              thresholdValue: DEAD_LETTER_ALERT.maxUndeliveredMessages,
+              duration: '0s',
+              trigger: { count: 1 },
+            },
+          },
+        ],
+        runbook: {
+          meaning: `Pub/Sub gave up delivering at least one message to the subscriber and moved it to the dead-letter subscription \`${p.deadLetterSubscriptionId}\`. Each message there is a record that is not in the warehouse. The alert stays open until the subscription is empty.`,
+          panels: ['deadLetters', 'insertErrors', 'requests'],
+          firstSteps: [
+            `Look at a few messages without acknowledging them: \`gcloud pubsub subscriptions pull ${p.deadLetterSubscriptionId} --project=${p.project} --limit=5\` (no \`--auto-ack\`); the attribute \`CloudPubSubDeadLetterSourceDeliveryCount\` says how often delivery was tried.`,
+            `Find the subscriber's log lines for them (\`jsonPayload.event="${REQUEST_EVENTS.push}"\`, outcome \`${OUTCOMES.rejected}\` or \`${OUTCOMES.failed}\`) to learn why.`,
+            'Rejected (invalid data): fix the producer, record the loss, then acknowledge the messages. Failed (warehouse outage): once the insert-errors alert is closed, republish the messages to the ingest topic and acknowledge them here; redelivery never duplicates a row.',
+          ],
+          links: [dashboards],
+        },
+        dependsOn: [],
+      },
+    };
+
+    return Object.fromEntries(
+      (Object.entries(definitions) as [AlertKey, PolicyDefinition][]).map(([key, definition]) => [key, this.addPolicy(key, definition)]),
+    ) as Record<AlertKey, MonitoringAlertPolicy>;
+  }
+
+  private addPolicy(key: AlertKey, definition: PolicyDefinition): MonitoringAlertPolicy {
+    return new MonitoringAlertPolicy(this, `${key[0].toUpperCase()}${key.slice(1)}Alert`, {
+      project: this.pipeline.project,
+      displayName: definition.displayName,
+      severity: definition.severity,
+      combiner: definition.conditions.length > 1 ? 'AND' : 'OR',
+      conditions: definition.conditions,
+      notificationChannels: this.notificationChannels.map((channel) => channel.name),
+      documentation: {
+        mimeType: 'text/markdown',
+        subject: definition.displayName,
+        content: this.runbookMarkdown(definition.runbook),
+        links: [...definition.runbook.links],
+      },
+      userLabels: this.userLabels,
+      dependsOn: definition.dependsOn.length > 0 ? definition.dependsOn : undefined,
+    });
+  }
+
+  private runbookMarkdown(runbook: Runbook): string {
+    const titles = new Map(dashboardPanels(this.pipeline).map((panel) => [panel.key, panel.title]));
+    const panels = runbook.panels.map((key) => `**${titles.get(key)}**`).join(', ');
+    return [
+      `### What it means`,
+      runbook.meaning,
+      '',
+      `### Where to look`,
+      `Cloud Monitoring dashboard **${this.dashboardName}**, or the Grafana dashboard of the same name (uid \`${grafanaDashboardUid(this.pipeline)}\`): panels ${panels}.`,
+      '',
+      `### First steps`,
+      ...runbook.firstSteps.map((step, index) => `${index + 1}. ${step}`),
+      '',
+    ].join('\n');
+  }
+
+  /**
+   * Registers a synth hook that writes the Grafana files into the app's
+   * outdir. Nothing is written while constructs are built or when a test
+   * renders the stack JSON only; the files appear when the app synthesizes.
+   */
+  private writeGrafanaAtSynth(owner: string): string {
+    const stack = TerraformStack.of(this);
+    const stackName = stack.node.id;
+    if (!STACK_FILE_NAME.test(stackName)) {
+      throw new Error(`${owner}: the stack id "${stackName}" names the Grafana file and may hold only letters, digits, _ and -`);
+    }
+    const other = stack.node.findAll().find((node) => node !== this && node instanceof MonitoringAlerts && node.grafanaDashboardFile !== undefined);
+    if (other !== undefined) {
+      throw new Error(`${owner}: ${other.node.path} already writes the Grafana dashboard of stack ${stackName}; set grafanaDashboard: false on one of them`);
+    }
+    const file = path.posix.join('grafana', `${stackName}-dashboard.json`);
+    const dashboard = grafanaDashboardJson(this.pipeline);
+    addCustomSynthesis(this, {
+      onSynthesize: (session) => {
+        const provisioning = path.join(session.outdir, 'grafana', 'provisioning');
+        fs.mkdirSync(provisioning, { recursive: true });
+        fs.writeFileSync(path.join(session.outdir, file), dashboard);
+        fs.writeFileSync(path.join(provisioning, 'dashboards.yaml'), grafanaProvisioningYaml(GRAFANA_DASHBOARDS_MOUNT));
+      },
+    });
+    return file;
+  }
+}

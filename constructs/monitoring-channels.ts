@@ -1,0 +1,165 @@
+/**
+ * Notification channels from configuration. Secrets (a Slack bot token, a
+ * PagerDuty integration key) are never configuration values: the config names
+ * a Secret Manager secret and Terraform reads it at plan time into the
+ * channel's `sensitive_labels`, so the token is in neither the code, the
+ * synthesized JSON nor the CI logs.
+ */
+import { DataGoogleSecretManagerSecretVersionAccess } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version-access';
+import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
+import { Token } from 'cdktf';
+import { Construct } from 'constructs';
+
+/** A Secret Manager secret version. */
+export interface SecretReference {
+  /** Secret id (`slack-alerts-token`) or full name (`projects/p/secrets/slack-alerts-token`). */
+  readonly secret: string;
+  /**
+   * Version to read.
+   * @default 'latest'
+   */
+  readonly version?: string;
+}
+
+/** An e-mail notification channel. */
+export interface EmailChannelConfig {
+  readonly type: 'email';
+  /** Address that receives the alert e-mails. */
+  readonly address: string;
+}
+
+/** A Slack notification channel (Cloud Monitoring's Slack app). */
+export interface SlackChannelConfig {
+  readonly type: 'slack';
+  /** Channel to post to, e.g. `#ingest-alerts`. */
+  readonly channelName: string;
+  /** Secret holding the Slack OAuth token of the Cloud Monitoring app. */
+  readonly authTokenSecret: SecretReference;
+}
+
+/** A PagerDuty notification channel. */
+export interface PagerDutyChannelConfig {
+  readonly type: 'pagerduty';
+  /** Secret holding the PagerDuty service integration key. */
+  readonly serviceKeySecret: SecretReference;
+}
+
+export type NotificationChannelConfig = EmailChannelConfig | SlackChannelConfig | PagerDutyChannelConfig;
+
+const EMAIL = /^[^@\s"<>]+@[^@\s"<>]+\.[^@\s"<>]+$/;
+const SLACK_CHANNEL = /^#?[a-z0-9][a-z0-9._-]{0,79}$/;
+const SECRET = /^(projects\/[a-z0-9-]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/;
+const SECRET_VERSION = /^(latest|[1-9][0-9]*)$/;
+
+function secretErrors(reference: SecretReference | undefined, field: string): string[] {
+  if (reference === undefined || typeof reference.secret !== 'string') {
+    return [`${field}.secret is required: the Secret Manager secret that holds the credential (never the credential itself)`];
+  }
+  const errors: string[] = [];
+  if (!Token.isUnresolved(reference.secret) && !SECRET.test(reference.secret)) {
+    errors.push(`${field}.secret "${reference.secret}" is not a Secret Manager secret id or projects/<project>/secrets/<id> name`);
+  }
+  if (reference.version !== undefined && !SECRET_VERSION.test(reference.version)) {
+    errors.push(`${field}.version "${reference.version}" is not "latest" or a version number`);
+  }
+  return errors;
+}
+
+/**
+ * Problems with a list of channel configs, each naming its field
+ * (`notificationChannels[1].address ...`); empty when the list is valid.
+ * Stack config validation calls this too, and adds its own rule that prod
+ * has at least one channel.
+ */
+export function notificationChannelErrors(channels: readonly NotificationChannelConfig[], field = 'notificationChannels'): string[] {
+  const errors: string[] = [];
+  const seen = new Map<string, number>();
+  channels.forEach((channel, index) => {
+    const at = `${field}[${index}]`;
+    switch (channel.type) {
+      case 'email':
+        if (typeof channel.address !== 'string' || !EMAIL.test(channel.address)) {
+          errors.push(`${at}.address ${JSON.stringify(channel.address)} is not an e-mail address`);
+        }
+        break;
+      case 'slack':
+        if (typeof channel.channelName !== 'string' || !SLACK_CHANNEL.test(channel.channelName)) {
+          errors.push(`${at}.channelName ${JSON.stringify(channel.channelName)} is not a Slack channel name like #ingest-alerts`);
+        }
+        errors.push(...secretErrors(channel.authTokenSecret, `${at}.authTokenSecret`));
+        break;
+      case 'pagerduty':
+        errors.push(...secretErrors(channel.serviceKeySecret, `${at}.serviceKeySecret`));
+        break;
+      default:
+        errors.push(`${at}.type ${JSON.stringify((channel as { type?: unknown }).type)} is not one of email, slack, pagerduty`);
+        return;
+    }
+    const id = channelId(channel);
+    const first = seen.get(id);
+    if (first !== undefined) errors.push(`${at} repeats ${field}[${first}]`);
+    else seen.set(id, index);
+  });
+  return errors;
+}
+
+/** A construct id derived from the channel's content, so reordering the list does not replace channels. */
+function channelId(channel: NotificationChannelConfig): string {
+  const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
+  switch (channel.type) {
+    case 'email':
+      return `Email-${slug(channel.address)}`;
+    case 'slack':
+      return `Slack-${slug(channel.channelName)}`;
+    case 'pagerduty':
+      return `PagerDuty-${slug(channel.serviceKeySecret.secret)}`;
+  }
+}
+
+/** Options for {@link addNotificationChannels}. */
+export interface NotificationChannelsOptions {
+  readonly project: string;
+  /** Prefix of the channels' display names. */
+  readonly namePrefix: string;
+  readonly channels: readonly NotificationChannelConfig[];
+  readonly userLabels?: Record<string, string>;
+}
+
+/** Creates one `google_monitoring_notification_channel` per config, under `scope`. */
+export function addNotificationChannels(scope: Construct, options: NotificationChannelsOptions): MonitoringNotificationChannel[] {
+  const { project, namePrefix, userLabels } = options;
+  const readSecret = (id: string, reference: SecretReference): string =>
+    new DataGoogleSecretManagerSecretVersionAccess(scope, `${id}Secret`, {
+      project,
+      secret: reference.secret,
+      version: reference.version ?? 'latest',
+    }).secretData;
+  return options.channels.map((channel) => {
+    const id = channelId(channel);
+    const common = { project, userLabels, enabled: true };
+    switch (channel.type) {
+      case 'email':
+        return new MonitoringNotificationChannel(scope, id, {
+          ...common,
+          type: 'email',
+          displayName: `${namePrefix} e-mail ${channel.address}`,
+          labels: { email_address: channel.address },
+        });
+      case 'slack':
+        return new MonitoringNotificationChannel(scope, id, {
+          ...common,
+          type: 'slack',
+          displayName: `${namePrefix} Slack ${channel.channelName}`,
+          labels: { channel_name: channel.channelName.startsWith('#') ? channel.channelName : `#${channel.channelName}` },
+          sensitiveLabels: { authToken: readSecret(id, channel.authTokenSecret) },
+        });
+      case 'pagerduty':
+        return new MonitoringNotificationChannel(scope, id, {
+          ...common,
+          type: 'pagerduty',
+          displayName: `${namePrefix} PagerDuty`,
+          sensitiveLabels: { serviceKey: readSecret(id, channel.serviceKeySecret) },
+        });
+    }
+  });
+}
