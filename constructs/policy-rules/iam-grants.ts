@@ -33,6 +33,9 @@ import { PubsubSubscriptionIamPolicy } from '@cdktf/provider-google/lib/pubsub-s
 import { PubsubTopicIamBinding } from '@cdktf/provider-google/lib/pubsub-topic-iam-binding';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
 import { PubsubTopicIamPolicy } from '@cdktf/provider-google/lib/pubsub-topic-iam-policy';
+import { SecretManagerSecretIamBinding } from '@cdktf/provider-google/lib/secret-manager-secret-iam-binding';
+import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
+import { SecretManagerSecretIamPolicy } from '@cdktf/provider-google/lib/secret-manager-secret-iam-policy';
 import { ServiceAccountIamBinding } from '@cdktf/provider-google/lib/service-account-iam-binding';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ServiceAccountIamPolicy } from '@cdktf/provider-google/lib/service-account-iam-policy';
@@ -71,6 +74,12 @@ const IAM_RESOURCE_FAMILIES: readonly IamResourceFamily[] = [
   { level: 'organization', member: OrganizationIamMember, binding: OrganizationIamBinding, policy: OrganizationIamPolicy },
   { level: 'folder', member: FolderIamMember, binding: FolderIamBinding, policy: FolderIamPolicy },
   { level: 'project', member: ProjectIamMember, binding: ProjectIamBinding, policy: ProjectIamPolicy },
+  {
+    level: 'resource',
+    member: SecretManagerSecretIamMember,
+    binding: SecretManagerSecretIamBinding,
+    policy: SecretManagerSecretIamPolicy,
+  },
   { level: 'resource', member: ServiceAccountIamMember, binding: ServiceAccountIamBinding, policy: ServiceAccountIamPolicy },
   { level: 'resource', member: StorageBucketIamMember, binding: StorageBucketIamBinding, policy: StorageBucketIamPolicy },
   { level: 'resource', member: BigqueryDatasetIamMember, binding: BigqueryDatasetIamBinding, policy: BigqueryDatasetIamPolicy },

@@ -23,6 +23,7 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { PubsubSubscription, type PubsubSubscriptionConfig } from '@cdktf/provider-google/lib/pubsub-subscription';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
+import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ServiceAccountKey } from '@cdktf/provider-google/lib/service-account-key';
@@ -164,6 +165,15 @@ const CASES: Record<string, RuleCases> = {
       {
         name: 'google_bigquery_dataset_access with iam_member allUsers',
         build: (s) => new BigqueryDatasetAccessA(s, 'a', { datasetId: 'ingest', role: 'READER', iamMember: 'allUsers' }),
+      },
+      {
+        name: 'secret accessor allAuthenticatedUsers',
+        build: (s) =>
+          new SecretManagerSecretIamMember(s, 'm', {
+            secretId: 'db-password',
+            role: 'roles/secretmanager.secretAccessor',
+            member: 'allAuthenticatedUsers',
+          }),
       },
       {
         name: 'google_iam_policy document binding allUsers (CKV_GCP_113)',
