@@ -9,6 +9,7 @@
  * with a message naming the field and its variable.
  */
 import * as v from 'valibot';
+import { DEV, PROD } from './environments';
 
 /** The GitHub repository whose workflows may deploy. */
 export interface GitHubRepositoryConfig {
@@ -63,10 +64,15 @@ export const BOOTSTRAP_ENV = {
 
 type BootstrapField = keyof typeof BOOTSTRAP_ENV;
 
+/**
+ * The reference deployment: the ingest environments' own defaults for the
+ * projects, region and state bucket (so both stacks agree without an
+ * override), and this repository's GitHub identity.
+ */
 export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
   project: 'latam-ingest-ops',
-  region: 'us-central1',
-  stateBucket: 'latam-ingest-tfstate',
+  region: DEV.region,
+  stateBucket: DEV.stateBucket,
   identityPoolId: 'github-actions',
   github: {
     owner: 'latam-ingest',
@@ -74,7 +80,7 @@ export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
     ownerId: '180295032',
     repositoryId: '861530417',
   },
-  deployProjects: { dev: 'latam-ingest-dev', prod: 'latam-ingest-prod' },
+  deployProjects: { dev: DEV.project, prod: PROD.project },
 };
 
 const projectId = v.pipe(

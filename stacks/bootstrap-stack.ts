@@ -17,6 +17,7 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import type { BootstrapConfig } from './bootstrap-config';
+import { GOOGLE_PROVIDER_SOURCE } from './ingest-stack';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -39,23 +40,44 @@ export const REQUIRED_SERVICES = [
   'cloudresourcemanager.googleapis.com',
 ] as const;
 
+/** Why an identity holds a project role, and for an IAM-admin role, which roles it may hand out. */
+export interface ProjectRoleGrant {
+  readonly why: string;
+  /**
+   * Limits the grant with an IAM condition to adding or removing only these
+   * roles, for roles that can change the project's IAM policy.
+   * @default no condition
+   */
+  readonly onlyGranting?: readonly string[];
+}
+
+/** The project-level roles the ingest stacks themselves grant (BigQuery jobs cannot be granted on a narrower resource). */
+export const ROLES_GRANTED_BY_INGEST_STACKS = ['roles/bigquery.jobUser'] as const;
+
 /**
- * Project roles of the deployer in each deploy project, with why each is
- * needed. No primitive role: each is the narrowest predefined role that can
- * create, change and delete one kind of resource the ingest stacks define.
+ * Project roles of the deployer in each deploy project. No primitive role:
+ * each is the narrowest predefined role that can create, change and delete
+ * one kind of resource the ingest stacks define.
  */
-export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, string>> = {
-  'roles/cloudfunctions.admin': 'create, update and delete the 2nd-gen functions and set their invoker IAM',
-  'roles/run.admin': "2nd-gen functions are Cloud Run services: manage their IAM; includes run.routes.invoke, which the smoke test's identity token relies on",
-  'roles/storage.admin': 'create the function-source bucket, upload the content-addressed source archives, set bucket IAM',
-  'roles/pubsub.admin': 'topics, dead-letter topic, schema, push subscription and their IAM bindings',
-  'roles/bigquery.dataOwner': 'create the dataset, table and latest-version view and grant dataset-level access (no job or data-read rights beyond that)',
-  'roles/monitoring.editor': 'alert policies, notification channels, SLO services and dashboards',
-  'roles/logging.configWriter': 'log-based metrics the alerts and SLO are built on',
-  'roles/iam.serviceAccountAdmin': 'create the per-function service accounts and set IAM on them (e.g. Pub/Sub token creation for the push identity)',
-  'roles/iam.serviceAccountUser':
-    'attach the per-function service accounts to the functions and the OIDC identity to the push subscription (iam.serviceAccounts.actAs); see the README for why this cannot be narrowed below the project',
-  'roles/browser': 'read project metadata (e.g. the project number for service-agent emails)',
+export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> = {
+  'roles/cloudfunctions.developer': { why: 'create, update and delete the 2nd-gen functions (their invoker IAM lives on the Cloud Run service)' },
+  'roles/run.admin': {
+    why: "set invoker IAM on the Cloud Run services behind the functions; includes run.routes.invoke, which the smoke test's identity token relies on",
+  },
+  'roles/storage.admin': { why: 'create the function-source bucket and upload the content-addressed source archives' },
+  'roles/pubsub.admin': { why: 'topics, dead-letter topic, push subscription and their IAM bindings' },
+  'roles/bigquery.dataOwner': { why: 'create the dataset, table and latest-version view and grant table-level access (no job or query rights)' },
+  'roles/monitoring.editor': { why: 'alert policies, notification channels, the custom service and its SLO, dashboards' },
+  'roles/logging.configWriter': { why: 'log-based metrics the alerts and the SLO are built on' },
+  'roles/iam.serviceAccountAdmin': { why: 'create the per-function and push-invoker service accounts and set IAM on them (token creation for the push identity)' },
+  'roles/iam.serviceAccountUser': {
+    why: 'attach those service accounts to the functions and to the push subscription (iam.serviceAccounts.actAs); the README explains why this is project-wide',
+  },
+  'roles/resourcemanager.projectIamAdmin': {
+    why: 'the read API\'s service account needs roles/bigquery.jobUser, which exists only at project level; an IAM condition lets the deployer grant that role and no other',
+    onlyGranting: ROLES_GRANTED_BY_INGEST_STACKS,
+  },
+  'roles/browser': { why: 'read project metadata (e.g. the project number in service-agent emails)' },
 };
 
 /**
@@ -63,18 +85,18 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, string>> = {
  * refresh every resource of the `dev` stack and read its IAM policies, nothing
  * that changes anything.
  */
-export const PLANNER_PROJECT_ROLES: Readonly<Record<string, string>> = {
-  'roles/browser': 'read project metadata',
-  'roles/iam.securityReviewer': 'read the IAM policies of the project, functions, topics, datasets and service accounts',
-  'roles/iam.serviceAccountViewer': 'read the per-function service accounts',
-  'roles/cloudfunctions.viewer': 'read the functions',
-  'roles/run.viewer': 'read the Cloud Run services behind the functions',
-  'roles/pubsub.viewer': 'read topics, schema and subscriptions',
-  'roles/bigquery.metadataViewer': 'read dataset, table and view definitions (not their rows)',
-  'roles/monitoring.viewer': 'read alert policies, channels, SLOs and dashboards',
-  'roles/logging.viewer': 'read log-based metric definitions',
-  'roles/storage.bucketViewer': 'read bucket metadata of the function-source bucket',
-  'roles/storage.objectViewer': 'read the metadata of the uploaded source archives',
+export const PLANNER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> = {
+  'roles/browser': { why: 'read project metadata' },
+  'roles/iam.securityReviewer': { why: 'read the IAM policies of the project, functions, topics, datasets and service accounts' },
+  'roles/iam.serviceAccountViewer': { why: 'read the per-function service accounts' },
+  'roles/cloudfunctions.viewer': { why: 'read the functions' },
+  'roles/run.viewer': { why: 'read the Cloud Run services behind the functions' },
+  'roles/pubsub.viewer': { why: 'read topics, schema and subscriptions' },
+  'roles/bigquery.metadataViewer': { why: 'read dataset, table and view definitions (not their rows)' },
+  'roles/monitoring.viewer': { why: 'read alert policies, channels, SLOs and dashboards' },
+  'roles/logging.viewer': { why: 'read log-based metric definitions' },
+  'roles/storage.bucketViewer': { why: 'read bucket metadata of the function-source bucket' },
+  'roles/storage.objectViewer': { why: 'read the metadata of the uploaded source archives' },
 };
 
 /** Noncurrent state versions older than this many days are deleted... */
@@ -95,6 +117,11 @@ export function repositoryCondition(github: BootstrapConfig['github']): string {
   return `assertion.repository_id == '${github.repositoryId}' && assertion.repository_owner_id == '${github.ownerId}'`;
 }
 
+/** IAM condition that lets an IAM-admin role change bindings of `roles` only. */
+export function grantLimitCondition(roles: readonly string[]): string {
+  return `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${roles.map((role) => `'${role}'`).join(', ')}])`;
+}
+
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: StorageBucket;
   readonly identityPool: IamWorkloadIdentityPool;
@@ -108,7 +135,7 @@ export class BootstrapStack extends TerraformStack {
 
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     new GoogleProvider(this, 'google', { project, region: config.region });
-    this.addOverride('terraform.required_providers.google.source', 'registry.terraform.io/hashicorp/google');
+    this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
 
     const services = new Map<string, ProjectService>();
     const projects = [...new Set([project, config.deployProjects.dev, config.deployProjects.prod])];
@@ -226,6 +253,7 @@ export class BootstrapStack extends TerraformStack {
     iamApi: ProjectService,
   ): ServiceAccount {
     const account = new ServiceAccount(this, accountId, {
+      project: iamApi.project,
       accountId,
       displayName,
       description: 'Impersonated by GitHub Actions through workload identity federation; it has no keys.',
@@ -243,14 +271,19 @@ export class BootstrapStack extends TerraformStack {
     accountId: string,
     account: ServiceAccount,
     project: string,
-    roles: Readonly<Record<string, string>>,
+    roles: Readonly<Record<string, ProjectRoleGrant>>,
     resourceManagerApi: ProjectService,
   ): void {
-    for (const role of Object.keys(roles)) {
+    for (const [role, { onlyGranting }] of Object.entries(roles)) {
       new ProjectIamMember(this, `${accountId}-${project}-${role.replace('roles/', '')}`, {
         project,
         role,
         member: account.member,
+        condition: onlyGranting && {
+          title: 'only-ingest-stack-roles',
+          description: `May only grant or revoke ${onlyGranting.join(', ')}`,
+          expression: grantLimitCondition(onlyGranting),
+        },
         dependsOn: [resourceManagerApi],
       });
     }

@@ -5,6 +5,7 @@ import {
   GITHUB_OIDC_ISSUER,
   PLANNER_PROJECT_ROLES,
   REQUIRED_SERVICES,
+  ROLES_GRANTED_BY_INGEST_STACKS,
 } from '../../stacks/bootstrap-stack';
 import { BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP_CONFIG, bootstrapConfigFromEnv, type BootstrapConfig } from '../../stacks/bootstrap-config';
 
@@ -134,6 +135,21 @@ describe('identities', () => {
     expect(rolesOf(DEPLOYER, 'acme-ingest-dev')).toEqual(listed);
     expect(rolesOf(DEPLOYER, 'acme-ingest-prod')).toEqual(listed);
     expect(rolesOf(DEPLOYER, 'ops-project-1')).toEqual([]);
+  });
+
+  test('the deployer may change project IAM only to grant or revoke the roles the ingest stacks grant', () => {
+    const conditioned = projectGrants.filter((grant) => grant.condition !== undefined);
+    expect(conditioned.map((grant) => [grant.project, grant.role])).toEqual([
+      ['acme-ingest-dev', 'roles/resourcemanager.projectIamAdmin'],
+      ['acme-ingest-prod', 'roles/resourcemanager.projectIamAdmin'],
+    ]);
+    for (const grant of conditioned) {
+      expect(grant.member).toBe(DEPLOYER);
+      expect(grant.condition.expression).toBe(
+        "api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly(['roles/bigquery.jobUser'])",
+      );
+    }
+    expect(ROLES_GRANTED_BY_INGEST_STACKS).toEqual(['roles/bigquery.jobUser']);
   });
 
   test('the planner reads dev only, and only through read-only roles', () => {
