@@ -1,0 +1,13 @@
+/**
+ * Who a `grant*` method grants to. Anything with an IAM member works: a
+ * construct of this library that runs as a service account (e.g.
+ * `HttpIngestFunction`), a `google_service_account` resource, or a member
+ * string such as `group:analysts@example.com`.
+ */
+export type Grantee = IGrantable | { readonly member: string } | string;
+
+/** A construct that acts as one IAM principal. */
+export interface IGrantable {
+  /** The IAM member string, e.g. `serviceAccount:api-fn@my-project.iam.gserviceaccount.com`. */
+  readonly iamMember: string;
+}

@@ -1,0 +1,320 @@
+import { Construct } from 'constructs';
+import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
+import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
+import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { FunctionBundle } from './function-bundle';
+import { FunctionSourceBucket } from './function-source-bucket';
+import type { Grantee, IGrantable } from './grantee';
+import { grantOnce } from './private/grants';
+import { fitName, kebab, serviceAccountId } from './private/naming';
+import { projectData } from './private/project';
+import { integerIn, labelProblems, matches, PropProblem, validateProps } from './private/validation';
+
+/** A Secret Manager secret version exposed to the function as an environment variable. */
+export interface SecretReference {
+  /** Secret id (the last part of `projects/…/secrets/<id>`). */
+  readonly secret: string;
+  /**
+   * Version to expose. Pin a number in production so a new version rolls out with a deploy.
+   * @default 'latest'
+   */
+  readonly version?: string;
+  /**
+   * Project that holds the secret.
+   * @default the function's project
+   */
+  readonly project?: string;
+}
+
+/** Ingress settings of a Cloud Functions 2nd gen function. */
+export type IngressSettings = 'ALLOW_ALL' | 'ALLOW_INTERNAL_ONLY' | 'ALLOW_INTERNAL_AND_GCLB';
+
+/** Props of {@link HttpIngestFunction}. */
+export interface HttpIngestFunctionProps {
+  /** Entry module under `lambda-src/` (absolute, or relative to the current directory), bundled at synth. */
+  readonly entry: string;
+  /** Functions Framework target the entry registers with `functions.http(<entryPoint>, …)`. */
+  readonly entryPoint: string;
+  /** Region the function runs in, e.g. `us-central1`. */
+  readonly region: string;
+  /** Upper bound on instances: caps cost and the load the warehouse sees. */
+  readonly maxInstanceCount: number;
+  /**
+   * Function (and Cloud Run service) name: lowercase letters, digits, hyphens.
+   * @default the construct id in kebab case
+   */
+  readonly functionName?: string;
+  /**
+   * Human-readable description.
+   * @default no description
+   */
+  readonly description?: string;
+  /**
+   * Project the function runs in.
+   * @default the provider's project
+   */
+  readonly project?: string;
+  /**
+   * Node.js runtime; the bundle targets the same Node.js version.
+   * @default 'nodejs20'
+   */
+  readonly runtime?: string;
+  /**
+   * Modules left out of the bundle (code paths the cloud never takes).
+   * @default ['@duckdb/node-api']
+   */
+  readonly externalModules?: string[];
+  /**
+   * Bucket the source zip is uploaded to; share one between functions.
+   * @default a new private {@link FunctionSourceBucket} in `region`
+   */
+  readonly sourceBucket?: FunctionSourceBucket;
+  /**
+   * Memory per instance (`256Mi`, `1Gi`, …).
+   * @default '512Mi'
+   */
+  readonly memory?: string;
+  /**
+   * vCPUs per instance. Serving more than one request at a time needs at least 1.
+   * @default '1'
+   */
+  readonly cpu?: string;
+  /**
+   * Request timeout in seconds (1-3600).
+   * @default 60
+   */
+  readonly timeoutSeconds?: number;
+  /**
+   * Instances kept warm (each one is billed while idle).
+   * @default 0
+   */
+  readonly minInstanceCount?: number;
+  /**
+   * Requests one instance serves at a time (2-1000). Concurrent requests in
+   * one instance are what the group-commit batcher coalesces into one insert.
+   * @default 80
+   */
+  readonly maxInstanceRequestConcurrency?: number;
+  /**
+   * Where requests may come from. Keep `ALLOW_ALL` for Pub/Sub push
+   * targets: push deliveries do not count as internal traffic.
+   * @default 'ALLOW_ALL' (callers still need `roles/run.invoker` unless `public`)
+   */
+  readonly ingressSettings?: IngressSettings;
+  /**
+   * Let anyone on the internet invoke the function (`allUsers` gets `roles/run.invoker`).
+   * @default false: invocation needs IAM, see {@link HttpIngestFunction.grantInvoke}
+   */
+  readonly public?: boolean;
+  /**
+   * Service account the function runs as.
+   * @default a new service account used by this function alone
+   */
+  readonly serviceAccount?: ServiceAccount;
+  /**
+   * Plain environment variables. Names that look like secrets (`*SECRET*`,
+   * `*PASSWORD*`, `*TOKEN*`, `*API_KEY*`, `*CREDENTIAL*`, `*PRIVATE_KEY*`)
+   * are refused: pass those through `secretEnvironmentVariables`.
+   * @default no extra variables
+   */
+  readonly environment?: Record<string, string>;
+  /**
+   * Largest request body accepted, in bytes (`MAX_BODY_BYTES`).
+   * @default unset: the function's own default (1 MiB)
+   */
+  readonly maxBodyBytes?: number;
+  /**
+   * Environment variables read from Secret Manager at instance start. The
+   * function's service account gets `roles/secretmanager.secretAccessor` on
+   * each secret, and on nothing else.
+   * @default no secrets
+   */
+  readonly secretEnvironmentVariables?: Record<string, SecretReference>;
+  /**
+   * Labels on the function (and on the source bucket, when it creates one).
+   * @default no labels
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * Service account Cloud Build uses to build the function
+   * (`projects/<project>/serviceAccounts/<email>`).
+   * @default the project's default build service account
+   */
+  readonly buildServiceAccount?: string;
+}
+
+const FUNCTION_NAME = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
+const MEMORY = /^[1-9][0-9]*(?:Mi|Gi|M|G)$/;
+const CPU = /^(?:[0-9]+(?:\.[0-9]+)?)$/;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const RESERVED_ENV = /^(?:X_GOOGLE_|FUNCTION_TARGET$|FUNCTION_SIGNATURE_TYPE$|K_SERVICE$|K_REVISION$|K_CONFIGURATION$|PORT$)/;
+const SECRET_LOOKING_ENV = /SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL/i;
+/** Cloud Run's request size limit for HTTP/1 requests. */
+const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+
+function environmentProblems(
+  environment: Record<string, string>,
+  secrets: Record<string, SecretReference>,
+): PropProblem[] {
+  const plain = Object.keys(environment).flatMap((name): PropProblem[] => {
+    const prop = `environment.${name}`;
+    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
+    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
+    if (SECRET_LOOKING_ENV.test(name)) {
+      return [{ prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' }];
+    }
+    return [];
+  });
+  const secret = Object.keys(secrets).flatMap((name): PropProblem[] => {
+    const prop = `secretEnvironmentVariables.${name}`;
+    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
+    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
+    if (name in environment) return [{ prop, message: 'is also set in environment' }];
+    return [];
+  });
+  return [...plain, ...secret];
+}
+
+/**
+ * An HTTP function (Cloud Functions 2nd gen) built from a `lambda-src` entry.
+ *
+ * The entry is bundled at synth ({@link FunctionBundle}), uploaded under its
+ * content hash to a private {@link FunctionSourceBucket}, and deployed with
+ * its own service account (never the default compute account), an explicit
+ * instance range and per-instance concurrency. Invocation is IAM-only unless
+ * `public: true`: {@link grantInvoke} grants `roles/run.invoker` on the Cloud
+ * Run service behind the function, which is where 2nd gen functions check it.
+ */
+export class HttpIngestFunction extends Construct implements IGrantable {
+  /** The `google_cloudfunctions2_function`. */
+  public readonly function: Cloudfunctions2Function;
+  /** The service account the function runs as. */
+  public readonly serviceAccount: ServiceAccount;
+  /** The bundled source. */
+  public readonly bundle: FunctionBundle;
+  /** The bucket holding the source zip. */
+  public readonly sourceBucket: FunctionSourceBucket;
+  /** HTTPS URL of the function. */
+  public readonly url: string;
+  /** Function name. */
+  public readonly functionName: string;
+  /** Full resource name of the Cloud Run service serving the function. */
+  public readonly serviceName: string;
+  /** Region the function runs in. */
+  public readonly region: string;
+  /** Request timeout in seconds (push subscriptions match their ack deadline to it). */
+  public readonly timeoutSeconds: number;
+  /** IAM member of the function's service account: pass the function itself to `grant*` methods. */
+  public readonly iamMember: string;
+
+  constructor(scope: Construct, id: string, props: HttpIngestFunctionProps) {
+    super(scope, id);
+    this.functionName = props.functionName ?? fitName(kebab(id), 63);
+    this.region = props.region;
+    this.timeoutSeconds = props.timeoutSeconds ?? 60;
+    const cpu = props.cpu ?? '1';
+    const concurrency = props.maxInstanceRequestConcurrency ?? 80;
+    const minInstances = props.minInstanceCount ?? 0;
+    const environment = { ...props.environment };
+    const secrets = props.secretEnvironmentVariables ?? {};
+    validateProps(this, [
+      matches('functionName', this.functionName, FUNCTION_NAME, 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter'),
+      matches('memory', props.memory, MEMORY, "must be a size such as '512Mi' or '1Gi'"),
+      matches('cpu', cpu, CPU, "must be a number of vCPUs such as '1' or '0.5'"),
+      integerIn('timeoutSeconds', this.timeoutSeconds, 1, 3600),
+      integerIn('minInstanceCount', minInstances, 0, 1000),
+      integerIn('maxInstanceCount', props.maxInstanceCount, 1, 1000),
+      minInstances > props.maxInstanceCount ? { prop: 'minInstanceCount', message: 'must not exceed maxInstanceCount' } : undefined,
+      integerIn('maxInstanceRequestConcurrency', concurrency, 2, 1000),
+      Number(cpu) < 1 && concurrency > 1
+        ? { prop: 'cpu', message: 'must be at least 1 to serve more than one request per instance' }
+        : undefined,
+      integerIn('maxBodyBytes', props.maxBodyBytes, 1, MAX_REQUEST_BYTES),
+      ...environmentProblems(environment, secrets),
+      ...labelProblems('labels', props.labels),
+    ]);
+    if (props.maxBodyBytes !== undefined) environment.MAX_BODY_BYTES = String(props.maxBodyBytes);
+
+    this.bundle = new FunctionBundle(this, 'bundle', {
+      entry: props.entry,
+      runtime: props.runtime,
+      externalModules: props.externalModules,
+    });
+    this.sourceBucket =
+      props.sourceBucket ??
+      new FunctionSourceBucket(this, 'source', { location: props.region, project: props.project, labels: props.labels });
+    const sourceObject = this.sourceBucket.addBundle(this.functionName, this.bundle);
+
+    this.serviceAccount =
+      props.serviceAccount ??
+      new ServiceAccount(this, 'service-account', {
+        accountId: serviceAccountId(this.functionName, '-fn'),
+        displayName: `Runs the ${this.functionName} function`,
+        project: props.project,
+      });
+    this.iamMember = this.serviceAccount.member;
+
+    const functionProject = props.project ?? projectData(this).projectId;
+    const secretEnvironmentVariables = Object.entries(secrets).map(([key, reference]) => {
+      const secretProject = reference.project ?? functionProject;
+      grantOnce(this, `secret-${reference.project ?? 'own-project'}-${reference.secret}`, this, (grantId, member) =>
+        new SecretManagerSecretIamMember(this, grantId, {
+          project: secretProject,
+          secretId: reference.secret,
+          role: 'roles/secretmanager.secretAccessor',
+          member,
+        }),
+      );
+      return { key, secret: reference.secret, version: reference.version ?? 'latest', projectId: secretProject };
+    });
+
+    this.function = new Cloudfunctions2Function(this, 'function', {
+      name: this.functionName,
+      location: props.region,
+      project: props.project,
+      description: props.description,
+      labels: props.labels,
+      buildConfig: {
+        runtime: this.bundle.runtime,
+        entryPoint: props.entryPoint,
+        serviceAccount: props.buildServiceAccount,
+        source: { storageSource: { bucket: this.sourceBucket.bucketName, object: sourceObject.name } },
+      },
+      serviceConfig: {
+        availableMemory: props.memory ?? '512Mi',
+        availableCpu: cpu,
+        timeoutSeconds: this.timeoutSeconds,
+        minInstanceCount: minInstances,
+        maxInstanceCount: props.maxInstanceCount,
+        maxInstanceRequestConcurrency: concurrency,
+        ingressSettings: props.ingressSettings ?? 'ALLOW_ALL',
+        allTrafficOnLatestRevision: true,
+        serviceAccountEmail: this.serviceAccount.email,
+        environmentVariables: Object.keys(environment).length > 0 ? environment : undefined,
+        secretEnvironmentVariables: secretEnvironmentVariables.length > 0 ? secretEnvironmentVariables : undefined,
+      },
+    });
+    this.url = this.function.url;
+    this.serviceName = this.function.serviceConfig.service;
+
+    if (props.public ?? false) this.grantInvoke('allUsers');
+  }
+
+  /**
+   * Lets `grantee` call the function: `roles/run.invoker` on its Cloud Run
+   * service. (The `google_cloudfunctions2_function_iam_*` resources refuse
+   * this role; 2nd gen functions check it on the service.)
+   */
+  public grantInvoke(grantee: Grantee): void {
+    grantOnce(this, 'roles/run.invoker', grantee, (id, member) =>
+      new CloudRunV2ServiceIamMember(this, id, {
+        project: this.function.project,
+        location: this.region,
+        name: this.serviceName,
+        role: 'roles/run.invoker',
+        member,
+      }),
+    );
+  }
+}

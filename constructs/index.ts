@@ -1,0 +1,10 @@
+/**
+ * The construct library: import from `<this package>/constructs` to compose
+ * the ingest pipeline's pieces in your own cdktf app.
+ */
+export * from './grantee';
+export * from './function-bundle';
+export * from './function-source-bucket';
+export * from './warehouse-table';
+export * from './http-ingest-function';
+export * from './ingest-topic';

@@ -1,0 +1,357 @@
+import { Construct } from 'constructs';
+import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
+import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
+import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
+import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
+import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import type { Grantee } from './grantee';
+import { grantOnce } from './private/grants';
+import { fitName, kebab, serviceAccountId } from './private/naming';
+import { projectData, pubsubServiceAgentMember } from './private/project';
+import { integerIn, labelProblems, matches, validateProps } from './private/validation';
+
+/** Something a push subscription can deliver to: an HTTPS endpoint that checks IAM (e.g. `HttpIngestFunction`). */
+export interface IPushTarget {
+  /** HTTPS URL that receives the pushed messages; also the OIDC token's audience. */
+  readonly url: string;
+  /** How long the endpoint may take per request; the ack deadline follows it. */
+  readonly timeoutSeconds: number;
+  /** Lets `grantee` call the endpoint. */
+  grantInvoke(grantee: Grantee): void;
+}
+
+/** A BigQuery table a BigQuery subscription can write to (e.g. `WarehouseTable`). */
+export interface IBigQueryTarget {
+  /** `project.dataset.table`. */
+  readonly tableReference: string;
+  /** Lets `grantee` write rows to the table. */
+  grantInsert(grantee: Grantee): void;
+}
+
+/** Options of {@link IngestTopic.addPushSubscription}. */
+export interface PushSubscriptionOptions {
+  /** Endpoint the messages are pushed to. */
+  readonly target: IPushTarget;
+  /**
+   * Subscription name.
+   * @default `<topic name>-<construct id in kebab case>`
+   */
+  readonly subscriptionName?: string;
+  /**
+   * Seconds Pub/Sub waits for the endpoint's answer before redelivering (10-600).
+   * @default the target's timeout, clamped to 10-600
+   */
+  readonly ackDeadlineSeconds?: number;
+}
+
+/** Options of {@link IngestTopic.addBigQuerySubscription}. */
+export interface BigQuerySubscriptionOptions {
+  /** Table the messages are written to. */
+  readonly table: IBigQueryTarget;
+  /**
+   * Subscription name.
+   * @default `<topic name>-<construct id in kebab case>`
+   */
+  readonly subscriptionName?: string;
+  /**
+   * Map the JSON message's top-level fields onto the table's columns; each
+   * message must then carry every REQUIRED column. `false` writes the raw
+   * message into a `data` column instead.
+   * @default true
+   */
+  readonly useTableSchema?: boolean;
+  /**
+   * Also write `subscription_name`, `message_id`, `publish_time` and `attributes` columns.
+   * @default false
+   */
+  readonly writeMetadata?: boolean;
+  /**
+   * Drop message fields the table has no column for instead of failing the message.
+   * @default false (such messages go to the dead-letter topic)
+   */
+  readonly dropUnknownFields?: boolean;
+}
+
+/** Props of {@link IngestTopic}. */
+export interface IngestTopicProps {
+  /**
+   * Name of the ingest topic; the dead-letter topic and subscriptions are named after it.
+   * @default the construct id in kebab case
+   */
+  readonly topicName?: string;
+  /**
+   * Project that owns the topics.
+   * @default the provider's project
+   */
+  readonly project?: string;
+  /**
+   * Labels on the topics and subscriptions.
+   * @default no labels
+   */
+  readonly labels?: Record<string, string>;
+  /**
+   * How long the topics keep messages, acknowledged or not, so a
+   * subscription can seek back (600 s to 31 days).
+   * @default 604800 (7 days)
+   */
+  readonly messageRetentionSeconds?: number;
+  /**
+   * How long the dead-letter subscription keeps an unacknowledged dead letter (600 s to 7 days).
+   * @default 604800 (7 days, the most Pub/Sub allows)
+   */
+  readonly deadLetterRetentionSeconds?: number;
+  /**
+   * Deliveries of one message before it is moved to the dead-letter topic (5-100).
+   * @default 5
+   */
+  readonly maxDeliveryAttempts?: number;
+  /**
+   * First redelivery delay after a failed delivery, in seconds (0-600).
+   * @default 10
+   */
+  readonly minimumBackoffSeconds?: number;
+  /**
+   * Longest redelivery delay, in seconds (0-600).
+   * @default 600
+   */
+  readonly maximumBackoffSeconds?: number;
+  /**
+   * Cloud KMS key that encrypts both topics (CMEK). The Pub/Sub service
+   * agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
+   * @default Google-managed encryption
+   */
+  readonly kmsKeyName?: string;
+  /**
+   * Push every message to this endpoint (same as calling
+   * `addPushSubscription('push', { target })`).
+   * @default no push subscription
+   */
+  readonly pushTarget?: IPushTarget;
+  /**
+   * Write every message straight into this table, with no code in between
+   * (same as calling `addBigQuerySubscription('bigquery', { table })`).
+   * For producers whose messages need no validation.
+   * @default no BigQuery subscription
+   */
+  readonly bigQueryTable?: IBigQueryTarget;
+}
+
+const TOPIC_NAME = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
+const NAME_RULE = "must be 3-255 of [A-Za-z0-9-_.~+%], start with a letter and not with 'goog'";
+const SUBSCRIPTION_NAME_LENGTH = 255;
+
+function seconds(value: number): string {
+  return `${value}s`;
+}
+
+/**
+ * The Pub/Sub side of ingestion: the ingest topic, a dead-letter topic with
+ * a pull subscription that keeps dead letters for inspection, and
+ * subscriptions that deliver the messages (push with an OIDC token to an
+ * HTTP function, or straight into BigQuery).
+ *
+ * Every subscription retries with exponential backoff and dead-letters after
+ * `maxDeliveryAttempts`. The IAM that needs is granted on the exact resources,
+ * to the project's Pub/Sub service agent: publisher on the dead-letter topic,
+ * subscriber on each subscription, and token creator on the push invoker
+ * service account (to mint its OIDC tokens).
+ */
+export class IngestTopic extends Construct {
+  /** The ingest topic producers publish to. */
+  public readonly topic: PubsubTopic;
+  /** Name of the ingest topic (a plain string, usable where Terraform references are not, e.g. dashboards). */
+  public readonly topicName: string;
+  /** Id (`projects/…/topics/…`) of the ingest topic. */
+  public readonly topicId: string;
+  /** Topic that receives messages no subscription could deliver. */
+  public readonly deadLetterTopic: PubsubTopic;
+  /** Name of the dead-letter topic (plain string). */
+  public readonly deadLetterTopicName: string;
+  /** Pull subscription that keeps the dead letters until someone inspects them. */
+  public readonly deadLetterSubscription: PubsubSubscription;
+  /** Name (short id) of the dead-letter subscription, a plain string: alerts watch its backlog. */
+  public readonly deadLetterSubscriptionName: string;
+  /** Id (`projects/…/subscriptions/…`) of the dead-letter subscription. */
+  public readonly deadLetterSubscriptionId: string;
+
+  private readonly props: IngestTopicProps;
+  private readonly baseName: string;
+  private readonly serviceAgent: string;
+  private readonly deliverySubscriptions: PubsubSubscription[] = [];
+  private invoker?: ServiceAccount;
+
+  constructor(scope: Construct, id: string, props: IngestTopicProps = {}) {
+    super(scope, id);
+    this.props = props;
+    const topicName = props.topicName ?? kebab(id);
+    this.baseName = topicName;
+    const retention = props.messageRetentionSeconds ?? 604_800;
+    const minimumBackoff = props.minimumBackoffSeconds ?? 10;
+    const maximumBackoff = props.maximumBackoffSeconds ?? 600;
+    validateProps(this, [
+      matches('topicName', topicName, TOPIC_NAME, NAME_RULE),
+      integerIn('messageRetentionSeconds', retention, 600, 2_678_400),
+      integerIn('deadLetterRetentionSeconds', props.deadLetterRetentionSeconds, 600, 604_800),
+      integerIn('maxDeliveryAttempts', props.maxDeliveryAttempts, 5, 100),
+      integerIn('minimumBackoffSeconds', minimumBackoff, 0, 600),
+      integerIn('maximumBackoffSeconds', maximumBackoff, 0, 600),
+      minimumBackoff > maximumBackoff
+        ? { prop: 'minimumBackoffSeconds', message: 'must not exceed maximumBackoffSeconds' }
+        : undefined,
+      ...labelProblems('labels', props.labels),
+    ]);
+    this.serviceAgent = pubsubServiceAgentMember(projectData(this, props.project));
+
+    this.topic = new PubsubTopic(this, 'topic', {
+      name: topicName,
+      project: props.project,
+      labels: props.labels,
+      messageRetentionDuration: seconds(retention),
+      kmsKeyName: props.kmsKeyName,
+    });
+    this.topicName = topicName;
+    this.topicId = this.topic.id;
+
+    this.deadLetterTopicName = fitName(`${topicName}-dead-letter`, 255);
+    this.deadLetterSubscriptionName = fitName(`${topicName}-dead-letter`, SUBSCRIPTION_NAME_LENGTH);
+    this.deadLetterTopic = new PubsubTopic(this, 'dead-letter-topic', {
+      name: this.deadLetterTopicName,
+      project: props.project,
+      labels: props.labels,
+      messageRetentionDuration: seconds(retention),
+      kmsKeyName: props.kmsKeyName,
+    });
+    new PubsubTopicIamMember(this, 'dead-letter-publisher', {
+      project: this.deadLetterTopic.project,
+      topic: this.deadLetterTopic.name,
+      role: 'roles/pubsub.publisher',
+      member: this.serviceAgent,
+    });
+    this.deadLetterSubscription = new PubsubSubscription(this, 'dead-letter-subscription', {
+      name: this.deadLetterSubscriptionName,
+      project: props.project,
+      topic: this.deadLetterTopic.id,
+      labels: props.labels,
+      ackDeadlineSeconds: 60,
+      messageRetentionDuration: seconds(props.deadLetterRetentionSeconds ?? 604_800),
+      // Acknowledged dead letters stay replayable (seek) for the retention period.
+      retainAckedMessages: true,
+      expirationPolicy: { ttl: '' },
+    });
+    this.deadLetterSubscriptionId = this.deadLetterSubscription.id;
+
+    if (props.pushTarget) this.addPushSubscription('push', { target: props.pushTarget });
+    if (props.bigQueryTable) this.addBigQuerySubscription('bigquery', { table: props.bigQueryTable });
+  }
+
+  /** Subscriptions that deliver the ingest topic's messages (not the dead-letter one). */
+  public get subscriptions(): readonly PubsubSubscription[] {
+    return [...this.deliverySubscriptions];
+  }
+
+  /**
+   * Service account whose OIDC token authenticates push deliveries (created
+   * with the first push subscription), or `undefined` if there is none.
+   */
+  public get invokerServiceAccount(): ServiceAccount | undefined {
+    return this.invoker;
+  }
+
+  /**
+   * Pushes every message to `options.target` with an OIDC token of the
+   * invoker service account, which gets `roles/run.invoker` on the target.
+   */
+  public addPushSubscription(id: string, options: PushSubscriptionOptions): PubsubSubscription {
+    const ackDeadline = options.ackDeadlineSeconds ?? Math.min(600, Math.max(10, options.target.timeoutSeconds));
+    validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, 10, 600)]);
+    const invoker = this.invokerAccount();
+    options.target.grantInvoke(invoker);
+    return this.addDeliverySubscription(id, options.subscriptionName, {
+      ackDeadlineSeconds: ackDeadline,
+      pushConfig: {
+        pushEndpoint: options.target.url,
+        oidcToken: { serviceAccountEmail: invoker.email, audience: options.target.url },
+      },
+    });
+  }
+
+  /**
+   * Writes every message into `options.table` (a BigQuery subscription).
+   * The Pub/Sub service agent gets insert rights on that table only.
+   */
+  public addBigQuerySubscription(id: string, options: BigQuerySubscriptionOptions): PubsubSubscription {
+    options.table.grantInsert(this.serviceAgent);
+    const useTableSchema = options.useTableSchema ?? true;
+    return this.addDeliverySubscription(id, options.subscriptionName, {
+      ackDeadlineSeconds: 60,
+      bigqueryConfig: {
+        table: options.table.tableReference,
+        useTableSchema,
+        writeMetadata: options.writeMetadata ?? false,
+        dropUnknownFields: options.dropUnknownFields ?? false,
+      },
+    });
+  }
+
+  /** Lets `grantee` publish to the ingest topic (`roles/pubsub.publisher` on this topic only). */
+  public grantPublish(grantee: Grantee): void {
+    grantOnce(this, 'roles/pubsub.publisher', grantee, (id, member) =>
+      new PubsubTopicIamMember(this, id, { project: this.topic.project, topic: this.topic.name, role: 'roles/pubsub.publisher', member }),
+    );
+  }
+
+  private addDeliverySubscription(
+    id: string,
+    subscriptionName: string | undefined,
+    delivery: Pick<
+      ConstructorParameters<typeof PubsubSubscription>[2],
+      'ackDeadlineSeconds' | 'pushConfig' | 'bigqueryConfig'
+    >,
+  ): PubsubSubscription {
+    const name = subscriptionName ?? fitName(`${this.baseName}-${kebab(id)}`, SUBSCRIPTION_NAME_LENGTH);
+    validateProps(this, [matches(`${id}.subscriptionName`, name, TOPIC_NAME, NAME_RULE)]);
+    const subscription = new PubsubSubscription(this, id, {
+      name,
+      project: this.props.project,
+      topic: this.topic.id,
+      labels: this.props.labels,
+      messageRetentionDuration: seconds(this.props.messageRetentionSeconds ?? 604_800),
+      expirationPolicy: { ttl: '' },
+      retryPolicy: {
+        minimumBackoff: seconds(this.props.minimumBackoffSeconds ?? 10),
+        maximumBackoff: seconds(this.props.maximumBackoffSeconds ?? 600),
+      },
+      deadLetterPolicy: {
+        deadLetterTopic: this.deadLetterTopic.id,
+        maxDeliveryAttempts: this.props.maxDeliveryAttempts ?? 5,
+      },
+      ...delivery,
+    });
+    // Moving a message to the dead-letter topic acknowledges it here, which needs subscriber rights.
+    new PubsubSubscriptionIamMember(this, `${id}-dead-letter-subscriber`, {
+      project: subscription.project,
+      subscription: subscription.name,
+      role: 'roles/pubsub.subscriber',
+      member: this.serviceAgent,
+    });
+    this.deliverySubscriptions.push(subscription);
+    return subscription;
+  }
+
+  private invokerAccount(): ServiceAccount {
+    if (this.invoker) return this.invoker;
+    this.invoker = new ServiceAccount(this, 'push-invoker', {
+      accountId: serviceAccountId(this.baseName, '-push'),
+      displayName: `Authenticates push deliveries of ${this.baseName}`,
+      project: this.props.project,
+    });
+    // The service agent mints the OIDC token of this account, and of no other.
+    new ServiceAccountIamMember(this, 'push-invoker-token-creator', {
+      serviceAccountId: this.invoker.name,
+      role: 'roles/iam.serviceAccountTokenCreator',
+      member: this.serviceAgent,
+    });
+    return this.invoker;
+  }
+}

@@ -1,0 +1,245 @@
+/**
+ * The typed configuration of one ingest environment (`dev`, `prod`), where
+ * its values come from, and the rules it must pass before anything is
+ * synthesized. Defaults live in `environments.ts`; each deployer overrides
+ * them from environment variables (`ENVIRONMENT_VARIABLES`) or cdktf context
+ * (`ingest.<env>` in cdktf.json, or `CDKTF_CONTEXT_JSON`), never by editing code.
+ */
+import * as v from 'valibot';
+
+/** Size and scaling of one function. */
+export interface FunctionSizing {
+  /** Memory per instance, e.g. `512Mi`. */
+  readonly memory: string;
+  /** vCPUs per instance, e.g. `1`. */
+  readonly cpu: string;
+  /** Instances kept warm. */
+  readonly minInstances: number;
+  /** Most instances at once. */
+  readonly maxInstances: number;
+  /** Requests one instance serves at a time. */
+  readonly concurrency: number;
+  /** Request timeout in seconds. */
+  readonly timeoutSeconds: number;
+}
+
+export interface EnvironmentConfig {
+  /** Environment name; also the stack name and the state prefix (`ingest/<name>`). */
+  readonly name: string;
+  /** Google Cloud project everything is deployed into. */
+  readonly project: string;
+  /** Region of the functions and the source bucket. */
+  readonly region: string;
+  /** GCS bucket holding Terraform state (created by the bootstrap stack). */
+  readonly stateBucket: string;
+  /** Labels put on every resource that takes labels. */
+  readonly labels: Readonly<Record<string, string>>;
+  /** Whether `terraform destroy` may delete data (dataset contents, table, source bucket). Never in prod. */
+  readonly disposable: boolean;
+  /** Whether the HTTP API accepts unauthenticated calls. Never in prod. */
+  readonly public: boolean;
+  readonly warehouse: {
+    /** BigQuery dataset id. */
+    readonly datasetId: string;
+    /** Table id; the latest-version view is `<tableId>_latest`. */
+    readonly tableId: string;
+    /** BigQuery location (`US`, `EU` or a region). */
+    readonly location: string;
+    /** Days a daily partition is kept; `null` keeps data forever. */
+    readonly partitionExpirationDays: number | null;
+  };
+  /** The HTTP API function, and the largest request body it accepts. */
+  readonly api: FunctionSizing & { readonly maxBodyBytes: number };
+  /** The Pub/Sub push subscriber function. */
+  readonly subscriber: FunctionSizing;
+  readonly pubsub: {
+    /** Ingest topic name. */
+    readonly topicName: string;
+    /** Deliveries before a message is dead-lettered (5-100). */
+    readonly maxDeliveryAttempts: number;
+    /** First redelivery delay, seconds. */
+    readonly minimumBackoffSeconds: number;
+    /** Longest redelivery delay, seconds. */
+    readonly maximumBackoffSeconds: number;
+    /** How long the topics keep messages, seconds. */
+    readonly messageRetentionSeconds: number;
+  };
+  /** Who alerts reach (wired by the monitoring construct). */
+  readonly alerting: {
+    /** E-mail addresses of the notification channels. Prod refuses an empty list. */
+    readonly notificationEmails: readonly string[];
+  };
+}
+
+/** Partial override of an environment's config (context JSON), deep-merged over the defaults. */
+export type EnvironmentOverrides = {
+  [K in keyof EnvironmentConfig]?: EnvironmentConfig[K] extends readonly unknown[]
+    ? EnvironmentConfig[K]
+    : EnvironmentConfig[K] extends object
+      ? Partial<EnvironmentConfig[K]>
+      : EnvironmentConfig[K];
+};
+
+/** Environment variables that override single fields, per environment. Empty values count as unset. */
+export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  project: { dev: 'DEV_PROJECT_ID', prod: 'PROD_PROJECT_ID' },
+  region: { dev: 'DEV_REGION', prod: 'PROD_REGION' },
+  stateBucket: { dev: 'TF_STATE_BUCKET', prod: 'TF_STATE_BUCKET' },
+  public: { dev: 'DEV_PUBLIC', prod: 'PROD_PUBLIC' },
+  'alerting.notificationEmails': { dev: 'DEV_ALERT_EMAILS', prod: 'PROD_ALERT_EMAILS' },
+};
+
+const integer = (min: number, max: number) =>
+  v.pipe(
+    v.number('must be a number'),
+    v.integer('must be an integer'),
+    v.minValue(min, `must be at least ${min}`),
+    v.maxValue(max, `must be at most ${max}`),
+  );
+const text = (pattern: RegExp, rule: string) => v.pipe(v.string('must be a string'), v.regex(pattern, rule));
+
+const sizing = {
+  memory: text(/^[1-9][0-9]*(?:Mi|Gi)$/, "must be a size such as '512Mi' or '1Gi'"),
+  cpu: text(/^[1-9][0-9]*$/, "must be a whole number of vCPUs such as '1' (concurrency needs at least 1)"),
+  minInstances: integer(0, 1000),
+  maxInstances: integer(1, 1000),
+  concurrency: integer(2, 1000),
+  timeoutSeconds: integer(10, 540),
+};
+
+const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+const EnvironmentConfigSchema = v.strictObject({
+  name: text(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lowercase letters, digits or hyphens'),
+  project: text(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens)'),
+  region: text(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1'),
+  stateBucket: text(/^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/, 'must be a bucket name (3-63 lowercase letters, digits, ".", "_" or "-")'),
+  labels: v.record(
+    text(/^[a-z][a-z0-9_-]{0,62}$/, 'label keys are 1-63 lowercase letters, digits, "_" or "-", starting with a letter'),
+    text(/^[a-z0-9_-]{0,63}$/, 'label values are at most 63 lowercase letters, digits, "_" or "-"'),
+    'must be an object of labels',
+  ),
+  disposable: v.boolean('must be true or false'),
+  public: v.boolean('must be true or false'),
+  warehouse: v.strictObject({
+    datasetId: text(/^[A-Za-z0-9_]{1,1024}$/, 'must be letters, digits or underscores'),
+    tableId: text(/^[A-Za-z0-9_]{1,1000}$/, 'must be letters, digits or underscores'),
+    location: text(/^(?:US|EU|[a-z]+-[a-z]+[0-9]+)$/, "must be 'US', 'EU' or a region"),
+    partitionExpirationDays: v.nullable(integer(1, 100_000)),
+  }),
+  api: v.strictObject({ ...sizing, maxBodyBytes: integer(1024, 32 * 1024 * 1024) }),
+  subscriber: v.strictObject(sizing),
+  pubsub: v.strictObject({
+    topicName: text(/^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,200}$/, 'must be a Pub/Sub topic name'),
+    maxDeliveryAttempts: integer(5, 100),
+    minimumBackoffSeconds: integer(0, 600),
+    maximumBackoffSeconds: integer(0, 600),
+    messageRetentionSeconds: integer(600, 2_678_400),
+  }),
+  alerting: v.strictObject({
+    notificationEmails: v.array(text(EMAIL, 'must be an e-mail address'), 'must be a list of e-mail addresses'),
+  }),
+});
+
+/** One reason a config is refused: the dotted field (`prod.public`) and why. */
+export interface ConfigProblem {
+  readonly field: string;
+  readonly message: string;
+}
+
+/** Rules that hold between fields, or only in production. */
+function policyProblems(config: EnvironmentConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const production = config.name === 'prod';
+  if (production && config.public) problems.push({ field: 'public', message: 'must be false in prod (invocation is IAM-only)' });
+  if (production && config.disposable) problems.push({ field: 'disposable', message: 'must be false in prod (data is never destroyable)' });
+  if (production && config.alerting.notificationEmails.length === 0) {
+    problems.push({ field: 'alerting.notificationEmails', message: 'must name at least one address in prod' });
+  }
+  for (const fn of ['api', 'subscriber'] as const) {
+    if (config[fn].minInstances > config[fn].maxInstances) {
+      problems.push({ field: `${fn}.minInstances`, message: `must not exceed ${fn}.maxInstances` });
+    }
+  }
+  if (config.pubsub.minimumBackoffSeconds > config.pubsub.maximumBackoffSeconds) {
+    problems.push({ field: 'pubsub.minimumBackoffSeconds', message: 'must not exceed pubsub.maximumBackoffSeconds' });
+  }
+  return problems;
+}
+
+function variableHint(config: { name?: unknown }, field: string): string {
+  const variable = typeof config.name === 'string' ? ENVIRONMENT_VARIABLES[field]?.[config.name] : undefined;
+  return variable ? ` (set by ${variable})` : '';
+}
+
+/**
+ * Every problem with `config`, each naming its field as `<env>.<path>` (and
+ * the environment variable that sets it, if one does). Empty when valid.
+ */
+export function environmentConfigProblems(config: EnvironmentConfig): string[] {
+  const name = typeof config.name === 'string' ? config.name : '(unnamed)';
+  const format = ({ field, message }: ConfigProblem) => `${name}.${field}${variableHint(config, field)}: ${message}`;
+  const result = v.safeParse(EnvironmentConfigSchema, config);
+  if (!result.success) {
+    return result.issues.map((issue) => {
+      const field = v.getDotPath(issue) ?? '(root)';
+      const message = issue.type === 'strict_object' && issue.expected === 'never' ? 'is not a config field' : issue.message;
+      return format({ field, message: `${message}, got ${JSON.stringify(issue.input)}` });
+    });
+  }
+  return policyProblems(config).map(format);
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function mergeOverrides<T>(base: T, overrides: unknown, field: string): T {
+  if (overrides === undefined) return base;
+  if (!isPlainObject(base)) return overrides as T;
+  // A section replaced by a non-object would leave the stack nothing to build from.
+  if (!isPlainObject(overrides)) throw new Error(`${field}: the context override must be an object, got ${JSON.stringify(overrides)}`);
+  const merged: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(overrides)) merged[key] = mergeOverrides(merged[key], value, `${field}.${key}`);
+  return merged as T;
+}
+
+function fromVariable(field: string, raw: string): unknown {
+  if (field === 'public') return raw === 'true' ? true : raw === 'false' ? false : raw;
+  if (field === 'alerting.notificationEmails') return raw.split(',').map((email) => email.trim()).filter(Boolean);
+  return raw;
+}
+
+function setField(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  const last = keys.pop()!;
+  let node = target;
+  for (const key of keys) {
+    node[key] = isPlainObject(node[key]) ? { ...node[key] } : {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[last] = value;
+}
+
+/** Where overrides come from. */
+export interface ConfigSources {
+  /** Process environment (see {@link ENVIRONMENT_VARIABLES}). */
+  readonly env?: NodeJS.ProcessEnv;
+  /** Context overrides for this environment (`ingest.<env>` in cdktf context), deep-merged. */
+  readonly context?: unknown;
+}
+
+/**
+ * `defaults`, then context overrides, then environment variables. Values
+ * are not checked here: `IngestStack` reports every problem at synth.
+ */
+export function resolveEnvironmentConfig(defaults: EnvironmentConfig, sources: ConfigSources = {}): EnvironmentConfig {
+  const merged = mergeOverrides(defaults, sources.context, defaults.name) as unknown as Record<string, unknown>;
+  const env = sources.env ?? {};
+  for (const [field, variables] of Object.entries(ENVIRONMENT_VARIABLES)) {
+    const variable = variables[defaults.name];
+    const raw = variable ? env[variable] : undefined;
+    if (raw) setField(merged, field, fromVariable(field, raw));
+  }
+  return merged as unknown as EnvironmentConfig;
+}

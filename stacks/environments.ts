@@ -1,0 +1,49 @@
+/**
+ * Default values of each environment. The project ids and the state bucket
+ * are the ones the bootstrap stack creates by default; a fork or a personal
+ * deployment overrides them (see `ENVIRONMENT_VARIABLES` in config.ts and
+ * the README's "Deploying" section) without editing this file.
+ */
+import type { EnvironmentConfig } from './config';
+
+const MIB = 1024 * 1024;
+
+const shared = {
+  region: 'us-central1',
+  stateBucket: 'latam-ingest-tfstate',
+  public: false,
+  warehouse: { datasetId: 'ingest', tableId: 'records', location: 'US', partitionExpirationDays: null },
+  pubsub: {
+    topicName: 'ingest-records',
+    maxDeliveryAttempts: 5,
+    minimumBackoffSeconds: 10,
+    maximumBackoffSeconds: 600,
+    messageRetentionSeconds: 7 * 24 * 60 * 60,
+  },
+} as const;
+
+export const DEV: EnvironmentConfig = {
+  ...shared,
+  name: 'dev',
+  project: 'latam-ingest-dev',
+  labels: { app: 'gcp-ingest', env: 'dev', managed_by: 'cdktf' },
+  disposable: true,
+  api: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60, maxBodyBytes: MIB },
+  subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60 },
+  alerting: { notificationEmails: [] },
+};
+
+export const PROD: EnvironmentConfig = {
+  ...shared,
+  name: 'prod',
+  project: 'latam-ingest-prod',
+  labels: { app: 'gcp-ingest', env: 'prod', managed_by: 'cdktf' },
+  disposable: false,
+  // One warm instance keeps cold starts off the latency SLO's path.
+  api: { memory: '1Gi', cpu: '1', minInstances: 1, maxInstances: 20, concurrency: 80, timeoutSeconds: 60, maxBodyBytes: MIB },
+  subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, concurrency: 80, timeoutSeconds: 60 },
+  alerting: { notificationEmails: ['ingest-oncall@example.com'] },
+};
+
+/** Every environment the app synthesizes, by name. */
+export const ENVIRONMENTS: readonly EnvironmentConfig[] = [DEV, PROD];

@@ -1,0 +1,132 @@
+import { join } from 'node:path';
+import { Construct } from 'constructs';
+import { GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
+import { FunctionSourceBucket } from '../constructs/function-source-bucket';
+import { HttpIngestFunction } from '../constructs/http-ingest-function';
+import { IngestTopic } from '../constructs/ingest-topic';
+import { WarehouseTable } from '../constructs/warehouse-table';
+import { environmentConfigProblems, type EnvironmentConfig } from './config';
+
+/** Fully qualified, so Terraform and OpenTofu resolve the same provider. */
+export const GOOGLE_PROVIDER_SOURCE = 'registry.terraform.io/hashicorp/google';
+
+/** The function entry points the stacks deploy (the ones `npm start` serves locally). */
+export const FUNCTION_ENTRIES = {
+  api: join(__dirname, '..', 'lambda-src', 'functions', 'api.ts'),
+  subscriber: join(__dirname, '..', 'lambda-src', 'functions', 'subscriber.ts'),
+} as const;
+
+/**
+ * One environment of the ingest pipeline: the warehouse table, the HTTP API
+ * function (writes and reads), the Pub/Sub topic pushing to the subscriber
+ * function (writes), a shared private source bucket, and the outputs a
+ * deployer needs. Terraform state lives in GCS under `ingest/<env>`.
+ *
+ * An invalid config fails synthesis with one line per problem, each naming
+ * its field (`prod.public: must be false in prod …`).
+ */
+export class IngestStack extends TerraformStack {
+  /** The validated config this stack was built from. */
+  public readonly config: EnvironmentConfig;
+  /** The dataset, table and latest-version view. */
+  public readonly table: WarehouseTable;
+  /** The HTTP API function (`POST /`, `GET /records…`, `PUT /records/{id}`). */
+  public readonly api: HttpIngestFunction;
+  /** The Pub/Sub push subscriber function. */
+  public readonly subscriber: HttpIngestFunction;
+  /** The ingest topic, its push subscription and its dead-letter topic and subscription. */
+  public readonly topic: IngestTopic;
+  /** The bucket both function zips are uploaded to. */
+  public readonly sourceBucket: FunctionSourceBucket;
+
+  constructor(scope: Construct, config: EnvironmentConfig) {
+    super(scope, config.name);
+    this.config = config;
+    const problems = environmentConfigProblems(config);
+    this.node.addValidation({ validate: () => problems });
+
+    new GoogleProvider(this, 'google', { project: config.project, region: config.region });
+    this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
+    new GcsBackend(this, { bucket: config.stateBucket, prefix: `ingest/${config.name}` });
+
+    const labels = { ...config.labels };
+    this.sourceBucket = new FunctionSourceBucket(this, 'function-source', {
+      location: config.region,
+      bucketName: `${config.project}-ingest-fn-source`,
+      labels,
+      forceDestroy: config.disposable,
+    });
+
+    this.table = new WarehouseTable(this, 'warehouse', {
+      datasetId: config.warehouse.datasetId,
+      tableId: config.warehouse.tableId,
+      location: config.warehouse.location,
+      partitionExpirationDays: config.warehouse.partitionExpirationDays ?? undefined,
+      labels,
+      disposable: config.disposable,
+    });
+
+    const common = {
+      region: config.region,
+      sourceBucket: this.sourceBucket,
+      labels,
+      environment: { ...this.table.warehouseEnvironment },
+    };
+    this.api = new HttpIngestFunction(this, 'api', {
+      ...common,
+      entry: FUNCTION_ENTRIES.api,
+      entryPoint: 'api',
+      functionName: 'ingest-api',
+      description: 'Ingest and read API: POST / stores records, GET /records reads their latest versions.',
+      memory: config.api.memory,
+      cpu: config.api.cpu,
+      minInstanceCount: config.api.minInstances,
+      maxInstanceCount: config.api.maxInstances,
+      maxInstanceRequestConcurrency: config.api.concurrency,
+      timeoutSeconds: config.api.timeoutSeconds,
+      maxBodyBytes: config.api.maxBodyBytes,
+      public: config.public,
+    });
+    this.subscriber = new HttpIngestFunction(this, 'subscriber', {
+      ...common,
+      entry: FUNCTION_ENTRIES.subscriber,
+      entryPoint: 'subscriber',
+      functionName: 'ingest-subscriber',
+      description: 'Pub/Sub push subscriber: stores each pushed record, nacks transient failures.',
+      memory: config.subscriber.memory,
+      cpu: config.subscriber.cpu,
+      minInstanceCount: config.subscriber.minInstances,
+      maxInstanceCount: config.subscriber.maxInstances,
+      maxInstanceRequestConcurrency: config.subscriber.concurrency,
+      timeoutSeconds: config.subscriber.timeoutSeconds,
+    });
+
+    this.table.grantInsert(this.api);
+    this.table.grantRead(this.api);
+    this.table.grantInsert(this.subscriber);
+
+    this.topic = new IngestTopic(this, 'ingest', {
+      topicName: config.pubsub.topicName,
+      labels,
+      pushTarget: this.subscriber,
+      maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
+      minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
+      maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,
+      messageRetentionSeconds: config.pubsub.messageRetentionSeconds,
+    });
+
+    const outputs: Record<string, [string, string]> = {
+      api_url: [this.api.url, 'HTTPS URL of the ingest API (IAM-authenticated unless public).'],
+      topic_name: [this.topic.topicName, 'Pub/Sub topic producers publish records to.'],
+      topic_id: [this.topic.topicId, 'Full id of the ingest topic.'],
+      dead_letter_subscription: [this.topic.deadLetterSubscriptionName, 'Pull subscription holding messages that could not be delivered.'],
+      dataset_id: [this.table.datasetId, 'BigQuery dataset id.'],
+      table_id: [this.table.tableId, 'BigQuery table id (every version of every record).'],
+      latest_view_id: [this.table.latestViewId, 'BigQuery view with the latest version of each record.'],
+    };
+    for (const [name, [value, description]] of Object.entries(outputs)) {
+      new TerraformOutput(this, name, { value, description });
+    }
+  }
+}

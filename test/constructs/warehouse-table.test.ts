@@ -1,0 +1,157 @@
+import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
+import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
+import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member';
+import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { WarehouseTable } from '../../constructs/warehouse-table';
+import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
+import { resourceList, synthesize, validationErrors } from '../support/synth';
+
+describe('WarehouseTable with defaults', () => {
+  const { json, parsed, built: table } = synthesize((stack) => new WarehouseTable(stack, 'warehouse', { datasetId: 'ingest' }));
+  const tables = resourceList(parsed, 'google_bigquery_table');
+  const mainTable = tables.find((t) => t.table_id === 'records')!;
+  const view = tables.find((t) => t.table_id === 'records_latest')!;
+
+  it('creates the dataset in US, keeping its contents on destroy', () => {
+    expect(json).toHaveResourceWithProperties(BigqueryDataset, {
+      dataset_id: 'ingest',
+      location: 'US',
+      delete_contents_on_destroy: false,
+    });
+  });
+
+  it('takes its columns from the record schema plus the ingestion columns, in order', () => {
+    expect(JSON.parse(mainTable.schema as string)).toEqual(WAREHOUSE_BIGQUERY_FIELDS);
+    expect((JSON.parse(mainTable.schema as string) as { name: string }[]).map((f) => f.name)).toEqual([
+      'id',
+      'name',
+      'value',
+      'insert_id',
+      'ingested_at',
+    ]);
+  });
+
+  it('partitions by day on ingested_at, clusters by id, and is deletion-protected', () => {
+    expect(json).toHaveResourceWithProperties(BigqueryTable, {
+      table_id: 'records',
+      time_partitioning: { type: 'DAY', field: 'ingested_at' },
+      clustering: ['id'],
+      deletion_protection: true,
+    });
+    expect(mainTable.time_partitioning).not.toHaveProperty('expiration_ms');
+    expect(mainTable).not.toHaveProperty('encryption_configuration');
+  });
+
+  it('defines the latest-version view over the table, newest ingested_at then insert_id first', () => {
+    expect(view.deletion_protection).toBe(true);
+    const query = (view.view as { query: string; use_legacy_sql: boolean }).query;
+    expect((view.view as { use_legacy_sql: boolean }).use_legacy_sql).toBe(false);
+    expect(query).toContain('ROW_NUMBER() OVER (PARTITION BY id ORDER BY ingested_at DESC, insert_id DESC)');
+    expect(query).toContain('WHERE version_rank = 1');
+    expect(query).toMatch(/FROM `\$\{google_bigquery_table\.[^.]+\.project\}\.\$\{google_bigquery_dataset\.[^.]+\.dataset_id\}\.\$\{google_bigquery_table\.[^.]+\.table_id\}`/);
+  });
+
+  it('exposes plain ids and the environment the functions read', () => {
+    expect([table.datasetId, table.tableId, table.latestViewId]).toEqual(['ingest', 'records', 'records_latest']);
+    expect(Object.keys(table.warehouseEnvironment).sort()).toEqual(['BIGQUERY_DATASET', 'BIGQUERY_TABLE', 'GOOGLE_CLOUD_PROJECT', 'WAREHOUSE']);
+    expect(table.warehouseEnvironment.WAREHOUSE).toBe('bigquery');
+  });
+
+  it('grants nothing by itself', () => {
+    expect(resourceList(parsed, 'google_bigquery_table_iam_member')).toEqual([]);
+    expect(resourceList(parsed, 'google_project_iam_member')).toEqual([]);
+  });
+});
+
+describe('WarehouseTable with every prop', () => {
+  const { json, parsed } = synthesize(
+    (stack) =>
+      new WarehouseTable(stack, 'warehouse', {
+        datasetId: 'analytics',
+        tableId: 'events',
+        latestViewId: 'events_now',
+        location: 'europe-west1',
+        project: 'other-project',
+        labels: { team: 'data' },
+        disposable: true,
+        kmsKeyName: 'projects/k/locations/europe-west1/keyRings/r/cryptoKeys/bq',
+        partitionExpirationDays: 30,
+      }),
+  );
+
+  it('makes a disposable dataset and tables destroyable', () => {
+    expect(json).toHaveResourceWithProperties(BigqueryDataset, {
+      dataset_id: 'analytics',
+      project: 'other-project',
+      location: 'europe-west1',
+      delete_contents_on_destroy: true,
+      labels: { team: 'data' },
+      default_encryption_configuration: { kms_key_name: 'projects/k/locations/europe-west1/keyRings/r/cryptoKeys/bq' },
+    });
+    for (const table of resourceList(parsed, 'google_bigquery_table')) expect(table.deletion_protection).toBe(false);
+  });
+
+  it('encrypts the table with the key and expires partitions', () => {
+    expect(json).toHaveResourceWithProperties(BigqueryTable, {
+      table_id: 'events',
+      labels: { team: 'data' },
+      encryption_configuration: { kms_key_name: 'projects/k/locations/europe-west1/keyRings/r/cryptoKeys/bq' },
+      time_partitioning: { type: 'DAY', field: 'ingested_at', expiration_ms: 30 * 24 * 60 * 60 * 1000 },
+    });
+    expect(json).toHaveResourceWithProperties(BigqueryTable, { table_id: 'events_now', labels: { team: 'data' } });
+  });
+});
+
+describe('WarehouseTable grants', () => {
+  const { json, parsed } = synthesize((stack) => {
+    const table = new WarehouseTable(stack, 'warehouse', { datasetId: 'ingest' });
+    table.grantInsert('serviceAccount:writer@p.iam.gserviceaccount.com');
+    table.grantInsert('serviceAccount:writer@p.iam.gserviceaccount.com');
+    table.grantRead('group:readers@example.com');
+  });
+  const tableMembers = resourceList(parsed, 'google_bigquery_table_iam_member');
+
+  it('grants insert as dataEditor on the table only, once however often it is asked', () => {
+    const editors = tableMembers.filter((m) => m.role === 'roles/bigquery.dataEditor');
+    expect(editors).toHaveLength(1);
+    expect(editors[0]).toMatchObject({ member: 'serviceAccount:writer@p.iam.gserviceaccount.com' });
+    expect(editors[0]!.table_id).toMatch(/^\$\{google_bigquery_table\.warehouse_table_/);
+  });
+
+  it('grants read as dataViewer on the table and the view, plus the jobUser job role on the project', () => {
+    const viewers = tableMembers.filter((m) => m.role === 'roles/bigquery.dataViewer');
+    expect(viewers.map((m) => m.table_id).sort()).toEqual([
+      expect.stringMatching(/warehouse_latest-view_/),
+      expect.stringMatching(/warehouse_table_/),
+    ]);
+    expect(json).toHaveResourceWithProperties(ProjectIamMember, { role: 'roles/bigquery.jobUser', member: 'group:readers@example.com' });
+  });
+
+  it('never binds a data role on the project or dataset', () => {
+    expect(resourceList(parsed, 'google_project_iam_member').map((m) => m.role)).toEqual(['roles/bigquery.jobUser']);
+    expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
+    expect(json).toHaveResourceWithProperties(BigqueryTableIamMember, { member: 'group:readers@example.com' });
+  });
+});
+
+describe('WarehouseTable validation', () => {
+  it('refuses ids BigQuery would refuse, naming the prop', () => {
+    const { stack } = synthesize((s) => {
+      new WarehouseTable(s, 'warehouse', { datasetId: 'bad-dataset', tableId: 't', latestViewId: 't', partitionExpirationDays: 0, labels: { Team: 'x' } });
+    });
+    const errors = validationErrors(stack);
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^datasetId: must be 1-1024 letters, digits or underscores, got 'bad-dataset'/),
+        'latestViewId: must differ from tableId',
+        expect.stringMatching(/^partitionExpirationDays: must be an integer from 1/),
+        expect.stringMatching(/^labels\.Team: label keys/),
+      ]),
+    );
+  });
+
+  it('accepts valid props', () => {
+    const { stack } = synthesize((s) => new WarehouseTable(s, 'warehouse', { datasetId: 'ok_dataset' }));
+    expect(validationErrors(stack)).toEqual([]);
+  });
+});
