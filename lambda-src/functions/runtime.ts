@@ -1,0 +1,79 @@
+/**
+ * What a deployed function (and the local server) is built from: settings
+ * read from the environment, and each function's warehouse stack
+ * (group-commit batcher over the insert-failure log over the adapter).
+ */
+import { systemClock, type Clock } from '../clock';
+import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
+import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
+import type { FunctionName } from '../log-events';
+import { createLogger, type Logger } from '../logging';
+import { GroupCommitWarehouse } from '../warehouse/group-commit';
+import type { Warehouse } from '../warehouse/warehouse';
+
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+/**
+ * A full request must fit one group-commit batch (5 MB of row JSON, half of
+ * BigQuery's 10 MB insertAll limit) with room for the insert ids and
+ * timestamps added to each row.
+ */
+export const MAX_MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+export interface FunctionSettings {
+  /** `MAX_BODY_BYTES`: largest request body (and decoded push data) accepted. */
+  maxBodyBytes: number;
+  /** `GOOGLE_CLOUD_PROJECT`: qualifies trace ids in the logs. */
+  projectId: string | undefined;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** Reads an integer variable; an invalid value is an error naming the variable. */
+export function integerFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!/^\s*\d+\s*$/.test(raw) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+export function functionSettingsFromEnv(env: Env = process.env): FunctionSettings {
+  return {
+    maxBodyBytes: integerFromEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_MAX_BODY_BYTES),
+    projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
+  };
+}
+
+export interface FunctionRuntimeOptions {
+  functionName: FunctionName;
+  /** Opens (or returns) the adapter; called on the first request, again after a failed open. */
+  openWarehouse: () => Promise<Warehouse>;
+  settings: FunctionSettings;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface FunctionRuntime extends HandlerDependencies {
+  /** Flushes the batcher and closes the warehouse under it, if it was opened. */
+  close(): Promise<void>;
+}
+
+export function createFunctionRuntime(options: FunctionRuntimeOptions): FunctionRuntime {
+  const logger = options.logger ?? createLogger({ projectId: options.settings.projectId });
+  let batcher: GroupCommitWarehouse | undefined;
+  const warehouse = lazyWarehouse(async () => {
+    batcher = new GroupCommitWarehouse(new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName));
+    return batcher;
+  });
+  return {
+    warehouse,
+    maxBodyBytes: options.settings.maxBodyBytes,
+    logger,
+    clock: options.clock ?? systemClock,
+    close: async () => {
+      await batcher?.close();
+    },
+  };
+}

@@ -1,0 +1,57 @@
+/**
+ * The one insert-failed log line per failed warehouse insert call. It wraps
+ * the real adapter, beneath the group-commit batcher, so a failed batch that
+ * carried many requests is one line (what the "insert errors" alert counts),
+ * while each request still gets its own request line.
+ */
+import type { FunctionName } from '../log-events';
+import type { Logger } from '../logging';
+import { RowsRejectedError, WarehouseError, type Warehouse, type WarehouseRow } from '../warehouse/warehouse';
+
+export class InsertFailureLogWarehouse implements Warehouse {
+  constructor(
+    private readonly inner: Warehouse,
+    private readonly logger: Logger,
+    private readonly functionName: FunctionName,
+  ) {}
+
+  async insert(rows: readonly WarehouseRow[]): Promise<void> {
+    try {
+      await this.inner.insert(rows);
+    } catch (error) {
+      const failure = asWarehouseError(error);
+      this.logger.insertFailed({
+        function: this.functionName,
+        rows: rows.length,
+        errorClass: failure.errorClass,
+        retryable: failure.retryable,
+        error: describeWarehouseFailure(failure),
+      });
+      throw failure;
+    }
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Anything else an adapter (or opening it) throws is an unclassified warehouse failure, not retried blindly. */
+export function asWarehouseError(error: unknown): WarehouseError {
+  if (error instanceof WarehouseError) return error;
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new WarehouseError(message, 'warehouse_error', false, { cause: error });
+}
+
+const MAX_DESCRIBED_ROW_ERRORS = 5;
+
+/** The adapter's message plus, for refused rows, the first few row errors. For logs only. */
+export function describeWarehouseFailure(failure: WarehouseError): string {
+  if (!(failure instanceof RowsRejectedError)) return failure.message;
+  const described = failure.rowErrors
+    .slice(0, MAX_DESCRIBED_ROW_ERRORS)
+    .map((row) => `row ${row.index}: ${row.reason}: ${row.message}`);
+  const more = failure.rowErrors.length - described.length;
+  if (more > 0) described.push(`and ${more} more`);
+  return `${failure.message} (${described.join('; ')})`;
+}

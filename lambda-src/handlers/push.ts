@@ -1,0 +1,106 @@
+/**
+ * The Pub/Sub push subscriber: a push subscription POSTs
+ * `{"message":{"data":"<base64>","messageId":"...",...},"subscription":"..."}`
+ * where `data` is the same JSON as `POST /` takes.
+ *
+ * Pub/Sub counts any answer but 102/200/201/202/204 as a nack and redelivers
+ * with backoff until the subscription's `maxDeliveryAttempts`, then moves the
+ * message to the dead-letter topic. So the status code decides what the
+ * numbers say, not whether a message loops forever:
+ * - committed -> 200 (ack);
+ * - a malformed or invalid message -> 4xx (outcome `rejected`, logged with its
+ *   messageId and reason): it can never succeed, it counts against the
+ *   sender, not our availability, and the dead-letter topic keeps it;
+ * - warehouse unavailable -> 503 (a retry may succeed);
+ * - any other warehouse failure, including rows the warehouse refuses after
+ *   our validation accepted them -> 500: the message is fine and the fault is
+ *   ours (schema drift, permissions); it is retried, counted against
+ *   availability and alerted on, and after the bounded attempts it waits in
+ *   the dead-letter topic to be replayed once fixed, never silently dropped.
+ *
+ * The messageId is the insert id (`<messageId>:<index>` for a batch), so a
+ * redelivered message stores nothing new.
+ */
+import type { FieldError } from '../record';
+import { REQUEST_ERROR_CLASSES } from '../logging';
+import { invalidInput, type Answer } from '../http/answer';
+import { readJsonBody, tooLarge } from '../http/json-body';
+import type { RouteHandler } from '../http/router';
+import { parseJsonBytes } from '../http/safe-json';
+import { parseIngestPayload } from './payload';
+import { storeRecords, type HandlerDependencies } from './store';
+
+/**
+ * Room for the envelope around the base64 data: up to 100 attributes of
+ * 256-byte keys and 1024-byte values, ids, timestamps, subscription name.
+ */
+const PUSH_ENVELOPE_OVERHEAD_BYTES = 256 * 1024;
+const MAX_MESSAGE_ID_LENGTH = 256;
+const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
+
+/** Largest push body whose decoded data can still be within `maxBodyBytes`. */
+export function pushEnvelopeLimit(maxBodyBytes: number): number {
+  return 4 * Math.ceil(maxBodyBytes / 3) + PUSH_ENVELOPE_OVERHEAD_BYTES;
+}
+
+type LogContext = Record<string, string | number>;
+
+interface PushMessage {
+  messageId: string;
+  data: Buffer;
+}
+
+type EnvelopeResult = { ok: true; message: PushMessage; context: LogContext } | { ok: false; errors: FieldError[]; context: LogContext };
+
+export function createPushHandler(deps: HandlerDependencies): RouteHandler {
+  const envelopeLimit = pushEnvelopeLimit(deps.maxBodyBytes);
+  return async (req, scope) => {
+    const body = readJsonBody(req, envelopeLimit);
+    if (!body.ok) return body.answer;
+    const envelope = parsePushEnvelope(body.value);
+    const withContext = (answer: Answer): Answer => ({ ...answer, logContext: envelope.context });
+    if (!envelope.ok) return withContext(invalidInput(envelope.errors, REQUEST_ERROR_CLASSES.invalidMessage));
+
+    const { messageId, data } = envelope.message;
+    if (data.length > deps.maxBodyBytes) return withContext(tooLarge(deps.maxBodyBytes, 'message.data'));
+    const parsed = parseJsonBytes(data, 'message.data');
+    if (!parsed.ok) {
+      const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
+      return withContext(invalidInput(parsed.errors, errorClass));
+    }
+    const payload = parseIngestPayload(parsed.value);
+    if (!payload.ok) return withContext(invalidInput(payload.errors, REQUEST_ERROR_CLASSES.invalidInput, payload.rows));
+    const insertIdOf = payload.batch ? (index: number) => `${messageId}:${index}` : () => messageId;
+    return withContext(await storeRecords(payload.records, insertIdOf, deps, scope));
+  };
+}
+
+/** Checks the push envelope; collects the log context (messageId, subscription, deliveryAttempt) even when invalid. */
+export function parsePushEnvelope(value: unknown): EnvelopeResult {
+  const context: LogContext = {};
+  if (!isObject(value)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }], context };
+  if (typeof value.subscription === 'string') context.subscription = value.subscription;
+  if (typeof value.deliveryAttempt === 'number') context.deliveryAttempt = value.deliveryAttempt;
+  const message = value.message;
+  if (!isObject(message)) {
+    return { ok: false, errors: [{ field: 'message', message: message === undefined ? 'is required' : 'must be an object' }], context };
+  }
+
+  const errors: FieldError[] = [];
+  const messageId = message.messageId ?? message.message_id;
+  if (typeof messageId === 'string' && messageId !== '' && messageId.length <= MAX_MESSAGE_ID_LENGTH) {
+    context.messageId = messageId;
+  } else {
+    errors.push({ field: 'message.messageId', message: `must be a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters` });
+  }
+  const data = message.data;
+  if (data === undefined) errors.push({ field: 'message.data', message: 'is required' });
+  else if (typeof data !== 'string' || !BASE64.test(data)) errors.push({ field: 'message.data', message: 'must be a base64 string' });
+
+  if (errors.length > 0) return { ok: false, errors, context };
+  return { ok: true, message: { messageId: messageId as string, data: Buffer.from(data as string, 'base64') }, context };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}

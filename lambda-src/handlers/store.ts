@@ -1,0 +1,62 @@
+/**
+ * Writing validated records, shared by the API and the push subscriber: the
+ * rows carry their insert ids, and a failure becomes 503 (a retry may help)
+ * or 500 (it will not without a fix on our side).
+ */
+import type { Clock } from '../clock';
+import { inserted, serverError, type Answer } from '../http/answer';
+import type { RequestScope } from '../http/router';
+import type { Logger } from '../logging';
+import type { IngestRecord } from '../record';
+import type { Warehouse, WarehouseRow } from '../warehouse/warehouse';
+import { asWarehouseError, describeWarehouseFailure } from './insert-failure-log';
+
+/** What the handlers need from the outside world; tests pass doubles. */
+export interface HandlerDependencies {
+  /** The warehouse, opened on first call (see `lazyWarehouse`). */
+  warehouse: () => Promise<Warehouse>;
+  /** Largest accepted request body (`MAX_BODY_BYTES`); a push message's decoded data has the same limit. */
+  maxBodyBytes: number;
+  logger: Logger;
+  clock: Clock;
+}
+
+/** Seconds a client is told to wait after a 503; short, since warehouse blips are. Clients should still back off. */
+export const RETRY_AFTER_SECONDS = 1;
+
+export async function storeRecords(
+  records: readonly IngestRecord[],
+  insertIdOf: (index: number) => string,
+  deps: HandlerDependencies,
+  scope: RequestScope,
+): Promise<Answer> {
+  const ingestedAt = deps.clock.now();
+  const rows: WarehouseRow[] = records.map((record, index) => ({ ...record, insertId: insertIdOf(index), ingestedAt }));
+  try {
+    const warehouse = await deps.warehouse();
+    await warehouse.insert(rows);
+    return inserted(rows.length);
+  } catch (error) {
+    const failure = asWarehouseError(error);
+    const detail = describeWarehouseFailure(failure);
+    return failure.retryable
+      ? serverError(503, failure.errorClass, scope.requestId, detail, rows.length, { 'Retry-After': String(RETRY_AFTER_SECONDS) })
+      : serverError(500, failure.errorClass, scope.requestId, detail, rows.length);
+  }
+}
+
+/**
+ * Opens the warehouse on first use and shares it. A failed open is not
+ * remembered: the next request tries again, so a warehouse that was briefly
+ * unreachable at cold start does not poison the instance.
+ */
+export function lazyWarehouse(open: () => Promise<Warehouse>): () => Promise<Warehouse> {
+  let opening: Promise<Warehouse> | undefined;
+  return () => {
+    opening ??= open().catch((error: unknown) => {
+      opening = undefined;
+      throw error;
+    });
+    return opening;
+  };
+}

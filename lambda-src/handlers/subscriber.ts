@@ -1,0 +1,16 @@
+/** The push subscriber function: Pub/Sub delivers to its root path. */
+import type { HttpFunction } from '@google-cloud/functions-framework';
+import { FUNCTION_NAMES, REQUEST_EVENTS } from '../log-events';
+import { createRoutedFunction } from '../http/router';
+import { createPushHandler } from './push';
+import type { HandlerDependencies } from './store';
+
+export function createSubscriberFunction(deps: HandlerDependencies): HttpFunction {
+  return createRoutedFunction({
+    functionName: FUNCTION_NAMES.subscriber,
+    routes: [{ path: '/', event: REQUEST_EVENTS.push, methods: { POST: createPushHandler(deps) } }],
+    unmatchedEvent: REQUEST_EVENTS.push,
+    logger: deps.logger,
+    clock: deps.clock,
+  });
+}

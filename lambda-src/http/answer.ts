@@ -1,0 +1,123 @@
+/**
+ * What a route hands back: the HTTP answer plus what its request log line
+ * needs. Routes return an `Answer` instead of writing to the response, so
+ * sending, headers and the one log line per request live in one place
+ * (`router.ts`).
+ */
+import type { ServerResponse } from 'node:http';
+import type { FieldError } from '../record';
+import type { WarehouseErrorClass } from '../warehouse/warehouse';
+import { REQUEST_ERROR_CLASSES, type ErrorClass, type RequestErrorClass } from '../logging';
+
+export interface Answer {
+  status: number;
+  body: Readonly<Record<string, unknown>>;
+  headers?: Readonly<Record<string, string>>;
+  /** Rows committed, or carried by the refused/failed request. */
+  rows: number;
+  errorClass?: ErrorClass;
+  /** Why, for the log line. */
+  reason?: string;
+  /** Extra log fields (push: messageId, subscription, deliveryAttempt). */
+  logContext?: Readonly<Record<string, string | number>>;
+}
+
+/** The seed's success body, byte for byte. */
+export const INSERTED_BODY = { success: true, message: 'Data inserted successfully!' } as const;
+
+/** The seed's 400 error string; `details` says what exactly was wrong. */
+export const INVALID_INPUT_ERROR = 'Invalid input data';
+
+/** A body of 100k bad fields must not become a multi-megabyte answer or log line. */
+export const MAX_DETAILS = 100;
+const MAX_REASON_DETAILS = 5;
+
+export function inserted(rows: number): Answer {
+  return { status: 200, body: INSERTED_BODY, rows };
+}
+
+/**
+ * 400 with the seed's error string and a `details` entry per bad field.
+ * `errorClass` tells the log which kind of bad input it was.
+ */
+export function invalidInput(
+  details: readonly FieldError[],
+  errorClass: RequestErrorClass = REQUEST_ERROR_CLASSES.invalidInput,
+  rows = 0,
+): Answer {
+  const shown = details.slice(0, MAX_DETAILS);
+  const reasonParts = details.slice(0, MAX_REASON_DETAILS).map((detail) => `${detail.field}: ${detail.message}`);
+  if (details.length > MAX_REASON_DETAILS) reasonParts.push(`and ${details.length - MAX_REASON_DETAILS} more`);
+  return {
+    status: 400,
+    body: { success: false, error: INVALID_INPUT_ERROR, details: shown },
+    rows,
+    errorClass,
+    reason: reasonParts.join('; '),
+  };
+}
+
+const CLIENT_ERRORS = {
+  404: { error: 'Not found', errorClass: REQUEST_ERROR_CLASSES.notFound },
+  405: { error: 'Method not allowed', errorClass: REQUEST_ERROR_CLASSES.methodNotAllowed },
+  413: { error: 'Payload too large', errorClass: REQUEST_ERROR_CLASSES.payloadTooLarge },
+  415: { error: 'Unsupported media type', errorClass: REQUEST_ERROR_CLASSES.unsupportedMediaType },
+} as const;
+
+/** 404, 405, 413 or 415: a fixed error string, and the reason in `details` for the client too. */
+export function clientError(
+  status: keyof typeof CLIENT_ERRORS,
+  reason: string,
+  headers?: Readonly<Record<string, string>>,
+): Answer {
+  const { error, errorClass } = CLIENT_ERRORS[status];
+  return { status, body: { success: false, error, details: [{ field: 'request', message: reason }] }, headers, rows: 0, errorClass, reason };
+}
+
+type ServerErrorClass = WarehouseErrorClass | typeof REQUEST_ERROR_CLASSES.internalError;
+
+const SERVER_ERROR_TEXT: Record<ServerErrorClass, string> = {
+  warehouse_unavailable: 'Warehouse unavailable, retry later',
+  warehouse_rejected_rows: 'Warehouse refused the rows',
+  warehouse_overloaded: 'Warehouse overloaded, retry later',
+  warehouse_error: 'Warehouse error',
+  internal_error: 'Internal error',
+};
+
+/**
+ * 500/503. The client learns the failure class and the request id to quote
+ * to an operator, never a driver message or stack trace; `reason` (logs only)
+ * carries the detail.
+ */
+export function serverError(
+  status: 500 | 503,
+  errorClass: ServerErrorClass,
+  requestId: string,
+  reason: string,
+  rows: number,
+  headers?: Readonly<Record<string, string>>,
+): Answer {
+  const text = SERVER_ERROR_TEXT[errorClass];
+  return {
+    status,
+    body: { success: false, error: `${text} (${errorClass}, request id ${requestId})`, requestId },
+    headers,
+    rows,
+    errorClass,
+    reason,
+  };
+}
+
+/** Every response: JSON, never sniffed, never cached, tagged with the request id. */
+export function sendAnswer(res: ServerResponse, answer: Answer, requestId: string): void {
+  const json = JSON.stringify(answer.body);
+  res.writeHead(answer.status, {
+    ...answer.headers,
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(json),
+    'X-Content-Type-Options': 'nosniff',
+    'Cache-Control': 'no-store',
+    'X-Request-Id': requestId,
+  });
+  res.end(json);
+}

@@ -1,0 +1,122 @@
+/**
+ * Registration of our HTTP functions with the functions framework, plus the
+ * one thing the framework (5.0.5) does not let a function do: answer a body
+ * it failed to read.
+ *
+ * The framework runs body-parser before the function. A malformed JSON body,
+ * an unsupported charset or a corrupt gzip stream makes body-parser call
+ * `next(err)`, which skips the function and lands in Express's default final
+ * handler: an HTML page that, unless NODE_ENV=production, carries the stack
+ * trace (functions-framework-nodejs issue #686, no hook upstream). We replace
+ * that final handler: a body-reading failure (a 4xx from the framework) is
+ * remembered on the request and the request is dispatched to the app once
+ * more, after its body has been drained, so the function itself answers it
+ * (with our JSON, status and request log line). Anything else still gets a
+ * JSON answer, never HTML.
+ *
+ * The patch goes on the `express` that the framework itself loads, before the
+ * framework builds its app (the framework loads the function module first,
+ * both in `functions-framework --target` and in `getTestServer`).
+ */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { dirname } from 'node:path';
+import { finished } from 'node:stream';
+import * as functions from '@google-cloud/functions-framework';
+import type { HttpFunction, Request } from '@google-cloud/functions-framework';
+import { createLogger, REQUEST_ERROR_CLASSES } from '../logging';
+import { sendAnswer, serverError } from './answer';
+
+type FinalHandler = (error?: unknown) => void;
+type AppHandle = (this: unknown, req: IncomingMessage, res: ServerResponse, done?: FinalHandler) => void;
+interface ExpressApplication {
+  handle: AppHandle;
+  [PATCHED]?: true;
+}
+
+/** Framework failures belong to no function; they are logged process-wide. */
+const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJECT });
+
+const PATCHED = Symbol.for('gcp-ingest.frameworkBodyErrors');
+const BODY_READ_FAILURE = Symbol.for('gcp-ingest.bodyReadFailure');
+
+/** The framework could not read the body; `status` is the one it chose (400, 413, 415). */
+export interface BodyReadFailure {
+  status: number;
+  message: string;
+}
+
+type MarkedRequest = IncomingMessage & { [BODY_READ_FAILURE]?: BodyReadFailure };
+
+/** Why the framework could not read this request's body, if it could not. */
+export function bodyReadFailureOf(req: Request): BodyReadFailure | undefined {
+  return (req as MarkedRequest)[BODY_READ_FAILURE];
+}
+
+/** `functions.http(name, fn)`, with framework body-reading errors routed to `fn`. */
+export function registerHttpFunction(name: string, fn: HttpFunction): void {
+  routeBodyReadFailuresToFunctions();
+  functions.http(name, fn);
+}
+
+function frameworkExpressApplication(): ExpressApplication {
+  const frameworkDir = dirname(require.resolve('@google-cloud/functions-framework'));
+  const express = require(require.resolve('express', { paths: [frameworkDir] })) as { application: ExpressApplication };
+  return express.application;
+}
+
+function routeBodyReadFailuresToFunctions(): void {
+  const application = frameworkExpressApplication();
+  if (application[PATCHED]) return;
+  const frameworkHandle = application.handle;
+  application.handle = function handle(req, res, done) {
+    frameworkHandle.call(this, req, res, done ?? finalHandler(this, frameworkHandle, req, res));
+  };
+  application[PATCHED] = true;
+}
+
+function finalHandler(app: unknown, frameworkHandle: AppHandle, req: MarkedRequest, res: ServerResponse): FinalHandler {
+  return (error) => {
+    if (res.headersSent) {
+      // Same as Express: a response already under way cannot be replaced.
+      req.socket.destroy();
+      return;
+    }
+    const status = clientErrorStatus(error);
+    if (status !== undefined && req[BODY_READ_FAILURE] === undefined) {
+      req[BODY_READ_FAILURE] = { status, message: error instanceof Error ? error.message : String(error) };
+      afterBodyDrained(req, () => frameworkHandle.call(app, req, res, finalHandler(app, frameworkHandle, req, res)));
+      return;
+    }
+    answerUnhandled(req, res, error);
+  };
+}
+
+function clientErrorStatus(error: unknown): number | undefined {
+  if (error === null || typeof error !== 'object') return undefined;
+  const status = (error as { status?: unknown; statusCode?: unknown }).status ?? (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
+}
+
+/** body-parser skips a request whose body stream has ended, so the second pass reaches the function. */
+function afterBodyDrained(req: IncomingMessage, then: () => void): void {
+  if (req.readableEnded) {
+    then();
+    return;
+  }
+  finished(req, (error) => (error ? req.socket.destroy() : then()));
+  req.resume();
+}
+
+/**
+ * Reached only if the framework fails for a reason other than reading the
+ * body, or nothing answered after the second pass: still JSON, still no
+ * internals.
+ */
+function answerUnhandled(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  const requestId = randomUUID();
+  const reason = error === undefined ? 'no function answered' : error instanceof Error ? error.message : String(error);
+  const answer = serverError(500, REQUEST_ERROR_CLASSES.internalError, requestId, reason, 0);
+  frameworkLogger.frameworkFailure({ requestId, method: req.method ?? '', url: req.url ?? '', status: answer.status, reason });
+  sendAnswer(res, answer, requestId);
+}

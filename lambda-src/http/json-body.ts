@@ -1,0 +1,46 @@
+/**
+ * Reads a request body as JSON ourselves, from the raw bytes the framework
+ * keeps in `req.rawBody`: the framework's own parse is ignored, so content
+ * type, size limit, encoding and forbidden keys are decided here, once, for
+ * every function.
+ */
+import type { Request } from '@google-cloud/functions-framework';
+import { REQUEST_ERROR_CLASSES } from '../logging';
+import { clientError, invalidInput, type Answer } from './answer';
+import { isJsonContentType } from './content-type';
+import { bodyReadFailureOf } from './framework';
+import { parseJsonBytes } from './safe-json';
+
+export type JsonBodyResult = { ok: true; value: unknown; bytes: number } | { ok: false; answer: Answer };
+
+const ECHO_LIMIT = 100;
+const EMPTY = new Uint8Array(0);
+
+export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult {
+  const contentType = req.headers['content-type'];
+  if (!isJsonContentType(contentType)) {
+    const got = contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, ECHO_LIMIT));
+    return refuse(clientError(415, `Content-Type must be application/json (optionally with charset=utf-8), got ${got}`));
+  }
+  const raw = req.rawBody;
+  const failure = bodyReadFailureOf(req);
+  if (raw === undefined && failure !== undefined) {
+    if (failure.status === 413) return refuse(tooLarge(maxBodyBytes));
+    if (failure.status === 415) return refuse(clientError(415, failure.message));
+    return refuse(invalidInput([{ field: 'body', message: 'could not be read' }], REQUEST_ERROR_CLASSES.unreadableBody));
+  }
+  const bytes = raw ?? EMPTY;
+  if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
+  const parsed = parseJsonBytes(bytes, 'body');
+  if (parsed.ok) return { ok: true, value: parsed.value, bytes: bytes.length };
+  const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
+  return refuse(invalidInput(parsed.errors, errorClass));
+}
+
+export function tooLarge(maxBytes: number, what = 'body'): Answer {
+  return clientError(413, `${what} is larger than the limit of ${maxBytes} bytes`);
+}
+
+function refuse(answer: Answer): JsonBodyResult {
+  return { ok: false, answer };
+}
