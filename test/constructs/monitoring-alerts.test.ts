@@ -9,7 +9,7 @@ import { Fn, TerraformStack, Testing } from 'cdktf';
 import { grafanaDashboardJson, grafanaProvisioningYaml } from '../../constructs/grafana-dashboard';
 import { GRAFANA_DASHBOARDS_MOUNT, MonitoringAlerts, type MonitoringAlertsProps } from '../../constructs/monitoring-alerts';
 import { notificationChannelErrors } from '../../constructs/monitoring-channels';
-import { AVAILABILITY_SLO, BURN_RATE_RULES } from '../../constructs/monitoring-policy';
+import { AVAILABILITY_SLO, BURN_RATE_RULES, INSERT_ERROR_ALERT, LATENCY_ALERT } from '../../constructs/monitoring-policy';
 import { INSERT_FAILED_EVENT, REQUEST_EVENTS } from '../../lambda-src/log-events';
 
 Testing.setupJest();
@@ -363,5 +363,33 @@ describe('MonitoringAlerts props validation', () => {
     const again = newStack('dev');
     new MonitoringAlerts(again, 'Monitoring', PROPS);
     expect(Testing.synth(again)).toBe(matcherSynth);
+  });
+});
+
+describe('README Operations section', () => {
+  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
+  const operations = readme.slice(readme.indexOf('<!-- section: operations -->'), readme.indexOf('<!-- section: performance -->'));
+
+  test('states the thresholds and windows the construct uses', () => {
+    const { seedAvailability, fastPage, slowPage } = BURN_RATE_RULES;
+    for (const phrase of [
+      '## Operations',
+      `**${LATENCY_ALERT.thresholdMs} ms**`,
+      `**${LATENCY_ALERT.durationSeconds / 60} minutes**`,
+      `**more than ${INSERT_ERROR_ALERT.maxErrorsPerWindow}**`,
+      `**${INSERT_ERROR_ALERT.windowSeconds} s**`,
+      `**${AVAILABILITY_SLO.alertFloor * 100}%**`,
+      `**above ${seedAvailability.burnRate}**`,
+      `**above ${fastPage.burnRate}**`,
+      `**above ${slowPage.burnRate}**`,
+      `\`goal = ${AVAILABILITY_SLO.goal}\``,
+      `**${AVAILABILITY_SLO.rollingPeriodDays}-day**`,
+      'cdktf.out/grafana/dev-dashboard.json',
+      'cdktf.out/grafana/prod-dashboard.json',
+      '`stackdriver`',
+      '24 h',
+    ]) {
+      expect(operations).toContain(phrase);
+    }
   });
 });
