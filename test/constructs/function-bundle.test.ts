@@ -1,0 +1,92 @@
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Testing, TerraformStack } from 'cdktf';
+import { FunctionBundle } from '../../constructs/function-bundle';
+import { synthesize, validationErrors } from '../support/synth';
+import { extractZip, loadTargetInRuntime, readZip } from '../support/synth-zip';
+
+const entry = join(__dirname, '..', 'fixtures', 'functions', 'hello.ts');
+const projectRoot = join(__dirname, '..', '..');
+
+describe('FunctionBundle', () => {
+  const stack = new TerraformStack(Testing.app(), 'bundle-test');
+  const bundle = new FunctionBundle(stack, 'hello', { entry });
+  const outdir = Testing.fullSynth(stack);
+  const zipPath = join(outdir, 'stacks', 'bundle-test', bundle.assetPath);
+  const zip = readFileSync(zipPath);
+  const entries = readZip(zip);
+  const byName = Object.fromEntries(entries.map((e) => [e.name, e]));
+
+  it('writes the zip as a FILE asset at a relative, content-addressed path', () => {
+    expect(bundle.assetPath).toBe(`assets/hello_zip_${bundle.assetPath.split('/')[1]!.split('_').pop()}/${bundle.sha256}/function-source.zip`);
+    expect(bundle.assetPath.startsWith('/')).toBe(false);
+    expect(existsSync(zipPath)).toBe(true);
+    expect(createHash('sha256').update(zip).digest('hex')).toBe(bundle.sha256);
+  });
+
+  it('holds index.js, package.json and package-lock.json, sorted, stored, 1980-01-01, mode 0644, no extra fields', () => {
+    expect(entries.map((e) => e.name)).toEqual(['index.js', 'package-lock.json', 'package.json']);
+    expect(bundle.files).toEqual(['index.js', 'package-lock.json', 'package.json']);
+    for (const e of entries) {
+      expect(e.method).toBe(0);
+      expect(e.dosDate).toBe((1980 - 1980) * 512 + 1 * 32 + 1);
+      expect(e.dosTime).toBe(0);
+      expect(e.mode).toBe(0o100644);
+      expect(e.extraLength).toBe(0);
+    }
+    expect(bundle.bundleBytes).toBe(byName['index.js']!.data.length);
+  });
+
+  it('bundles minified code with no absolute paths, the framework and DuckDB left external', () => {
+    const code = byName['index.js']!.data.toString('utf8');
+    expect(code).not.toContain(projectRoot);
+    expect(code).not.toMatch(/\/(?:home|root|tmp|work|Users)\//);
+    expect(code).toContain('require("@google-cloud/functions-framework")');
+    expect(code).toContain('must be a non-empty string');
+    expect(code.split('\n').length).toBeLessThan(5);
+  });
+
+  it('declares the framework as the only dependency, pinned to the tested version, with a lockfile cut from the project', () => {
+    const manifest = JSON.parse(byName['package.json']!.data.toString('utf8'));
+    const installed = JSON.parse(readFileSync(join(projectRoot, 'node_modules/@google-cloud/functions-framework/package.json'), 'utf8'));
+    expect(manifest).toEqual({
+      name: 'hello',
+      version: '0.0.0',
+      private: true,
+      main: 'index.js',
+      dependencies: { '@google-cloud/functions-framework': installed.version },
+    });
+    const lock = JSON.parse(byName['package-lock.json']!.data.toString('utf8'));
+    const projectLock = JSON.parse(readFileSync(join(projectRoot, 'package-lock.json'), 'utf8'));
+    expect(lock.packages['']).toEqual({ name: 'hello', version: '0.0.0', dependencies: manifest.dependencies });
+    expect(lock.packages['node_modules/@google-cloud/functions-framework'].version).toBe(installed.version);
+    expect(lock.packages['node_modules/express']).toBeDefined();
+    for (const [path, entryInLock] of Object.entries<{ integrity?: string }>(lock.packages)) {
+      if (path === '') continue;
+      expect(projectLock.packages[path].integrity).toBe(entryInLock.integrity);
+    }
+    expect(lock.packages).not.toHaveProperty(['node_modules/cdktf']);
+    expect(lock.packages).not.toHaveProperty(['node_modules/@duckdb/node-api']);
+  });
+
+  it('registers its target with the runtime copy of the Functions Framework', () => {
+    expect(loadTargetInRuntime(extractZip(zip), 'hello')).toBe('http');
+  });
+
+  it('is built once per entry and options, and gives the same bytes every time', () => {
+    const again = new FunctionBundle(new TerraformStack(Testing.app(), 'other'), 'hello', { entry });
+    expect(again.sha256).toBe(bundle.sha256);
+    const otherOptions = new FunctionBundle(new TerraformStack(Testing.app(), 'third'), 'hello', { entry, externalModules: ['valibot'] });
+    expect(otherOptions.sha256).not.toBe(bundle.sha256);
+  });
+
+  it('refuses a runtime that is not Node.js', () => {
+    const { stack: bad } = synthesize((s) => new FunctionBundle(s, 'b', { entry, runtime: 'go122' }));
+    expect(validationErrors(bad)).toEqual([expect.stringMatching(/^runtime: must be a Node.js runtime such as 'nodejs20', got 'go122'/)]);
+  });
+
+  it('fails clearly when the entry does not exist', () => {
+    expect(() => synthesize((s) => new FunctionBundle(s, 'b', { entry: join(__dirname, 'missing.ts') }))).toThrow(/function entry .*missing\.ts does not exist/);
+  });
+});
