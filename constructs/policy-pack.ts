@@ -1,4 +1,13 @@
-import { AnnotationMetadataEntryType, Annotations, TerraformDataSource, TerraformResource, type IAspect } from 'cdktf';
+import {
+  AnnotationMetadataEntryType,
+  Annotations,
+  DefaultTokenResolver,
+  StringConcat,
+  TerraformDataSource,
+  TerraformResource,
+  Tokenization,
+  type IAspect,
+} from 'cdktf';
 import type { IConstruct } from 'constructs';
 import type { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import {
@@ -137,17 +146,22 @@ export class GcpPolicyPack implements IAspect {
     );
   }
 
+  /** The environment the pack checks for; prod-only rules apply when it is `'prod'`. */
+  readonly environment: string;
+  /** Whether topics, datasets and tables must name a Cloud KMS key. */
+  readonly requireCmek: boolean;
   private readonly context: PolicyContext;
 
   constructor(options: GcpPolicyPackOptions = {}) {
-    const environment = options.environment ?? 'prod';
-    if (environment.trim() === '') {
+    this.environment = options.environment ?? 'prod';
+    if (this.environment.trim() === '') {
       throw new Error('GcpPolicyPack: options.environment must be a non-empty name such as "dev" or "prod"');
     }
+    this.requireCmek = options.requireCmek ?? false;
     const stateBucketNames = new Set(options.stateBucketNames ?? []);
     this.context = {
-      production: environment === 'prod',
-      requireCmek: options.requireCmek ?? false,
+      production: this.environment === 'prod',
+      requireCmek: this.requireCmek,
       isStateBucket: (bucket: StorageBucket) =>
         bucket.node.scopes.some((scope) => scope.node.metadata.some((entry) => entry.type === STATE_BUCKET_METADATA)) ||
         (bucket.nameInput !== undefined && stateBucketNames.has(bucket.nameInput)),
@@ -158,7 +172,7 @@ export class GcpPolicyPack implements IAspect {
     reportInvalidSuppressions(node);
     for (const rule of POLICY_RULES) {
       for (const problem of rule.findProblems(node, this.context)) {
-        const message = `[${rule.id}] ${problem} — ${rule.fix} (${addressOf(node)})`;
+        const message = `[${rule.id}] ${readable(node, problem)} — ${rule.fix} (${addressOf(node)})`;
         const waiver = acceptedSuppression(node, rule.id);
         if (waiver === undefined) {
           annotateOnce(node, AnnotationMetadataEntryType.ERROR, message);
@@ -219,6 +233,11 @@ function acceptedSuppression(node: IConstruct, ruleId: string): { path: string; 
     if (match !== undefined) return { path: scope.node.path, reason: match.reason.trim() };
   }
   return undefined;
+}
+
+/** Shows references as the Terraform expressions they synthesize to (`${google_service_account.api.member}`). */
+function readable(node: IConstruct, text: string): string {
+  return String(Tokenization.resolve(text, { scope: node, resolver: new DefaultTokenResolver(new StringConcat()) }));
 }
 
 function addressOf(node: IConstruct): string {

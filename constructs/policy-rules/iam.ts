@@ -57,7 +57,7 @@ export const noPublicPrincipals: PolicyRule = {
     'AVD-GCP-0001',
     'AVD-GCP-0046',
   ],
-  fix: 'grant the role to named principals (a service account, group or user) instead; public endpoints are put behind an authenticated caller',
+  fix: 'grant the role to named principals (a service account, group or user); an endpoint that is public on purpose carries a suppression saying why',
   findProblems(node) {
     if (node instanceof BigqueryDataset) {
       const entries = node.accessInput;

@@ -519,6 +519,16 @@ describe('GcpPolicyPack messages', () => {
     expect(findings[0].message).toContain('role roles/storage.objectViewer is granted to allUsers, allAuthenticatedUsers');
   });
 
+  it('shows a referenced principal as the Terraform expression it synthesizes to', () => {
+    const { findings } = check((s) => {
+      const sa = new ServiceAccount(s, 'deployer', { accountId: 'deployer' });
+      new ProjectIamMember(s, 'm', { project: 'demo-project', role: 'roles/editor', member: sa.member });
+    });
+    expect(findings.map((finding) => finding.message)).toEqual([
+      expect.stringContaining('role roles/editor is granted to ${google_service_account.deployer.member} at project level'),
+    ]);
+  });
+
   it('reports each finding once however many times the stack is synthesized', () => {
     const { stack } = check((s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }));
     Testing.synth(stack);
