@@ -1,0 +1,53 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Aspects, TerraformStack, Testing } from 'cdktf';
+import { GcpPolicyPack } from '../../constructs/policy-pack';
+import { DEFAULT_BOOTSTRAP_CONFIG } from '../../stacks/bootstrap-config';
+import { BootstrapStack } from '../../stacks/bootstrap-stack';
+import { IngestStack } from '../../stacks/ingest-stack';
+import { buildApp } from '../../stacks/main';
+
+/**
+ * Every stack we ship, as `npm run synth` builds it (default config), plus the
+ * configuration that adds resources: a dev API open to unauthenticated calls.
+ * The bootstrap stack is checked too, built on its own when the app does not include it.
+ */
+function stacksToCheck(): Array<[string, TerraformStack]> {
+  const build = (env: NodeJS.ProcessEnv) =>
+    buildApp({ outdir: mkdtempSync(join(tmpdir(), 'cdktf-policy-')), env }).app.node.findAll().filter(TerraformStack.isStack);
+  const checked: Array<[string, TerraformStack]> = build({}).map((stack) => [`${stack.node.id} (default config)`, stack]);
+  for (const stack of build({ DEV_PUBLIC: 'true' })) {
+    if (stack instanceof IngestStack && stack.config.public) checked.push([`${stack.node.id} (public API)`, stack]);
+  }
+  if (!checked.some(([, stack]) => stack instanceof BootstrapStack)) {
+    checked.push(['bootstrap (default config)', new BootstrapStack(Testing.app(), 'bootstrap', DEFAULT_BOOTSTRAP_CONFIG)]);
+  }
+  return checked;
+}
+
+const STACKS = stacksToCheck();
+
+function packsOf(stack: TerraformStack): GcpPolicyPack[] {
+  return Aspects.of(stack).all.filter((aspect): aspect is GcpPolicyPack => aspect instanceof GcpPolicyPack);
+}
+
+describe.each(STACKS)('%s stack', (_name, stack) => {
+  it('runs GcpPolicyPack on every synth, once', () => {
+    expect(packsOf(stack)).toHaveLength(1);
+  });
+
+  if (stack instanceof IngestStack) {
+    it("checks for the stack's own environment, so prod gets the prod-only rules", () => {
+      expect(packsOf(stack).map((pack) => pack.environment)).toEqual([stack.config.name]);
+    });
+  }
+
+  it('synthesizes with no policy violation (suppressions, if any, carry their reasons)', () => {
+    // Without the pack nothing would be found, and this test would pass without checking anything.
+    expect(packsOf(stack)).not.toHaveLength(0);
+    Testing.synth(stack);
+    const errors = GcpPolicyPack.findings(stack).filter((finding) => finding.level === 'error');
+    expect(errors.map((error) => `${error.constructPath}: ${error.message}`)).toEqual([]);
+  });
+});
