@@ -1,0 +1,204 @@
+/**
+ * The push subscriber function through the functions framework's own server,
+ * over an in-memory warehouse. Bodies are what a Pub/Sub push subscription
+ * delivers.
+ */
+import fc from 'fast-check';
+import request from 'supertest';
+import { pushEnvelopeLimit } from '../../../lambda-src/handlers/push';
+import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
+import { createSubscriberFunction } from '../../../lambda-src/handlers/subscriber';
+import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { capturingLogger, serveFunction, steppingClock } from '../../support/function-server';
+import { MemoryWarehouse } from '../../support/memory-warehouse';
+
+const SUBSCRIPTION = 'projects/demo/subscriptions/ingest-push';
+const RECORD = { id: '123', name: 'Sample Data', value: 45.67 };
+
+/** A delivery as Pub/Sub pushes it (it sends both spellings of the id and time). */
+function delivery(data: string | undefined, messageId = '2070443601311540', extra: Record<string, unknown> = {}) {
+  return {
+    message: {
+      ...(data === undefined ? {} : { data }),
+      messageId,
+      message_id: messageId,
+      publishTime: '2026-01-02T03:04:05.678Z',
+      publish_time: '2026-01-02T03:04:05.678Z',
+      attributes: { origin: 'test' },
+    },
+    subscription: SUBSCRIPTION,
+    deliveryAttempt: 1,
+    ...extra,
+  };
+}
+
+const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+const ofPayload = (payload: unknown, messageId?: string) => delivery(base64(JSON.stringify(payload)), messageId);
+
+function setup(overrides: Partial<HandlerDependencies> = {}) {
+  const warehouse = new MemoryWarehouse();
+  const logger = capturingLogger();
+  const server = serveFunction(
+    createSubscriberFunction({ warehouse: async () => warehouse, maxBodyBytes: 1024 * 1024, logger, clock: steppingClock(5), ...overrides }),
+  );
+  const push = (body: unknown) => request(server).post('/').set('Content-Type', 'application/json').send(JSON.stringify(body));
+  return { warehouse, lines: logger.lines, server, push };
+}
+
+describe('push delivery of a valid message', () => {
+  it('acks with 200 once stored, the messageId being the insert id', async () => {
+    const { warehouse, push, lines } = setup();
+    const response = await push(ofPayload({ data: RECORD }));
+    expect(response.status).toBe(200);
+    expect(response.body).toEqual({ success: true, message: 'Data inserted successfully!' });
+    expect(warehouse.committedRows).toEqual([{ ...RECORD, insertId: '2070443601311540', ingestedAt: new Date('2026-01-02T03:04:05.678Z') }]);
+    expect(lines).toEqual([
+      expect.objectContaining({
+        severity: 'INFO',
+        event: 'push',
+        function: 'subscriber',
+        outcome: 'success',
+        rows: 1,
+        messageId: '2070443601311540',
+        subscription: SUBSCRIPTION,
+        deliveryAttempt: 1,
+        httpRequest: expect.objectContaining({ latency: '0.005s', status: 200 }),
+      }),
+    ]);
+  });
+
+  it('stores nothing new when the same message is delivered again', async () => {
+    const { warehouse, push } = setup();
+    expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
+    expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
+    expect(warehouse.insertCalls.map((rows) => rows.map((row) => row.insertId))).toEqual([['2070443601311540'], ['2070443601311540']]);
+    expect(warehouse.committedRows).toHaveLength(1);
+  });
+
+  it('suffixes the messageId with the index for a batch', async () => {
+    const { warehouse, push } = setup();
+    const response = await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'));
+    expect(response.status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['m-1:0', 'm-1:1']);
+  });
+
+  it('accepts the snake_case message_id alone', async () => {
+    const { warehouse, push } = setup();
+    const body = ofPayload({ data: RECORD });
+    const { messageId: _dropped, ...message } = body.message;
+    expect((await push({ ...body, message })).status).toBe(200);
+    expect(warehouse.committedRows[0].insertId).toBe('2070443601311540');
+  });
+});
+
+describe('push delivery of a message that can never succeed: 4xx (nack, then dead letter), never 5xx', () => {
+  it.each([
+    ['data that is not JSON', delivery(base64('this is not json')), 'invalid_json', [{ field: 'message.data', message: 'is not valid JSON' }]],
+    ['data that is not base64', delivery('***'), 'invalid_message', [{ field: 'message.data', message: 'must be a base64 string' }]],
+    ['no data', delivery(undefined), 'invalid_message', [{ field: 'message.data', message: 'is required' }]],
+    ['data that is not UTF-8', delivery(Buffer.from([0xff, 0xfe]).toString('base64')), 'invalid_json', [{ field: 'message.data', message: 'is not valid UTF-8' }]],
+    ['an invalid record', ofPayload({ data: { id: '123', name: 'x' } }), 'invalid_input', [{ field: 'data.value', message: 'is required' }]],
+    ['a forbidden key in the data', ofPayload(JSON.parse('{"data":{"id":"1","name":"n","value":1},"__proto__":{}}')), 'invalid_input', [{ field: '__proto__', message: 'forbidden key' }]],
+  ])('answers 400 for %s, logging the messageId and reason, writing nothing', async (_case, body, errorClass, details) => {
+    const { warehouse, push, lines } = setup();
+    const response = await push(body);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ success: false, error: 'Invalid input data', details });
+    expect(lines[0]).toMatchObject({
+      severity: 'WARNING',
+      outcome: 'rejected',
+      errorClass,
+      messageId: '2070443601311540',
+      subscription: SUBSCRIPTION,
+      reason: details.map((detail) => `${detail.field}: ${detail.message}`).join('; '),
+    });
+    expect(warehouse.insertCalls).toEqual([]);
+  });
+
+  it.each([
+    ['no message', { subscription: SUBSCRIPTION }, [{ field: 'message', message: 'is required' }]],
+    ['a message that is not an object', { message: 'hi', subscription: SUBSCRIPTION }, [{ field: 'message', message: 'must be an object' }]],
+    [
+      'no messageId',
+      { message: { data: base64('{}') }, subscription: SUBSCRIPTION },
+      [{ field: 'message.messageId', message: 'must be a non-empty string of at most 256 characters' }],
+    ],
+    ['a body that is not an object', [1, 2], [{ field: 'body', message: 'must be a JSON object' }]],
+  ])('answers 400 invalid_message for an envelope with %s', async (_case, body, details) => {
+    const { push, lines } = setup();
+    const response = await push(body);
+    expect(response.status).toBe(400);
+    expect(response.body.details).toEqual(details);
+    expect(lines[0]).toMatchObject({ errorClass: 'invalid_message', outcome: 'rejected' });
+  });
+
+  it('answers 400 for an envelope that is not JSON, and 415 for one that is not labelled JSON', async () => {
+    const { server } = setup();
+    expect((await request(server).post('/').set('Content-Type', 'application/json').send('{not json')).status).toBe(400);
+    expect((await request(server).post('/').set('Content-Type', 'text/plain').send('{}')).status).toBe(415);
+  });
+
+  it('answers 413 when the decoded data is over the body limit, and accepts data of exactly the limit', async () => {
+    const payload = JSON.stringify({ data: RECORD });
+    const { push, warehouse } = setup({ maxBodyBytes: Buffer.byteLength(payload) });
+    expect((await push(delivery(base64(payload)))).status).toBe(200);
+    const response = await push(delivery(base64(`${payload} `), 'm-2'));
+    expect(response.status).toBe(413);
+    expect(response.body.details).toEqual([{ field: 'request', message: `message.data is larger than the limit of ${Buffer.byteLength(payload)} bytes` }]);
+    expect(warehouse.committedRows).toHaveLength(1);
+  });
+
+  it('bounds the envelope by the base64 size of the limit plus room for attributes', () => {
+    expect(pushEnvelopeLimit(3)).toBe(4 + 256 * 1024);
+    expect(pushEnvelopeLimit(1024 * 1024)).toBe(1398104 + 256 * 1024);
+  });
+
+  it('answers every arbitrary delivery with 200 or 4xx, never 5xx', async () => {
+    const { server } = setup();
+    const jsonish = fc.oneof(fc.json(), fc.string().map(base64), fc.jsonValue().map((value) => base64(JSON.stringify(value))));
+    const bodies = fc.oneof(
+      fc.string(),
+      fc.json(),
+      jsonish.map((data) => JSON.stringify({ message: { data, messageId: 'm' } })),
+      fc.record({ data: fc.jsonValue() }).map((payload) => JSON.stringify({ message: { data: base64(JSON.stringify(payload)), messageId: 'm' } })),
+    );
+    await fc.assert(
+      fc.asyncProperty(bodies, async (body) => {
+        const response = await request(server).post('/').set('Content-Type', 'application/json').send(body);
+        expect(response.status === 200 || (response.status >= 400 && response.status < 500)).toBe(true);
+        expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
+      }),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('push delivery when the warehouse fails: 5xx (nack, Pub/Sub retries)', () => {
+  it('answers 503 when the warehouse is unavailable', async () => {
+    const { warehouse, push, lines } = setup();
+    warehouse.failWith(new WarehouseError('timeout', 'warehouse_unavailable', true));
+    const response = await push(ofPayload({ data: RECORD }));
+    expect(response.status).toBe(503);
+    expect(lines[0]).toMatchObject({ outcome: 'failed', errorClass: 'warehouse_unavailable', messageId: '2070443601311540' });
+  });
+
+  it.each([
+    ['a non-retryable warehouse error', new WarehouseError('permission denied', 'warehouse_error', false)],
+    ['refused rows', new RowsRejectedError([{ index: 0, reason: 'invalid', message: 'schema drift' }])],
+  ])('answers 500 for %s: our fault, retried, dead-lettered after the bounded attempts, never dropped', async (_case, error) => {
+    const { warehouse, push } = setup();
+    warehouse.failWith(error);
+    expect((await push(ofPayload({ data: RECORD }))).status).toBe(500);
+  });
+});
+
+describe('subscriber routes', () => {
+  it('answers GET / with 405 and POST elsewhere with 404, both JSON', async () => {
+    const { server, lines } = setup();
+    const notAllowed = await request(server).get('/');
+    expect(notAllowed.status).toBe(405);
+    expect(notAllowed.headers.allow).toBe('POST');
+    expect((await request(server).post('/other').set('Content-Type', 'application/json').send('{}')).status).toBe(404);
+    expect(lines.map((line) => line.event)).toEqual(['push', 'push']);
+  });
+});
