@@ -36,6 +36,8 @@ import { storeRecords, type HandlerDependencies } from './store';
  */
 const PUSH_ENVELOPE_OVERHEAD_BYTES = 256 * 1024;
 const MAX_MESSAGE_ID_LENGTH = 256;
+/** `projects/<30>/subscriptions/<255>` fits; a longer value is not Pub/Sub's and only bloats the log. */
+const MAX_LOGGED_SUBSCRIPTION_LENGTH = 320;
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
 /** Largest push body whose decoded data can still be within `maxBodyBytes`. */
@@ -79,26 +81,30 @@ export function createPushHandler(deps: HandlerDependencies): RouteHandler {
 export function parsePushEnvelope(value: unknown): EnvelopeResult {
   const context: LogContext = {};
   if (!isObject(value)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }], context };
-  if (typeof value.subscription === 'string') context.subscription = value.subscription;
+  if (typeof value.subscription === 'string') context.subscription = value.subscription.slice(0, MAX_LOGGED_SUBSCRIPTION_LENGTH);
   if (typeof value.deliveryAttempt === 'number') context.deliveryAttempt = value.deliveryAttempt;
   const message = value.message;
   if (!isObject(message)) {
     return { ok: false, errors: [{ field: 'message', message: message === undefined ? 'is required' : 'must be an object' }], context };
   }
 
+  const messageId = validMessageId(message.messageId ?? message.message_id);
+  const data = typeof message.data === 'string' && BASE64.test(message.data) ? message.data : undefined;
   const errors: FieldError[] = [];
-  const messageId = message.messageId ?? message.message_id;
-  if (typeof messageId === 'string' && messageId !== '' && messageId.length <= MAX_MESSAGE_ID_LENGTH) {
-    context.messageId = messageId;
-  } else {
+  if (messageId === undefined) {
     errors.push({ field: 'message.messageId', message: `must be a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters` });
+  } else {
+    context.messageId = messageId;
   }
-  const data = message.data;
-  if (data === undefined) errors.push({ field: 'message.data', message: 'is required' });
-  else if (typeof data !== 'string' || !BASE64.test(data)) errors.push({ field: 'message.data', message: 'must be a base64 string' });
+  if (data === undefined) {
+    errors.push({ field: 'message.data', message: message.data === undefined ? 'is required' : 'must be a base64 string' });
+  }
+  if (messageId === undefined || data === undefined) return { ok: false, errors, context };
+  return { ok: true, message: { messageId, data: Buffer.from(data, 'base64') }, context };
+}
 
-  if (errors.length > 0) return { ok: false, errors, context };
-  return { ok: true, message: { messageId: messageId as string, data: Buffer.from(data as string, 'base64') }, context };
+function validMessageId(value: unknown): string | undefined {
+  return typeof value === 'string' && value !== '' && value.length <= MAX_MESSAGE_ID_LENGTH ? value : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -74,7 +74,10 @@ async function answerRequest(route: Route | undefined, req: Request, scope: Requ
   if (route === undefined) return clientError(404, `no route for path ${JSON.stringify(req.path)}`);
   const handler = route.methods[req.method];
   if (handler === undefined) {
-    const allowed = Object.keys(route.methods).join(', ');
+    const allowed = Object.entries(route.methods)
+      .filter(([, methodHandler]) => methodHandler !== undefined)
+      .map(([method]) => method)
+      .join(', ');
     return clientError(405, `method ${req.method} is not allowed on ${route.path}; allowed: ${allowed}`, { Allow: allowed });
   }
   return handler(req, scope);
