@@ -6,7 +6,7 @@
  * (it creates the bucket every other stack keeps its state in).
  */
 import { Construct } from 'constructs';
-import { LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ProjectService } from '@cdktf/provider-google/lib/project-service';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
@@ -16,6 +16,7 @@ import { IamWorkloadIdentityPoolProvider } from '@cdktf/provider-google/lib/iam-
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { GcpPolicyPack } from '../constructs/policy-pack';
 import type { BootstrapConfig } from './bootstrap-config';
 import { GOOGLE_PROVIDER_SOURCE } from './ingest-stack';
 
@@ -44,6 +45,11 @@ export const REQUIRED_SERVICES = [
 export interface ProjectRoleGrant {
   readonly why: string;
   /**
+   * A GcpPolicyPack rule this grant breaks on purpose, and why no narrower grant can work.
+   * @default none: the grant must pass every rule
+   */
+  readonly waives?: { readonly rule: string; readonly reason: string };
+  /**
    * Limits the grant with an IAM condition to adding or removing only these
    * roles, for roles that can change the project's IAM policy.
    * @default no condition
@@ -65,13 +71,23 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> 
     why: "set invoker IAM on the Cloud Run services behind the functions; includes run.routes.invoke, which the smoke test's identity token relies on",
   },
   'roles/storage.admin': { why: 'create the function-source bucket and upload the content-addressed source archives' },
-  'roles/pubsub.admin': { why: 'topics, dead-letter topic, push subscription and their IAM bindings' },
-  'roles/bigquery.dataOwner': { why: 'create the dataset, table and latest-version view and grant table-level access (no job or query rights)' },
+  'roles/pubsub.admin': {
+    why: 'topics, dead-letter topic, push subscription and their IAM bindings',
+    waives: { rule: 'GCP-IAM-004', reason: 'the deployer creates the topics and subscriptions, so no narrower resource exists before its first apply' },
+  },
+  'roles/bigquery.dataOwner': {
+    why: 'create the dataset, table and latest-version view and grant table-level access (no job or query rights)',
+    waives: { rule: 'GCP-IAM-004', reason: 'the deployer creates the dataset, so no narrower resource exists before its first apply' },
+  },
   'roles/monitoring.editor': { why: 'alert policies, notification channels, the custom service and its SLO, dashboards' },
   'roles/logging.configWriter': { why: 'log-based metrics the alerts and the SLO are built on' },
   'roles/iam.serviceAccountAdmin': { why: 'create the per-function and push-invoker service accounts and set IAM on them (token creation for the push identity)' },
   'roles/iam.serviceAccountUser': {
     why: 'attach those service accounts to the functions and to the push subscription (iam.serviceAccounts.actAs); the README explains why this is project-wide',
+    waives: {
+      rule: 'GCP-IAM-003',
+      reason: 'the function service accounts are created by the same apply that attaches them, and IAM Conditions cannot narrow grants on service accounts',
+    },
   },
   'roles/resourcemanager.projectIamAdmin': {
     why: 'the read API\'s service account needs roles/bigquery.jobUser, which exists only at project level; an IAM condition lets the deployer grant that role and no other',
@@ -133,6 +149,7 @@ export class BootstrapStack extends TerraformStack {
     super(scope, id);
     const { project, github } = config;
 
+    Aspects.of(this).add(new GcpPolicyPack());
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     new GoogleProvider(this, 'google', { project, region: config.region });
     this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
@@ -176,6 +193,7 @@ export class BootstrapStack extends TerraformStack {
       lifecycle: { preventDestroy: true },
       dependsOn: [api(project, 'storage.googleapis.com')],
     });
+    GcpPolicyPack.markStateBucket(this.stateBucket);
 
     this.identityPool = new IamWorkloadIdentityPool(this, 'github-pool', {
       project,
@@ -274,8 +292,8 @@ export class BootstrapStack extends TerraformStack {
     roles: Readonly<Record<string, ProjectRoleGrant>>,
     resourceManagerApi: ProjectService,
   ): void {
-    for (const [role, { onlyGranting }] of Object.entries(roles)) {
-      new ProjectIamMember(this, `${accountId}-${project}-${role.replace('roles/', '')}`, {
+    for (const [role, { onlyGranting, waives }] of Object.entries(roles)) {
+      const grant = new ProjectIamMember(this, `${accountId}-${project}-${role.replace('roles/', '')}`, {
         project,
         role,
         member: account.member,
@@ -286,6 +304,7 @@ export class BootstrapStack extends TerraformStack {
         },
         dependsOn: [resourceManagerApi],
       });
+      if (waives) GcpPolicyPack.suppress(grant, waives.rule, waives.reason);
     }
   }
 }

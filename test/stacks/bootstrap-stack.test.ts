@@ -1,3 +1,6 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Testing } from 'cdktf';
 import {
   BootstrapStack,
@@ -8,6 +11,7 @@ import {
   ROLES_GRANTED_BY_INGEST_STACKS,
 } from '../../stacks/bootstrap-stack';
 import { BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP_CONFIG, bootstrapConfigFromEnv, type BootstrapConfig } from '../../stacks/bootstrap-config';
+import { buildApp } from '../../stacks/main';
 
 type Resource = Record<string, any>;
 interface Synthesized {
@@ -220,4 +224,87 @@ describe('bootstrap config', () => {
       /region \(BOOTSTRAP_REGION\)[\s\S]*github\.owner \(BOOTSTRAP_GITHUB_OWNER\)/,
     );
   });
+});
+
+/**
+ * Which deployer role manages each resource type the ingest stacks define.
+ * A type missing here is one the deployer may not be able to create: add it
+ * with its role (and the role to DEPLOYER_PROJECT_ROLES and the README).
+ */
+const DEPLOYER_ROLE_FOR: Readonly<Record<string, string>> = {
+  google_cloudfunctions2_function: 'roles/cloudfunctions.developer',
+  google_cloud_run_v2_service_iam_member: 'roles/run.admin',
+  google_storage_bucket: 'roles/storage.admin',
+  google_storage_bucket_object: 'roles/storage.admin',
+  google_storage_bucket_iam_member: 'roles/storage.admin',
+  google_pubsub_topic: 'roles/pubsub.admin',
+  google_pubsub_schema: 'roles/pubsub.admin',
+  google_pubsub_subscription: 'roles/pubsub.admin',
+  google_pubsub_topic_iam_member: 'roles/pubsub.admin',
+  google_pubsub_subscription_iam_member: 'roles/pubsub.admin',
+  google_bigquery_dataset: 'roles/bigquery.dataOwner',
+  google_bigquery_table: 'roles/bigquery.dataOwner',
+  google_bigquery_dataset_iam_member: 'roles/bigquery.dataOwner',
+  google_bigquery_table_iam_member: 'roles/bigquery.dataOwner',
+  google_monitoring_alert_policy: 'roles/monitoring.editor',
+  google_monitoring_notification_channel: 'roles/monitoring.editor',
+  google_monitoring_custom_service: 'roles/monitoring.editor',
+  google_monitoring_slo: 'roles/monitoring.editor',
+  google_monitoring_dashboard: 'roles/monitoring.editor',
+  google_logging_metric: 'roles/logging.configWriter',
+  google_service_account: 'roles/iam.serviceAccountAdmin',
+  google_service_account_iam_member: 'roles/iam.serviceAccountAdmin',
+  google_project_iam_member: 'roles/resourcemanager.projectIamAdmin',
+};
+
+describe('alignment with the ingest stacks of stacks/main.ts', () => {
+  const outdir = mkdtempSync(join(tmpdir(), 'bootstrap-alignment-'));
+  const defaults = bootstrapConfigFromEnv({});
+  let stacks: ReturnType<typeof buildApp>['stacks'];
+  let ingest: Record<string, Synthesized>;
+  beforeAll(() => {
+    stacks = buildApp({ outdir, env: {} }).stacks;
+    ingest = Object.fromEntries(Object.entries(stacks).map(([name, stack]) => [name, JSON.parse(Testing.synth(stack)) as Synthesized]));
+  });
+  afterAll(() => rmSync(outdir, { recursive: true, force: true }));
+
+  test('the ingest stacks keep state in the bootstrap bucket and live in the projects the deployer deploys to', () => {
+    expect(Object.keys(ingest).sort()).toEqual(['dev', 'prod']);
+    for (const [name, stack] of Object.entries(ingest)) {
+      expect(stack.terraform.backend.gcs).toMatchObject({ bucket: defaults.stateBucket });
+      expect(stacks[name].config.project).toBe(defaults.deployProjects[name as 'dev' | 'prod']);
+    }
+  });
+
+  test('no stack defines a service-account key', () => {
+    for (const stack of Object.values(ingest)) expect(Object.keys(stack.resource)).not.toContain('google_service_account_key');
+  });
+
+  test('the deployer holds a role for every resource type the ingest stacks define', () => {
+    for (const stack of Object.values(ingest)) {
+      for (const type of Object.keys(stack.resource)) {
+        expect({ type, role: DEPLOYER_ROLE_FOR[type] }).toEqual({ type, role: expect.any(String) });
+        expect(Object.keys(DEPLOYER_PROJECT_ROLES)).toContain(DEPLOYER_ROLE_FOR[type]);
+      }
+    }
+  });
+
+  test('the ingest stacks grant at project level only the roles the deployer may hand out', () => {
+    const granted = Object.values(ingest).flatMap((stack) => Object.values(stack.resource.google_project_iam_member ?? {}).map((grant) => grant.role));
+    for (const role of granted) expect(ROLES_GRANTED_BY_INGEST_STACKS).toContain(role);
+  });
+
+  test('the deploy workflow reads an output the ingest stacks define', () => {
+    const deployStack = readFileSync(resolve(__dirname, '../../.github/workflows/deploy-stack.yml'), 'utf8');
+    const output = /output -raw (\w+)/.exec(deployStack)?.[1];
+    for (const stack of Object.values(ingest)) expect(Object.keys(stack.output)).toContain(output);
+  });
+});
+
+test('the README justifies every role the deployer and planner hold', () => {
+  const readme = readFileSync(resolve(__dirname, '../../README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('<!-- section: deploying-from-github -->'), readme.indexOf('<!-- section: operations -->'));
+  for (const role of [...Object.keys(DEPLOYER_PROJECT_ROLES), ...Object.keys(PLANNER_PROJECT_ROLES)]) {
+    expect(section).toContain(`\`${role}\``);
+  }
 });
