@@ -107,6 +107,9 @@ const sizing = {
   timeoutSeconds: integer(10, 540),
 };
 
+/** The largest body limit the function accepts (`MAX_MAX_BODY_BYTES` in lambda-src/functions/runtime.ts; a test keeps them equal). */
+export const MAX_BODY_BYTES_LIMIT = 4 * 1024 * 1024;
+
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const EnvironmentConfigSchema = v.strictObject({
@@ -127,7 +130,7 @@ const EnvironmentConfigSchema = v.strictObject({
     location: text(/^(?:US|EU|[a-z]+-[a-z]+[0-9]+)$/, "must be 'US', 'EU' or a region"),
     partitionExpirationDays: v.nullable(integer(1, 100_000)),
   }),
-  api: v.strictObject({ ...sizing, maxBodyBytes: integer(1024, 32 * 1024 * 1024) }),
+  api: v.strictObject({ ...sizing, maxBodyBytes: integer(1024, MAX_BODY_BYTES_LIMIT) }),
   subscriber: v.strictObject(sizing),
   pubsub: v.strictObject({
     topicName: text(/^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,200}$/, 'must be a Pub/Sub topic name'),
@@ -183,8 +186,8 @@ export function environmentConfigProblems(config: EnvironmentConfig): string[] {
   if (!result.success) {
     return result.issues.map((issue) => {
       const field = v.getDotPath(issue) ?? '(root)';
-      const message = issue.type === 'strict_object' && issue.expected === 'never' ? 'is not a config field' : issue.message;
-      return format({ field, message: `${message}, got ${JSON.stringify(issue.input)}` });
+      const unknownField = issue.type === 'strict_object' && issue.expected === 'never';
+      return format({ field, message: unknownField ? 'is not a config field' : `${issue.message}, got ${JSON.stringify(issue.input)}` });
     });
   }
   return policyProblems(config).map(format);
@@ -234,7 +237,7 @@ export interface ConfigSources {
  * are not checked here: `IngestStack` reports every problem at synth.
  */
 export function resolveEnvironmentConfig(defaults: EnvironmentConfig, sources: ConfigSources = {}): EnvironmentConfig {
-  const merged = mergeOverrides(defaults, sources.context, defaults.name) as unknown as Record<string, unknown>;
+  const merged = mergeOverrides(structuredClone(defaults), sources.context, defaults.name) as unknown as Record<string, unknown>;
   const env = sources.env ?? {};
   for (const [field, variables] of Object.entries(ENVIRONMENT_VARIABLES)) {
     const variable = variables[defaults.name];

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { Construct } from 'constructs';
-import { GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { FunctionSourceBucket } from '../constructs/function-source-bucket';
 import { HttpIngestFunction } from '../constructs/http-ingest-function';
 import { IngestTopic } from '../constructs/ingest-topic';
+import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
 
@@ -24,7 +25,8 @@ export const FUNCTION_ENTRIES = {
  * deployer needs. Terraform state lives in GCS under `ingest/<env>`.
  *
  * An invalid config fails synthesis with one line per problem, each naming
- * its field (`prod.public: must be false in prod …`).
+ * its field (`prod.public: must be false in prod …`), and so does any
+ * violation of the policy pack, checked with the environment's own rules.
  */
 export class IngestStack extends TerraformStack {
   /** The validated config this stack was built from. */
@@ -45,6 +47,7 @@ export class IngestStack extends TerraformStack {
     this.config = config;
     const problems = environmentConfigProblems(config);
     this.node.addValidation({ validate: () => problems });
+    Aspects.of(this).add(new GcpPolicyPack({ environment: config.name }));
 
     new GoogleProvider(this, 'google', { project: config.project, region: config.region });
     this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
@@ -88,6 +91,13 @@ export class IngestStack extends TerraformStack {
       maxBodyBytes: config.api.maxBodyBytes,
       public: config.public,
     });
+    if (config.public) {
+      GcpPolicyPack.suppress(
+        this.api,
+        'GCP-IAM-001',
+        `${config.name}.public is true: this environment's API deliberately accepts unauthenticated calls (config validation refuses it in prod)`,
+      );
+    }
     this.subscriber = new HttpIngestFunction(this, 'subscriber', {
       ...common,
       entry: FUNCTION_ENTRIES.subscriber,

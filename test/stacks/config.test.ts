@@ -1,0 +1,147 @@
+import { MAX_MAX_BODY_BYTES } from '../../lambda-src/functions/runtime';
+import {
+  ENVIRONMENT_VARIABLES,
+  environmentConfigProblems,
+  MAX_BODY_BYTES_LIMIT,
+  resolveEnvironmentConfig,
+  type EnvironmentConfig,
+} from '../../stacks/config';
+import { DEV, ENVIRONMENTS, PROD } from '../../stacks/environments';
+
+const withChanges = (base: EnvironmentConfig, changes: object): EnvironmentConfig =>
+  resolveEnvironmentConfig(base, { context: changes });
+
+describe('environment defaults', () => {
+  it.each(ENVIRONMENTS.map((config) => [config.name, config]))('%s is valid', (_name, config) => {
+    expect(environmentConfigProblems(config)).toEqual([]);
+  });
+
+  it('prod is IAM-only, keeps its data and has somebody to alert', () => {
+    expect(PROD.public).toBe(false);
+    expect(PROD.disposable).toBe(false);
+    expect(PROD.alerting.notificationEmails.length).toBeGreaterThan(0);
+  });
+
+  it('dev may be torn down', () => {
+    expect(DEV.disposable).toBe(true);
+  });
+
+  it('caps the body limit where the function does', () => {
+    expect(MAX_BODY_BYTES_LIMIT).toBe(MAX_MAX_BODY_BYTES);
+  });
+});
+
+describe('environmentConfigProblems', () => {
+  it('refuses a public prod, naming the field and its variable', () => {
+    expect(environmentConfigProblems(withChanges(PROD, { public: true }))).toEqual([
+      'prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)',
+    ]);
+  });
+
+  it('refuses a disposable prod and a prod nobody is alerted for', () => {
+    expect(environmentConfigProblems(withChanges(PROD, { disposable: true, alerting: { notificationEmails: [] } }))).toEqual([
+      'prod.disposable: must be false in prod (data is never destroyable)',
+      'prod.alerting.notificationEmails (set by PROD_ALERT_EMAILS): must name at least one address in prod',
+    ]);
+  });
+
+  it('lets dev be public and alert nobody', () => {
+    expect(environmentConfigProblems(withChanges(DEV, { public: true }))).toEqual([]);
+  });
+
+  it('names every malformed field with the value it got', () => {
+    const problems = environmentConfigProblems(
+      withChanges(DEV, {
+        project: 'Not A Project',
+        labels: { Env: 'dev' },
+        api: { maxInstances: 0, maxBodyBytes: 10 * 1024 * 1024 },
+        subscriber: { memory: 'big' },
+        pubsub: { maxDeliveryAttempts: 101 },
+        alerting: { notificationEmails: ['nobody'] },
+        surprise: true,
+      }),
+    );
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'dev.project (set by DEV_PROJECT_ID): must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens), got "Not A Project"',
+        expect.stringMatching(/^dev\.labels\.Env: label keys/),
+        'dev.api.maxInstances: must be at least 1, got 0',
+        `dev.api.maxBodyBytes: must be at most ${MAX_BODY_BYTES_LIMIT}, got ${10 * 1024 * 1024}`,
+        "dev.subscriber.memory: must be a size such as '512Mi' or '1Gi', got \"big\"",
+        'dev.pubsub.maxDeliveryAttempts: must be at most 100, got 101',
+        'dev.alerting.notificationEmails.0: must be an e-mail address, got "nobody"',
+        'dev.surprise: is not a config field',
+      ]),
+    );
+  });
+
+  it('checks rules between fields', () => {
+    expect(
+      environmentConfigProblems(withChanges(DEV, { api: { minInstances: 5 }, pubsub: { minimumBackoffSeconds: 700, maximumBackoffSeconds: 60 } })),
+    ).toEqual(
+      expect.arrayContaining(['dev.pubsub.minimumBackoffSeconds: must be at most 600, got 700']),
+    );
+    expect(environmentConfigProblems(withChanges(DEV, { api: { minInstances: 5 }, pubsub: { minimumBackoffSeconds: 120, maximumBackoffSeconds: 60 } }))).toEqual([
+      'dev.api.minInstances: must not exceed api.maxInstances',
+      'dev.pubsub.minimumBackoffSeconds: must not exceed pubsub.maximumBackoffSeconds',
+    ]);
+  });
+});
+
+describe('resolveEnvironmentConfig', () => {
+  it('takes project, region, state bucket, public and alert e-mails from the environment variables', () => {
+    const config = resolveEnvironmentConfig(DEV, {
+      env: {
+        DEV_PROJECT_ID: 'my-own-dev',
+        DEV_REGION: 'europe-west1',
+        TF_STATE_BUCKET: 'my-state',
+        DEV_PUBLIC: 'true',
+        DEV_ALERT_EMAILS: 'a@example.com, b@example.com',
+        PROD_PROJECT_ID: 'not-for-dev',
+      },
+    });
+    expect(config).toEqual({
+      ...DEV,
+      project: 'my-own-dev',
+      region: 'europe-west1',
+      stateBucket: 'my-state',
+      public: true,
+      alerting: { notificationEmails: ['a@example.com', 'b@example.com'] },
+    });
+  });
+
+  it('never changes the defaults it starts from', () => {
+    const before = structuredClone(PROD);
+    resolveEnvironmentConfig(PROD, { env: { PROD_PUBLIC: 'true', PROD_ALERT_EMAILS: 'x@example.com' }, context: { api: { maxInstances: 7 } } });
+    expect(PROD).toEqual(before);
+  });
+
+  it('treats empty variables (unset repository secrets) as unset', () => {
+    expect(resolveEnvironmentConfig(PROD, { env: { PROD_PROJECT_ID: '', TF_STATE_BUCKET: '' } })).toEqual(PROD);
+  });
+
+  it('keeps a bad boolean so validation can name it', () => {
+    const config = resolveEnvironmentConfig(PROD, { env: { PROD_PUBLIC: 'yes' } });
+    expect(environmentConfigProblems(config)).toEqual(['prod.public (set by PROD_PUBLIC): must be true or false, got "yes"']);
+  });
+
+  it('deep-merges context overrides under the variables', () => {
+    const config = resolveEnvironmentConfig(PROD, {
+      context: { project: 'from-context', api: { maxInstances: 50 } },
+      env: { PROD_PROJECT_ID: 'from-env' },
+    });
+    expect(config.project).toBe('from-env');
+    expect(config.api).toEqual({ ...PROD.api, maxInstances: 50 });
+    expect(PROD.api.maxInstances).not.toBe(50);
+  });
+
+  it('refuses a context override that replaces a section by something else', () => {
+    expect(() => resolveEnvironmentConfig(DEV, { context: { api: 3 } })).toThrow('dev.api: the context override must be an object, got 3');
+  });
+
+  it('documents a variable for every environment', () => {
+    for (const variables of Object.values(ENVIRONMENT_VARIABLES)) {
+      expect(Object.keys(variables).sort()).toEqual(ENVIRONMENTS.map((e) => e.name).sort());
+    }
+  });
+});
