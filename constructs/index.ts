@@ -8,3 +8,7 @@ export * from './function-source-bucket';
 export * from './warehouse-table';
 export * from './http-ingest-function';
 export * from './ingest-topic';
+export { MonitoringAlerts, type AlertKey, type MonitoringAlertsProps } from './monitoring-alerts';
+export type { EmailChannelConfig, NotificationChannelConfig, PagerDutyChannelConfig, SlackChannelConfig } from './monitoring-channels';
+export type { MonitoredPipeline } from './monitoring-signals';
+export { GcpPolicyPack, type GcpPolicyPackOptions, type PolicyFinding } from './policy-pack';
