@@ -1,0 +1,157 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { DuckDBInstance } from '@duckdb/node-api';
+import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
+import { WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
+
+let directory: string;
+let files = 0;
+
+beforeAll(() => {
+  directory = mkdtempSync(join(tmpdir(), 'duckdb-warehouse-'));
+});
+
+afterAll(() => {
+  rmSync(directory, { recursive: true, force: true });
+});
+
+function freshPath(): string {
+  files += 1;
+  return join(directory, `nested-${files}`, 'warehouse.duckdb');
+}
+
+/** Reads the file with a DuckDB instance of its own, as a later process would; the adapter must have released it. */
+async function readFile(path: string): Promise<StoredRow[]> {
+  const instance = await DuckDBInstance.create(path);
+  try {
+    const connection = await instance.connect();
+    const reader = await connection.runAndReadAll(
+      `SELECT id, name, value, insert_id, ingested_at FROM ${DUCKDB_SCHEMA}.${DUCKDB_TABLE}`,
+    );
+    connection.closeSync();
+    return reader.getRowObjectsJS().map((stored) => ({
+      id: stored.id as string,
+      name: stored.name as string,
+      value: stored.value as number,
+      insertId: stored.insert_id as string,
+      ingestedAt: stored.ingested_at as Date,
+    }));
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describeWarehouseContract('DuckDbWarehouse', async () => {
+  const path = freshPath();
+  const warehouse = await DuckDbWarehouse.open(path);
+  return {
+    warehouse,
+    storedRows: async () => {
+      await warehouse.close();
+      return readFile(path);
+    },
+  };
+});
+
+describe('DuckDbWarehouse', () => {
+  test('a file reopened after close still has its rows, and still ignores their insert ids', async () => {
+    const path = freshPath();
+    const first = rows(3);
+    const warehouse = await DuckDbWarehouse.open(path);
+    await warehouse.insert(first);
+    await warehouse.close();
+
+    const reopened = await DuckDbWarehouse.open(path);
+    const second = rows(2);
+    await reopened.insert([...first, ...second]);
+    await reopened.close();
+
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([...first, ...second])));
+  });
+
+  test('warehouses opened on one file share it: both write, closing one leaves the other working', async () => {
+    const path = freshPath();
+    const [a, b] = await Promise.all([DuckDbWarehouse.open(path), DuckDbWarehouse.open(path)]);
+    const fromA = rows(20);
+    const fromB = rows(20);
+    await Promise.all([...fromA.map((one) => a.insert([one])), ...fromB.map((one) => b.insert([one]))]);
+    await a.close();
+    const late = rows(1);
+    await b.insert(late);
+    await b.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([...fromA, ...fromB, ...late])));
+  });
+
+  test('close waits for queued inserts', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path);
+    const batches = Array.from({ length: 10 }, () => rows(10));
+    const inserts = batches.map((batch) => warehouse.insert(batch));
+    await warehouse.close();
+    await Promise.all(inserts);
+    expect(await readFile(path)).toHaveLength(100);
+  });
+
+  test('a batch the database refuses writes nothing and leaves the warehouse usable', async () => {
+    const path = freshPath();
+    // The table exists beforehand with one extra rule (the adapter keeps an existing table), so the database itself
+    // refuses the batch midway and must roll all of it back.
+    mkdirSync(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    await connection.run(`CREATE SCHEMA ${DUCKDB_SCHEMA}`);
+    await connection.run(
+      `CREATE TABLE ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} (id VARCHAR NOT NULL, name VARCHAR NOT NULL CHECK (name <> 'poison'), ` +
+        'value DOUBLE NOT NULL, insert_id VARCHAR NOT NULL UNIQUE, ingested_at TIMESTAMPTZ NOT NULL)',
+    );
+    connection.closeSync();
+    instance.closeSync();
+
+    const warehouse = await DuckDbWarehouse.open(path);
+    const failure = await warehouse.insert([row(), row(), row({ name: 'poison' }), row()]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
+    expect((failure as Error).message).toMatch(/^DuckDB insert failed: Constraint Error/);
+
+    const good = rows(2);
+    await warehouse.insert(good);
+    await warehouse.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(good)));
+  });
+
+  test('a path that cannot hold a database fails to open with a WarehouseError', async () => {
+    const blocker = join(directory, 'a-file');
+    writeFileSync(blocker, 'not a directory');
+    const failure = await DuckDbWarehouse.open(join(blocker, 'warehouse.duckdb')).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect((failure as Error).message).toContain(blocker);
+  });
+
+  describe('a file held by another process', () => {
+    let holder: ChildProcess | undefined;
+
+    afterEach(() => {
+      holder?.kill();
+    });
+
+    test('fails to open as retryable warehouse_unavailable', async () => {
+      const path = freshPath();
+      await (await DuckDbWarehouse.open(path)).close();
+      const script = `require('@duckdb/node-api').DuckDBInstance.create(${JSON.stringify(path)}).then((db) => { globalThis.db = db; console.log('ready'); setInterval(() => {}, 1000); })`;
+      holder = spawn(process.execPath, ['-e', script], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve, reject) => {
+        holder!.stdout!.on('data', (chunk: Buffer) => {
+          if (chunk.toString().includes('ready')) resolve();
+        });
+        holder!.once('exit', (code) => reject(new Error(`holder exited with ${code}`)));
+      });
+
+      const failure = await DuckDbWarehouse.open(path).catch((error: unknown) => error);
+      expect(failure).toBeInstanceOf(WarehouseError);
+      expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    });
+  });
+});
