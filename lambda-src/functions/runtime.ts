@@ -8,6 +8,7 @@ import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
+import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/from-env';
 import { GroupCommitWarehouse } from '../warehouse/group-commit';
 import type { Warehouse } from '../warehouse/warehouse';
 
@@ -76,4 +77,16 @@ export function createFunctionRuntime(options: FunctionRuntimeOptions): Function
       await batcher?.close();
     },
   };
+}
+
+/**
+ * A deployed function's runtime, from its environment. Settings and warehouse
+ * configuration are checked now, at load, so a misconfigured deployment fails
+ * to start with the variable named; the warehouse itself opens on the first
+ * request (no network I/O at load).
+ */
+export function runtimeFromEnv(functionName: FunctionName, env: Env = process.env): FunctionRuntime {
+  const settings = functionSettingsFromEnv(env);
+  const warehouseConfig = warehouseConfigFromEnv(env);
+  return createFunctionRuntime({ functionName, openWarehouse: () => openWarehouse(warehouseConfig), settings });
 }
