@@ -1,0 +1,231 @@
+/**
+ * `npm start`: both functions in one process, each served by the functions
+ * framework's own server factory at its own root path, as in the cloud: the
+ * API on PORT (8080), the push subscriber on PUBSUB_PORT (8081). They share
+ * one warehouse from the environment (DuckDB under `.data/` by default), so
+ * nothing but `npm ci` is needed. SIGTERM or SIGINT drains in-flight
+ * requests, closes the warehouse and exits 0.
+ *
+ * Human-readable messages go to stderr; stdout carries only the JSON request
+ * log lines, as in the cloud (`npm start | jq` works).
+ */
+import type { Server, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import type { Clock } from '../clock';
+import { createApiFunction } from '../handlers/api';
+import { createSubscriberFunction } from '../handlers/subscriber';
+import { registerHttpFunction } from '../http/framework';
+import { FUNCTION_NAMES } from '../log-events';
+import type { Logger } from '../logging';
+import { createFunctionRuntime, functionSettingsFromEnv, integerFromEnv, type FunctionSettings } from '../functions/runtime';
+import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
+import type { Warehouse } from '../warehouse/warehouse';
+
+export const DEFAULT_PORT = 8080;
+export const DEFAULT_PUBSUB_PORT = 8081;
+export const DEFAULT_HOST = '127.0.0.1';
+/** Cloud Run's own grace period between SIGTERM and SIGKILL. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
+
+export interface LocalServerOptions {
+  /** The warehouse both functions write to, already open; `stop()` closes it. */
+  warehouse: Warehouse;
+  settings: FunctionSettings;
+  /** API port; 0 picks a free one. @default 8080 */
+  port?: number;
+  /** Push subscriber port; 0 picks a free one. @default 8081 */
+  pubsubPort?: number;
+  /** @default '127.0.0.1' */
+  host?: string;
+  /** How long `stop()` lets in-flight requests finish before cutting their connections. @default 10000 */
+  shutdownGraceMs?: number;
+  logger?: Logger;
+  clock?: Clock;
+}
+
+export interface LocalServers {
+  /** Base URL of the API, e.g. `http://127.0.0.1:8080/`. */
+  apiUrl: string;
+  /** Base URL of the push subscriber. */
+  subscriberUrl: string;
+  /**
+   * Stops accepting, waits for in-flight requests, flushes the batchers and
+   * closes the warehouse; whatever still runs after the grace period is cut
+   * off. Same promise on every call.
+   */
+  stop(): Promise<void>;
+}
+
+export async function startLocalServers(options: LocalServerOptions): Promise<LocalServers> {
+  const host = options.host ?? DEFAULT_HOST;
+  const runtimeOf = (functionName: (typeof FUNCTION_NAMES)[keyof typeof FUNCTION_NAMES]) =>
+    createFunctionRuntime({
+      functionName,
+      openWarehouse: async () => options.warehouse,
+      settings: options.settings,
+      logger: options.logger,
+      clock: options.clock,
+    });
+  const runtimes = { api: runtimeOf(FUNCTION_NAMES.api), subscriber: runtimeOf(FUNCTION_NAMES.subscriber) };
+  registerHttpFunction(FUNCTION_NAMES.api, createApiFunction(runtimes.api));
+  registerHttpFunction(FUNCTION_NAMES.subscriber, createSubscriberFunction(runtimes.subscriber));
+
+  const api = drainable(getTestServer(FUNCTION_NAMES.api));
+  const subscriber = drainable(getTestServer(FUNCTION_NAMES.subscriber));
+  try {
+    await listen(api.server, options.port ?? DEFAULT_PORT, host);
+    await listen(subscriber.server, options.pubsubPort ?? DEFAULT_PUBSUB_PORT, host);
+  } catch (error) {
+    await Promise.all([api, subscriber].map((entry) => entry.drain(Promise.resolve())));
+    throw error;
+  }
+
+  let stopping: Promise<void> | undefined;
+  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const stop = async () => {
+    let graceOver!: () => void;
+    const deadline = new Promise<void>((resolve) => (graceOver = resolve));
+    const timer = setTimeout(graceOver, graceMs);
+    try {
+      await Promise.all([api.drain(deadline), subscriber.drain(deadline)]);
+      // Flushes what the batchers hold; a warehouse call that hangs past the grace period is abandoned.
+      await Promise.race([Promise.all([runtimes.api.close(), runtimes.subscriber.close()]), deadline]);
+    } finally {
+      clearTimeout(timer);
+      await options.warehouse.close();
+    }
+  };
+  return {
+    apiUrl: urlOf(api.server),
+    subscriberUrl: urlOf(subscriber.server),
+    stop: () => (stopping ??= stop()),
+  };
+}
+
+interface Drainable {
+  server: Server;
+  /** Stops accepting and resolves once every connection is closed; cuts those still open when `deadline` resolves. */
+  drain(deadline: Promise<void>): Promise<void>;
+}
+
+/**
+ * `server.close()` alone waits for idle keep-alive connections to time out;
+ * here every in-flight response is told to close its connection and idle ones
+ * are closed at once, so the drain takes as long as the slowest request.
+ */
+function drainable(server: Server): Drainable {
+  const inFlight = new Set<ServerResponse>();
+  server.on('request', (_req, res: ServerResponse) => {
+    inFlight.add(res);
+    res.on('close', () => inFlight.delete(res));
+  });
+  return {
+    server,
+    drain: async (deadline) => {
+      if (!server.listening) return;
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+      server.closeIdleConnections();
+      void deadline.then(() => server.closeAllConnections());
+      await closed;
+    },
+  };
+}
+
+function listen(server: Server, port: number, host: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+}
+
+function urlOf(server: Server): string {
+  const { address, port } = server.address() as AddressInfo;
+  return `http://${address.includes(':') ? `[${address}]` : address}:${port}/`;
+}
+
+const SEED_BODY = `{
+      "data": {
+        "id": "123",
+        "name": "Sample Data",
+        "value": 45.67
+      }
+    }`;
+
+/** The startup message: where each function listens and requests to try. */
+export function banner(servers: Pick<LocalServers, 'apiUrl' | 'subscriberUrl'>, warehouse: string): string {
+  const pushBody = JSON.stringify({
+    message: { data: Buffer.from(JSON.stringify({ data: { id: '124', name: 'Pushed', value: 1.5 } })).toString('base64'), messageId: 'local-1' },
+    subscription: 'projects/local/subscriptions/ingest-push',
+  });
+  return [
+    `api (POST /):        ${servers.apiUrl}`,
+    `subscriber (push):   ${servers.subscriberUrl}`,
+    `warehouse:           ${warehouse}`,
+    '',
+    'Try:',
+    `curl -X POST ${servers.apiUrl.replace(/\/$/, '')} -H "Content-Type: application/json" -d '${SEED_BODY}'`,
+    '',
+    `curl -X POST ${servers.subscriberUrl.replace(/\/$/, '')} -H "Content-Type: application/json" -d '${pushBody}'`,
+    '',
+    'Ctrl-C (or SIGTERM) drains in-flight requests and closes the warehouse.',
+    '',
+  ].join('\n');
+}
+
+export function describeWarehouse(config: WarehouseConfig): string {
+  if (config.kind === 'duckdb') return `DuckDB file ${config.path}`;
+  const table = `BigQuery ${config.projectId}.${config.dataset}.${config.table}`;
+  return config.apiEndpoint === undefined ? table : `${table} at ${config.apiEndpoint}`;
+}
+
+async function main(): Promise<void> {
+  const env = process.env;
+  const settings = functionSettingsFromEnv(env);
+  const port = integerFromEnv(env, 'PORT', DEFAULT_PORT, 0, 65535);
+  const pubsubPort = integerFromEnv(env, 'PUBSUB_PORT', DEFAULT_PUBSUB_PORT, 0, 65535);
+  const host = env.HOST || DEFAULT_HOST;
+  const warehouseConfig = warehouseConfigFromEnv(env);
+  const warehouse = await openWarehouse(warehouseConfig);
+  let servers: LocalServers;
+  try {
+    servers = await startLocalServers({ warehouse, settings, port, pubsubPort, host });
+  } catch (error) {
+    await warehouse.close();
+    throw error;
+  }
+  process.stderr.write(banner(servers, describeWarehouse(warehouseConfig)));
+
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      process.stderr.write(`${signal} again: exiting without waiting\n`);
+      process.exit(1);
+    }
+    stopping = true;
+    process.stderr.write(`${signal}: draining in-flight requests, then closing the warehouse\n`);
+    servers.stop().then(
+      () => {
+        process.stderr.write('stopped cleanly\n');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        process.stderr.write(`shutdown failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    process.stderr.write(`npm start failed: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

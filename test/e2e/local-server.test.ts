@@ -1,0 +1,160 @@
+/**
+ * End to end: `npm start` runs as its own process on random ports
+ * with a DuckDB file in a temp directory; the seed's curl request and Pub/Sub
+ * push deliveries go over real sockets; SIGTERM must exit 0 having closed the
+ * database, whose file then holds exactly the rows that were acknowledged.
+ *
+ * The steps share one server process (starting it is the expensive part), so
+ * they run in order and each builds on the previous ones.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import type { Readable } from 'node:stream';
+import { DuckDBInstance } from '@duckdb/node-api';
+
+const ROOT = resolve(__dirname, '../..');
+
+/** The seed README's curl request, byte for byte: `curl -X POST <url> -H "Content-Type: application/json" -d '...'`. */
+const SEED_BODY = `{
+      "data": {
+        "id": "123",
+        "name": "Sample Data",
+        "value": 45.67
+      }
+    }`;
+const SEED_SUCCESS = '{"success":true,"message":"Data inserted successfully!"}';
+
+const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
+const pushDelivery = (data: string, messageId: string) =>
+  JSON.stringify({
+    message: { data, messageId, message_id: messageId, publishTime: '2026-01-02T03:04:05.678Z', attributes: {} },
+    subscription: 'projects/local/subscriptions/ingest-push',
+  });
+
+type ServerProcess = ChildProcessByStdio<null, Readable, Readable>;
+
+let directory: string;
+let databasePath: string;
+let server: ServerProcess;
+let exited: Promise<number | null>;
+let stdout = '';
+let stderr = '';
+let apiUrl: string;
+let subscriberUrl: string;
+
+beforeAll(async () => {
+  directory = mkdtempSync(join(tmpdir(), 'ingest-e2e-'));
+  databasePath = join(directory, 'warehouse.duckdb');
+  // --silent keeps npm's own "> npm start" lines off stdout, which must hold only log lines.
+  server = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: '0', PUBSUB_PORT: '0', WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath, NODE_ENV: 'development' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  exited = new Promise((resolveExit) => server.on('exit', (code) => resolveExit(code)));
+  server.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  [apiUrl, subscriberUrl] = await new Promise<[string, string]>((resolveUrls, reject) => {
+    server.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const api = /^api \(POST \/\):\s+(\S+)$/m.exec(stderr)?.[1];
+      const subscriber = /^subscriber \(push\):\s+(\S+)$/m.exec(stderr)?.[1];
+      if (api && subscriber) resolveUrls([api, subscriber]);
+    });
+    void exited.then((code) => reject(new Error(`server exited (${code}) before listening:\n${stderr}`)));
+  });
+});
+
+afterAll(async () => {
+  if (server.exitCode === null && server.signalCode === null) {
+    server.kill('SIGKILL');
+    await exited;
+  }
+  rmSync(directory, { recursive: true, force: true });
+});
+
+const post = (url: string, body: string, contentType = 'application/json') =>
+  fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+
+async function storedRows(): Promise<Array<Record<string, unknown>>> {
+  const instance = await DuckDBInstance.create(databasePath);
+  try {
+    const connection = await instance.connect();
+    try {
+      const reader = await connection.runAndReadAll('SELECT id, name, value, insert_id FROM ingest.records ORDER BY id, insert_id');
+      return reader.getRowObjectsJS();
+    } finally {
+      connection.closeSync();
+    }
+  } finally {
+    instance.closeSync();
+  }
+}
+
+describe('npm start, end to end', () => {
+  it('prints both URLs and a sample curl', () => {
+    expect(apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(subscriberUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(stderr).toContain(`curl -X POST ${apiUrl.replace(/\/$/, '')} -H "Content-Type: application/json" -d '${SEED_BODY}'`);
+  });
+
+  it("answers the seed's curl request with the exact 200 body", async () => {
+    const response = await post(apiUrl, SEED_BODY);
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.text()).toBe(SEED_SUCCESS);
+  });
+
+  it('answers the same request without value with 400 "Invalid input data"', async () => {
+    const response = await post(apiUrl, SEED_BODY.replace(',\n        "value": 45.67', ''));
+    expect(response.status).toBe(400);
+    expect((await response.text()).startsWith('{"success":false,"error":"Invalid input data"')).toBe(true);
+  });
+
+  it('answers a body that is not JSON with a JSON 400', async () => {
+    const response = await post(apiUrl, 'id=123&name=Sample');
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect(await response.json()).toMatchObject({ success: false, error: 'Invalid input data' });
+  });
+
+  it('stores a push delivery, and nothing more when the same message is delivered again', async () => {
+    const delivery = pushDelivery(base64(JSON.stringify({ data: { id: '456', name: 'Pushed', value: 1.5 } })), '9001');
+    expect((await post(subscriberUrl, delivery)).status).toBe(200);
+    expect((await post(subscriberUrl, delivery)).status).toBe(200);
+  });
+
+  it('answers a push delivery whose data is not JSON with a 4xx, not a 5xx', async () => {
+    const response = await post(subscriberUrl, pushDelivery(base64('definitely not json'), '9002'));
+    expect(response.status).toBeGreaterThanOrEqual(400);
+    expect(response.status).toBeLessThan(500);
+  });
+
+  it('wrote one JSON log line on stdout per request', async () => {
+    // A line is written as its answer leaves, and travels on another pipe: wait for all six.
+    while (stdout.split('\n').length <= 6) await new Promise((resolveData) => server.stdout.once('data', resolveData));
+    const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+    expect(lines.map((line) => [line.function, line.httpRequest.status])).toEqual([
+      ['api', 200],
+      ['api', 400],
+      ['api', 400],
+      ['subscriber', 200],
+      ['subscriber', 200],
+      ['subscriber', 400],
+    ]);
+  });
+
+  it('exits 0 on SIGTERM (sent to npm, as a process manager would) after draining and closing the database', async () => {
+    server.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(stderr).toContain('stopped cleanly');
+  });
+
+  it('left exactly the acknowledged rows in ingest.records', async () => {
+    expect(await storedRows()).toEqual([
+      { id: '123', name: 'Sample Data', value: 45.67, insert_id: expect.stringMatching(/^[0-9a-f-]{36}:0$/) },
+      { id: '456', name: 'Pushed', value: 1.5, insert_id: '9001' },
+    ]);
+  });
+});

@@ -1,0 +1,116 @@
+/**
+ * `startLocalServers` in-process, over an in-memory warehouse: both functions
+ * at their root paths, and a stop that drains before closing the warehouse.
+ */
+import { createServer, type Server } from 'node:net';
+import { banner, startLocalServers, type LocalServers } from '../../../lambda-src/local/server';
+import { capturingLogger } from '../../support/function-server';
+import { MemoryWarehouse } from '../../support/memory-warehouse';
+
+const SETTINGS = { maxBodyBytes: 1024 * 1024, projectId: undefined };
+const RECORD = { id: '123', name: 'Sample Data', value: 45.67 };
+
+async function start(warehouse = new MemoryWarehouse(), shutdownGraceMs?: number) {
+  const logger = capturingLogger();
+  const servers = await startLocalServers({ warehouse, settings: SETTINGS, port: 0, pubsubPort: 0, host: '127.0.0.1', logger, shutdownGraceMs });
+  return { warehouse, servers, lines: logger.lines };
+}
+
+const postJson = (url: string, body: unknown) =>
+  fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('startLocalServers', () => {
+  let running: LocalServers | undefined;
+  afterEach(async () => {
+    await running?.stop();
+    running = undefined;
+  });
+
+  it('serves the API and the push subscriber at their own root paths over one warehouse', async () => {
+    const { servers, warehouse, lines } = await start();
+    running = servers;
+    expect(servers.apiUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(servers.subscriberUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+    expect(servers.subscriberUrl).not.toBe(servers.apiUrl);
+
+    const ingest = await postJson(servers.apiUrl, { data: RECORD });
+    expect(await ingest.text()).toBe('{"success":true,"message":"Data inserted successfully!"}');
+    const data = Buffer.from(JSON.stringify({ data: { ...RECORD, id: '124' } })).toString('base64');
+    const push = await postJson(servers.subscriberUrl, { message: { data, messageId: 'm-1' }, subscription: 's' });
+    expect(push.status).toBe(200);
+
+    expect(warehouse.committedRows.map((row) => row.id).sort()).toEqual(['123', '124']);
+    expect(lines.map((line) => [line.function, line.event, line.outcome])).toEqual([
+      ['api', 'ingest', 'success'],
+      ['subscriber', 'push', 'success'],
+    ]);
+  });
+
+  it('lets an in-flight request finish before closing the warehouse, then refuses connections', async () => {
+    const { servers, warehouse } = await start();
+    const committedWhenClosed: number[] = [];
+    const close = warehouse.close.bind(warehouse);
+    warehouse.close = () => {
+      committedWhenClosed.push(warehouse.committedRows.length);
+      return close();
+    };
+    const release = warehouse.hold();
+    const inFlight = postJson(servers.apiUrl, { data: RECORD });
+    await warehouse.insertCallsReached(1);
+    const stopped = servers.stop();
+    release();
+    const [response] = await Promise.all([inFlight, stopped]);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('{"success":true,"message":"Data inserted successfully!"}');
+    expect(committedWhenClosed[0]).toBe(1);
+    await expect(postJson(servers.apiUrl, { data: RECORD })).rejects.toThrow();
+    await expect(postJson(servers.subscriberUrl, {})).rejects.toThrow();
+  });
+
+  it('cuts a request that outlives the grace period, and still closes the warehouse', async () => {
+    const { servers, warehouse } = await start(new MemoryWarehouse(), 0);
+    const release = warehouse.hold();
+    const inFlight = postJson(servers.apiUrl, { data: RECORD });
+    await warehouse.insertCallsReached(1);
+    await servers.stop();
+    await expect(inFlight).rejects.toThrow();
+    expect(warehouse.closeCalls).toBeGreaterThan(0);
+    release();
+  });
+
+  it('returns the same stop promise on every call', async () => {
+    const { servers } = await start();
+    expect(servers.stop()).toBe(servers.stop());
+    await servers.stop();
+  });
+
+  it('rejects when a port is in use', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      await expect(
+        startLocalServers({ warehouse: new MemoryWarehouse(), settings: SETTINGS, port: 0, pubsubPort: port, host: '127.0.0.1', logger: capturingLogger() }),
+      ).rejects.toThrow(/EADDRINUSE/);
+    } finally {
+      blocker.close();
+    }
+  });
+});
+
+describe('banner', () => {
+  it("prints both URLs, the warehouse and the seed's curl against the API", () => {
+    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb at .data/warehouse.duckdb');
+    expect(text).toContain('api (POST /):        http://127.0.0.1:8080/');
+    expect(text).toContain('subscriber (push):   http://127.0.0.1:8081/');
+    expect(text).toContain('duckdb at .data/warehouse.duckdb');
+    expect(text).toContain(`curl -X POST http://127.0.0.1:8080 -H "Content-Type: application/json" -d '{
+      "data": {
+        "id": "123",
+        "name": "Sample Data",
+        "value": 45.67
+      }
+    }'`);
+    expect(text).toContain('curl -X POST http://127.0.0.1:8081');
+  });
+});
