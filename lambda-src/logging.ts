@@ -131,11 +131,11 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       const summary = [`${entry.function} ${entry.event} ${entry.method} ${entry.url} -> ${entry.status} ${outcome}`];
       if (entry.errorClass) summary.push(entry.errorClass);
       summary.push(`rows=${entry.rows} ${latencyMs}ms`);
-      if (entry.reason) summary.push(`: ${entry.reason}`);
+      const message = entry.reason ? `${summary.join(' ')}: ${entry.reason}` : summary.join(' ');
       write(
         JSON.stringify({
           severity: SEVERITY_BY_OUTCOME[outcome],
-          message: summary.join(' '),
+          message,
           httpRequest: {
             requestMethod: entry.method,
             requestUrl: entry.url,

@@ -86,7 +86,13 @@ describe('createLogger', () => {
   ])('marks a %p line %s / %s with its errorClass and reason', (status, severity, outcome) => {
     const { lines, logger } = capture();
     logger.request({ ...entry, status, errorClass: 'not_found', reason: 'no route' });
-    expect(JSON.parse(lines[0])).toMatchObject({ severity, outcome, errorClass: 'not_found', reason: 'no route' });
+    expect(JSON.parse(lines[0])).toMatchObject({
+      severity,
+      message: `api ingest POST https://api.example/ -> ${status} ${outcome} not_found rows=3 12.346ms: no route`,
+      outcome,
+      errorClass: 'not_found',
+      reason: 'no route',
+    });
   });
 
   it('does not let event context overwrite the fields metrics rely on', () => {
