@@ -8,18 +8,8 @@
 import { DataGoogleSecretManagerSecretVersionAccess } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version-access';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import { Token } from 'cdktf';
-import { Construct } from 'constructs';
-
-/** A Secret Manager secret version. */
-export interface SecretReference {
-  /** Secret id (`slack-alerts-token`) or full name (`projects/p/secrets/slack-alerts-token`). */
-  readonly secret: string;
-  /**
-   * Version to read.
-   * @default 'latest'
-   */
-  readonly version?: string;
-}
+import type { Construct } from 'constructs';
+import type { SecretReference } from './http-ingest-function';
 
 /** An e-mail notification channel. */
 export interface EmailChannelConfig {
@@ -33,14 +23,14 @@ export interface SlackChannelConfig {
   readonly type: 'slack';
   /** Channel to post to, e.g. `#ingest-alerts`. */
   readonly channelName: string;
-  /** Secret holding the Slack OAuth token of the Cloud Monitoring app. */
+  /** Secret holding the Slack OAuth token of the Cloud Monitoring app (project defaults to the pipeline's). */
   readonly authTokenSecret: SecretReference;
 }
 
 /** A PagerDuty notification channel. */
 export interface PagerDutyChannelConfig {
   readonly type: 'pagerduty';
-  /** Secret holding the PagerDuty service integration key. */
+  /** Secret holding the PagerDuty service integration key (project defaults to the pipeline's). */
   readonly serviceKeySecret: SecretReference;
 }
 
@@ -130,7 +120,7 @@ export function addNotificationChannels(scope: Construct, options: NotificationC
   const { project, namePrefix, userLabels } = options;
   const readSecret = (id: string, reference: SecretReference): string =>
     new DataGoogleSecretManagerSecretVersionAccess(scope, `${id}Secret`, {
-      project,
+      project: reference.project ?? project,
       secret: reference.secret,
       version: reference.version ?? 'latest',
     }).secretData;
