@@ -105,6 +105,15 @@ describe('POST / with an invalid record', () => {
     );
   });
 
+  it('lists at most 100 bad fields, and the log line counts the rest', async () => {
+    const { post, lines } = setup();
+    const extra = Object.fromEntries(Array.from({ length: 150 }, (_, index) => [`extra${index}`, index]));
+    const response = await post(JSON.stringify({ data: { id: '1', name: 'n', value: 1, ...extra } }));
+    expect(response.status).toBe(400);
+    expect(response.body.details).toHaveLength(100);
+    expect(lines[0].reason).toMatch(/; and 145 more$/);
+  });
+
   it.each([
     ['no data field', '{"record":{}}', ['data', 'record']],
     ['an array body', '[1]', ['body']],
