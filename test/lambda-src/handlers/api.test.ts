@@ -107,10 +107,10 @@ describe('POST / with an invalid record', () => {
 
   it('lists at most 100 bad fields, and the log line counts the rest', async () => {
     const { post, lines } = setup();
-    const extra = Object.fromEntries(Array.from({ length: 150 }, (_, index) => [`extra${index}`, index]));
-    const response = await post(JSON.stringify({ data: { id: '1', name: 'n', value: 1, ...extra } }));
+    const response = await post(JSON.stringify({ data: Array.from({ length: 150 }, (_, index) => ({ id: `${index}`, name: 'n' })) }));
     expect(response.status).toBe(400);
     expect(response.body.details).toHaveLength(100);
+    expect(response.body.details[99]).toEqual({ field: 'data[99].value', message: 'is required' });
     expect(lines[0].reason).toMatch(/; and 145 more$/);
   });
 
