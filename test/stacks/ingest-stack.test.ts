@@ -121,9 +121,20 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
   it.each([
     ['api', 'api'],
     ['subscriber', 'subscriber'],
-  ] as const)('ships a %s bundle whose target the Functions Framework finds', (fn, target) => {
+  ] as const)('ships a %s bundle whose target the Functions Framework finds, under the environment it is deployed with', (fn, target) => {
     const zip = readFileSync(join(outdir, 'stacks', name, stack[fn].bundle.assetPath));
-    expect(loadTargetInRuntime(extractZip(zip), target, { WAREHOUSE: 'bigquery', GOOGLE_CLOUD_PROJECT: 'p', BIGQUERY_DATASET: 'd', BIGQUERY_TABLE: 't' })).toBe('http');
+    // The synthesized variables hold Terraform references; these are the values they resolve to.
+    const deployed = (functions[Object.keys(functions).find((id) => id.startsWith(`${fn}_`))!]!.service_config as {
+      environment_variables: Record<string, string>;
+    }).environment_variables;
+    const resolved: Record<string, string> = {
+      ...deployed,
+      GOOGLE_CLOUD_PROJECT: stack.config.project,
+      BIGQUERY_DATASET: stack.config.warehouse.datasetId,
+      BIGQUERY_TABLE: stack.config.warehouse.tableId,
+    };
+    expect(Object.keys(resolved).sort()).toEqual(Object.keys(deployed).sort());
+    expect(loadTargetInRuntime(extractZip(zip), target, resolved)).toBe('http');
   });
 
   it('bundles the real entry points', () => {
