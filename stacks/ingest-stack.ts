@@ -5,6 +5,7 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { FunctionSourceBucket } from '../constructs/function-source-bucket';
 import { HttpIngestFunction } from '../constructs/http-ingest-function';
 import { IngestTopic } from '../constructs/ingest-topic';
+import { MonitoringAlerts } from '../constructs/monitoring-alerts';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
@@ -41,6 +42,8 @@ export class IngestStack extends TerraformStack {
   public readonly topic: IngestTopic;
   /** The bucket both function zips are uploaded to. */
   public readonly sourceBucket: FunctionSourceBucket;
+  /** Log-based metrics, the availability SLO, alert policies and dashboards. */
+  public readonly monitoring: MonitoringAlerts;
 
   constructor(scope: Construct, config: EnvironmentConfig) {
     super(scope, config.name);
@@ -124,6 +127,16 @@ export class IngestStack extends TerraformStack {
       minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
       maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,
       messageRetentionSeconds: config.pubsub.messageRetentionSeconds,
+    });
+
+    this.monitoring = new MonitoringAlerts(this, 'monitoring', {
+      project: config.project,
+      namePrefix: `ingest-${config.name}`,
+      apiServiceName: this.api.functionName,
+      subscriberServiceName: this.subscriber.functionName,
+      deadLetterSubscriptionId: this.topic.deadLetterSubscriptionName,
+      notificationChannels: config.alerting.notificationEmails.map((address) => ({ type: 'email' as const, address })),
+      userLabels: labels,
     });
 
     const outputs: Record<string, [string, string]> = {
