@@ -7,8 +7,10 @@ import { createSubscriberFunction } from '../handlers/subscriber';
 import { registerHttpFunction } from '../http/framework';
 import { FUNCTION_NAMES } from '../log-events';
 import { runtimeFromEnv } from './runtime';
+import { flushBeforeExit } from './shutdown';
 
-/** This instance's runtime; `close()` flushes and releases the warehouse (tests, or a host with a shutdown hook). */
+/** This instance's runtime; `close()` flushes and releases the warehouse, which SIGTERM awaits before exit. */
 export const runtime = runtimeFromEnv(FUNCTION_NAMES.subscriber);
 
 registerHttpFunction(FUNCTION_NAMES.subscriber, createSubscriberFunction(runtime));
+flushBeforeExit(runtime.close);

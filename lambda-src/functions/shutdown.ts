@@ -1,0 +1,59 @@
+/**
+ * Cloud Run sends SIGTERM and allows about ten seconds before SIGKILL. The
+ * functions framework's own signal handler, registered once its server
+ * listens, answers the latest request with a crash response and exits at
+ * once, which would strand requests whose rows wait in the group-commit
+ * batcher (their rows would be neither committed nor answered). We let the
+ * framework register its handlers, then swap its signal listeners for one
+ * that flushes first and exits afterwards.
+ *
+ * Only the framework's own `main` (the deployed runtime, `functions-framework
+ * --target`) calls `ErrorHandler.register`; test servers and `npm start` do
+ * not, and keep their own signal handling.
+ */
+import { dirname, join } from 'node:path';
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+interface FrameworkErrorHandler {
+  register(this: unknown): void;
+}
+
+const flushers = new Set<() => Promise<void>>();
+let patched = false;
+
+function frameworkErrorHandler(): FrameworkErrorHandler {
+  const frameworkDir = dirname(require.resolve('@google-cloud/functions-framework'));
+  const invoker = require(join(frameworkDir, 'invoker.js')) as { ErrorHandler: { prototype: FrameworkErrorHandler } };
+  return invoker.ErrorHandler.prototype;
+}
+
+function flushAllThenExit(): void {
+  void Promise.allSettled([...flushers].map((flush) => flush())).then((results) =>
+    process.exit(results.every((result) => result.status === 'fulfilled') ? 0 : 1),
+  );
+}
+
+/** On SIGTERM/SIGINT in the deployed runtime, await `flush` (e.g. `runtime.close`) before the process exits. */
+export function flushBeforeExit(flush: () => Promise<void>): void {
+  flushers.add(flush);
+  if (patched) return;
+  patched = true;
+  const errorHandler = frameworkErrorHandler();
+  const register = errorHandler.register;
+  errorHandler.register = function registerThenFlushOnSignal() {
+    const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+    register.call(this);
+    let exiting = false;
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+      }
+      process.on(signal, () => {
+        if (exiting) return;
+        exiting = true;
+        flushAllThenExit();
+      });
+    }
+  };
+}
