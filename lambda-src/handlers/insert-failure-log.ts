@@ -6,7 +6,14 @@
  */
 import type { FunctionName } from '../log-events';
 import type { Logger } from '../logging';
-import { RowsRejectedError, WarehouseError, type Warehouse, type WarehouseRow } from '../warehouse/warehouse';
+import {
+  RowsRejectedError,
+  WarehouseError,
+  type ListLatestOptions,
+  type StoredRecord,
+  type Warehouse,
+  type WarehouseRow,
+} from '../warehouse/warehouse';
 
 export class InsertFailureLogWarehouse implements Warehouse {
   constructor(
@@ -29,6 +36,15 @@ export class InsertFailureLogWarehouse implements Warehouse {
       });
       throw failure;
     }
+  }
+
+  /** Reads pass through: a failed read is told by its own request line. */
+  getLatest(id: string): Promise<StoredRecord | undefined> {
+    return this.inner.getLatest(id);
+  }
+
+  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    return this.inner.listLatest(options);
   }
 
   close(): Promise<void> {

@@ -9,16 +9,38 @@
  * on a 503, Pub/Sub on a nack): the client's own retries (HTTP `autoRetry`,
  * `partialRetries` of stopped rows) are off, so a failure surfaces once, with
  * its class, within `requestTimeoutMs`.
+ *
+ * Reads are `jobs.query` calls against the latest-version view with named
+ * query parameters (no value is ever part of the SQL text) and
+ * `maximumBytesBilled`, so no single request can bill more than that: a
+ * query that would is refused by BigQuery before it runs.
  */
-import { BigQuery, type Table } from '@google-cloud/bigquery';
+import { BigQuery, type BigQueryTimestamp, type Query, type Table } from '@google-cloud/bigquery';
 import { PassThroughClient } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
-import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import { LATEST_VIEW_SUFFIX, READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
+import {
+  RowsRejectedError,
+  WarehouseError,
+  type ListLatestOptions,
+  type RowError,
+  type StoredRecord,
+  type Warehouse,
+  type WarehouseRow,
+} from './warehouse';
 
 export const GOOGLE_BIGQUERY_ENDPOINT = 'https://bigquery.googleapis.com';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
+/**
+ * 1 GiB: about $0.006 at on-demand prices, and room for a full scan of a
+ * table of roughly ten million short rows (reads filter on the clustering
+ * column `id`, so most scan far less).
+ */
+export const DEFAULT_MAX_BYTES_BILLED = 1024 ** 3;
+/** BigQuery bills at least 10 MB per table a query reads; a lower cap would refuse every read. */
+export const MIN_MAX_BYTES_BILLED = 10 * 1024 * 1024;
 
 export interface BigQueryWarehouseOptions {
   /** Project that owns the dataset. */
@@ -28,6 +50,18 @@ export interface BigQueryWarehouseOptions {
   /** Table id. */
   table: string;
   /**
+   * Id of the latest-version view reads query (in the same dataset).
+   * @default `<table>_latest`, what `WarehouseTable` creates
+   */
+  latestView?: string;
+  /**
+   * Most bytes one read query may bill. BigQuery refuses a query that would
+   * bill more before running it; the read then fails (500, `warehouse_error`).
+   * At least 10 MiB (BigQuery's per-table minimum).
+   * @default 1 GiB
+   */
+  maxBytesBilled?: number;
+  /**
    * Base URL of a BigQuery-compatible REST endpoint (an emulator or test
    * stand-in), without `/bigquery/v2`. When set, requests carry no
    * credentials and none are looked up.
@@ -35,9 +69,9 @@ export interface BigQueryWarehouseOptions {
    */
   apiEndpoint?: string;
   /**
-   * Longest wait for one insertAll answer; past it the insert fails as
-   * retryable `warehouse_unavailable` (the rows may still land: a retry with
-   * the same insert ids does not duplicate them).
+   * Longest wait for one insertAll or query answer; past it the call fails
+   * as retryable `warehouse_unavailable` (an insert's rows may still land: a
+   * retry with the same insert ids does not duplicate them).
    * @default 10000
    */
   requestTimeoutMs?: number;
@@ -137,10 +171,18 @@ function shorten(text: string): string {
  * exchange, request headers (a bearer token) included, so they are never
  * attached as `cause`: only status, reason and message are kept.
  */
-function classify(error: unknown, timeoutMs: number): WarehouseError {
+type Operation = 'insertAll' | 'query';
+
+/** What the client throws when `jobs.query` answers `jobComplete: false` and a `timeoutMs` was given. */
+const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
+
+function classify(error: unknown, timeoutMs: number, operation: Operation): WarehouseError {
   if (error instanceof WarehouseError) return error;
   if (error instanceof DeadlineExceeded) {
-    return new WarehouseError(`BigQuery insertAll did not answer within ${timeoutMs} ms`, 'warehouse_unavailable', true);
+    return new WarehouseError(`BigQuery ${operation} did not answer within ${timeoutMs} ms`, 'warehouse_unavailable', true);
+  }
+  if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
+    return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }
   const insertErrors = insertErrorsOf(error);
   if (insertErrors) return new RowsRejectedError(rowErrors(insertErrors));
@@ -152,21 +194,41 @@ function classify(error: unknown, timeoutMs: number): WarehouseError {
     const retryable = status >= 500 || status === 429 || status === 408 || reasons.some((reason) => TRANSIENT_REASONS.has(reason));
     const reasonText = reasons.length > 0 ? ` ${reasons[0]}` : '';
     return new WarehouseError(
-      `BigQuery insertAll failed: HTTP ${status}${reasonText}: ${message}`,
+      `BigQuery ${operation} failed: HTTP ${status}${reasonText}: ${message}`,
       retryable ? 'warehouse_unavailable' : 'warehouse_error',
       retryable,
     );
   }
   if (typeof details.code === 'string' && TRANSIENT_NETWORK_CODES.has(details.code)) {
-    return new WarehouseError(`BigQuery insertAll failed: ${details.code}`, 'warehouse_unavailable', true);
+    return new WarehouseError(`BigQuery ${operation} failed: ${details.code}`, 'warehouse_unavailable', true);
   }
   const name = error instanceof Error ? error.name : 'Error';
-  return new WarehouseError(`BigQuery insertAll failed: ${name}: ${message}`, 'warehouse_error', false);
+  return new WarehouseError(`BigQuery ${operation} failed: ${name}: ${message}`, 'warehouse_error', false);
+}
+
+/** Reads always send every parameter with its type, so nothing depends on the client inferring one. */
+const READ_PARAMETER_TYPES: Readonly<Record<string, string>> = { [READ_PARAMETERS.id]: 'STRING', [READ_PARAMETERS.afterId]: 'STRING', [READ_PARAMETERS.limit]: 'INT64' };
+
+const namedParameter = (name: string) => `@${name}`;
+
+/** `project.dataset.view`, backquoted. Config, not user input, but a backquote or backslash could still end the quoting. */
+function quotedTableName(projectId: string, dataset: string, view: string): string {
+  const name = `${projectId}.${dataset}.${view}`;
+  if (/[`\\\n]/.test(name)) throw new Error(`BigQuery table name ${JSON.stringify(name)} must not contain a backquote, backslash or newline`);
+  return `\`${name}\``;
+}
+
+function storedRecord(row: Record<string, unknown>): StoredRecord {
+  return storedRecordOf(row, new Date((row[UPDATED_AT_COLUMN] as BigQueryTimestamp).value));
 }
 
 export class BigQueryWarehouse implements Warehouse {
   private readonly apiEndpoint: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly maxBytesBilled: number;
+  private readonly latestByIdSql: string;
+  private readonly latestPageSql: string;
+  private client?: BigQuery;
   private tableClient?: Table;
   private closed = false;
 
@@ -177,11 +239,18 @@ export class BigQueryWarehouse implements Warehouse {
     if (!Number.isFinite(this.requestTimeoutMs) || this.requestTimeoutMs <= 0) {
       throw new Error(`requestTimeoutMs must be a positive number, got ${options.requestTimeoutMs}`);
     }
+    this.maxBytesBilled = options.maxBytesBilled ?? DEFAULT_MAX_BYTES_BILLED;
+    if (!Number.isSafeInteger(this.maxBytesBilled) || this.maxBytesBilled < MIN_MAX_BYTES_BILLED) {
+      throw new Error(`maxBytesBilled must be an integer of at least ${MIN_MAX_BYTES_BILLED}, got ${options.maxBytesBilled}`);
+    }
+    const view = quotedTableName(options.projectId, options.dataset, options.latestView ?? `${options.table}${LATEST_VIEW_SUFFIX}`);
+    this.latestByIdSql = latestByIdQuery(view, namedParameter);
+    this.latestPageSql = latestPageQuery(view, namedParameter);
   }
 
-  /** Created on first use (no network or credential lookup before the first insert), then reused. */
-  private table(): Table {
-    if (!this.tableClient) {
+  /** Created on first use (no network or credential lookup before the first call), then reused. */
+  private bigQuery(): BigQuery {
+    if (!this.client) {
       const client = new BigQuery({
         projectId: this.options.projectId,
         apiEndpoint: this.apiEndpoint ?? GOOGLE_BIGQUERY_ENDPOINT,
@@ -194,13 +263,18 @@ export class BigQueryWarehouse implements Warehouse {
       // its base URL (no `/bigquery/v2`) and ignores `apiEndpoint`; pin the
       // REST path so both ways reach the same URLs as production.
       client.baseUrl = `${client.apiEndpoint}/bigquery/v2`;
-      this.tableClient = client.dataset(this.options.dataset).table(this.options.table);
+      this.client = client;
     }
+    return this.client;
+  }
+
+  private table(): Table {
+    this.tableClient ??= this.bigQuery().dataset(this.options.dataset).table(this.options.table);
     return this.tableClient;
   }
 
   async insert(rows: readonly WarehouseRow[]): Promise<void> {
-    if (this.closed) throw new WarehouseError('BigQuery warehouse is closed', 'warehouse_error', false);
+    this.refuseIfClosed();
     if (rows.length === 0) return;
     try {
       const sent = this.table().insert(rows.map(insertAllRow), {
@@ -211,12 +285,49 @@ export class BigQueryWarehouse implements Warehouse {
       });
       await withDeadline(sent, this.requestTimeoutMs);
     } catch (error) {
-      throw classify(error, this.requestTimeoutMs);
+      throw classify(error, this.requestTimeoutMs, 'insertAll');
     }
   }
 
-  /** Nothing is held open between inserts (the HTTP agent is shared); later inserts are refused. */
+  async getLatest(id: string): Promise<StoredRecord | undefined> {
+    const [row] = await this.query(this.latestByIdSql, { [READ_PARAMETERS.id]: id });
+    return row === undefined ? undefined : storedRecord(row);
+  }
+
+  async listLatest({ afterId, limit }: ListLatestOptions): Promise<StoredRecord[]> {
+    const rows = await this.query(this.latestPageSql, { [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit });
+    return rows.map(storedRecord);
+  }
+
+  /**
+   * One `jobs.query` call. `timeoutMs` makes BigQuery answer within the
+   * deadline, so an unfinished query fails here instead of being polled.
+   */
+  private async query(sql: string, params: Record<string, string | number>): Promise<Record<string, unknown>[]> {
+    this.refuseIfClosed();
+    const request: Query = {
+      query: sql,
+      params,
+      types: Object.fromEntries(Object.keys(params).map((name) => [name, READ_PARAMETER_TYPES[name]!])),
+      useLegacySql: false,
+      maximumBytesBilled: String(this.maxBytesBilled),
+      // Short queries may then run without a job resource: less latency, nothing to poll.
+      jobCreationMode: 'JOB_CREATION_OPTIONAL',
+    };
+    try {
+      const [rows] = await withDeadline(this.bigQuery().query(request, { timeoutMs: this.requestTimeoutMs }), this.requestTimeoutMs);
+      return rows;
+    } catch (error) {
+      throw classify(error, this.requestTimeoutMs, 'query');
+    }
+  }
+
+  /** Nothing is held open between calls (the HTTP agent is shared); later calls are refused. */
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  private refuseIfClosed(): void {
+    if (this.closed) throw new WarehouseError('BigQuery warehouse is closed', 'warehouse_error', false);
   }
 }

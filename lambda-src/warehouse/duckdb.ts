@@ -1,19 +1,22 @@
 /**
  * The embedded warehouse for local runs and end-to-end tests: a DuckDB file
  * (default `.data/warehouse.duckdb`) holding table `ingest.records` with the
- * same columns and limits as the BigQuery table.
+ * same columns and limits as the BigQuery table, and view
+ * `ingest.records_latest` defined by the same SQL as the BigQuery view.
  *
  * One process opens a file once: DuckDB lets two instances open the same
  * file in one process and then both write it unaware of each other, so every
  * `DuckDbWarehouse` on a path shares one instance and one connection, and
- * their writes are queued, one transaction at a time. The file is released
- * when the last of them closes.
+ * their writes are queued, one transaction at a time. Reads run on a second
+ * connection, one at a time, so they never wait behind a write. The file is
+ * released when the last of them closes.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   DOUBLE,
   DuckDBInstance,
+  INTEGER,
   LIST,
   TIMESTAMPTZ,
   VARCHAR,
@@ -22,15 +25,34 @@ import {
   type DuckDBConnection,
   type DuckDBListType,
   type DuckDBPreparedStatement,
+  type DuckDBType,
   type DuckDBValue,
 } from '@duckdb/node-api';
 import { parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
 import { STOPPED_REASON } from './group-commit';
-import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import {
+  LATEST_VIEW_SUFFIX,
+  READ_PARAMETERS,
+  latestByIdQuery,
+  latestPageQuery,
+  latestViewQuery,
+  storedRecordOf,
+  UPDATED_AT_COLUMN,
+} from './latest-view';
+import {
+  RowsRejectedError,
+  WarehouseError,
+  type ListLatestOptions,
+  type RowError,
+  type StoredRecord,
+  type Warehouse,
+  type WarehouseRow,
+} from './warehouse';
 
 export const DUCKDB_SCHEMA = 'ingest';
 export const DUCKDB_TABLE = 'records';
+export const DUCKDB_LATEST_VIEW = `${DUCKDB_TABLE}${LATEST_VIEW_SUFFIX}`;
 
 interface DuckDbColumnType {
   sql: string;
@@ -51,6 +73,7 @@ const COLUMN_TYPES: Readonly<Record<BigQueryField['type'], DuckDbColumnType>> = 
 
 const quote = (identifier: string) => `"${identifier.replaceAll('"', '""')}"`;
 const TABLE_SQL = `${quote(DUCKDB_SCHEMA)}.${quote(DUCKDB_TABLE)}`;
+const LATEST_VIEW_SQL = `${quote(DUCKDB_SCHEMA)}.${quote(DUCKDB_LATEST_VIEW)}`;
 const INSERT_ID_COLUMN = 'insert_id';
 
 function columnDefinition(field: BigQueryField): string {
@@ -64,7 +87,19 @@ function columnDefinition(field: BigQueryField): string {
 const CREATE_SQL = [
   `CREATE SCHEMA IF NOT EXISTS ${quote(DUCKDB_SCHEMA)}`,
   `CREATE TABLE IF NOT EXISTS ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map(columnDefinition).join(', ')})`,
+  // Replaced on every open, so a file made by an older version reads with today's definition.
+  `CREATE OR REPLACE VIEW ${LATEST_VIEW_SQL} AS ${latestViewQuery(TABLE_SQL)}`,
 ];
+
+const namedParameter = (name: string) => `$${name}`;
+const LATEST_BY_ID_SQL = latestByIdQuery(LATEST_VIEW_SQL, namedParameter);
+const LATEST_PAGE_SQL = latestPageQuery(LATEST_VIEW_SQL, namedParameter);
+const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR };
+const LATEST_PAGE_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.limit]: INTEGER };
+
+function storedRecord(row: Record<string, unknown>): StoredRecord {
+  return storedRecordOf(row, row[UPDATED_AT_COLUMN] as Date);
+}
 
 // One list parameter per column, unnested side by side into rows: a batch of
 // any size is one prepared statement, hence one transaction, with no value
@@ -121,49 +156,92 @@ function batchRowErrors(rows: readonly WarehouseRow[]): RowError[] {
   );
 }
 
-/** The instance, connection and insert statement every `DuckDbWarehouse` on one file shares. */
+/** Runs work one item at a time, in call order: a prepared statement is bound, then run, by one caller at a time. */
+class SerialQueue {
+  private tail: Promise<unknown> = Promise.resolve();
+
+  run<T>(work: () => Promise<T>): Promise<T> {
+    const done = this.tail.then(work);
+    this.tail = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Settles once everything queued so far has. */
+  drained(): Promise<unknown> {
+    return this.tail;
+  }
+}
+
+interface Statements {
+  insert: DuckDBPreparedStatement;
+  latestById: DuckDBPreparedStatement;
+  latestPage: DuckDBPreparedStatement;
+}
+
+/** The instance, connections and statements every `DuckDbWarehouse` on one file shares. */
 class SharedDatabase {
-  /** Tail of the write queue: one statement runs at a time on the shared connection. */
-  private writes: Promise<unknown> = Promise.resolve();
+  private readonly writes = new SerialQueue();
+  private readonly reads = new SerialQueue();
 
   private constructor(
     private readonly instance: DuckDBInstance,
-    private readonly connection: DuckDBConnection,
-    private readonly insertStatement: DuckDBPreparedStatement,
+    private readonly connections: readonly DuckDBConnection[],
+    private readonly statements: Statements,
   ) {}
 
   static async open(file: string): Promise<SharedDatabase> {
     await mkdir(dirname(file), { recursive: true });
     const instance = await DuckDBInstance.create(file);
-    let connection: DuckDBConnection | undefined;
+    const connections: DuckDBConnection[] = [];
     try {
-      connection = await instance.connect();
-      for (const statement of CREATE_SQL) await connection.run(statement);
-      return new SharedDatabase(instance, connection, await connection.prepare(INSERT_SQL));
+      const writer = await instance.connect();
+      connections.push(writer);
+      for (const statement of CREATE_SQL) await writer.run(statement);
+      const reader = await instance.connect();
+      connections.push(reader);
+      const statements: Statements = {
+        insert: await writer.prepare(INSERT_SQL),
+        latestById: await reader.prepare(LATEST_BY_ID_SQL),
+        latestPage: await reader.prepare(LATEST_PAGE_SQL),
+      };
+      return new SharedDatabase(instance, connections, statements);
     } catch (error) {
-      connection?.closeSync();
+      for (const connection of connections) connection.closeSync();
       instance.closeSync();
       throw error;
     }
   }
 
   insert(rows: readonly WarehouseRow[]): Promise<void> {
-    const done = this.writes.then(async () => {
+    return this.writes.run(async () => {
       WAREHOUSE_BIGQUERY_FIELDS.forEach((field, index) => {
         const type = COLUMN_TYPES[field.type];
         const values = rows.map((row) => type.encode(columnValue(row, field)));
-        this.insertStatement.bindList(index + 1, listValue(values), type.listType);
+        this.statements.insert.bindList(index + 1, listValue(values), type.listType);
       });
-      await this.insertStatement.run();
+      await this.statements.insert.run();
     });
-    this.writes = done.catch(() => undefined);
-    return done;
+  }
+
+  getLatest(id: string): Promise<StoredRecord | undefined> {
+    return this.reads.run(async () => {
+      this.statements.latestById.bind({ [READ_PARAMETERS.id]: id }, LATEST_BY_ID_TYPES);
+      const [row] = (await this.statements.latestById.runAndReadAll()).getRowObjectsJS();
+      return row === undefined ? undefined : storedRecord(row);
+    });
+  }
+
+  listLatest({ afterId, limit }: ListLatestOptions): Promise<StoredRecord[]> {
+    return this.reads.run(async () => {
+      this.statements.latestPage.bind({ [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit }, LATEST_PAGE_TYPES);
+      return (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS().map(storedRecord);
+    });
   }
 
   async close(): Promise<void> {
-    await this.writes;
-    this.insertStatement.destroySync();
-    this.connection.closeSync();
+    await Promise.all([this.writes.drained(), this.reads.drained()]);
+    for (const statement of Object.values(this.statements)) statement.destroySync();
+    for (const connection of this.connections) connection.closeSync();
     this.instance.closeSync();
   }
 }
@@ -232,7 +310,7 @@ export class DuckDbWarehouse implements Warehouse {
   }
 
   async insert(rows: readonly WarehouseRow[]): Promise<void> {
-    if (this.closed) throw new WarehouseError('DuckDB warehouse is closed', 'warehouse_error', false);
+    this.refuseIfClosed();
     if (rows.length === 0) return;
     const rowErrors = batchRowErrors(rows);
     if (rowErrors.length > 0) throw new RowsRejectedError(rowErrors);
@@ -243,9 +321,31 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  /** Waits for queued writes when this is the file's last user, then releases the file. */
+  async getLatest(id: string): Promise<StoredRecord | undefined> {
+    this.refuseIfClosed();
+    try {
+      return await this.database.getLatest(id);
+    } catch (error) {
+      throw asWarehouseError(error, 'read');
+    }
+  }
+
+  async listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    this.refuseIfClosed();
+    try {
+      return await this.database.listLatest(options);
+    } catch (error) {
+      throw asWarehouseError(error, 'read');
+    }
+  }
+
+  /** Waits for queued writes and reads when this is the file's last user, then releases the file. */
   close(): Promise<void> {
     this.closed ??= release(this.file);
     return this.closed;
+  }
+
+  private refuseIfClosed(): void {
+    if (this.closed) throw new WarehouseError('DuckDB warehouse is closed', 'warehouse_error', false);
   }
 }

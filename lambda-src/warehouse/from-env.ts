@@ -6,11 +6,14 @@
  * - DuckDB: `DUCKDB_PATH` (default `.data/warehouse.duckdb`).
  * - BigQuery: `GOOGLE_CLOUD_PROJECT` (required), `BIGQUERY_DATASET`
  *   (default `ingest`), `BIGQUERY_TABLE` (default `records`),
+ *   `BIGQUERY_LATEST_VIEW` (default `<table>_latest`, the view reads query),
+ *   `BIGQUERY_MAX_BYTES_BILLED` (default 1 GiB: the most one read query may bill),
  *   `BIGQUERY_EMULATOR_HOST` (optional: an emulator or stand-in, no credentials).
  *
  * An empty variable counts as unset. A bad value is an error naming the variable.
  */
-import { BigQueryWarehouse, emulatorEndpointFromEnv } from './bigquery';
+import { BigQueryWarehouse, DEFAULT_MAX_BYTES_BILLED, MIN_MAX_BYTES_BILLED, emulatorEndpointFromEnv } from './bigquery';
+import { LATEST_VIEW_SUFFIX } from './latest-view';
 import type { Warehouse } from './warehouse';
 
 export const DEFAULT_DUCKDB_PATH = '.data/warehouse.duckdb';
@@ -29,6 +32,10 @@ export interface BigQueryWarehouseConfig {
   projectId: string;
   dataset: string;
   table: string;
+  /** The latest-version view reads query. */
+  latestView: string;
+  /** Most bytes one read query may bill. */
+  maxBytesBilled: number;
   /** Emulator / stand-in base URL; absent means Google's endpoint with Application Default Credentials. */
   apiEndpoint?: string;
 }
@@ -51,6 +58,8 @@ const DATASET_ID = /^[A-Za-z0-9_]{1,1024}$/;
 // dashes and spaces; at most 1024 UTF-8 bytes.
 const TABLE_ID = /^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}]+$/u;
 const TABLE_ID_MAX_BYTES = 1024;
+const TABLE_ID_RULE = 'must be at most 1024 bytes of letters, marks, digits, underscores, dashes or spaces';
+const isTableId = (value: string) => TABLE_ID.test(value) && Buffer.byteLength(value) <= TABLE_ID_MAX_BYTES;
 
 function checked(name: string, value: string, valid: boolean, rule: string): string {
   if (!valid) throw new Error(`${name} ${rule}, got ${JSON.stringify(value)}`);
@@ -62,6 +71,9 @@ function bigQueryConfig(env: Env): BigQueryWarehouseConfig {
   if (project === undefined) throw new Error('GOOGLE_CLOUD_PROJECT is required when WAREHOUSE=bigquery');
   const dataset = variable(env, 'BIGQUERY_DATASET') ?? DEFAULT_BIGQUERY_DATASET;
   const table = variable(env, 'BIGQUERY_TABLE') ?? DEFAULT_BIGQUERY_TABLE;
+  const namedView = variable(env, 'BIGQUERY_LATEST_VIEW');
+  const latestView = namedView ?? `${table}${LATEST_VIEW_SUFFIX}`;
+  const maxBytesBilled = variable(env, 'BIGQUERY_MAX_BYTES_BILLED') ?? String(DEFAULT_MAX_BYTES_BILLED);
   const config: BigQueryWarehouseConfig = {
     kind: 'bigquery',
     projectId: checked(
@@ -71,11 +83,20 @@ function bigQueryConfig(env: Env): BigQueryWarehouseConfig {
       'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter)',
     ),
     dataset: checked('BIGQUERY_DATASET', dataset, DATASET_ID.test(dataset), 'must be 1-1024 letters, digits or underscores'),
-    table: checked(
-      'BIGQUERY_TABLE',
-      table,
-      TABLE_ID.test(table) && Buffer.byteLength(table) <= TABLE_ID_MAX_BYTES,
-      'must be at most 1024 bytes of letters, marks, digits, underscores, dashes or spaces',
+    table: checked('BIGQUERY_TABLE', table, isTableId(table), TABLE_ID_RULE),
+    latestView: checked(
+      namedView === undefined ? `BIGQUERY_LATEST_VIEW (unset: BIGQUERY_TABLE + ${JSON.stringify(LATEST_VIEW_SUFFIX)})` : 'BIGQUERY_LATEST_VIEW',
+      latestView,
+      isTableId(latestView),
+      TABLE_ID_RULE,
+    ),
+    maxBytesBilled: Number(
+      checked(
+        'BIGQUERY_MAX_BYTES_BILLED',
+        maxBytesBilled,
+        /^\d+$/.test(maxBytesBilled) && Number(maxBytesBilled) >= MIN_MAX_BYTES_BILLED && Number.isSafeInteger(Number(maxBytesBilled)),
+        `must be a whole number of bytes from ${MIN_MAX_BYTES_BILLED} (BigQuery's 10 MiB minimum per query) to ${Number.MAX_SAFE_INTEGER}`,
+      ),
     ),
   };
   const apiEndpoint = emulatorEndpointFromEnv(env);

@@ -14,7 +14,15 @@
  * the inner adapter must not re-send on its own (BigQuery client
  * `partialRetries: 0`), so a re-send is never hidden from the retry budget.
  */
-import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import {
+  RowsRejectedError,
+  WarehouseError,
+  type ListLatestOptions,
+  type RowError,
+  type StoredRecord,
+  type Warehouse,
+  type WarehouseRow,
+} from './warehouse';
 
 /** BigQuery's `insertErrors` reason for a valid row not inserted because another row of its insert was invalid. */
 export const STOPPED_REASON = 'stopped';
@@ -191,6 +199,15 @@ export class GroupCommitWarehouse implements Warehouse {
       this.enqueue('back', [{ rows, bytes, stoppedResends: 0, resolve, reject }]);
       this.pump();
     });
+  }
+
+  /** Reads are not batched: they go straight to the inner warehouse. */
+  getLatest(id: string): Promise<StoredRecord | undefined> {
+    return this.inner.getLatest(id);
+  }
+
+  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    return this.inner.listLatest(options);
   }
 
   /**

@@ -12,6 +12,20 @@ export interface WarehouseRow extends IngestRecord {
   ingestedAt: Date;
 }
 
+/** The latest version of a record, as reads return it. */
+export interface StoredRecord extends IngestRecord {
+  /** When that version was stored: its `ingestedAt`. */
+  updatedAt: Date;
+}
+
+/** One page of a listing, keyset-paginated on `id`. */
+export interface ListLatestOptions {
+  /** Only ids greater than this one; `''` (every id is non-empty) starts from the first id. */
+  afterId: string;
+  /** Most records returned; a positive integer. */
+  limit: number;
+}
+
 export interface Warehouse {
   /**
    * Durably stores `rows` as one unit: when the promise resolves every row is
@@ -19,6 +33,21 @@ export interface Warehouse {
    * with a `WarehouseError`, none of them may be assumed stored.
    */
   insert(rows: readonly WarehouseRow[]): Promise<void>;
+  /**
+   * The latest version of the record `id` (newest `ingestedAt`, ties broken
+   * by the greater insert id), or undefined when no row has that id. `id`
+   * is data, never SQL: any string is just an id that may not exist.
+   * Fails with a `WarehouseError`, retryable when a retry may succeed.
+   */
+  getLatest(id: string): Promise<StoredRecord | undefined>;
+  /**
+   * The latest version of each record whose id sorts after `afterId`
+   * (by UTF-8 bytes, the same order in every adapter), in id order, at most
+   * `limit` of them. Paging with the last id of each page as the next
+   * `afterId` visits every id present throughout exactly once, however many
+   * versions are written meanwhile. Fails like `getLatest`.
+   */
+  listLatest(options: ListLatestOptions): Promise<StoredRecord[]>;
   /** Releases connections and files. Safe to call twice. */
   close(): Promise<void>;
 }

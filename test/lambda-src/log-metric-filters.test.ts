@@ -16,8 +16,9 @@ import { createSubscriberFunction } from '../../lambda-src/handlers/subscriber';
 import { registerHttpFunction } from '../../lambda-src/http/framework';
 import { FUNCTION_NAMES, type FunctionName, INSERT_FAILED_EVENT, OUTCOMES, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { createLogger } from '../../lambda-src/logging';
-import { RowsRejectedError, type Warehouse, WarehouseError, type WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
 import { applyExtractor, type LogEntry, matchesLogFilter, parseLogFilter, toLogEntry } from '../support/logging-filter';
+import { MemoryWarehouse } from '../support/memory-warehouse';
 
 const PIPELINE = {
   project: 'acme-ingest-dev',
@@ -41,16 +42,8 @@ const insertErrors = metricNamed(names.insertErrors);
 const rowsIngested = metricNamed(names.rowsIngested);
 const ingestLatency = metricNamed(names.ingestLatency);
 
-/** A warehouse that commits or throws what the scenario says. */
-class ScriptedWarehouse implements Warehouse {
-  failure: Error | undefined;
-  async insert(_rows: readonly WarehouseRow[]): Promise<void> {
-    if (this.failure !== undefined) throw this.failure;
-  }
-  async close(): Promise<void> {}
-}
-
-const warehouse = new ScriptedWarehouse();
+/** Commits, or throws what the scenario says. */
+const warehouse = new MemoryWarehouse();
 // The deployed composition (batcher over insert-failure log over the adapter), logging to stdout.
 const runtimes = {
   api: createFunctionRuntime({ functionName: FUNCTION_NAMES.api, openWarehouse: async () => warehouse, settings: { maxBodyBytes: 1024 * 1024, projectId: PIPELINE.project } }),
@@ -114,7 +107,7 @@ beforeAll(async () => {
   try {
     for (const scenario of SCENARIOS) {
       written.length = 0;
-      warehouse.failure = scenario.failure;
+      warehouse.failWith(scenario.failure);
       const response = await request(servers[scenario.fn]).post('/').set('Content-Type', 'application/json').send(JSON.stringify(scenario.body));
       const entries = written
         .join('')

@@ -1,21 +1,31 @@
 /**
  * An in-memory `Warehouse` for handler tests: keeps rows by insert id (a
- * repeated insert id stores nothing new, as the port requires), records every
- * call, and can be told to fail or to hold inserts until released.
+ * repeated insert id stores nothing new, as the port requires), answers reads
+ * with the port's latest-version semantics, records every call, and can be
+ * told to fail or to hold inserts until released.
  */
-import { WarehouseError, type Warehouse, type WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+import {
+  WarehouseError,
+  type ListLatestOptions,
+  type StoredRecord,
+  type Warehouse,
+  type WarehouseRow,
+} from '../../lambda-src/warehouse/warehouse';
+import { latestOf, latestPage } from './latest-versions';
 
 export class MemoryWarehouse implements Warehouse {
   /** Committed rows by insert id. */
   readonly rows = new Map<string, WarehouseRow>();
   /** Every `insert` call's rows, in arrival order, whatever its outcome. */
   readonly insertCalls: (readonly WarehouseRow[])[] = [];
+  /** Every read call's arguments, in arrival order. */
+  readonly readCalls: Array<{ getLatest: string } | { listLatest: ListLatestOptions }> = [];
   closeCalls = 0;
   private failure: unknown;
   private held: Promise<void> | undefined;
   private callWaiters: Array<{ count: number; resolve: () => void }> = [];
 
-  /** Every later insert throws `error` (until `failWith(undefined)`). */
+  /** Every later insert and read throws `error` (until `failWith(undefined)`). */
   failWith(error: unknown): void {
     this.failure = error;
   }
@@ -47,6 +57,23 @@ export class MemoryWarehouse implements Warehouse {
     if (this.closeCalls > 0) throw new WarehouseError('memory warehouse is closed', 'warehouse_unavailable', true);
     if (this.failure !== undefined) throw this.failure;
     for (const row of rows) if (!this.rows.has(row.insertId)) this.rows.set(row.insertId, row);
+  }
+
+  async getLatest(id: string): Promise<StoredRecord | undefined> {
+    this.readCalls.push({ getLatest: id });
+    this.refuseRead();
+    return latestOf(this.rows.values(), id);
+  }
+
+  async listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    this.readCalls.push({ listLatest: options });
+    this.refuseRead();
+    return latestPage(this.rows.values(), options.afterId, options.limit);
+  }
+
+  private refuseRead(): void {
+    if (this.closeCalls > 0) throw new WarehouseError('memory warehouse is closed', 'warehouse_error', false);
+    if (this.failure !== undefined) throw this.failure;
   }
 
   async close(): Promise<void> {

@@ -1,15 +1,18 @@
 /**
  * A `Warehouse` test double whose every `insert` call is recorded and answered
  * by script: commit, throw an error, refuse rows (BigQuery `insertErrors`), or
- * stay pending until the test releases it. Nothing here depends on wall-clock
- * time.
+ * stay pending until the test releases it. Reads are recorded and answered
+ * from the rows of committed calls. Nothing here depends on wall-clock time.
  */
 import {
   RowsRejectedError,
+  type ListLatestOptions,
   type RowError,
+  type StoredRecord,
   type Warehouse,
   type WarehouseRow,
 } from '../../lambda-src/warehouse/warehouse';
+import { latestOf, latestPage } from './latest-versions';
 
 export type InsertOutcome =
   | { type: 'commit' }
@@ -57,7 +60,7 @@ export interface RecordedInsert {
 
 export class ScriptedWarehouse implements Warehouse {
   readonly calls: RecordedInsert[] = [];
-  /** `insert N`, `settle N` and `close`, in the order they happened. */
+  /** `insert N`, `settle N`, `getLatest`, `listLatest` and `close`, in the order they happened. */
   readonly events: string[] = [];
   closeCount = 0;
   private readonly script: ScriptStep[] = [];
@@ -102,6 +105,20 @@ export class ScriptedWarehouse implements Warehouse {
     this.events.push(`settle ${callIndex}`);
     if (outcome.type === 'throw') throw outcome.error;
     if (outcome.type === 'rejectRows') throw new RowsRejectedError(outcome.rowErrors);
+  }
+
+  async getLatest(id: string): Promise<StoredRecord | undefined> {
+    this.events.push('getLatest');
+    return latestOf(this.committedRows(), id);
+  }
+
+  async listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    this.events.push('listLatest');
+    return latestPage(this.committedRows(), options.afterId, options.limit);
+  }
+
+  private committedRows(): WarehouseRow[] {
+    return this.calls.filter((call) => call.outcome?.type === 'commit').flatMap((call) => call.rows);
   }
 
   /** Makes `close` stay pending until the returned function is called. */
