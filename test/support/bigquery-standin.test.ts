@@ -55,7 +55,7 @@ test('stores valid rows, deduplicating on insert id, and records the request', a
     { insertId: undefined, json: json() },
     { insertId: undefined, json: json() },
   ]);
-  expect(standIn.requests.filter((request) => request.table.tableId === ref.tableId)[0]).toEqual({
+  expect(standIn.requestsTo('tabledata.insertAll').filter((request) => request.table.tableId === ref.tableId)[0]).toEqual({
     route: 'tabledata.insertAll',
     table: ref,
     rows: body.rows,
@@ -144,4 +144,132 @@ test('a destroyed socket gives the client no answer, with or without storing the
   expect(standIn.rows(ref)).toEqual([]);
   await expect(post(insertAllUrl(ref), { rows: [{ insertId: 'a', json: json() }] })).rejects.toThrow();
   expect(standIn.rows(ref)).toHaveLength(1);
+});
+
+describe('jobs.query', () => {
+  const queriesUrl = () => `${standIn.url}/bigquery/v2/projects/p-1/queries?prettyPrint=false`;
+  const stringParameter = (name: string, value: string) => ({ name, parameterType: { type: 'STRING' }, parameterValue: { value } });
+  const limitParameter = (value: string) => ({ name: 'limit', parameterType: { type: 'INT64' }, parameterValue: { value } });
+  const byId = (view: string) => `SELECT id, name, value, ingested_at FROM \`p-1.ds.${view}\` WHERE id = @id`;
+  const page = (view: string) => `SELECT id, name, value, ingested_at FROM \`p-1.ds.${view}\` WHERE id > @afterId ORDER BY id LIMIT @limit`;
+  const query = (sql: string, parameters: unknown[], extra: Record<string, unknown> = {}) => ({
+    query: sql,
+    queryParameters: parameters,
+    parameterMode: 'named',
+    useLegacySql: false,
+    formatOptions: { useInt64Timestamp: true },
+    ...extra,
+  });
+
+  /** A table holding two versions of `a` (the later one wins), two of `b` at the same instant (the greater insert id wins) and one of `😀`, plus its latest view. */
+  async function versionedTable(): Promise<{ table: string; view: string }> {
+    const ref = freshTable();
+    const view = { ...ref, tableId: `${ref.tableId}_latest` };
+    standIn.createLatestView(view, ref);
+    const rows = [
+      json({ id: 'a', name: 'old', insert_id: 'a1', ingested_at: '2024-01-15T12:00:00.000Z' }),
+      json({ id: 'a', name: 'new', insert_id: 'a0', ingested_at: '2024-01-15T12:00:00.001Z' }),
+      json({ id: 'b', name: 'loses', insert_id: 'b1', ingested_at: '2024-01-15T12:00:00Z' }),
+      json({ id: 'b', name: 'wins', insert_id: 'b2', ingested_at: '2024-01-15T12:00:00Z' }),
+      json({ id: '😀', name: 'emoji', insert_id: 'e', ingested_at: '2024-01-15T12:00:00Z' }),
+      json({ id: '\uFFFD', name: 'replacement', insert_id: 'r', ingested_at: '2024-01-15T12:00:00Z' }),
+    ];
+    await post(insertAllUrl(ref), { rows: rows.map((row) => ({ json: row })) });
+    return { table: ref.tableId, view: view.tableId };
+  }
+
+  test('reads the latest version of one id from a latest view, in the REST shape: schema, f/v cells, int64 microsecond timestamps', async () => {
+    const { view } = await versionedTable();
+    const reply = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')]));
+    expect(reply.status).toBe(200);
+    expect(reply.body).toMatchObject({
+      kind: 'bigquery#queryResponse',
+      jobComplete: true,
+      totalRows: '1',
+      jobReference: { projectId: 'p-1', jobId: expect.any(String), location: 'US' },
+      schema: {
+        fields: [
+          { name: 'id', type: 'STRING', mode: 'REQUIRED' },
+          { name: 'name', type: 'STRING', mode: 'REQUIRED' },
+          { name: 'value', type: 'FLOAT', mode: 'REQUIRED' },
+          { name: 'ingested_at', type: 'TIMESTAMP', mode: 'REQUIRED' },
+        ],
+      },
+      rows: [{ f: [{ v: 'a' }, { v: 'new' }, { v: '1.5' }, { v: '1705320000001000' }] }],
+    });
+    const tie = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'b')]));
+    expect(tie.body.rows[0].f[1]).toEqual({ v: 'wins' });
+  });
+
+  test('a plain table answers every version; float-second timestamps unless int64 ones are asked for', async () => {
+    const { table } = await versionedTable();
+    const reply = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a')], { formatOptions: undefined }));
+    expect(reply.body.rows.map((row: { f: { v: string }[] }) => row.f[3]!.v)).toEqual(['1705320000', '1705320000.001']);
+  });
+
+  test('pages by id in UTF-8 byte order after the given id, up to the limit; an empty page has no rows', async () => {
+    const { view } = await versionedTable();
+    const ids = async (afterId: string, limit: string) => {
+      const reply = await post(queriesUrl(), query(page(view), [stringParameter('afterId', afterId), limitParameter(limit)]));
+      return (reply.body.rows ?? []).map((row: { f: { v: string }[] }) => row.f[0]!.v);
+    };
+    expect(await ids('', '10')).toEqual(['a', 'b', '\uFFFD', '😀']);
+    expect(await ids('a', '2')).toEqual(['b', '\uFFFD']);
+    expect(await ids('\uFFFD', '2')).toEqual(['😀']);
+    const empty = await post(queriesUrl(), query(page(view), [stringParameter('afterId', '😀'), limitParameter('5')]));
+    expect(empty.body).toMatchObject({ jobComplete: true, totalRows: '0' });
+    expect(empty.body).not.toHaveProperty('rows');
+  });
+
+  test('records the request as sent; JOB_CREATION_OPTIONAL answers with a queryId instead of a job', async () => {
+    const { view } = await versionedTable();
+    const sent = query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: '1073741824', jobCreationMode: 'JOB_CREATION_OPTIONAL', timeoutMs: 5000 });
+    const reply = await post(queriesUrl(), sent);
+    expect(reply.body.queryId).toEqual(expect.any(String));
+    expect(reply.body).not.toHaveProperty('jobReference');
+    expect(standIn.requestsTo('jobs.query').at(-1)).toEqual({
+      route: 'jobs.query',
+      projectId: 'p-1',
+      query: sent.query,
+      queryParameters: sent.queryParameters,
+      parameterMode: 'named',
+      useLegacySql: false,
+      maximumBytesBilled: '1073741824',
+      timeoutMs: 5000,
+      jobCreationMode: 'JOB_CREATION_OPTIONAL',
+      authorization: undefined,
+    });
+  });
+
+  test('refuses a query that would bill more than maximumBytesBilled (at least 10 MB per table), as BigQuery does', async () => {
+    const { view } = await versionedTable();
+    const capped = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: String(10 * 1024 * 1024 - 1) }));
+    expect(capped).toMatchObject({ status: 400, body: { error: { errors: [{ reason: 'bytesBilledLimitExceeded' }] } } });
+    const enough = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: String(10 * 1024 * 1024) }));
+    expect(enough.status).toBe(200);
+  });
+
+  test.each([
+    ['legacy SQL', (view: string) => query(byId(view), [stringParameter('id', 'a')], { useLegacySql: undefined }), 400, 'invalidQuery'],
+    ['a query shape it does not run', (view: string) => query(`SELECT * FROM \`p-1.ds.${view}\``, []), 400, 'invalidQuery'],
+    ['a value spliced into the SQL', (view: string) => query(`SELECT id FROM \`p-1.ds.${view}\` WHERE id = 'a'`, []), 400, 'invalidQuery'],
+    ['a missing parameter', (view: string) => query(byId(view), []), 400, 'invalidQuery'],
+    ['a parameter of the wrong type', (view: string) => query(byId(view), [{ ...stringParameter('id', 'a'), parameterType: { type: 'INT64' } }]), 400, 'invalidQuery'],
+    ['a negative limit', (view: string) => query(page(view), [stringParameter('afterId', ''), limitParameter('-1')]), 400, 'invalidQuery'],
+    ['an unknown column', (view: string) => query(byId(view).replace('name', 'colour'), [stringParameter('id', 'a')]), 400, 'invalidQuery'],
+    ['an unknown view', () => query(byId('missing'), [stringParameter('id', 'a')]), 404, 'notFound'],
+    ['an unknown request field', (view: string) => query(byId(view), [], { sql: 'x' }), 400, 'invalid'],
+  ])('answers %s with a Google error', async (_, build, status, reason) => {
+    const { view } = await versionedTable();
+    const reply = await post(queriesUrl(), build(view));
+    expect(reply).toEqual({ status, body: { error: expect.objectContaining({ code: status, errors: [expect.objectContaining({ reason })] }) } });
+  });
+
+  test('can be scripted to answer that the query has not completed', async () => {
+    const { view } = await versionedTable();
+    standIn.script('jobs.query', { outcome: { kind: 'incomplete' } });
+    const reply = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')]));
+    expect(reply.body).toMatchObject({ jobComplete: false, jobReference: { jobId: expect.any(String) } });
+    expect(reply.body).not.toHaveProperty('rows');
+  });
 });

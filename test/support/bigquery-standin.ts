@@ -6,12 +6,17 @@
  * scripted to fail (per-row `insertErrors`, 5xx, slow replies, dropped
  * connections).
  *
- * Endpoints live in a route table; a new REST method (e.g. `jobs.query` for
- * reads) is one more entry plus its handler.
+ * Endpoints live in a route table; a new REST method is one more entry plus
+ * its handler. `jobs.query` runs only the few query shapes the adapter sends
+ * (recognised by pattern, evaluated against the stored rows with the
+ * request's parameters), not arbitrary SQL: anything else is refused, so a
+ * query the adapter should not send fails loudly.
  */
+import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { BigQueryField } from '../../lambda-src/record';
+import { compareUtf8, latestVersions } from './latest-versions';
 
 export interface TableRef {
   projectId: string;
@@ -36,8 +41,31 @@ export interface InsertAllRequest {
   authorization: string | undefined;
 }
 
-/** Every route's recorded request; later routes add their own member. */
-export type RecordedRequest = InsertAllRequest;
+/** One element of a `jobs.query` request's `queryParameters`, as sent. */
+export interface QueryParameter {
+  name?: string;
+  parameterType?: { type?: string };
+  parameterValue?: { value?: unknown };
+}
+
+/** A well-formed `jobs.query` request, as received. */
+export interface QueryRequest {
+  route: 'jobs.query';
+  projectId: string;
+  /** The SQL text, exactly as sent. */
+  query: string;
+  queryParameters: QueryParameter[];
+  parameterMode: string | undefined;
+  useLegacySql: boolean | undefined;
+  /** As sent: an int64 in a string, or absent (no cap). */
+  maximumBytesBilled: string | undefined;
+  timeoutMs: number | undefined;
+  jobCreationMode: string | undefined;
+  authorization: string | undefined;
+}
+
+/** Every route's recorded request. */
+export type RecordedRequest = InsertAllRequest | QueryRequest;
 export type RouteName = RecordedRequest['route'];
 
 /** A row as the table holds it. */
@@ -56,7 +84,12 @@ export type ScriptedOutcome =
    */
   | { kind: 'destroySocket'; afterStoring?: boolean }
   /** insertAll only: these row indices are reported `invalid`, as if they broke the schema. */
-  | { kind: 'rejectRows'; indices: readonly number[]; message?: string };
+  | { kind: 'rejectRows'; indices: readonly number[]; message?: string }
+  /** jobs.query only: the query has not finished within the request's `timeoutMs` (`jobComplete: false`). */
+  | { kind: 'incomplete' };
+
+/** The outcomes a route itself handles (the others are the same for every route). */
+type RouteOutcome = Extract<ScriptedOutcome, { kind: 'rejectRows' | 'incomplete' }>;
 
 export interface ScriptedReply {
   /** Wait this long before handling the request (a slow BigQuery). */
@@ -77,8 +110,8 @@ interface JsonReply {
 
 interface AcceptedRequest {
   recorded: RecordedRequest;
-  /** Does the work and builds the reply; `rejectRows` is the only outcome a route sees. */
-  execute(rejected?: Extract<ScriptedOutcome, { kind: 'rejectRows' }>): JsonReply;
+  /** Does the work and builds the reply. */
+  execute(outcome?: RouteOutcome): JsonReply;
 }
 
 interface Route {
@@ -95,6 +128,11 @@ interface Table {
   rows: StoredRow[];
   /** insertAll deduplicates on insert id (BigQuery does it best-effort for about a minute; we keep them all). */
   insertIds: Set<string>;
+}
+
+/** A view with the latest-version semantics over `source` (see `createLatestView`). */
+interface LatestView {
+  source: Table;
 }
 
 const STATUS_NAMES: Record<number, string> = {
@@ -129,6 +167,94 @@ function isObject(value: unknown): value is Record<string, unknown> {
 
 function tableKey(ref: TableRef): string {
   return `${ref.projectId}:${ref.datasetId}.${ref.tableId}`;
+}
+
+/** BigQuery bills at least 10 MB for each table a query reads. */
+const MIN_BYTES_BILLED = 10 * 1024 * 1024;
+
+/** Logical bytes BigQuery bills for reading these columns: 2 + UTF-8 length per STRING, 8 per FLOAT or TIMESTAMP. */
+function bytesOf(table: Table): number {
+  let bytes = 0;
+  for (const row of table.rows) {
+    for (const field of table.fields) {
+      const value = row.json[field.name];
+      if (value === undefined || value === null) continue;
+      bytes += field.type === 'STRING' ? 2 + Buffer.byteLength(String(value)) : 8;
+    }
+  }
+  return bytes;
+}
+
+/** A stored TIMESTAMP (an insertAll value: RFC 3339-like text or epoch seconds) in epoch microseconds. */
+function timestampMicros(value: unknown): number {
+  if (typeof value === 'number') return Math.round(value * 1e6);
+  const text = String(value).replace(' UTC', 'Z');
+  const fraction = /\.(\d+)/.exec(text)?.[1] ?? '';
+  return Date.parse(text) * 1000 + Number(fraction.slice(3, 6).padEnd(3, '0'));
+}
+
+/**
+ * The query shapes `BigQueryWarehouse` sends: `SELECT <columns> FROM
+ * \`project.dataset.table\`` filtered on `id` by one named parameter, or
+ * paged by id after one, up to another.
+ */
+const SELECT_FROM = /^SELECT (?<columns>[A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*) FROM `(?<table>[^`]+)` /;
+const QUERY_SHAPES = {
+  byId: new RegExp(`${SELECT_FROM.source}WHERE id = @(?<id>[A-Za-z_][A-Za-z0-9_]*)$`),
+  page: new RegExp(`${SELECT_FROM.source}WHERE id > @(?<afterId>[A-Za-z_][A-Za-z0-9_]*) ORDER BY id LIMIT @(?<limit>[A-Za-z_][A-Za-z0-9_]*)$`),
+};
+
+const QUERY_KEYS = new Set([
+  'kind',
+  'query',
+  'queryParameters',
+  'parameterMode',
+  'useLegacySql',
+  'maximumBytesBilled',
+  'timeoutMs',
+  'location',
+  'formatOptions',
+  'requestId',
+  'jobCreationMode',
+  'useQueryCache',
+  'labels',
+  'maxResults',
+  'defaultDataset',
+  'createSession',
+  'dryRun',
+]);
+
+function queryShapeProblem(body: unknown): string | undefined {
+  if (!isObject(body)) return 'The request body must be a JSON object.';
+  const unknownKey = Object.keys(body).find((key) => !QUERY_KEYS.has(key));
+  if (unknownKey !== undefined) return `Invalid JSON payload received. Unknown name "${unknownKey}": Cannot find field.`;
+  if (typeof body.query !== 'string' || body.query === '') return 'Required parameter is missing: query';
+  if (body.queryParameters !== undefined && !Array.isArray(body.queryParameters)) return 'queryParameters must be a list.';
+  if (body.maximumBytesBilled !== undefined && !(typeof body.maximumBytesBilled === 'string' && /^\d+$/.test(body.maximumBytesBilled))) {
+    return `Invalid value for maximumBytesBilled: ${JSON.stringify(body.maximumBytesBilled)}`;
+  }
+  return undefined;
+}
+
+/** A typed named parameter's value, or why it cannot be used. */
+function parameterValue(parameters: readonly QueryParameter[], name: string, type: 'STRING' | 'INT64'): { value: string | number } | { problem: string } {
+  const parameter = parameters.find((candidate) => candidate.name === name);
+  if (parameter === undefined) return { problem: `Query parameter '${name}' not found` };
+  if (parameter.parameterType?.type !== type) {
+    return { problem: `Query parameter '${name}' has type ${parameter.parameterType?.type ?? 'unknown'}, the query needs ${type}` };
+  }
+  const raw = parameter.parameterValue?.value;
+  if (type === 'STRING') return typeof raw === 'string' ? { value: raw } : { problem: `Query parameter '${name}' has no STRING value` };
+  const text = String(raw);
+  return /^-?\d+$/.test(text) ? { value: Number(text) } : { problem: `Query parameter '${name}' has no INT64 value` };
+}
+
+/** A `jobs.query` cell: every value is text, TIMESTAMP as int64 microseconds or float seconds per the request's format options. */
+function cell(field: BigQueryField, value: unknown, int64Timestamps: boolean): { v: string | null } {
+  if (value === undefined || value === null) return { v: null };
+  if (field.type !== 'TIMESTAMP') return { v: String(value) };
+  const micros = timestampMicros(value);
+  return { v: int64Timestamps ? String(micros) : String(micros / 1e6) };
 }
 
 /** BigQuery's canonical timestamp forms: RFC 3339 / `YYYY-MM-DD[ T]HH:MM:SS[.ffffff][Z| UTC|±HH:MM]`, or epoch seconds. */
@@ -206,6 +332,7 @@ export class BigQueryStandIn {
   readonly url: string;
   private readonly recorded: RecordedRequest[] = [];
   private readonly tables = new Map<string, Table>();
+  private readonly latestViews = new Map<string, LatestView>();
   private readonly scripts = new Map<RouteName, ScriptedReply[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly routes: readonly Route[] = [
@@ -214,6 +341,12 @@ export class BigQueryStandIn {
       method: 'POST',
       path: /^\/bigquery\/v2\/projects\/(?<projectId>[^/]+)\/datasets\/(?<datasetId>[^/]+)\/tables\/(?<tableId>[^/]+)\/insertAll$/,
       accept: (params, body, request) => this.acceptInsertAll(params, body, request),
+    },
+    {
+      name: 'jobs.query',
+      method: 'POST',
+      path: /^\/bigquery\/v2\/projects\/(?<projectId>[^/]+)\/queries$/,
+      accept: (params, body, request) => this.acceptQuery(params, body, request),
     },
   ];
 
@@ -245,9 +378,25 @@ export class BigQueryStandIn {
     return this.recorded;
   }
 
+  /** The recorded requests to one route. */
+  requestsTo<R extends RouteName>(route: R): Extract<RecordedRequest, { route: R }>[] {
+    return this.recorded.filter((request): request is Extract<RecordedRequest, { route: R }> => request.route === route);
+  }
+
   /** Creates an empty table; insertAll into a table that does not exist answers 404, as BigQuery does. */
   createTable(ref: TableRef, fields: readonly BigQueryField[]): void {
     this.tables.set(tableKey(ref), { fields, rows: [], insertIds: new Set() });
+  }
+
+  /**
+   * Creates a view over `source` (which must exist) holding the latest
+   * version of each id: newest `ingested_at`, ties broken by the greater
+   * `insert_id`, as `WarehouseTable`'s view does.
+   */
+  createLatestView(ref: TableRef, source: TableRef): void {
+    const table = this.tables.get(tableKey(source));
+    if (!table) throw new Error(`stand-in has no table ${tableKey(source)}`);
+    this.latestViews.set(tableKey(ref), { source: table });
   }
 
   /** The rows stored in a table, in insertion order. */
@@ -328,6 +477,99 @@ export class BigQueryStandIn {
     BigQueryStandIn.send(response, accepted.execute(outcome));
   }
 
+  /** `project.dataset.table` (the project may itself hold dots, e.g. `example.com:p`) as a table or latest view. */
+  private source(reference: string): { fields: readonly BigQueryField[]; rows: StoredRow[]; table: Table } | undefined {
+    const parts = reference.split('.');
+    if (parts.length < 3) return undefined;
+    const ref = { tableId: parts.pop()!, datasetId: parts.pop()!, projectId: parts.join('.') };
+    const table = this.tables.get(tableKey(ref));
+    if (table) return { fields: table.fields, rows: table.rows, table };
+    const view = this.latestViews.get(tableKey(ref));
+    if (!view) return undefined;
+    const versions = view.source.rows.map((row) => ({
+      id: String(row.json.id),
+      insertId: String(row.json.insert_id),
+      ingestedAt: new Date(timestampMicros(row.json.ingested_at) / 1000),
+      row,
+    }));
+    return { fields: view.source.fields, rows: latestVersions(versions).map((version) => version.row), table: view.source };
+  }
+
+  private acceptQuery(params: Record<string, string>, body: unknown, request: IncomingMessage): JsonReply | AcceptedRequest {
+    const problem = queryShapeProblem(body);
+    if (problem) return googleError(400, 'invalid', problem);
+    const query = body as Record<string, unknown> & { query: string };
+    const recorded: QueryRequest = {
+      route: 'jobs.query',
+      projectId: params.projectId!,
+      query: query.query,
+      queryParameters: (query.queryParameters as QueryParameter[] | undefined) ?? [],
+      parameterMode: query.parameterMode as string | undefined,
+      useLegacySql: query.useLegacySql as boolean | undefined,
+      maximumBytesBilled: query.maximumBytesBilled as string | undefined,
+      timeoutMs: query.timeoutMs as number | undefined,
+      jobCreationMode: query.jobCreationMode as string | undefined,
+      authorization: request.headers.authorization,
+    };
+    const int64Timestamps = (query.formatOptions as { useInt64Timestamp?: boolean } | undefined)?.useInt64Timestamp === true;
+    return { recorded, execute: (outcome) => this.runQuery(recorded, int64Timestamps, outcome?.kind === 'incomplete') };
+  }
+
+  private runQuery(request: QueryRequest, int64Timestamps: boolean, incomplete: boolean): JsonReply {
+    // BigQuery's jobs.query defaults to legacy SQL, which has no named parameters.
+    if (request.useLegacySql !== false) return googleError(400, 'invalidQuery', 'Query parameters cannot be used in legacy SQL queries.');
+    const byId = QUERY_SHAPES.byId.exec(request.query)?.groups;
+    const page = QUERY_SHAPES.page.exec(request.query)?.groups;
+    const shape = byId ?? page;
+    if (!shape) return googleError(400, 'invalidQuery', `The BigQuery stand-in does not run this query: ${request.query}`);
+    const source = this.source(shape.table!);
+    if (!source) return googleError(404, 'notFound', `Not found: Table ${shape.table} was not found in location US`);
+    const columns = shape.columns!.split(', ');
+    const unknownColumn = columns.find((name) => !source.fields.some((field) => field.name === name));
+    if (unknownColumn !== undefined) return googleError(400, 'invalidQuery', `Unrecognized name: ${unknownColumn}`);
+
+    const billed = Math.max(MIN_BYTES_BILLED, bytesOf(source.table));
+    if (request.maximumBytesBilled !== undefined && billed > Number(request.maximumBytesBilled)) {
+      return googleError(400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${request.maximumBytesBilled}. ${billed} or higher required.`);
+    }
+
+    let rows: StoredRow[];
+    if (byId) {
+      const id = parameterValue(request.queryParameters, byId.id!, 'STRING');
+      if ('problem' in id) return googleError(400, 'invalidQuery', id.problem);
+      rows = source.rows.filter((row) => row.json.id === id.value);
+    } else {
+      const afterId = parameterValue(request.queryParameters, page!.afterId!, 'STRING');
+      if ('problem' in afterId) return googleError(400, 'invalidQuery', afterId.problem);
+      const limit = parameterValue(request.queryParameters, page!.limit!, 'INT64');
+      if ('problem' in limit) return googleError(400, 'invalidQuery', limit.problem);
+      if (Number(limit.value) < 0) return googleError(400, 'invalidQuery', 'LIMIT must be non-negative');
+      rows = source.rows
+        .filter((row) => compareUtf8(String(row.json.id), String(afterId.value)) > 0)
+        .sort((a, b) => compareUtf8(String(a.json.id), String(b.json.id)))
+        .slice(0, Number(limit.value));
+    }
+
+    const reference =
+      request.jobCreationMode === 'JOB_CREATION_OPTIONAL'
+        ? { queryId: randomUUID() }
+        : { jobReference: { projectId: request.projectId, jobId: `job_${randomUUID()}`, location: 'US' } };
+    if (incomplete) return { status: 200, body: { kind: 'bigquery#queryResponse', ...reference, jobComplete: false } };
+    const fields = columns.map((name) => source.fields.find((field) => field.name === name)!);
+    const body: Record<string, unknown> = {
+      kind: 'bigquery#queryResponse',
+      schema: { fields: fields.map(({ name, type, mode }) => ({ name, type, mode })) },
+      ...reference,
+      totalRows: String(rows.length),
+      totalBytesProcessed: String(bytesOf(source.table)),
+      jobComplete: true,
+      cacheHit: false,
+    };
+    // BigQuery leaves `rows` out of an empty result.
+    if (rows.length > 0) body.rows = rows.map((row) => ({ f: fields.map((field) => cell(field, row.json[field.name], int64Timestamps)) }));
+    return { status: 200, body };
+  }
+
   private acceptInsertAll(params: Record<string, string>, body: unknown, request: IncomingMessage): JsonReply | AcceptedRequest {
     const ref: TableRef = { projectId: params.projectId!, datasetId: params.datasetId!, tableId: params.tableId! };
     const problem = insertAllShapeProblem(body);
@@ -343,7 +585,13 @@ export class BigQueryStandIn {
       ignoreUnknownValues: insertAll.ignoreUnknownValues,
       authorization: request.headers.authorization,
     };
-    return { recorded, execute: (rejected) => this.insertAll(table, recorded, rejected?.indices ?? [], rejected?.message) };
+    return {
+      recorded,
+      execute: (outcome) => {
+        if (outcome?.kind === 'incomplete') throw new Error('insertAll cannot be scripted as incomplete');
+        return this.insertAll(table, recorded, outcome?.indices ?? [], outcome?.message);
+      },
+    };
   }
 
   private insertAll(table: Table, request: InsertAllRequest, scriptedInvalid: readonly number[], scriptedMessage?: string): JsonReply {

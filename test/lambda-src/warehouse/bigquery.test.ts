@@ -3,8 +3,8 @@ import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type Warehouse } from '../../../lambda-src/warehouse/warehouse';
-import { BigQueryStandIn, type InsertAllRequest, type TableRef } from '../../support/bigquery-standin';
-import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
+import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../support/bigquery-standin';
+import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
 const PROJECT = 'test-project';
 const DATASET = 'ingest';
@@ -26,6 +26,7 @@ function freshTable(): { ref: TableRef; options: BigQueryWarehouseOptions } {
   tables += 1;
   const ref = { projectId: PROJECT, datasetId: DATASET, tableId: `records_${tables}` };
   standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS);
+  standIn.createLatestView({ ...ref, tableId: `${ref.tableId}_latest` }, ref);
   return { ref, options: { projectId: PROJECT, dataset: DATASET, table: ref.tableId, apiEndpoint: standIn.url } };
 }
 
@@ -40,7 +41,7 @@ function storedRows(ref: TableRef): StoredRow[] {
 }
 
 function requestsTo(ref: TableRef): InsertAllRequest[] {
-  return standIn.requests.filter((request) => request.table.tableId === ref.tableId);
+  return standIn.requestsTo('tabledata.insertAll').filter((request) => request.table.tableId === ref.tableId);
 }
 
 async function failureOf(warehouse: Warehouse, insert: Parameters<Warehouse['insert']>[0]): Promise<WarehouseError> {
@@ -173,6 +174,146 @@ describe('BigQueryWarehouse on the wire', () => {
     const failure = await failureOf(warehouse, rows(1));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery insertAll failed: ECONNREFUSED');
+  });
+});
+
+describe('BigQueryWarehouse reads on the wire', () => {
+  const MARKER = 'user-text-marker';
+
+  /** The jobs.query requests since `before` (a count of all of them). */
+  const queriesSince = (before: number): QueryRequest[] => standIn.requestsTo('jobs.query').slice(before);
+
+  async function readFailure(read: Promise<unknown>): Promise<WarehouseError> {
+    const failure = await read.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(failure).toBeInstanceOf(WarehouseError);
+    return failure as WarehouseError;
+  }
+
+  test('getLatest: one GoogleSQL jobs.query on the latest view, the id only as a typed named parameter, bytes billed capped, no credentials', async () => {
+    const { ref, options } = freshTable();
+    const warehouse = new BigQueryWarehouse({ ...options, requestTimeoutMs: 4000 });
+    const id = `${MARKER} ${INJECTION_SHAPED_IDS[0]}`;
+    await warehouse.insert([row({ id, name: 'found' })]);
+    const before = standIn.requestsTo('jobs.query').length;
+
+    expect(await warehouse.getLatest(id)).toMatchObject({ id, name: 'found' });
+    const [sent, ...more] = queriesSince(before);
+    expect(more).toEqual([]);
+    expect(sent).toEqual({
+      route: 'jobs.query',
+      projectId: PROJECT,
+      query: `SELECT id, name, value, ingested_at FROM \`${PROJECT}.${DATASET}.${ref.tableId}_latest\` WHERE id = @id`,
+      queryParameters: [{ name: 'id', parameterType: { type: 'STRING' }, parameterValue: { value: id } }],
+      parameterMode: 'named',
+      useLegacySql: false,
+      maximumBytesBilled: String(1024 ** 3),
+      timeoutMs: 4000,
+      jobCreationMode: 'JOB_CREATION_OPTIONAL',
+      authorization: undefined,
+    });
+    expect(sent!.query).not.toContain(MARKER);
+  });
+
+  test.each(INJECTION_SHAPED_IDS)('the id %j never reaches the SQL text and finds nothing', async (id) => {
+    const { options } = freshTable();
+    const warehouse = new BigQueryWarehouse(options);
+    await warehouse.insert(rows(2));
+    const before = standIn.requestsTo('jobs.query').length;
+    expect(await warehouse.getLatest(id)).toBeUndefined();
+    expect(await warehouse.listLatest({ afterId: id, limit: 5 })).toEqual(expect.any(Array));
+    for (const sent of queriesSince(before)) {
+      expect(sent.query).toMatch(/^SELECT id, name, value, ingested_at FROM `[^`]+_latest` WHERE id (= @id|> @afterId ORDER BY id LIMIT @limit)$/);
+      expect(sent.queryParameters.map((parameter) => parameter.parameterValue?.value)).toContain(id);
+    }
+  });
+
+  test('listLatest: afterId as STRING and limit as INT64 parameters, ordered by id on the view', async () => {
+    const { ref, options } = freshTable();
+    const warehouse = new BigQueryWarehouse(options);
+    await warehouse.insert([row({ id: 'b' }), row({ id: 'a' }), row({ id: 'c' })]);
+    const before = standIn.requestsTo('jobs.query').length;
+    expect((await warehouse.listLatest({ afterId: `a`, limit: 1 })).map((record) => record.id)).toEqual(['b']);
+    const [sent] = queriesSince(before);
+    expect(sent!.query).toBe(
+      `SELECT id, name, value, ingested_at FROM \`${PROJECT}.${DATASET}.${ref.tableId}_latest\` WHERE id > @afterId ORDER BY id LIMIT @limit`,
+    );
+    expect(sent!.queryParameters).toEqual([
+      { name: 'afterId', parameterType: { type: 'STRING' }, parameterValue: { value: 'a' } },
+      { name: 'limit', parameterType: { type: 'INT64' }, parameterValue: { value: 1 } },
+    ]);
+    expect(sent!.maximumBytesBilled).toBe(String(1024 ** 3));
+  });
+
+  test('latestView and maxBytesBilled are configurable', async () => {
+    const { ref, options } = freshTable();
+    standIn.createLatestView({ ...ref, tableId: 'records_now' }, ref);
+    const warehouse = new BigQueryWarehouse({ ...options, latestView: 'records_now', maxBytesBilled: 50 * 1024 * 1024 });
+    const before = standIn.requestsTo('jobs.query').length;
+    await warehouse.getLatest('x');
+    expect(queriesSince(before)[0]).toMatchObject({ maximumBytesBilled: String(50 * 1024 * 1024) });
+    expect(queriesSince(before)[0]!.query).toContain(`\`${PROJECT}.${DATASET}.records_now\``);
+  });
+
+  test('a query over the bytes-billed cap is refused by BigQuery: a non-retryable warehouse_error naming the reason', async () => {
+    const { options } = freshTable();
+    const warehouse = new BigQueryWarehouse({ ...options, maxBytesBilled: 10 * 1024 * 1024 });
+    // 8500 rows of about 1.3 kB each: just over 10 MiB, so a read of the view bills more than the cap.
+    for (let batch = 0; batch < 17; batch += 1) {
+      await warehouse.insert(Array.from({ length: 500 }, () => row({ id: 'i'.repeat(256), name: 'n'.repeat(1024) })));
+    }
+    const failure = await readFailure(warehouse.getLatest('x'));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
+    expect(failure.message).toMatch(/^BigQuery query failed: HTTP 400 bytesBilledLimitExceeded/);
+  });
+
+  test.each([
+    [503, 'backendError'],
+    [429, 'rateLimitExceeded'],
+  ])('HTTP %i %s is a retryable warehouse_unavailable, sent once', async (status, reason) => {
+    const { options } = freshTable();
+    const before = standIn.requestsTo('jobs.query').length;
+    standIn.script('jobs.query', { outcome: { kind: 'httpError', status, reason } });
+    const failure = await readFailure(new BigQueryWarehouse(options).listLatest({ afterId: '', limit: 10 }));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect(failure.message).toContain(`BigQuery query failed: HTTP ${status}`);
+    expect(queriesSince(before)).toHaveLength(1);
+  });
+
+  test('a missing view is a non-retryable warehouse_error', async () => {
+    const { options } = freshTable();
+    const failure = await readFailure(new BigQueryWarehouse({ ...options, latestView: 'no_such_view' }).getLatest('x'));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
+    expect(failure.message).toMatch(/HTTP 404 notFound/);
+  });
+
+  test('a query BigQuery has not finished within the timeout is a retryable warehouse_unavailable, not polled', async () => {
+    const { options } = freshTable();
+    const before = standIn.requestsTo('jobs.query').length;
+    standIn.script('jobs.query', { outcome: { kind: 'incomplete' } });
+    const failure = await readFailure(new BigQueryWarehouse({ ...options, requestTimeoutMs: 3000 }).getLatest('x'));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect(failure.message).toBe('BigQuery query did not complete within 3000 ms');
+    expect(queriesSince(before)).toHaveLength(1);
+  });
+
+  test('a reply slower than requestTimeoutMs is a retryable warehouse_unavailable', async () => {
+    const { options } = freshTable();
+    standIn.script('jobs.query', { delayMs: 60_000 });
+    const failure = await readFailure(new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 }).getLatest('x'));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect(failure.message).toBe('BigQuery query did not answer within 200 ms');
+  });
+
+  test.each([
+    [{ maxBytesBilled: 10 * 1024 * 1024 - 1 }, /^maxBytesBilled must be an integer of at least 10485760/],
+    [{ maxBytesBilled: 1.5e9 + 0.5 }, /^maxBytesBilled must be an integer/],
+    [{ latestView: 'v`; DROP TABLE x; --' }, /must not contain a backquote/],
+    [{ table: 'records\\' }, /must not contain a backquote, backslash or newline/],
+  ])('refuses options %j at construction', (overrides, message) => {
+    expect(() => new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'records', ...overrides })).toThrow(message);
   });
 });
 

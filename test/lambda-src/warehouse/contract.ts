@@ -2,11 +2,14 @@
  * The `Warehouse` contract, one suite for every adapter: each adapter's test
  * file calls `describeWarehouseContract` with a way to open a fresh, empty
  * warehouse and to read back what it really stored (from the DuckDB file, or
- * from the BigQuery stand-in's table), never through the port itself.
+ * from the BigQuery stand-in's table), never through the port itself. The
+ * read section holds `getLatest` and `listLatest` to the semantics in
+ * test/support/latest-versions.ts.
  */
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../../lambda-src/record';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { asStoredRecord, compareUtf8, latestPage } from '../../support/latest-versions';
 
 /** A row as the storage holds it. */
 export interface StoredRow {
@@ -48,6 +51,39 @@ export function asStored(rows: readonly WarehouseRow[]): StoredRow[] {
 
 export function byInsertId(rows: readonly StoredRow[]): StoredRow[] {
   return [...rows].sort((a, b) => (a.insertId < b.insertId ? -1 : a.insertId > b.insertId ? 1 : 0));
+}
+
+/** Ids that would change a query's meaning if spliced into SQL, or match more than themselves in a LIKE. */
+export const INJECTION_SHAPED_IDS = [
+  "' OR '1'='1",
+  "' OR 1=1 --",
+  "x'; DROP TABLE records; --",
+  '" OR ""="',
+  '`; DROP VIEW records_latest; --',
+  '\\',
+  "\\' OR 1=1 --",
+  '%',
+  '_',
+  '$1',
+  '@id',
+  '?',
+  '\u0000',
+  'a\u0000b',
+];
+
+/** A later instant than `row()` gives, `ms` milliseconds after a fixed base. */
+const at = (ms: number) => new Date(Date.UTC(2025, 5, 1, 0, 0, 0) + ms);
+
+/** Walks every page of `listLatest` with `limit`, the last id of each page being the next `afterId`. */
+async function walkPages(warehouse: Warehouse, limit: number): Promise<StoredRecord[][]> {
+  const pages: StoredRecord[][] = [];
+  let afterId = '';
+  for (;;) {
+    const page = await warehouse.listLatest({ afterId, limit });
+    pages.push(page);
+    if (page.length < limit) return pages;
+    afterId = page.at(-1)!.id;
+  }
 }
 
 export function describeWarehouseContract(adapterName: string, open: () => Promise<WarehouseUnderTest>): void {
@@ -145,12 +181,155 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
       expect(byInsertId(await subject.storedRows())).toEqual(byInsertId(asStored([batch[0]!, batch[2]!])));
     });
 
-    test('close() twice is safe, and a closed warehouse refuses inserts', async () => {
+    test('close() twice is safe, and a closed warehouse refuses inserts and reads', async () => {
       await subject.warehouse.close();
       await expect(subject.warehouse.close()).resolves.toBeUndefined();
-      const failure = await subject.warehouse.insert(rows(1)).catch((error: unknown) => error);
-      expect(failure).toBeInstanceOf(WarehouseError);
-      expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
+      const failures = await Promise.all([
+        subject.warehouse.insert(rows(1)).catch((error: unknown) => error),
+        subject.warehouse.getLatest('any').catch((error: unknown) => error),
+        subject.warehouse.listLatest({ afterId: '', limit: 1 }).catch((error: unknown) => error),
+      ]);
+      for (const failure of failures) {
+        expect(failure).toBeInstanceOf(WarehouseError);
+        expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
+      }
+    });
+
+    describe('reads', () => {
+      test('an id never stored is undefined, in an empty warehouse and beside other records', async () => {
+        expect(await subject.warehouse.getLatest('missing')).toBeUndefined();
+        await subject.warehouse.insert([row({ id: 'present' })]);
+        expect(await subject.warehouse.getLatest('missing')).toBeUndefined();
+        expect(await subject.warehouse.getLatest('presen')).toBeUndefined();
+        expect(await subject.warehouse.getLatest('present ')).toBeUndefined();
+        expect(await subject.warehouse.getLatest('PRESENT')).toBeUndefined();
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(1);
+      });
+
+      test('the newest ingestedAt wins, whatever order the versions were stored in; updatedAt is its ingestedAt', async () => {
+        const versions = [
+          row({ id: 'versioned', name: 'second', value: 2, ingestedAt: at(2000) }),
+          row({ id: 'versioned', name: 'first', value: 1, ingestedAt: at(1000) }),
+          row({ id: 'versioned', name: 'third', value: 3, ingestedAt: at(3000) }),
+          row({ id: 'versioned', name: 'late arrival of an old version', value: 0, ingestedAt: at(500) }),
+        ];
+        for (const version of versions) await subject.warehouse.insert([version]);
+        expect(await subject.warehouse.getLatest('versioned')).toEqual({ id: 'versioned', name: 'third', value: 3, updatedAt: at(3000) });
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toEqual([
+          { id: 'versioned', name: 'third', value: 3, updatedAt: at(3000) },
+        ]);
+      });
+
+      test('versions stored at the same instant: the greater insert id wins, in either order and in one batch', async () => {
+        await subject.warehouse.insert([row({ id: 'tie-1', name: 'loses', insertId: 'tie-1-a', ingestedAt: at(0) })]);
+        await subject.warehouse.insert([row({ id: 'tie-1', name: 'wins', insertId: 'tie-1-b', ingestedAt: at(0) })]);
+        await subject.warehouse.insert([row({ id: 'tie-2', name: 'wins', insertId: 'tie-2-b', ingestedAt: at(0) })]);
+        await subject.warehouse.insert([row({ id: 'tie-2', name: 'loses', insertId: 'tie-2-a', ingestedAt: at(0) })]);
+        await subject.warehouse.insert([
+          row({ id: 'tie-3', name: 'loses', insertId: 'tie-3-a', ingestedAt: at(0) }),
+          row({ id: 'tie-3', name: 'wins', insertId: 'tie-3-b', ingestedAt: at(0) }),
+        ]);
+        for (const id of ['tie-1', 'tie-2', 'tie-3']) expect((await subject.warehouse.getLatest(id))?.name).toBe('wins');
+        expect((await subject.warehouse.listLatest({ afterId: '', limit: 10 })).map((record) => record.name)).toEqual(['wins', 'wins', 'wins']);
+      });
+
+      test('values read back exactly as stored', async () => {
+        const batch = [
+          row({ id: '漢'.repeat(ID_MAX_LENGTH), name: 'ünïcödé 漢字 🦆👩‍👩‍👧 e\u0301' }),
+          row({ id: 'x'.repeat(ID_MAX_LENGTH), name: 'é'.repeat(NAME_MAX_LENGTH) }),
+          row({ name: '' }),
+          row({ name: 'control \u0000 \u0001 \u001f \u007f characters' }),
+          row({ value: 45.67 }),
+          row({ value: 0.1 + 0.2 }),
+          row({ value: Number.MAX_VALUE }),
+          row({ value: -Number.MAX_VALUE }),
+          row({ value: Number.MIN_VALUE }),
+          row({ value: 2 ** 53 + 2 }),
+          row({ value: -1e21 }),
+          row({ ingestedAt: new Date('1999-12-31T23:59:59.999Z') }),
+          row({ ingestedAt: new Date('2038-01-19T03:14:08.001Z') }),
+        ];
+        await subject.warehouse.insert(batch);
+        for (const stored of batch) expect(await subject.warehouse.getLatest(stored.id)).toEqual(asStoredRecord(stored));
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: batch.length })).toEqual(latestPage(batch, '', batch.length));
+      });
+
+      test('injection-shaped ids are only data: each finds exactly its own record, or nothing', async () => {
+        const [stored, ...absent] = INJECTION_SHAPED_IDS;
+        const others = [row({ id: 'a' }), row({ id: '1' }), row({ id: stored! + ' ' })];
+        await subject.warehouse.insert([row({ id: stored!, name: 'the one' }), ...others]);
+        expect(await subject.warehouse.getLatest(stored!)).toMatchObject({ id: stored, name: 'the one' });
+        for (const id of absent) expect(await subject.warehouse.getLatest(id)).toBeUndefined();
+        for (const afterId of INJECTION_SHAPED_IDS) {
+          const page = await subject.warehouse.listLatest({ afterId, limit: 10 });
+          expect(page.map((record) => record.id)).toEqual(
+            [stored!, ...others.map((other) => other.id)].filter((id) => compareUtf8(id, afterId) > 0).sort(compareUtf8),
+          );
+        }
+        // Nothing was dropped or changed by any of them.
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(4);
+      });
+
+      test('a listing is in UTF-8 byte order of ids, one latest version each', async () => {
+        const ids = ['b', 'a', 'B', 'é', 'e\u0301', '😀', '\uFFFD', '\uE000', 'a a', 'a', 'Z', '10', '9', 'b'];
+        const stored = ids.map((id, index) => row({ id, value: index, ingestedAt: at(index) }));
+        await subject.warehouse.insert(stored);
+        const listed = await subject.warehouse.listLatest({ afterId: '', limit: 1000 });
+        expect(listed).toEqual(latestPage(stored, '', 1000));
+        // Code point order, which JavaScript's UTF-16 comparison gets wrong for U+E000..U+FFFF against astral characters.
+        expect(listed.map((record) => record.id).slice(-3)).toEqual(['\uE000', '\uFFFD', '😀']);
+        expect(await subject.warehouse.listLatest({ afterId: '😀', limit: 10 })).toEqual([]);
+        expect((await subject.warehouse.listLatest({ afterId: 'a', limit: 2 })).map((record) => record.id)).toEqual(['a a', 'b']);
+      });
+
+      test.each([1, 2, 3, 7, 8, 50])('paging with limit %i visits each id once, in order, with its latest version', async (limit) => {
+        const stored = Array.from({ length: 7 }, (_, index) => [
+          row({ id: `page-${index}`, name: 'old', ingestedAt: at(index) }),
+          row({ id: `page-${index}`, name: 'new', ingestedAt: at(100 + index) }),
+        ]).flat();
+        await subject.warehouse.insert(stored);
+        const pages = await walkPages(subject.warehouse, limit);
+        expect(pages.flat()).toEqual(latestPage(stored, '', 1000));
+        expect(pages.slice(0, -1).every((page) => page.length === limit)).toBe(true);
+      });
+
+      test('paging while writes continue: every id present at the start exactly once, each page as of its own read', async () => {
+        const written: WarehouseRow[] = [];
+        const write = async (batch: WarehouseRow[]) => {
+          await subject.warehouse.insert(batch);
+          written.push(...batch);
+        };
+        const initialIds = Array.from({ length: 12 }, (_, index) => `live-${String(index).padStart(2, '0')}`);
+        await write(initialIds.map((id, index) => row({ id, name: 'v0', ingestedAt: at(index) })));
+
+        const limit = 3;
+        const seen: StoredRecord[] = [];
+        let afterId = '';
+        for (let clock = 1000; ; clock += 10) {
+          const page = await subject.warehouse.listLatest({ afterId, limit });
+          // A page reflects every write made before it was read.
+          expect(page).toEqual(latestPage(written, afterId, limit));
+          seen.push(...page);
+          if (page.length < limit) break;
+          afterId = page.at(-1)!.id;
+          const behind = initialIds.filter((id) => compareUtf8(id, afterId) <= 0);
+          const ahead = initialIds.filter((id) => compareUtf8(id, afterId) > 0);
+          // New versions of ids already read and of ids still ahead; new ids on both sides of the cursor.
+          await write([
+            row({ id: behind[0]!, name: `after ${afterId}`, ingestedAt: at(clock) }),
+            ...ahead.slice(0, 2).map((id) => row({ id, name: `after ${afterId}`, ingestedAt: at(clock) })),
+            row({ id: `live-00-new-${afterId}`, name: 'new behind', ingestedAt: at(clock) }),
+            row({ id: `live-99-new-${afterId}`, name: 'new ahead', ingestedAt: at(clock) }),
+          ]);
+        }
+
+        const seenIds = seen.map((record) => record.id);
+        expect([...seenIds].sort(compareUtf8)).toEqual(seenIds);
+        expect(new Set(seenIds).size).toBe(seenIds.length);
+        expect(initialIds.filter((id) => !seenIds.includes(id))).toEqual([]);
+        expect(seen.filter((record) => record.name === 'new ahead').length).toBeGreaterThan(0);
+        expect(seen.filter((record) => record.name.startsWith('after ')).length).toBeGreaterThan(0);
+      });
     });
   });
 }

@@ -500,3 +500,26 @@ describe('property: every request settles once with the verdict on its own rows'
     );
   });
 });
+
+describe('GroupCommitWarehouse reads', () => {
+  test('go straight to the inner warehouse, even while inserts wait in the queue or in flight', async () => {
+    const inner = new ScriptedWarehouse().next(COMMIT, BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner);
+    const first = track(warehouse.insert(requestRows('first', 2)));
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    expect(first.status).toBe('fulfilled');
+    const blocked = track(warehouse.insert(requestRows('blocked', 1)));
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    const queued = track(warehouse.insert(requestRows('queued', 1)));
+
+    expect(await warehouse.getLatest('first-1')).toEqual({ id: 'first-1', name: 'row', value: 1, updatedAt: new Date(0) });
+    expect((await warehouse.listLatest({ afterId: '', limit: 10 })).map((record) => record.id)).toEqual(['first-0', 'first-1']);
+    expect(inner.events.filter((event) => event === 'getLatest' || event === 'listLatest')).toEqual(['getLatest', 'listLatest']);
+    expect([blocked.status, queued.status]).toEqual(['pending', 'pending']);
+
+    inner.release(1);
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    expect([blocked.status, queued.status]).toEqual(['fulfilled', 'fulfilled']);
+    await warehouse.close();
+  });
+});
