@@ -8,8 +8,8 @@ import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
-import { openWarehouse, warehouseConfigFromEnv } from '../warehouse/from-env';
-import { GroupCommitWarehouse } from '../warehouse/group-commit';
+import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
+import { GroupCommitWarehouse, type GroupCommitOptions } from '../warehouse/group-commit';
 import type { Warehouse } from '../warehouse/warehouse';
 
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
@@ -54,19 +54,27 @@ export interface FunctionRuntimeOptions {
   settings: FunctionSettings;
   logger?: Logger;
   clock?: Clock;
+  /**
+   * Options of the group-commit batcher, or `false` for none: each request
+   * then makes its own warehouse insert (the benchmarks' baseline).
+   * @default {} (group commit with its defaults)
+   */
+  groupCommit?: GroupCommitOptions | false;
 }
 
 export interface FunctionRuntime extends HandlerDependencies {
-  /** Flushes the batcher and closes the warehouse under it, if it was opened. */
+  /** Flushes the batcher (if any) and closes the warehouse under it, if it was opened. */
   close(): Promise<void>;
 }
 
 export function createFunctionRuntime(options: FunctionRuntimeOptions): FunctionRuntime {
   const logger = options.logger ?? createLogger({ projectId: options.settings.projectId });
-  let batcher: GroupCommitWarehouse | undefined;
+  const groupCommit = options.groupCommit ?? {};
+  let opened: Warehouse | undefined;
   const warehouse = lazyWarehouse(async () => {
-    batcher = new GroupCommitWarehouse(new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName));
-    return batcher;
+    const logged = new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName);
+    opened = groupCommit === false ? logged : new GroupCommitWarehouse(logged, groupCommit);
+    return opened;
   });
   return {
     warehouse,
@@ -74,9 +82,33 @@ export function createFunctionRuntime(options: FunctionRuntimeOptions): Function
     logger,
     clock: options.clock ?? systemClock,
     close: async () => {
-      await batcher?.close();
+      await opened?.close();
     },
   };
+}
+
+export const GROUP_COMMIT_SETTINGS = ['on', 'off'] as const;
+
+/**
+ * Group-commit tuning per warehouse. DuckDB runs one write at a time on its
+ * one connection, so a second batch in flight would only wait there, smaller
+ * than if it had kept gathering rows in the batcher's queue.
+ */
+export const GROUP_COMMIT_FOR_WAREHOUSE: Readonly<Record<WarehouseConfig['kind'], GroupCommitOptions>> = {
+  duckdb: { maxInFlightBatches: 1 },
+  bigquery: {},
+};
+
+/**
+ * `GROUP_COMMIT`: `on` (default) coalesces concurrent requests' rows into one
+ * warehouse insert; `off` makes one insert per request, which only the
+ * benchmarks' baseline and debugging want.
+ */
+export function groupCommitFromEnv(env: Env = process.env): GroupCommitOptions | false {
+  const raw = env.GROUP_COMMIT;
+  if (raw === undefined || raw.trim() === '' || raw === 'on') return {};
+  if (raw === 'off') return false;
+  throw new Error(`GROUP_COMMIT must be one of ${GROUP_COMMIT_SETTINGS.join(', ')}, got ${JSON.stringify(raw)}`);
 }
 
 /**
@@ -88,5 +120,11 @@ export function createFunctionRuntime(options: FunctionRuntimeOptions): Function
 export function runtimeFromEnv(functionName: FunctionName, env: Env = process.env): FunctionRuntime {
   const settings = functionSettingsFromEnv(env);
   const warehouseConfig = warehouseConfigFromEnv(env);
-  return createFunctionRuntime({ functionName, openWarehouse: () => openWarehouse(warehouseConfig), settings });
+  const groupCommit = groupCommitFromEnv(env);
+  return createFunctionRuntime({
+    functionName,
+    openWarehouse: () => openWarehouse(warehouseConfig),
+    settings,
+    groupCommit: groupCommit && { ...GROUP_COMMIT_FOR_WAREHOUSE[warehouseConfig.kind], ...groupCommit },
+  });
 }
