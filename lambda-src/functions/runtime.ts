@@ -20,17 +20,34 @@ export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
  */
 export const MAX_MAX_BODY_BYTES = 4 * 1024 * 1024;
 
+/** A linger this long already makes every request slow; more is surely a typo. */
+export const MAX_GROUP_COMMIT_LINGER_MS = 60_000;
+
 export interface FunctionSettings {
   /** `MAX_BODY_BYTES`: largest request body (and decoded push data) accepted. */
   maxBodyBytes: number;
   /** `GOOGLE_CLOUD_PROJECT`: qualifies trace ids in the logs. */
   projectId: string | undefined;
+  /**
+   * `GROUP_COMMIT_LINGER_MS` (0 to 60000): how long the batcher holds the
+   * first queued row for company. Raising it keeps rows pending in the
+   * batcher, which is how the drain test catches them there at SIGTERM;
+   * production wants the default.
+   * @default the batcher's own (`GROUP_COMMIT_DEFAULTS.lingerMs`, 2 ms)
+   */
+  groupCommitLingerMs?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** Reads an integer variable; an invalid value is an error naming the variable. */
-export function integerFromEnv(env: Env, name: string, fallback: number, min: number, max: number): number {
+export function integerFromEnv<Fallback extends number | undefined>(
+  env: Env,
+  name: string,
+  fallback: Fallback,
+  min: number,
+  max: number,
+): number | Fallback {
   const raw = env[name];
   if (raw === undefined || raw.trim() === '') return fallback;
   const value = Number(raw);
@@ -44,6 +61,7 @@ export function functionSettingsFromEnv(env: Env = process.env): FunctionSetting
   return {
     maxBodyBytes: integerFromEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_MAX_BODY_BYTES),
     projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
+    groupCommitLingerMs: integerFromEnv(env, 'GROUP_COMMIT_LINGER_MS', undefined, 0, MAX_GROUP_COMMIT_LINGER_MS),
   };
 }
 
@@ -69,11 +87,12 @@ export interface FunctionRuntime extends HandlerDependencies {
 
 export function createFunctionRuntime(options: FunctionRuntimeOptions): FunctionRuntime {
   const logger = options.logger ?? createLogger({ projectId: options.settings.projectId });
+  const lingerMs = options.settings.groupCommitLingerMs;
   const groupCommit = options.groupCommit ?? {};
   let opened: Warehouse | undefined;
   const warehouse = lazyWarehouse(async () => {
     const logged = new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName);
-    opened = groupCommit === false ? logged : new GroupCommitWarehouse(logged, groupCommit);
+    opened = groupCommit === false ? logged : new GroupCommitWarehouse(logged, lingerMs === undefined ? groupCommit : { ...groupCommit, lingerMs });
     return opened;
   });
   return {
