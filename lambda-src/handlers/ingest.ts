@@ -30,12 +30,18 @@ export function createIngestHandler(deps: HandlerDependencies): RouteHandler {
     if (!body.ok) return body.answer;
     const payload = parseIngestPayload(body.value);
     if (!payload.ok) return invalidInput(payload.errors, undefined, payload.rows);
-    const prefix = key === undefined ? scope.requestId : `idempotency-key:${createHash('sha256').update(key).digest('hex')}`;
+    const prefix = insertIdPrefix(key, scope.requestId);
     return storeRecords(payload.records, (index) => `${prefix}:${index}`, deps, scope);
   };
 }
 
-function idempotencyKeyOf(req: Request): { ok: true; key?: string } | { ok: false; answer: Answer } {
+/** What a request's insert ids start with: derived from its `Idempotency-Key`, else its own request id. */
+export function insertIdPrefix(key: string | undefined, requestId: string): string {
+  return key === undefined ? requestId : `idempotency-key:${createHash('sha256').update(key).digest('hex')}`;
+}
+
+/** The request's `Idempotency-Key`, if it sent one, or the 400 for a malformed one. */
+export function idempotencyKeyOf(req: Request): { ok: true; key?: string } | { ok: false; answer: Answer } {
   const key = req.get(IDEMPOTENCY_KEY_HEADER);
   if (key === undefined) return { ok: true };
   if (IDEMPOTENCY_KEY.test(key) && key.trim() !== '') return { ok: true, key };

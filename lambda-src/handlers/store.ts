@@ -32,17 +32,32 @@ export async function storeRecords(
 ): Promise<Answer> {
   const ingestedAt = deps.clock.now();
   const rows: WarehouseRow[] = records.map((record, index) => ({ ...record, insertId: insertIdOf(index), ingestedAt }));
+  return storeRows(rows, deps, scope, inserted);
+}
+
+/** Inserts rows that already carry their insert ids and ingestion time; `committed` builds the 200 answer. */
+export async function storeRows(
+  rows: readonly WarehouseRow[],
+  deps: HandlerDependencies,
+  scope: RequestScope,
+  committed: (rows: number) => Answer,
+): Promise<Answer> {
   try {
     const warehouse = await deps.warehouse();
     await warehouse.insert(rows);
-    return inserted(rows.length);
+    return committed(rows.length);
   } catch (error) {
-    const failure = asWarehouseError(error);
-    const detail = describeWarehouseFailure(failure);
-    return failure.retryable
-      ? serverError(503, failure.errorClass, scope.requestId, detail, rows.length, { 'Retry-After': String(RETRY_AFTER_SECONDS) })
-      : serverError(500, failure.errorClass, scope.requestId, detail, rows.length);
+    return warehouseFailure(error, scope, rows.length);
   }
+}
+
+/** A failed warehouse call (or open) as the answer: 503 when a retry may succeed, else 500. */
+export function warehouseFailure(error: unknown, scope: RequestScope, rows: number): Answer {
+  const failure = asWarehouseError(error);
+  const detail = describeWarehouseFailure(failure);
+  return failure.retryable
+    ? serverError(503, failure.errorClass, scope.requestId, detail, rows, { 'Retry-After': String(RETRY_AFTER_SECONDS) })
+    : serverError(500, failure.errorClass, scope.requestId, detail, rows);
 }
 
 /**

@@ -14,6 +14,12 @@
  * (with our JSON, status and request log line). Anything else still gets a
  * JSON answer, never HTML.
  *
+ * Express 5 also fails a request before any function runs when it cannot
+ * percent-decode the path (`/records/%E0%A4%A`, `/%`): that is a 400 of the
+ * URL, not the body. Such a request goes on with every `%` of its path
+ * escaped, and the path as sent is remembered on the request
+ * (`undecodablePathOf`), so the function's router matches and answers it.
+ *
  * The patch goes on the `express` that the framework itself loads, before the
  * framework builds its app (the framework loads the function module first,
  * both in `functions-framework --target` and in `getTestServer`).
@@ -39,6 +45,7 @@ const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJE
 
 const PATCHED = Symbol.for('gcp-ingest.frameworkBodyErrors');
 const BODY_READ_FAILURE = Symbol.for('gcp-ingest.bodyReadFailure');
+const UNDECODABLE_PATH = Symbol.for('gcp-ingest.undecodablePath');
 
 /** The framework could not read the body; `status` is the one it chose (400, 413, 415). */
 export interface BodyReadFailure {
@@ -46,11 +53,35 @@ export interface BodyReadFailure {
   message: string;
 }
 
-type MarkedRequest = IncomingMessage & { [BODY_READ_FAILURE]?: BodyReadFailure };
+type MarkedRequest = IncomingMessage & {
+  [BODY_READ_FAILURE]?: BodyReadFailure;
+  [UNDECODABLE_PATH]?: string;
+  originalUrl?: string;
+};
 
 /** Why the framework could not read this request's body, if it could not. */
 export function bodyReadFailureOf(req: Request): BodyReadFailure | undefined {
   return (req as MarkedRequest)[BODY_READ_FAILURE];
+}
+
+/** The path as sent, when it is not valid percent-encoding (`req.path` then holds it with every `%` escaped). */
+export function undecodablePathOf(req: Request): string | undefined {
+  return (req as MarkedRequest)[UNDECODABLE_PATH];
+}
+
+function escapeUndecodablePath(req: MarkedRequest): void {
+  const url = req.url ?? '/';
+  const queryStart = url.indexOf('?');
+  const path = queryStart < 0 ? url : url.slice(0, queryStart);
+  try {
+    decodeURIComponent(path);
+    return;
+  } catch {
+    req[UNDECODABLE_PATH] = path;
+    // Express keeps an originalUrl it finds set: logs and query parsing see the URL as sent.
+    req.originalUrl = url;
+    req.url = `${path.replaceAll('%', '%25')}${queryStart < 0 ? '' : url.slice(queryStart)}`;
+  }
 }
 
 /** `functions.http(name, fn)`, with framework body-reading errors routed to `fn`. */
@@ -70,6 +101,7 @@ function routeBodyReadFailuresToFunctions(): void {
   if (application[PATCHED]) return;
   const frameworkHandle = application.handle;
   application.handle = function handle(req, res, done) {
+    escapeUndecodablePath(req);
     frameworkHandle.call(this, req, res, done ?? finalHandler(this, frameworkHandle, req, res));
   };
   application[PATCHED] = true;

@@ -3,28 +3,37 @@
  * place that answers and logs every request: handlers return an `Answer`,
  * the router sends it and writes the request's single log line. A thrown
  * error becomes a JSON 500, never the framework's plain-text crash answer.
+ *
+ * A path segment written `:name` matches any one non-empty segment, which
+ * the handler gets percent-decoded in `scope.params.name`; a segment that is
+ * not valid percent-encoding (e.g. `%E0%A4%A`) is a 400, never a crash.
  */
 import { randomUUID } from 'node:crypto';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import type { Clock } from '../clock';
 import type { FunctionName, RequestEvent } from '../log-events';
 import { REQUEST_ERROR_CLASSES, type Logger } from '../logging';
-import { clientError, sendAnswer, serverError, type Answer } from './answer';
+import { clientError, invalidInput, sendAnswer, serverError, type Answer } from './answer';
+import { undecodablePathOf } from './framework';
 
 /** What a handler knows about the request it serves besides `req`. */
 export interface RequestScope {
   /** Server-generated; returned in `X-Request-Id` and 5xx bodies, logged on every line. */
   requestId: string;
   functionName: FunctionName;
+  /** The route's `:name` path segments, percent-decoded. */
+  params: Readonly<Record<string, string>>;
 }
 
 export type RouteHandler = (req: Request, scope: RequestScope) => Promise<Answer>;
 
 export interface Route {
-  /** Exact request path. */
+  /** Request path, e.g. `/` or `/records/:id`. */
   path: string;
   /** `event` of this route's log lines. */
   event: RequestEvent;
+  /** `event` of one method's log lines, where it differs from `event` (a write on a read route). */
+  methodEvents?: Readonly<Partial<Record<string, RequestEvent>>>;
   /** Handler per HTTP method; other methods get 405 with an `Allow` header. */
   methods: Readonly<Partial<Record<string, RouteHandler>>>;
 }
@@ -38,15 +47,51 @@ export interface RoutedFunctionOptions {
   clock: Clock;
 }
 
+interface CompiledRoute {
+  route: Route;
+  pattern: RegExp;
+  paramNames: string[];
+}
+
+const PARAM_SEGMENT = /^:([A-Za-z_][A-Za-z0-9_]*)$/;
+
+function compileRoute(route: Route): CompiledRoute {
+  const paramNames: string[] = [];
+  const segments = route.path.split('/').map((segment) => {
+    const param = PARAM_SEGMENT.exec(segment)?.[1];
+    if (param === undefined) return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    paramNames.push(param);
+    return '([^/]+)';
+  });
+  return { route, pattern: new RegExp(`^${segments.join('/')}$`), paramNames };
+}
+
+interface RouteMatch {
+  route: Route;
+  /** The `:name` segments as they appear in the URL, still percent-encoded. */
+  rawParams: Record<string, string>;
+}
+
+function matchRoute(routes: readonly CompiledRoute[], path: string): RouteMatch | undefined {
+  for (const { route, pattern, paramNames } of routes) {
+    const match = pattern.exec(path);
+    if (match) return { route, rawParams: Object.fromEntries(paramNames.map((name, index) => [name, match[index + 1]!])) };
+  }
+  return undefined;
+}
+
 export function createRoutedFunction(options: RoutedFunctionOptions): HttpFunction {
-  const { functionName, routes, unmatchedEvent, logger, clock } = options;
+  const { functionName, unmatchedEvent, logger, clock } = options;
+  const routes = options.routes.map(compileRoute);
   return async (req, res) => {
     const startedMs = clock.monotonicMs();
     const requestId = randomUUID();
-    const route = routes.find((candidate) => candidate.path === req.path);
+    const path = undecodablePathOf(req) ?? req.path;
+    const match = matchRoute(routes, path);
+    const route = match?.route;
     let answer: Answer;
     try {
-      answer = await answerRequest(route, req, { requestId, functionName });
+      answer = await answerRequest(match, path, req, requestId, functionName);
     } catch (error) {
       const reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       answer = serverError(500, REQUEST_ERROR_CLASSES.internalError, requestId, reason, 0);
@@ -54,7 +99,7 @@ export function createRoutedFunction(options: RoutedFunctionOptions): HttpFuncti
     sendAnswer(res, answer, requestId);
     logger.request({
       function: functionName,
-      event: route?.event ?? unmatchedEvent,
+      event: route === undefined ? unmatchedEvent : (route.methodEvents?.[req.method] ?? route.event),
       requestId,
       method: req.method,
       url: requestUrl(req),
@@ -70,8 +115,15 @@ export function createRoutedFunction(options: RoutedFunctionOptions): HttpFuncti
   };
 }
 
-async function answerRequest(route: Route | undefined, req: Request, scope: RequestScope): Promise<Answer> {
-  if (route === undefined) return clientError(404, `no route for path ${JSON.stringify(req.path)}`);
+async function answerRequest(
+  match: RouteMatch | undefined,
+  path: string,
+  req: Request,
+  requestId: string,
+  functionName: FunctionName,
+): Promise<Answer> {
+  if (match === undefined) return clientError(404, `no route for path ${JSON.stringify(path)}`);
+  const { route, rawParams } = match;
   const handler = route.methods[req.method];
   if (handler === undefined) {
     const allowed = Object.entries(route.methods)
@@ -80,7 +132,15 @@ async function answerRequest(route: Route | undefined, req: Request, scope: Requ
       .join(', ');
     return clientError(405, `method ${req.method} is not allowed on ${route.path}; allowed: ${allowed}`, { Allow: allowed });
   }
-  return handler(req, scope);
+  const params: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(rawParams)) {
+    try {
+      params[name] = decodeURIComponent(raw);
+    } catch {
+      return invalidInput([{ field: `path.${name}`, message: 'is not valid percent-encoding (UTF-8 bytes as %XX)' }]);
+    }
+  }
+  return handler(req, { requestId, functionName, params });
 }
 
 function requestUrl(req: Request): string {

@@ -268,7 +268,7 @@ describe('routes', () => {
 
   it('answers an unknown path with a JSON 404', async () => {
     const { server, warehouse } = setup();
-    const response = await request(server).post('/records').set('Content-Type', 'application/json').send(SEED_BODY);
+    const response = await request(server).post('/ingest').set('Content-Type', 'application/json').send(SEED_BODY);
     expect(response.status).toBe(404);
     expect(response.body).toMatchObject({ success: false, error: 'Not found' });
     expect(warehouse.insertCalls).toEqual([]);
