@@ -1,0 +1,143 @@
+/**
+ * The functions under test, each served in a child process of its own by the
+ * Functions Framework (see `serve-function.cjs`), so the load generator and
+ * the server never share an event loop.
+ *
+ * A bundled function is the deploy artifact: built and zipped by the same
+ * bundler the `FunctionBundle` construct runs at synth, unzipped, and loaded
+ * from the unzipped directory. The framework (and DuckDB, left out of cloud
+ * bundles) come from the project's node_modules through NODE_PATH, standing
+ * in for what the Cloud Functions buildpack installs from the zip's lockfile.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { buildBundle, type BuiltBundle } from '../constructs/private/bundler';
+import { extractZip } from '../test/support/synth-zip';
+
+export const ROOT = resolve(__dirname, '..');
+const FRAMEWORK_SRC = dirname(require.resolve('@google-cloud/functions-framework'));
+const SERVE_SCRIPT = join(__dirname, 'serve-function.cjs');
+/** What the `FunctionBundle` construct leaves out of a bundle by default. */
+const BUNDLE_EXTERNALS = ['@duckdb/node-api'];
+
+export const ENTRIES = {
+  api: { entry: 'lambda-src/functions/api.ts', target: 'api' },
+  subscriber: { entry: 'lambda-src/functions/subscriber.ts', target: 'subscriber' },
+  noop: { entry: 'bench/noop-function.ts', target: 'noop' },
+  apiOneInsertPerRequest: { entry: 'bench/api-one-insert-per-request.ts', target: 'api' },
+} as const;
+export type EntryName = keyof typeof ENTRIES;
+
+/** What to start: a module (a directory with package.json `main`, or a file) and the target it registers. */
+export interface FunctionSource {
+  /** Shown in reports. */
+  label: string;
+  source: string;
+  target: string;
+  /** Loads TypeScript source through tsx. */
+  typescript: boolean;
+}
+
+export interface Bundled extends FunctionSource {
+  bundle: BuiltBundle;
+  zipBytes: number;
+}
+
+/** Scratch directories of this run; `cleanUp` removes them. */
+const scratch: string[] = [];
+
+export function scratchDirectory(prefix: string): string {
+  const directory = mkdtempSync(join(tmpdir(), `gcp-ingest-bench-${prefix}-`));
+  scratch.push(directory);
+  return directory;
+}
+
+export function cleanUp(): void {
+  for (const directory of scratch.splice(0)) rmSync(directory, { recursive: true, force: true });
+}
+
+/** Builds the entry's deploy zip exactly as synth does and unzips it. */
+export function bundled(name: EntryName): Bundled {
+  const { entry, target } = ENTRIES[name];
+  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: 20, externalModules: BUNDLE_EXTERNALS });
+  const zip = readFileSync(bundle.zipPath);
+  const source = extractZip(zip);
+  scratch.push(source);
+  return { label: `${name} (bundled)`, source, target, typescript: false, bundle, zipBytes: zip.length };
+}
+
+/** The entry's TypeScript source, loaded through tsx. */
+export function unbundled(name: EntryName): FunctionSource {
+  const { entry, target } = ENTRIES[name];
+  return { label: `${name} (unbundled source)`, source: join(ROOT, entry), target, typescript: true };
+}
+
+export interface ServedFunction {
+  url: string;
+  child: ChildProcess;
+  /** Lines the function has written to stdout so far (its JSON log lines). */
+  logLines(): number;
+  /** `performance.now()` when the process was spawned. */
+  spawnedAt: number;
+  /** Terminates the instance (SIGTERM, as the platform does) and waits for it to exit. */
+  stop(): Promise<void>;
+}
+
+export interface ServeOptions {
+  /** Function environment (WAREHOUSE, DUCKDB_PATH, ...), added to PATH, NODE_PATH and NODE_ENV. */
+  env?: Record<string, string>;
+  /** Extra Node.js flags for the function's process, e.g. `--cpu-prof` when investigating a result. */
+  execArgv?: readonly string[];
+}
+
+/**
+ * Starts a child process serving `fn` on 127.0.0.1 and resolves once it
+ * listens. Its stdout is a pipe that is read and counted, as the platform's
+ * logging agent reads it (a file would make every DuckDB commit's fsync
+ * flush the log's growth too, which the cloud never sees).
+ */
+export async function serve(fn: FunctionSource, options: ServeOptions = {}): Promise<ServedFunction> {
+  const spawnedAt = performance.now();
+  const child = spawn(
+    process.execPath,
+    [...(options.execArgv ?? []), ...(fn.typescript ? ['--import', 'tsx'] : []), SERVE_SCRIPT, FRAMEWORK_SRC, fn.source, fn.target],
+    {
+      cwd: fn.typescript ? ROOT : fn.source,
+      env: {
+        PATH: process.env.PATH ?? '',
+        NODE_PATH: join(ROOT, 'node_modules'),
+        // What the Cloud Functions Node.js runtime sets.
+        NODE_ENV: 'production',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let logLines = 0;
+  child.stdout!.on('data', (chunk: Buffer) => {
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) logLines += 1;
+  });
+  // 'close', not 'exit': the last log lines may still be in the pipe when the process exits.
+  const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
+  let stderr = '';
+  const port = await new Promise<string>((resolvePort, reject) => {
+    child.stderr!.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      const found = /^listening (\d+)$/m.exec(stderr)?.[1];
+      if (found) resolvePort(found);
+    });
+    child.once('exit', (code) => reject(new Error(`${fn.label} exited (${code}) before listening:\n${stderr}`)));
+  });
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    child,
+    logLines: () => logLines,
+    spawnedAt,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,85 @@
+/**
+ * `npm run bench`: every benchmark, each against a baseline measured in the
+ * same run; prints the table and writes `bench/results.json`.
+ *
+ *   npm run bench                      all benchmarks, full length
+ *   npm run bench -- --only=cold-start one (or a comma-separated few); results.json is not written
+ *   npm run bench -- --quick           short windows for a smoke run; results.json is not written
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { bigQueryPathBenchmark } from './bigquery-path';
+import { coldStartBenchmark } from './cold-start';
+import type { LoadSettings } from './compare';
+import { httpIngestBenchmark, pushPathBenchmark } from './duckdb-throughput';
+import { cleanUp } from './functions';
+import { machine, markdownTable, type Row } from './report';
+import { synthBenchmark } from './synth';
+
+export interface RunSettings {
+  load: LoadSettings;
+  coldStartRepetitions: number;
+  synthRepetitions: number;
+}
+
+const FULL: RunSettings = { load: { rounds: 2, warmupMs: 2000, durationMs: 6000 }, coldStartRepetitions: 9, synthRepetitions: 5 };
+const QUICK: RunSettings = { load: { rounds: 1, warmupMs: 500, durationMs: 1500 }, coldStartRepetitions: 3, synthRepetitions: 1 };
+
+export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Promise<Row[]>>> = {
+  'http-ingest': (settings) => httpIngestBenchmark(settings.load),
+  bigquery: (settings) => bigQueryPathBenchmark(settings.load),
+  'cold-start': (settings) => coldStartBenchmark(settings.coldStartRepetitions),
+  synth: (settings) => synthBenchmark(settings.synthRepetitions),
+  push: (settings) => pushPathBenchmark(settings.load),
+};
+
+function parseArguments(argv: readonly string[]): { names: string[]; quick: boolean } {
+  let names = Object.keys(BENCHMARKS);
+  let quick = false;
+  for (const argument of argv) {
+    if (argument === '--quick') quick = true;
+    else if (argument.startsWith('--only=')) names = argument.slice('--only='.length).split(',');
+    else throw new Error(`unknown argument ${argument}; use --only=${Object.keys(BENCHMARKS).join(',')} and/or --quick`);
+  }
+  const unknown = names.filter((name) => !(name in BENCHMARKS));
+  if (unknown.length > 0) throw new Error(`unknown benchmark(s) ${unknown.join(', ')}; known: ${Object.keys(BENCHMARKS).join(', ')}`);
+  return { names, quick };
+}
+
+async function main(): Promise<void> {
+  const { names, quick } = parseArguments(process.argv.slice(2));
+  const settings = quick ? QUICK : FULL;
+  const rows: Row[] = [];
+  try {
+    for (const name of names) {
+      process.stderr.write(`running ${name}...\n`);
+      const started = performance.now();
+      rows.push(...(await BENCHMARKS[name]!(settings)));
+      process.stderr.write(`${name} took ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+    }
+  } finally {
+    cleanUp();
+  }
+  const host = machine();
+  process.stdout.write(`\n${markdownTable(rows)}\n\n`);
+  process.stdout.write(`machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node.js ${host.node} (${host.platform})\n`);
+  const complete = !quick && names.length === Object.keys(BENCHMARKS).length;
+  if (complete) {
+    const results = { date: new Date().toISOString(), machine: host, settings, rows };
+    writeFileSync(join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
+    process.stdout.write('wrote bench/results.json\n');
+  }
+  const failed = rows.filter((result) => result.pass === false);
+  if (failed.length > 0) {
+    process.stdout.write(`${failed.length} target(s) missed: ${failed.map((result) => `${result.benchmark} ${result.metric}`).join('; ')}\n`);
+    process.exitCode = 1;
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    cleanUp();
+    process.stderr.write(`bench failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
