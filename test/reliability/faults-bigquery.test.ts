@@ -1,0 +1,150 @@
+/**
+ * Injected BigQuery faults at both entry points served as `npm start` serves
+ * them, over the real `BigQueryWarehouse` talking to the REST stand-in
+ * through a gate that can refuse connections: 5xx and 429 replies, per-row
+ * `insertErrors`, dropped connections (before and after the rows were
+ * stored), replies slower than the adapter's deadline, and no listener at
+ * all. Each must give the right status (503 when a retry may succeed, 500
+ * otherwise), never a 200 for a row BigQuery does not hold, and after the
+ * client's retry (same `Idempotency-Key`) or Pub/Sub's redelivery (same
+ * `messageId`) exactly one stored row.
+ */
+import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
+import { BigQueryWarehouse } from '../../lambda-src/warehouse/bigquery';
+import { BigQueryStandIn, type ScriptedReply } from '../support/bigquery-standin';
+import { ENTRY_POINTS, expectFailure, recordOf, retryUntilStored, sendRecord, until } from './fault-drill';
+import { startFunctions, type RunningFunctions } from './functions';
+import { TcpGate } from './tcp-gate';
+
+const TABLE = { projectId: 'demo-project', datasetId: 'ingest', tableId: 'records' };
+/** The adapter's deadline for one insertAll; the function answers 503 once it passes. */
+const DEADLINE_MS = 300;
+const SLOW_REPLY_MS = 3 * DEADLINE_MS;
+
+interface ScriptedFault {
+  name: string;
+  reply: ScriptedReply;
+  status: 500 | 503;
+  errorClass: string;
+  /** Whether the stand-in holds the row when the failure answer arrives (or soon after: a slow reply lands late). */
+  storedAnyway: boolean;
+}
+
+const FAULTS: ScriptedFault[] = [
+  { name: 'HTTP 500 backendError', reply: { outcome: { kind: 'httpError', status: 500 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
+  { name: 'HTTP 503', reply: { outcome: { kind: 'httpError', status: 503 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
+  { name: 'HTTP 429 rateLimitExceeded', reply: { outcome: { kind: 'httpError', status: 429 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
+  { name: 'connection dropped before storing', reply: { outcome: { kind: 'destroySocket' } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
+  {
+    name: 'connection dropped after storing',
+    reply: { outcome: { kind: 'destroySocket', afterStoring: true } },
+    status: 503,
+    errorClass: 'warehouse_unavailable',
+    storedAnyway: true,
+  },
+  { name: `reply slower than the ${DEADLINE_MS} ms deadline`, reply: { delayMs: SLOW_REPLY_MS }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: true },
+  {
+    name: 'per-row insertErrors',
+    reply: { outcome: { kind: 'rejectRows', indices: [0], message: 'no such field: secret_column.' } },
+    status: 500,
+    errorClass: 'warehouse_rejected_rows',
+    storedAnyway: false,
+  },
+  {
+    name: 'HTTP 403 accessDenied',
+    reply: { outcome: { kind: 'httpError', status: 403, reason: 'accessDenied', message: 'Access Denied: secret-service-account' } },
+    status: 500,
+    errorClass: 'warehouse_error',
+    storedAnyway: false,
+  },
+];
+
+let standIn: BigQueryStandIn;
+let gate: TcpGate;
+let functions: RunningFunctions;
+let faultsInjected = 0;
+
+const copiesOf = (id: string) => standIn.rows(TABLE).filter((row) => row.json.id === id).length;
+const isStored = async (id: string) => copiesOf(id) > 0;
+
+beforeAll(async () => {
+  standIn = await BigQueryStandIn.start();
+  standIn.createTable(TABLE, WAREHOUSE_BIGQUERY_FIELDS);
+  gate = await TcpGate.open(Number(new URL(standIn.url).port));
+  const warehouse = new BigQueryWarehouse({
+    projectId: TABLE.projectId,
+    dataset: TABLE.datasetId,
+    table: TABLE.tableId,
+    apiEndpoint: gate.url,
+    requestTimeoutMs: DEADLINE_MS,
+  });
+  functions = await startFunctions(warehouse);
+});
+
+afterAll(async () => {
+  await functions.stop();
+  await gate.shut();
+  await standIn.stop();
+});
+
+describe.each(ENTRY_POINTS)('%s', (entryPoint) => {
+  it.each(FAULTS)('$name: answers $status, then a retry leaves exactly one row', async (fault) => {
+    const id = `${entryPoint}-${fault.name}`;
+    standIn.script('tabledata.insertAll', fault.reply);
+    faultsInjected += 1;
+
+    const first = await sendRecord(functions, entryPoint, id);
+    expectFailure(first, fault.status, fault.errorClass, 'secret');
+    if (fault.storedAnyway) await until(() => copiesOf(id) === 1, `the row of ${id} to land`);
+    else expect(copiesOf(id)).toBe(0);
+
+    // Retried like a client would: a spurious timeout on a busy machine must not fail the test, a duplicate must.
+    await retryUntilStored(functions, entryPoint, id, isStored);
+    expect(standIn.rows(TABLE).filter((row) => row.json.id === id).map((row) => row.json)).toEqual([
+      expect.objectContaining(recordOf(id)),
+    ]);
+  });
+
+  it('connection refused: answers 503, then once BigQuery is back a retry leaves exactly one row', async () => {
+    const id = `${entryPoint}-refused`;
+    await gate.shut();
+    faultsInjected += 1;
+    try {
+      expectFailure(await sendRecord(functions, entryPoint, id), 503, 'warehouse_unavailable');
+      expect(copiesOf(id)).toBe(0);
+    } finally {
+      await gate.reopen();
+    }
+    await retryUntilStored(functions, entryPoint, id, isStored);
+    expect(copiesOf(id)).toBe(1);
+  });
+
+  it('under concurrent load with faults striking batches, acknowledges only stored records and stores each once after retries', async () => {
+    const ids = Array.from({ length: 40 }, (_, index) => `${entryPoint}-load-${index}`);
+    const scripted: ScriptedReply[] = [
+      { outcome: { kind: 'httpError', status: 503 } },
+      {},
+      { outcome: { kind: 'destroySocket', afterStoring: true } },
+      { outcome: { kind: 'rejectRows', indices: [0] } },
+      { delayMs: SLOW_REPLY_MS },
+      { outcome: { kind: 'httpError', status: 500 } },
+      { outcome: { kind: 'destroySocket' } },
+    ];
+    standIn.script('tabledata.insertAll', ...scripted);
+    faultsInjected += scripted.filter((reply) => reply.outcome || reply.delayMs).length;
+
+    const outcomes = await Promise.all(ids.map((id) => retryUntilStored(functions, entryPoint, id, isStored)));
+
+    expect(outcomes.flatMap((outcome) => outcome.failures).length).toBeGreaterThan(0);
+    // A slow reply may still land after its request was answered 503 and retried: wait it out, then count.
+    await new Promise((wake) => setTimeout(wake, SLOW_REPLY_MS + DEADLINE_MS));
+    expect(ids.map(copiesOf)).toEqual(ids.map(() => 1));
+  });
+});
+
+it('never stored a record twice', () => {
+  expect(faultsInjected).toBe(ENTRY_POINTS.length * (FAULTS.length + 1 + 6));
+  const ids = standIn.rows(TABLE).map((row) => row.json.id);
+  expect(ids.length).toBe(ENTRY_POINTS.length * (FAULTS.length + 1 + 40));
+  expect(new Set(ids).size).toBe(ids.length);
+});

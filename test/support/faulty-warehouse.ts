@@ -1,0 +1,59 @@
+/**
+ * Fault injection around a real adapter (DuckDB in the reliability tests):
+ * the next inserts fail with errors the test chooses, either before the
+ * inner insert (nothing stored) or after it (stored, yet the caller is told
+ * it failed, as when a commit's acknowledgement is lost on the way back).
+ * Inserts without a queued fault, and every read, go to the adapter as is.
+ */
+import type { ListLatestOptions, StoredRecord, Warehouse, WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+
+/** When a fault strikes relative to the adapter's own insert. */
+export type FaultMoment = 'beforeCommit' | 'afterCommit';
+
+interface Fault {
+  error: unknown;
+  moment: FaultMoment;
+}
+
+export class FaultyWarehouse implements Warehouse {
+  /** Faults that have struck so far. */
+  injected = 0;
+  private readonly faults: Fault[] = [];
+
+  constructor(readonly inner: Warehouse) {}
+
+  /** The next `count` inserts throw `error`, at `moment`. Queued after faults already waiting. */
+  failNext(count: number, error: unknown, moment: FaultMoment = 'beforeCommit'): this {
+    for (let index = 0; index < count; index += 1) this.faults.push({ error, moment });
+    return this;
+  }
+
+  /** Faults queued that no insert has met yet. */
+  get pendingFaults(): number {
+    return this.faults.length;
+  }
+
+  async insert(rows: readonly WarehouseRow[]): Promise<void> {
+    const fault = this.faults.shift();
+    if (fault?.moment === 'beforeCommit') this.strike(fault);
+    await this.inner.insert(rows);
+    if (fault) this.strike(fault);
+  }
+
+  getLatest(id: string): Promise<StoredRecord | undefined> {
+    return this.inner.getLatest(id);
+  }
+
+  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
+    return this.inner.listLatest(options);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+
+  private strike(fault: Fault): never {
+    this.injected += 1;
+    throw fault.error;
+  }
+}
