@@ -4,6 +4,7 @@ import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
+import { LATEST_VIEW_SUFFIX, latestViewQuery } from '../lambda-src/warehouse/latest-view';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
 import { integerIn, labelProblems, matches, validateProps } from './private/validation';
@@ -89,13 +90,13 @@ export class WarehouseTable extends Construct {
   public readonly latestViewId: string;
   /** `project.dataset.table`, the form Pub/Sub BigQuery subscriptions take. */
   public readonly tableReference: string;
-  /** Environment that points the ingest functions at this table (`WAREHOUSE=bigquery`, project, dataset, table). */
+  /** Environment that points the ingest functions at this table (`WAREHOUSE=bigquery`, project, dataset, table, latest view). */
   public readonly warehouseEnvironment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: WarehouseTableProps) {
     super(scope, id);
     const tableId = props.tableId ?? 'records';
-    const latestViewId = props.latestViewId ?? `${tableId}_latest`;
+    const latestViewId = props.latestViewId ?? `${tableId}${LATEST_VIEW_SUFFIX}`;
     const disposable = props.disposable ?? false;
     validateProps(this, [
       matches('datasetId', props.datasetId, BIGQUERY_ID, ID_RULE),
@@ -140,15 +141,8 @@ export class WarehouseTable extends Construct {
     // References (not the plain ids) so whatever uses them waits for the table to exist.
     const tableReference = `${this.project}.${this.dataset.datasetId}.${this.table.tableId}`;
 
-    // Newest ingested_at wins; insert_id breaks ties so the answer is stable.
-    const query = [
-      'SELECT * EXCEPT (version_rank)',
-      'FROM (',
-      '  SELECT *, ROW_NUMBER() OVER (PARTITION BY id ORDER BY ingested_at DESC, insert_id DESC) AS version_rank',
-      `  FROM \`${tableReference}\``,
-      ')',
-      'WHERE version_rank = 1',
-    ].join('\n');
+    // The same SQL as the local DuckDB view: newest ingested_at wins, insert_id breaks ties.
+    const query = latestViewQuery(`\`${tableReference}\``);
     this.latestView = new BigqueryTable(this, 'latest-view', {
       datasetId: this.dataset.datasetId,
       project: this.dataset.project,
@@ -165,6 +159,7 @@ export class WarehouseTable extends Construct {
       GOOGLE_CLOUD_PROJECT: this.project,
       BIGQUERY_DATASET: this.dataset.datasetId,
       BIGQUERY_TABLE: this.table.tableId,
+      BIGQUERY_LATEST_VIEW: this.latestView.tableId,
     };
   }
 

@@ -48,8 +48,12 @@ export interface EnvironmentConfig {
     /** Days a daily partition is kept; `null` keeps data forever. */
     readonly partitionExpirationDays: number | null;
   };
-  /** The HTTP API function, and the largest request body it accepts. */
-  readonly api: FunctionSizing & { readonly maxBodyBytes: number };
+  /**
+   * The HTTP API function, the largest request body it accepts, and the most
+   * bytes one of its read queries may bill (BigQuery refuses a query that
+   * would bill more before running it).
+   */
+  readonly api: FunctionSizing & { readonly maxBodyBytes: number; readonly readMaxBytesBilled: number };
   /** The Pub/Sub push subscriber function. */
   readonly subscriber: FunctionSizing;
   readonly pubsub: {
@@ -110,6 +114,9 @@ const sizing = {
 /** The largest body limit the function accepts (`MAX_MAX_BODY_BYTES` in lambda-src/functions/runtime.ts; a test keeps them equal). */
 export const MAX_BODY_BYTES_LIMIT = 4 * 1024 * 1024;
 
+/** BigQuery bills at least 10 MiB per table a query reads (`MIN_MAX_BYTES_BILLED` in lambda-src/warehouse/bigquery.ts; a test keeps them equal). */
+export const MIN_READ_MAX_BYTES_BILLED = 10 * 1024 * 1024;
+
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const EnvironmentConfigSchema = v.strictObject({
@@ -130,7 +137,11 @@ const EnvironmentConfigSchema = v.strictObject({
     location: text(/^(?:US|EU|[a-z]+-[a-z]+[0-9]+)$/, "must be 'US', 'EU' or a region"),
     partitionExpirationDays: v.nullable(integer(1, 100_000)),
   }),
-  api: v.strictObject({ ...sizing, maxBodyBytes: integer(1024, MAX_BODY_BYTES_LIMIT) }),
+  api: v.strictObject({
+    ...sizing,
+    maxBodyBytes: integer(1024, MAX_BODY_BYTES_LIMIT),
+    readMaxBytesBilled: integer(MIN_READ_MAX_BYTES_BILLED, Number.MAX_SAFE_INTEGER),
+  }),
   subscriber: v.strictObject(sizing),
   pubsub: v.strictObject({
     topicName: text(/^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,200}$/, 'must be a Pub/Sub topic name'),

@@ -7,6 +7,8 @@
 import type { EnvironmentConfig } from './config';
 
 const MIB = 1024 * 1024;
+/** Most one read query may bill: about $0.006 on demand, a full scan of roughly ten million short rows. */
+const READ_MAX_BYTES_BILLED = 1024 * MIB;
 
 const shared = {
   region: 'us-central1',
@@ -28,7 +30,16 @@ export const DEV: EnvironmentConfig = {
   project: 'latam-ingest-dev',
   labels: { app: 'gcp-ingest', env: 'dev', managed_by: 'cdktf' },
   disposable: true,
-  api: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60, maxBodyBytes: MIB },
+  api: {
+    memory: '512Mi',
+    cpu: '1',
+    minInstances: 0,
+    maxInstances: 3,
+    concurrency: 80,
+    timeoutSeconds: 60,
+    maxBodyBytes: MIB,
+    readMaxBytesBilled: READ_MAX_BYTES_BILLED,
+  },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60 },
   alerting: { notificationEmails: [] },
 };
@@ -40,7 +51,16 @@ export const PROD: EnvironmentConfig = {
   labels: { app: 'gcp-ingest', env: 'prod', managed_by: 'cdktf' },
   disposable: false,
   // One warm instance keeps cold starts off the latency SLO's path.
-  api: { memory: '1Gi', cpu: '1', minInstances: 1, maxInstances: 20, concurrency: 80, timeoutSeconds: 60, maxBodyBytes: MIB },
+  api: {
+    memory: '1Gi',
+    cpu: '1',
+    minInstances: 1,
+    maxInstances: 20,
+    concurrency: 80,
+    timeoutSeconds: 60,
+    maxBodyBytes: MIB,
+    readMaxBytesBilled: READ_MAX_BYTES_BILLED,
+  },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, concurrency: 80, timeoutSeconds: 60 },
   alerting: { notificationEmails: ['ingest-oncall@example.com'] },
 };

@@ -81,6 +81,7 @@ export class IngestStack extends TerraformStack {
     };
     this.api = new HttpIngestFunction(this, 'api', {
       ...common,
+      environment: { ...common.environment, BIGQUERY_MAX_BYTES_BILLED: String(config.api.readMaxBytesBilled) },
       entry: FUNCTION_ENTRIES.api,
       entryPoint: 'api',
       functionName: 'ingest-api',

@@ -4,6 +4,7 @@ import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-tabl
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { WarehouseTable } from '../../constructs/warehouse-table';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
+import { latestViewQuery } from '../../lambda-src/warehouse/latest-view';
 import { resourceList, synthesize, validationErrors } from '../support/synth';
 
 describe('WarehouseTable with defaults', () => {
@@ -42,18 +43,27 @@ describe('WarehouseTable with defaults', () => {
     expect(mainTable).not.toHaveProperty('encryption_configuration');
   });
 
-  it('defines the latest-version view over the table, newest ingested_at then insert_id first', () => {
+  it('defines the latest-version view over the table, newest ingested_at then insert_id first, with the SQL DuckDB runs locally', () => {
     expect(view.deletion_protection).toBe(true);
     const query = (view.view as { query: string; use_legacy_sql: boolean }).query;
     expect((view.view as { use_legacy_sql: boolean }).use_legacy_sql).toBe(false);
+    const source = /FROM (`\$\{google_bigquery_table\.[^.]+\.project\}\.\$\{google_bigquery_dataset\.[^.]+\.dataset_id\}\.\$\{google_bigquery_table\.[^.]+\.table_id\}`)/.exec(query)?.[1];
+    expect(source).toBeDefined();
+    expect(query).toBe(latestViewQuery(source!));
     expect(query).toContain('ROW_NUMBER() OVER (PARTITION BY id ORDER BY ingested_at DESC, insert_id DESC)');
     expect(query).toContain('WHERE version_rank = 1');
-    expect(query).toMatch(/FROM `\$\{google_bigquery_table\.[^.]+\.project\}\.\$\{google_bigquery_dataset\.[^.]+\.dataset_id\}\.\$\{google_bigquery_table\.[^.]+\.table_id\}`/);
+    expect(query.split('\n')[0]).toBe('SELECT id, name, value, insert_id, ingested_at');
   });
 
   it('exposes plain ids and the environment the functions read', () => {
     expect([table.datasetId, table.tableId, table.latestViewId]).toEqual(['ingest', 'records', 'records_latest']);
-    expect(Object.keys(table.warehouseEnvironment).sort()).toEqual(['BIGQUERY_DATASET', 'BIGQUERY_TABLE', 'GOOGLE_CLOUD_PROJECT', 'WAREHOUSE']);
+    expect(Object.keys(table.warehouseEnvironment).sort()).toEqual([
+      'BIGQUERY_DATASET',
+      'BIGQUERY_LATEST_VIEW',
+      'BIGQUERY_TABLE',
+      'GOOGLE_CLOUD_PROJECT',
+      'WAREHOUSE',
+    ]);
     expect(table.warehouseEnvironment.WAREHOUSE).toBe('bigquery');
   });
 

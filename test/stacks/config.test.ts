@@ -1,8 +1,10 @@
 import { MAX_MAX_BODY_BYTES } from '../../lambda-src/functions/runtime';
+import { MIN_MAX_BYTES_BILLED } from '../../lambda-src/warehouse/bigquery';
 import {
   ENVIRONMENT_VARIABLES,
   environmentConfigProblems,
   MAX_BODY_BYTES_LIMIT,
+  MIN_READ_MAX_BYTES_BILLED,
   resolveEnvironmentConfig,
   type EnvironmentConfig,
 } from '../../stacks/config';
@@ -28,6 +30,13 @@ describe('environment defaults', () => {
 
   it('caps the body limit where the function does', () => {
     expect(MAX_BODY_BYTES_LIMIT).toBe(MAX_MAX_BODY_BYTES);
+  });
+
+  it('floors the read bytes-billed cap where the function does', () => {
+    expect(MIN_READ_MAX_BYTES_BILLED).toBe(MIN_MAX_BYTES_BILLED);
+    expect(environmentConfigProblems(withChanges(DEV, { api: { readMaxBytesBilled: MIN_READ_MAX_BYTES_BILLED - 1 } }))).toEqual([
+      `dev.api.readMaxBytesBilled: must be at least ${MIN_READ_MAX_BYTES_BILLED}, got ${MIN_READ_MAX_BYTES_BILLED - 1}`,
+    ]);
   });
 });
 

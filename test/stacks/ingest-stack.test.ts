@@ -104,6 +104,17 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
   });
 
+  it('tells the API, and only the API, which view to read and how many bytes a read may bill', () => {
+    const environmentOf = (fn: 'api' | 'subscriber') =>
+      (functions[Object.keys(functions).find((id) => id.startsWith(`${fn}_`))!]!.service_config as { environment_variables: Record<string, string> })
+        .environment_variables;
+    expect(environmentOf('api')).toMatchObject({
+      BIGQUERY_LATEST_VIEW: expect.stringMatching(/^\$\{google_bigquery_table\.warehouse_latest-view_[^.]+\.table_id\}$/),
+      BIGQUERY_MAX_BYTES_BILLED: String(stack.config.api.readMaxBytesBilled),
+    });
+    expect(environmentOf('subscriber')).not.toHaveProperty('BIGQUERY_MAX_BYTES_BILLED');
+  });
+
   it('outputs what a deployer needs', () => {
     expect(Object.keys(parsed.output ?? {}).sort()).toEqual(
       ['api_url', 'dataset_id', 'dead_letter_subscription', 'latest_view_id', 'table_id', 'topic_id', 'topic_name'].sort(),
@@ -132,6 +143,7 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
       GOOGLE_CLOUD_PROJECT: stack.config.project,
       BIGQUERY_DATASET: stack.config.warehouse.datasetId,
       BIGQUERY_TABLE: stack.config.warehouse.tableId,
+      BIGQUERY_LATEST_VIEW: stack.table.latestViewId,
     };
     expect(Object.keys(resolved).sort()).toEqual(Object.keys(deployed).sort());
     expect(loadTargetInRuntime(extractZip(zip), target, resolved)).toBe('http');
