@@ -1,8 +1,10 @@
 /**
  * End to end: `npm start` runs as its own process on random ports
  * with a DuckDB file in a temp directory; the seed's curl request and Pub/Sub
- * push deliveries go over real sockets; SIGTERM must exit 0 having closed the
- * database, whose file then holds exactly the rows that were acknowledged.
+ * push deliveries go over real sockets, then the read and update API is
+ * walked (get, update, page through every record); SIGTERM must exit 0
+ * having closed the database, whose file then holds exactly the rows that
+ * were acknowledged.
  *
  * The steps share one server process (starting it is the expensive part), so
  * they run in order and each builds on the previous ones.
@@ -76,13 +78,17 @@ afterAll(async () => {
 
 const post = (url: string, body: string, contentType = 'application/json') =>
   fetch(url, { method: 'POST', headers: { 'Content-Type': contentType }, body });
+const get = (path: string) => fetch(new URL(path, apiUrl));
+const put = (path: string, body: unknown) =>
+  fetch(new URL(path, apiUrl), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 async function storedRows(): Promise<Array<Record<string, unknown>>> {
   const instance = await DuckDBInstance.create(databasePath);
   try {
     const connection = await instance.connect();
     try {
-      const reader = await connection.runAndReadAll('SELECT id, name, value, insert_id FROM ingest.records ORDER BY id, insert_id');
+      const reader = await connection.runAndReadAll('SELECT id, name, value, insert_id FROM ingest.records ORDER BY id, ingested_at, insert_id');
       return reader.getRowObjectsJS();
     } finally {
       connection.closeSync();
@@ -145,6 +151,59 @@ describe('npm start, end to end', () => {
     ]);
   });
 
+  it('GET /records/{id} returns the posted record with its updatedAt', async () => {
+    const response = await get('/records/123');
+    expect(response.status).toBe(200);
+    const body = await response.json();
+    expect(body).toEqual({ success: true, data: { id: '123', name: 'Sample Data', value: 45.67, updatedAt: expect.stringMatching(RFC_3339) } });
+  });
+
+  it('PUT /records/{id} changes name and value; GET then returns the new values', async () => {
+    const updated = await put('/records/123', { data: { name: 'Renamed', value: 99.5 } });
+    expect(updated.status).toBe(200);
+    expect(await updated.text()).toBe('{"success":true,"message":"Data updated successfully!"}');
+    const body = await (await get('/records/123')).json();
+    expect(body.data).toMatchObject({ id: '123', name: 'Renamed', value: 99.5 });
+  });
+
+  it('GET /records?limit=1 returns one record and a nextPageToken; following the tokens visits every id once, latest version', async () => {
+    expect((await post(apiUrl, JSON.stringify({ data: [{ id: 'walk-b', name: 'B', value: 2 }, { id: 'walk-a', name: 'A', value: 1 }] }))).status).toBe(200);
+    const first = await (await get('/records?limit=1')).json();
+    expect(first.data).toHaveLength(1);
+    expect(first.nextPageToken).toEqual(expect.any(String));
+    const second = await (await get(`/records?limit=1&pageToken=${encodeURIComponent(first.nextPageToken)}`)).json();
+    expect(second.data).toHaveLength(1);
+    expect(second.data[0].id).not.toBe(first.data[0].id);
+
+    const walked: Array<{ id: string; name: string }> = [];
+    let query = '?limit=1';
+    for (;;) {
+      const page = await (await get(`/records${query}`)).json();
+      walked.push(...page.data);
+      if (page.nextPageToken === undefined) break;
+      query = `?limit=1&pageToken=${encodeURIComponent(page.nextPageToken)}`;
+    }
+    expect(walked.map(({ id, name }) => [id, name])).toEqual([
+      ['123', 'Renamed'],
+      ['456', 'Pushed'],
+      ['walk-a', 'A'],
+      ['walk-b', 'B'],
+    ]);
+  });
+
+  it.each(['unknown', "' OR '1'='1", "x'; DROP TABLE ingest.records; --", '%'])('answers GET and PUT of the id %j with 404', async (id) => {
+    const path = `/records/${encodeURIComponent(id)}`;
+    const read = await get(path);
+    expect(read.status).toBe(404);
+    expect(await read.text()).toBe('{"success":false,"error":"Record not found"}');
+    expect((await put(path, { data: { name: 'n', value: 1 } })).status).toBe(404);
+  });
+
+  it('answers limit=100000 with 400, and a tampered page token with 400', async () => {
+    expect((await get('/records?limit=100000')).status).toBe(400);
+    expect((await get('/records?pageToken=tampered')).status).toBe(400);
+  });
+
   it('exits 0 on SIGTERM (sent to npm, as a process manager would) after draining and closing the database', async () => {
     server.kill('SIGTERM');
     expect(await exited).toBe(0);
@@ -152,9 +211,13 @@ describe('npm start, end to end', () => {
   });
 
   it('left exactly the acknowledged rows in ingest.records', async () => {
+    const perRequest = (index: number) => expect.stringMatching(new RegExp(`^[0-9a-f-]{36}:${index}$`));
     expect(await storedRows()).toEqual([
-      { id: '123', name: 'Sample Data', value: 45.67, insert_id: expect.stringMatching(/^[0-9a-f-]{36}:0$/) },
+      { id: '123', name: 'Sample Data', value: 45.67, insert_id: perRequest(0) },
+      { id: '123', name: 'Renamed', value: 99.5, insert_id: perRequest(0) },
       { id: '456', name: 'Pushed', value: 1.5, insert_id: '9001' },
+      { id: 'walk-a', name: 'A', value: 1, insert_id: perRequest(1) },
+      { id: 'walk-b', name: 'B', value: 2, insert_id: perRequest(0) },
     ]);
   });
 });

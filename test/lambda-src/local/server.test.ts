@@ -113,4 +113,11 @@ describe('banner', () => {
     }'`);
     expect(text).toContain('curl -X POST http://127.0.0.1:8081');
   });
+
+  it('shows how to read and update the record it suggests posting', () => {
+    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb');
+    expect(text).toContain('curl http://127.0.0.1:8080/records/123\n');
+    expect(text).toContain(`curl -X PUT http://127.0.0.1:8080/records/123 -H "Content-Type: application/json" -d '{"data": {"name": "Renamed", "value": 1.5}}'`);
+    expect(text).toContain("curl 'http://127.0.0.1:8080/records?limit=10'");
+  });
 });
