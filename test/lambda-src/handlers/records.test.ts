@@ -3,10 +3,13 @@
  * `GET /records`, `PUT /records/{id}`) through the functions framework's own
  * server, over an in-memory warehouse with the port's read semantics.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { Clock } from '../../../lambda-src/clock';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { encodePageToken } from '../../../lambda-src/handlers/page-token';
+import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, RECORD_NOT_FOUND_BODY, UPDATED_BODY } from '../../../lambda-src/handlers/records';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { ID_MAX_LENGTH } from '../../../lambda-src/record';
 import { WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
@@ -396,5 +399,18 @@ describe('PUT /records/{id}', () => {
     const response = await agent[method.toLowerCase() as 'post']('/records/1');
     expect(response.status).toBe(405);
     expect(response.headers.allow).toBe('GET, PUT');
+  });
+});
+
+describe("the README's read and update section", () => {
+  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('### `GET /records/{id}`'), readme.indexOf('### `POST /` on `subscriber`'));
+
+  it('shows the bodies, limits and page token the API really uses', () => {
+    expect(section).toContain(`# 404 ${JSON.stringify(RECORD_NOT_FOUND_BODY)}`);
+    expect(section).toContain(`# 200 ${JSON.stringify(UPDATED_BODY)}`);
+    expect(section).toContain(`"nextPageToken":"${encodePageToken('124')}"`);
+    expect(section).toContain(`pageToken=${encodePageToken('124')}`);
+    expect(section).toContain(`1 to ${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT}`);
   });
 });
