@@ -81,6 +81,18 @@ const post = (url: string, body: string, contentType = 'application/json') =>
 const get = (path: string) => fetch(new URL(path, apiUrl));
 const put = (path: string, body: unknown) =>
   fetch(new URL(path, apiUrl), { method: 'PUT', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+interface RecordJson {
+  id: string;
+  name: string;
+  value: number;
+  updatedAt: string;
+}
+interface ReadBody {
+  success: boolean;
+  data: RecordJson[];
+  nextPageToken?: string;
+}
+const readJson = async <T>(response: Response): Promise<T> => (await response.json()) as T;
 const RFC_3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 
 async function storedRows(): Promise<Array<Record<string, unknown>>> {
@@ -154,7 +166,7 @@ describe('npm start, end to end', () => {
   it('GET /records/{id} returns the posted record with its updatedAt', async () => {
     const response = await get('/records/123');
     expect(response.status).toBe(200);
-    const body = await response.json();
+    const body = await readJson<{ data: RecordJson }>(response);
     expect(body).toEqual({ success: true, data: { id: '123', name: 'Sample Data', value: 45.67, updatedAt: expect.stringMatching(RFC_3339) } });
   });
 
@@ -162,23 +174,23 @@ describe('npm start, end to end', () => {
     const updated = await put('/records/123', { data: { name: 'Renamed', value: 99.5 } });
     expect(updated.status).toBe(200);
     expect(await updated.text()).toBe('{"success":true,"message":"Data updated successfully!"}');
-    const body = await (await get('/records/123')).json();
+    const body = await readJson<{ data: RecordJson }>(await get('/records/123'));
     expect(body.data).toMatchObject({ id: '123', name: 'Renamed', value: 99.5 });
   });
 
   it('GET /records?limit=1 returns one record and a nextPageToken; following the tokens visits every id once, latest version', async () => {
     expect((await post(apiUrl, JSON.stringify({ data: [{ id: 'walk-b', name: 'B', value: 2 }, { id: 'walk-a', name: 'A', value: 1 }] }))).status).toBe(200);
-    const first = await (await get('/records?limit=1')).json();
+    const first = await readJson<ReadBody>(await get('/records?limit=1'));
     expect(first.data).toHaveLength(1);
     expect(first.nextPageToken).toEqual(expect.any(String));
-    const second = await (await get(`/records?limit=1&pageToken=${encodeURIComponent(first.nextPageToken)}`)).json();
+    const second = await readJson<ReadBody>(await get(`/records?limit=1&pageToken=${encodeURIComponent(first.nextPageToken!)}`));
     expect(second.data).toHaveLength(1);
-    expect(second.data[0].id).not.toBe(first.data[0].id);
+    expect(second.data[0]!.id).not.toBe(first.data[0]!.id);
 
-    const walked: Array<{ id: string; name: string }> = [];
+    const walked: RecordJson[] = [];
     let query = '?limit=1';
     for (;;) {
-      const page = await (await get(`/records${query}`)).json();
+      const page = await readJson<ReadBody>(await get(`/records${query}`));
       walked.push(...page.data);
       if (page.nextPageToken === undefined) break;
       query = `?limit=1&pageToken=${encodeURIComponent(page.nextPageToken)}`;
