@@ -5,18 +5,24 @@
  * once, which would strand requests whose rows wait in the group-commit
  * batcher (their rows would be neither committed nor answered). We let the
  * framework register its handlers, then swap its signal listeners for one
- * that flushes first and exits afterwards.
+ * that flushes first and exits once the requests in flight have been
+ * answered (a request's answer leaves a few ticks after its rows commit, and
+ * the framework's exit hook answers any request still open with a 500).
  *
  * Only the framework's own `main` (the deployed runtime, `functions-framework
  * --target`) calls `ErrorHandler.register`; test servers and `npm start` do
  * not, and keep their own signal handling.
  */
+import type { Server, ServerResponse } from 'node:http';
 import { dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
 interface FrameworkErrorHandler {
-  register(this: unknown): void;
+  /** The server the framework's `main` listens with. */
+  server: Server;
+  register(this: FrameworkErrorHandler): void;
 }
 
 const flushers = new Set<() => Promise<void>>();
@@ -28,10 +34,11 @@ function frameworkErrorHandler(): FrameworkErrorHandler {
   return invoker.ErrorHandler.prototype;
 }
 
-function flushAllThenExit(): void {
-  void Promise.allSettled([...flushers].map((flush) => flush())).then((results) =>
-    process.exit(results.every((result) => result.status === 'fulfilled') ? 0 : 1),
-  );
+function flushAllThenExit(answering: ReadonlySet<ServerResponse>): void {
+  void Promise.allSettled([...flushers].map((flush) => flush())).then(async (results) => {
+    await Promise.allSettled([...answering].map((res) => finished(res)));
+    process.exit(results.every((result) => result.status === 'fulfilled') ? 0 : 1);
+  });
 }
 
 /** On SIGTERM/SIGINT in the deployed runtime, await `flush` (e.g. `runtime.close`) before the process exits. */
@@ -44,6 +51,11 @@ export function flushBeforeExit(flush: () => Promise<void>): void {
   errorHandler.register = function registerThenFlushOnSignal() {
     const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
     register.call(this);
+    const answering = new Set<ServerResponse>();
+    this.server.on('request', (_req, res: ServerResponse) => {
+      answering.add(res);
+      res.on('close', () => answering.delete(res));
+    });
     let exiting = false;
     for (const signal of SIGNALS) {
       for (const listener of process.listeners(signal)) {
@@ -52,7 +64,7 @@ export function flushBeforeExit(flush: () => Promise<void>): void {
       process.on(signal, () => {
         if (exiting) return;
         exiting = true;
-        flushAllThenExit();
+        flushAllThenExit(answering);
       });
     }
   };
