@@ -31,6 +31,21 @@ export const INVALID_INPUT_ERROR = 'Invalid input data';
 /** A body of 100k bad fields must not become a multi-megabyte answer or log line. */
 export const MAX_DETAILS = 100;
 const MAX_REASON_DETAILS = 5;
+/**
+ * Nor may one field: a detail names the field by the client's own key, and
+ * a key can be a megabyte long (the log line would then exceed Cloud
+ * Logging's 256 KB entry limit and be dropped). Longer texts are cut here.
+ */
+export const MAX_ECHOED_CHARACTERS = 200;
+
+/** `text`, cut to `MAX_ECHOED_CHARACTERS` with an ellipsis when longer. */
+export function bounded(text: string): string {
+  return text.length > MAX_ECHOED_CHARACTERS ? `${text.slice(0, MAX_ECHOED_CHARACTERS)}…` : text;
+}
+
+function boundedDetail(detail: FieldError): FieldError {
+  return { field: bounded(detail.field), message: bounded(detail.message) };
+}
 
 export function inserted(rows: number): Answer {
   return { status: 200, body: INSERTED_BODY, rows };
@@ -45,8 +60,8 @@ export function invalidInput(
   errorClass: RequestErrorClass = REQUEST_ERROR_CLASSES.invalidInput,
   rows = 0,
 ): Answer {
-  const shown = details.slice(0, MAX_DETAILS);
-  const reasonParts = details.slice(0, MAX_REASON_DETAILS).map((detail) => `${detail.field}: ${detail.message}`);
+  const shown = details.slice(0, MAX_DETAILS).map(boundedDetail);
+  const reasonParts = shown.slice(0, MAX_REASON_DETAILS).map((detail) => `${detail.field}: ${detail.message}`);
   if (details.length > MAX_REASON_DETAILS) reasonParts.push(`and ${details.length - MAX_REASON_DETAILS} more`);
   return {
     status: 400,
@@ -64,14 +79,22 @@ const CLIENT_ERRORS = {
   415: { error: 'Unsupported media type', errorClass: REQUEST_ERROR_CLASSES.unsupportedMediaType },
 } as const;
 
-/** 404, 405, 413 or 415: a fixed error string, and the reason in `details` for the client too. */
+/** 404, 405, 413 or 415: a fixed error string, and the reason (which may quote the request's path or headers) in `details` for the client too. */
 export function clientError(
   status: keyof typeof CLIENT_ERRORS,
   reason: string,
   headers?: Readonly<Record<string, string>>,
 ): Answer {
   const { error, errorClass } = CLIENT_ERRORS[status];
-  return { status, body: { success: false, error, details: [{ field: 'request', message: reason }] }, headers, rows: 0, errorClass, reason };
+  const shownReason = bounded(reason);
+  return {
+    status,
+    body: { success: false, error, details: [{ field: 'request', message: shownReason }] },
+    headers,
+    rows: 0,
+    errorClass,
+    reason: shownReason,
+  };
 }
 
 type ServerErrorClass = WarehouseErrorClass | typeof REQUEST_ERROR_CLASSES.internalError;

@@ -82,6 +82,8 @@ const CORPUS: CorpusCase[] = [
   api('__proto__ at the top level', '{"__proto__":{"polluted":true},"data":{"id":"123","name":"Sample Data","value":45.67}}'),
   api('__proto__ inside the record', '{"data":{"id":"123","name":"Sample Data","value":45.67,"__proto__":{"polluted":true}}}'),
   api('constructor.prototype inside the record', '{"data":{"id":"123","name":"x","value":1,"constructor":{"prototype":{"polluted":true}}}}'),
+  api('unknown field named by a 500,000-character key', `{"data":{"id":"123","name":"x","value":1,"${'k'.repeat(500_000)}":1}}`),
+  api('__proto__ under a 500,000-character key', `{"data":{"${'k'.repeat(500_000)}":{"__proto__":1}}}`),
   api('prototype key in a batch record', '{"data":[{"id":"1","name":"x","value":1},{"prototype":{"polluted":true}}]}'),
   // Not an object at the top.
   api('top-level array', JSON.stringify([{ data: RECORD }])),
@@ -124,6 +126,7 @@ const CORPUS: CorpusCase[] = [
   { name: 'DELETE /', target: 'api', request: { method: 'DELETE' }, status: 405 },
   { name: 'PATCH / with a valid body', target: 'api', request: { method: 'PATCH', headers: JSON_TYPE, body: JSON.stringify({ data: RECORD }) }, status: 405 },
   { name: 'POST to an unknown path', target: 'api', request: { path: '/ingest', headers: JSON_TYPE, body: JSON.stringify({ data: RECORD }) }, status: 404 },
+  { name: 'POST to an 8,000-character path', target: 'api', request: { path: `/${'p'.repeat(8000)}`, headers: JSON_TYPE, body: '{}' }, status: 404 },
 
   // Push: the envelope.
   envelope('push body not JSON', 'message=1'),
@@ -148,12 +151,16 @@ const CORPUS: CorpusCase[] = [
   pushed('push data top-level null', 'null'),
   pushed('push data a record without value', JSON.stringify({ data: { id: '1', name: 'x' } })),
   pushed('push data value 1e400', recordText('1e400')),
+  pushed('push data with a 500,000-character key', `{"data":{"id":"1","name":"x","value":1,"${'k'.repeat(500_000)}":1}}`),
   pushed('push data __proto__ in the record', '{"data":{"id":"1","name":"x","value":1,"__proto__":{"polluted":true}}}'),
   pushed(`push data batch of ${MAX_BATCH_RECORDS + 1}`, batch(MAX_BATCH_RECORDS + 1)),
   pushed('push data one bad record inside a batch', JSON.stringify({ data: [RECORD, { ...RECORD, id: '' }] })),
   pushed('push data 100,000 nested arrays', nestedArrays(100_000)),
   pushed(`push data over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),
 ];
+
+const MAX_ANSWER_CHARACTERS = 32 * 1024;
+const MAX_LOG_LINE_CHARACTERS = 32 * 1024;
 
 let functions: RunningFunctions;
 let warehouse: MemoryWarehouse;
@@ -188,6 +195,9 @@ describe.each(CORPUS)('$target: $name', ({ target, request, status }) => {
       details: expect.arrayContaining([{ field: expect.any(String), message: expect.stringMatching(/\S/) }]),
     });
     expect(reply.text).not.toMatch(/\bat .+:\d+:\d+|node_modules|lambda-src/);
+    // However long the input, the answer and its log line stay small (Cloud Logging drops entries over 256 KB).
+    expect(reply.text.length).toBeLessThan(MAX_ANSWER_CHARACTERS);
+    expect(JSON.stringify(functions.logLines.at(-1)).length).toBeLessThan(MAX_LOG_LINE_CHARACTERS);
     expect(warehouse.insertCalls.length).toBe(insertCallsBefore);
     expect(warehouse.rows.size).toBe(rowsBefore);
 
