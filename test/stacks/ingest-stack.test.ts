@@ -104,6 +104,19 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
   });
 
+  it("grants read only to the API's own service account: dataViewer on the table and the view, jobUser on the project", () => {
+    const apiMember = /^\$\{google_service_account\.api_service-account_[^.]+\.member\}$/;
+    const readGrants = [...resourceList(parsed, 'google_bigquery_table_iam_member'), ...resourceList(parsed, 'google_project_iam_member')].filter(
+      (grant) => grant.role === 'roles/bigquery.dataViewer' || grant.role === 'roles/bigquery.jobUser',
+    );
+    expect(readGrants.map((grant) => [grant.role, String(grant.table_id ?? 'project').replace(/_[0-9A-F]{8}\./, '.')]).sort()).toEqual([
+      ['roles/bigquery.dataViewer', '${google_bigquery_table.warehouse_latest-view.table_id}'],
+      ['roles/bigquery.dataViewer', '${google_bigquery_table.warehouse_table.table_id}'],
+      ['roles/bigquery.jobUser', 'project'],
+    ]);
+    for (const grant of readGrants) expect(grant.member).toMatch(apiMember);
+  });
+
   it('tells the API, and only the API, which view to read and how many bytes a read may bill', () => {
     const environmentOf = (fn: 'api' | 'subscriber') =>
       (functions[Object.keys(functions).find((id) => id.startsWith(`${fn}_`))!]!.service_config as { environment_variables: Record<string, string> })
