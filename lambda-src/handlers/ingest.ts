@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import type { Request } from '@google-cloud/functions-framework';
 import { invalidInput, type Answer } from '../http/answer';
+import { acceptBodiesUpTo } from '../http/framework';
 import { readJsonBody } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
 import { parseIngestPayload } from './payload';
@@ -22,6 +23,7 @@ export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,255}$/;
 
 export function createIngestHandler(deps: HandlerDependencies): RouteHandler {
+  acceptBodiesUpTo(deps.maxBodyBytes);
   return async (req, scope) => {
     const idempotency = idempotencyKeyOf(req);
     if (!idempotency.ok) return idempotency.answer;

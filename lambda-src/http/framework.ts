@@ -20,9 +20,17 @@
  * escaped, and the path as sent is remembered on the request
  * (`undecodablePathOf`), so the function's router matches and answers it.
  *
- * The patch goes on the `express` that the framework itself loads, before the
- * framework builds its app (the framework loads the function module first,
- * both in `functions-framework --target` and in `getTestServer`).
+ * The framework's body parsers also read (and JSON-parse) any body of up to
+ * 1 GB before a function sees it, inflating a compressed one first: Cloud Run
+ * caps a request at 32 MiB on the wire, but a gzip body inflates without
+ * bound, and every request in flight holds its bytes. Functions declare the
+ * largest body they read (`acceptBodiesUpTo`) and the parsers stop at the
+ * largest size declared in the process, with a 413 the function answers.
+ *
+ * The patches go on the `express` and `body-parser` that the framework itself
+ * loads, before the framework builds its app (the framework loads the
+ * function module first, both in `functions-framework --target` and in
+ * `getTestServer`).
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -44,6 +52,7 @@ interface ExpressApplication {
 const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJECT });
 
 const PATCHED = Symbol.for('gcp-ingest.frameworkBodyErrors');
+const BODY_LIMITED = Symbol.for('gcp-ingest.frameworkBodyLimit');
 const BODY_READ_FAILURE = Symbol.for('gcp-ingest.bodyReadFailure');
 const UNDECODABLE_PATH = Symbol.for('gcp-ingest.undecodablePath');
 
@@ -90,10 +99,40 @@ export function registerHttpFunction(name: string, fn: HttpFunction): void {
   functions.http(name, fn);
 }
 
-function frameworkExpressApplication(): ExpressApplication {
+/** A module as the framework itself resolves it (not necessarily the project's copy). */
+function frameworkModule<Module>(name: string): Module {
   const frameworkDir = dirname(require.resolve('@google-cloud/functions-framework'));
-  const express = require(require.resolve('express', { paths: [frameworkDir] })) as { application: ExpressApplication };
-  return express.application;
+  return require(require.resolve(name, { paths: [frameworkDir] })) as Module;
+}
+
+function frameworkExpressApplication(): ExpressApplication {
+  return frameworkModule<{ application: ExpressApplication }>('express').application;
+}
+
+const BODY_PARSERS = ['json', 'raw', 'text', 'urlencoded'] as const;
+type BodyParserModule = Record<(typeof BODY_PARSERS)[number], (options?: Record<string, unknown>) => unknown> & {
+  [BODY_LIMITED]?: true;
+};
+
+/** Largest body, in bytes after inflating, a function of this process declared it reads. */
+let bodyReadLimitBytes = 0;
+
+/**
+ * Declares that a function of this process reads request bodies of up to
+ * `bytes` (after inflating). Call it before the framework builds its server
+ * (when creating the function): the framework's body parsers built after
+ * that stop reading past the largest size declared, and the function gets a
+ * body-read failure with status 413 instead of the bytes.
+ */
+export function acceptBodiesUpTo(bytes: number): void {
+  bodyReadLimitBytes = Math.max(bodyReadLimitBytes, bytes);
+  const bodyParser = frameworkModule<BodyParserModule>('body-parser');
+  if (bodyParser[BODY_LIMITED]) return;
+  for (const kind of BODY_PARSERS) {
+    const build = bodyParser[kind];
+    bodyParser[kind] = (options) => build({ ...options, limit: bodyReadLimitBytes });
+  }
+  bodyParser[BODY_LIMITED] = true;
 }
 
 function routeBodyReadFailuresToFunctions(): void {

@@ -12,7 +12,7 @@ export interface RawRequest {
   method?: string;
   /** Path and query. @default '/' */
   path?: string;
-  /** Sent as given; no Content-Type is added. */
+  /** Sent as given; no Content-Type is added, and Content-Length only when no Transfer-Encoding is given. */
   headers?: Readonly<Record<string, string>>;
   body?: string | Uint8Array;
 }
@@ -36,7 +36,8 @@ export class HttpTarget {
   send(raw: RawRequest): Promise<RawReply> {
     const body = raw.body === undefined ? undefined : typeof raw.body === 'string' ? Buffer.from(raw.body, 'utf8') : raw.body;
     const headers: Record<string, string | number> = { ...raw.headers };
-    if (body !== undefined) headers['Content-Length'] = body.length;
+    const chunked = Object.keys(headers).some((name) => name.toLowerCase() === 'transfer-encoding');
+    if (body !== undefined && !chunked) headers['Content-Length'] = body.length;
     return new Promise((resolve, reject) => {
       const outgoing = request(
         {
