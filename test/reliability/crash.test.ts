@@ -14,7 +14,7 @@ const API_CONNECTIONS = 24;
 const PUSH_CONNECTIONS = 8;
 const BATCH_SIZE = 5;
 /** Kill once this many requests were acknowledged... */
-const ACKNOWLEDGED_BEFORE_KILL = 600;
+const ACKNOWLEDGED_BEFORE_KILL = 300;
 /** ...or after this long, whichever comes first. */
 const MAX_LOAD_MS = 20_000;
 

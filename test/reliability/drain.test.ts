@@ -10,7 +10,7 @@ import { pushDelivery, SEED_SUCCESS } from './http-client';
 import { readStoredRows, startLocalProcess, type LocalProcess } from './local-process';
 
 /** Far longer than sending the requests and the signal takes, so the rows are still pending at SIGTERM. */
-const LINGER_MS = 1500;
+const LINGER_MS = 1000;
 const API_REQUESTS = 12;
 const PUSH_REQUESTS = 4;
 

@@ -19,7 +19,7 @@ import { TcpGate } from './tcp-gate';
 const TABLE = { projectId: 'demo-project', datasetId: 'ingest', tableId: 'records' };
 /** The adapter's deadline for one insertAll; the function answers 503 once it passes. */
 const DEADLINE_MS = 300;
-const SLOW_REPLY_MS = 3 * DEADLINE_MS;
+const SLOW_REPLY_MS = 2 * DEADLINE_MS;
 
 interface ScriptedFault {
   name: string;

@@ -29,7 +29,7 @@ export interface RunningFunctions {
  * server, our registration, the group-commit batcher over the insert-failure
  * log over `warehouse`.
  */
-export async function startFunctions(warehouse: Warehouse, maxSockets?: number): Promise<RunningFunctions> {
+export async function startFunctions(warehouse: Warehouse): Promise<RunningFunctions> {
   const logger = capturingLogger();
   const servers = await startLocalServers({
     warehouse,
@@ -38,8 +38,8 @@ export async function startFunctions(warehouse: Warehouse, maxSockets?: number):
     pubsubPort: 0,
     logger,
   });
-  const api = new HttpTarget(servers.apiUrl, maxSockets);
-  const subscriber = new HttpTarget(servers.subscriberUrl, maxSockets);
+  const api = new HttpTarget(servers.apiUrl);
+  const subscriber = new HttpTarget(servers.subscriberUrl);
   return {
     api,
     subscriber,
@@ -58,11 +58,11 @@ export async function startFunctions(warehouse: Warehouse, maxSockets?: number):
  * linger: for the fuzz tests, whose subject is input handling, and whose ten
  * thousand requests would otherwise spend seconds waiting for company.
  */
-export async function serveHandlers(warehouse: Warehouse, maxSockets?: number): Promise<RunningFunctions> {
+export async function serveHandlers(warehouse: Warehouse): Promise<RunningFunctions> {
   const logger = capturingLogger();
   const deps: HandlerDependencies = { warehouse: async () => warehouse, maxBodyBytes: MAX_BODY_BYTES, logger, clock: systemClock };
   const servers = [serveFunction(createApiFunction(deps)), serveFunction(createSubscriberFunction(deps))];
-  const [api, subscriber] = await Promise.all(servers.map((server) => listen(server, maxSockets)));
+  const [api, subscriber] = await Promise.all(servers.map(listen));
   return {
     api: api!,
     subscriber: subscriber!,
@@ -75,7 +75,7 @@ export async function serveHandlers(warehouse: Warehouse, maxSockets?: number): 
   };
 }
 
-async function listen(server: Server, maxSockets?: number): Promise<HttpTarget> {
+async function listen(server: Server): Promise<HttpTarget> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return new HttpTarget(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, maxSockets);
+  return new HttpTarget(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
 }

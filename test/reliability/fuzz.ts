@@ -79,7 +79,7 @@ export function describeFuzz(target: Target, requests: fc.Arbitrary<FuzzRequest>
   const stats: FuzzStats = { inputs: 0, byStatus: {}, rowsStored: 0 };
 
   beforeAll(async () => {
-    functions = await serveHandlers(warehouse, IN_FLIGHT);
+    functions = await serveHandlers(warehouse);
   });
   afterAll(async () => {
     await functions?.stop();
