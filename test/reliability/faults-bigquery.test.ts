@@ -11,53 +11,13 @@
  */
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
 import { BigQueryWarehouse } from '../../lambda-src/warehouse/bigquery';
-import { BigQueryStandIn, type ScriptedReply } from '../support/bigquery-standin';
+import { BigQueryStandIn } from '../support/bigquery-standin';
 import { ENTRY_POINTS, expectFailure, recordOf, retryUntilStored, sendRecord, until } from './fault-drill';
+import { BIGQUERY_FAULTS, BIGQUERY_LOAD_FAULTS, BIGQUERY_LOAD_REPLIES, DEADLINE_MS, LOAD_RECORDS, SLOW_REPLY_MS } from './fault-tables';
 import { startFunctions, type RunningFunctions } from './functions';
 import { TcpGate } from './tcp-gate';
 
 const TABLE = { projectId: 'demo-project', datasetId: 'ingest', tableId: 'records' };
-/** The adapter's deadline for one insertAll; the function answers 503 once it passes. */
-const DEADLINE_MS = 300;
-const SLOW_REPLY_MS = 2 * DEADLINE_MS;
-
-interface ScriptedFault {
-  name: string;
-  reply: ScriptedReply;
-  status: 500 | 503;
-  errorClass: string;
-  /** Whether the stand-in holds the row when the failure answer arrives (or soon after: a slow reply lands late). */
-  storedAnyway: boolean;
-}
-
-const FAULTS: ScriptedFault[] = [
-  { name: 'HTTP 500 backendError', reply: { outcome: { kind: 'httpError', status: 500 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'HTTP 503', reply: { outcome: { kind: 'httpError', status: 503 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'HTTP 429 rateLimitExceeded', reply: { outcome: { kind: 'httpError', status: 429 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'connection dropped before storing', reply: { outcome: { kind: 'destroySocket' } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  {
-    name: 'connection dropped after storing',
-    reply: { outcome: { kind: 'destroySocket', afterStoring: true } },
-    status: 503,
-    errorClass: 'warehouse_unavailable',
-    storedAnyway: true,
-  },
-  { name: `reply slower than the ${DEADLINE_MS} ms deadline`, reply: { delayMs: SLOW_REPLY_MS }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: true },
-  {
-    name: 'per-row insertErrors',
-    reply: { outcome: { kind: 'rejectRows', indices: [0], message: 'no such field: secret_column.' } },
-    status: 500,
-    errorClass: 'warehouse_rejected_rows',
-    storedAnyway: false,
-  },
-  {
-    name: 'HTTP 403 accessDenied',
-    reply: { outcome: { kind: 'httpError', status: 403, reason: 'accessDenied', message: 'Access Denied: secret-service-account' } },
-    status: 500,
-    errorClass: 'warehouse_error',
-    storedAnyway: false,
-  },
-];
 
 let standIn: BigQueryStandIn;
 let gate: TcpGate;
@@ -88,7 +48,7 @@ afterAll(async () => {
 });
 
 describe.each(ENTRY_POINTS)('%s', (entryPoint) => {
-  it.each(FAULTS)('$name: answers $status, then a retry leaves exactly one row', async (fault) => {
+  it.each(BIGQUERY_FAULTS)('$name: answers $status, then a retry leaves exactly one row', async (fault) => {
     const id = `${entryPoint}-${fault.name}`;
     standIn.script('tabledata.insertAll', fault.reply);
     faultsInjected += 1;
@@ -120,18 +80,9 @@ describe.each(ENTRY_POINTS)('%s', (entryPoint) => {
   });
 
   it('under concurrent load with faults striking batches, acknowledges only stored records and stores each once after retries', async () => {
-    const ids = Array.from({ length: 40 }, (_, index) => `${entryPoint}-load-${index}`);
-    const scripted: ScriptedReply[] = [
-      { outcome: { kind: 'httpError', status: 503 } },
-      {},
-      { outcome: { kind: 'destroySocket', afterStoring: true } },
-      { outcome: { kind: 'rejectRows', indices: [0] } },
-      { delayMs: SLOW_REPLY_MS },
-      { outcome: { kind: 'httpError', status: 500 } },
-      { outcome: { kind: 'destroySocket' } },
-    ];
-    standIn.script('tabledata.insertAll', ...scripted);
-    faultsInjected += scripted.filter((reply) => reply.outcome || reply.delayMs).length;
+    const ids = Array.from({ length: LOAD_RECORDS }, (_, index) => `${entryPoint}-load-${index}`);
+    standIn.script('tabledata.insertAll', ...BIGQUERY_LOAD_REPLIES);
+    faultsInjected += BIGQUERY_LOAD_FAULTS;
 
     const outcomes = await Promise.all(ids.map((id) => retryUntilStored(functions, entryPoint, id, isStored)));
 
@@ -143,8 +94,8 @@ describe.each(ENTRY_POINTS)('%s', (entryPoint) => {
 });
 
 it('never stored a record twice', () => {
-  expect(faultsInjected).toBe(ENTRY_POINTS.length * (FAULTS.length + 1 + 6));
+  expect(faultsInjected).toBe(ENTRY_POINTS.length * (BIGQUERY_FAULTS.length + 1 + BIGQUERY_LOAD_FAULTS));
   const ids = standIn.rows(TABLE).map((row) => row.json.id);
-  expect(ids.length).toBe(ENTRY_POINTS.length * (FAULTS.length + 1 + 40));
+  expect(ids.length).toBe(ENTRY_POINTS.length * (BIGQUERY_FAULTS.length + 1 + LOAD_RECORDS));
   expect(new Set(ids).size).toBe(ids.length);
 });
