@@ -24,7 +24,9 @@ export interface HandlerDependencies {
 /** Seconds a client is told to wait after a 503; short, since warehouse blips are. Clients should still back off. */
 export const RETRY_AFTER_SECONDS = 1;
 
-export async function storeRecords(
+// Not `async`, and `then` rather than `await`: the functions framework runs each request in a `domain`, whose async
+// hooks make every promise and await on the request's path cost about 5 µs of CPU (a tenth of the API's own work).
+export function storeRecords(
   records: readonly IngestRecord[],
   insertIdOf: (index: number) => string,
   deps: HandlerDependencies,
@@ -36,19 +38,19 @@ export async function storeRecords(
 }
 
 /** Inserts rows that already carry their insert ids and ingestion time; `committed` builds the 200 answer. */
-export async function storeRows(
+export function storeRows(
   rows: readonly WarehouseRow[],
   deps: HandlerDependencies,
   scope: RequestScope,
   committed: (rows: number) => Answer,
 ): Promise<Answer> {
-  try {
-    const warehouse = await deps.warehouse();
-    await warehouse.insert(rows);
-    return committed(rows.length);
-  } catch (error) {
-    return warehouseFailure(error, scope, rows.length);
-  }
+  return deps
+    .warehouse()
+    .then((warehouse) => warehouse.insert(rows))
+    .then(
+      () => committed(rows.length),
+      (error: unknown) => warehouseFailure(error, scope, rows.length),
+    );
 }
 
 /** A failed warehouse call (or open) as the answer: 503 when a retry may succeed, else 500. */
