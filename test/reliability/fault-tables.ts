@@ -85,7 +85,7 @@ export const DUCKDB_LOAD_FAULTS: readonly { error: unknown; moment: FaultMoment 
 ];
 
 /** The adapter's deadline for one insertAll; the function answers 503 once it passes. */
-export const DEADLINE_MS = 300;
+export const DEADLINE_MS = 500;
 export const SLOW_REPLY_MS = 2 * DEADLINE_MS;
 
 export interface ScriptedFault {

@@ -83,12 +83,14 @@ describe.each(ENTRY_POINTS)('%s', (entryPoint) => {
     const ids = Array.from({ length: LOAD_RECORDS }, (_, index) => `${entryPoint}-load-${index}`);
     standIn.script('tabledata.insertAll', ...BIGQUERY_LOAD_REPLIES);
     faultsInjected += BIGQUERY_LOAD_FAULTS;
+    const startedAt = performance.now();
 
     const outcomes = await Promise.all(ids.map((id) => retryUntilStored(functions, entryPoint, id, isStored)));
 
     expect(outcomes.flatMap((outcome) => outcome.failures).length).toBeGreaterThan(0);
-    // A slow reply may still land after its request was answered 503 and retried: wait it out, then count.
-    await new Promise((wake) => setTimeout(wake, SLOW_REPLY_MS + DEADLINE_MS));
+    // The slow reply (one of the first batches') may still land after its request was answered 503 and
+    // retried: wait it out, then count.
+    await new Promise((wake) => setTimeout(wake, startedAt + SLOW_REPLY_MS + DEADLINE_MS - performance.now()));
     expect(ids.map(copiesOf)).toEqual(ids.map(() => 1));
   });
 });
