@@ -2,18 +2,18 @@
  * `npm run bench`: every benchmark, each against a baseline measured in the
  * same run; prints the table and writes `bench/results.json`.
  *
- *   npm run bench                      all benchmarks, full length
+ *   npm run bench                      all benchmarks, full length; also rewrites the README's table
  *   npm run bench -- --only=cold-start one (or a comma-separated few); results.json is not written
  *   npm run bench -- --quick           short windows for a smoke run; results.json is not written
  */
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bigQueryPathBenchmark } from './bigquery-path';
 import { coldStartBenchmark } from './cold-start';
 import type { LoadSettings } from './compare';
 import { httpIngestBenchmark, pushPathBenchmark } from './duckdb-throughput';
 import { cleanUp } from './functions';
-import { machine, markdownTable, type Row } from './report';
+import { machine, markdownTable, type Machine, type Row } from './report';
 import { synthBenchmark } from './synth';
 
 export interface RunSettings {
@@ -32,6 +32,26 @@ export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Prom
   synth: (settings) => synthBenchmark(settings.synthRepetitions),
   push: (settings) => pushPathBenchmark(settings.load),
 };
+
+const README = join(__dirname, '..', 'README.md');
+const TABLE_START = '<!-- bench-table:start -->\n';
+const TABLE_END = '\n<!-- bench-table:end -->';
+
+/** The README's results: the table and the machine, between the table markers of its Performance section. */
+export function readmeTable(rows: readonly Row[], host: Machine, date: Date): string {
+  return (
+    `${markdownTable(rows)}\n\nRun ${date.toISOString().slice(0, 10)} on ${host.cpu} (${host.cores} cores, ${host.memoryGiB} GiB), ` +
+    `Node.js ${host.node}, ${host.platform}; \`bench/results.json\` holds the same rows.`
+  );
+}
+
+function updateReadme(table: string): void {
+  const readme = readFileSync(README, 'utf8');
+  const start = readme.indexOf(TABLE_START);
+  const end = readme.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`README.md has no ${TABLE_START.trim()} ... ${TABLE_END.trim()} markers`);
+  writeFileSync(README, `${readme.slice(0, start + TABLE_START.length)}${table}${readme.slice(end)}`);
+}
 
 function parseArguments(argv: readonly string[]): { names: string[]; quick: boolean } {
   let names = Object.keys(BENCHMARKS);
@@ -65,9 +85,11 @@ async function main(): Promise<void> {
   process.stdout.write(`machine: ${host.cpu}, ${host.cores} cores, ${host.memoryGiB} GiB, Node.js ${host.node} (${host.platform})\n`);
   const complete = !quick && names.length === Object.keys(BENCHMARKS).length;
   if (complete) {
-    const results = { date: new Date().toISOString(), machine: host, settings, rows };
+    const date = new Date();
+    const results = { date: date.toISOString(), machine: host, settings, rows };
     writeFileSync(join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write('wrote bench/results.json\n');
+    updateReadme(readmeTable(rows, host, date));
+    process.stdout.write('wrote bench/results.json and the README table\n');
   }
   const failed = rows.filter((result) => result.pass === false);
   if (failed.length > 0) {
