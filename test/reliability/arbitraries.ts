@@ -119,7 +119,7 @@ function mutated(text: fc.Arbitrary<string>): fc.Arbitrary<string> {
 const payloadJson = payloadValue.map((value) => JSON.stringify(value));
 
 /** The bytes of a `POST /` body, or of a push message's decoded data. */
-export const payloadBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
+const payloadBytes: fc.Arbitrary<Uint8Array> = fc.oneof(
   { weight: 24, arbitrary: payloadJson.map(utf8) },
   { weight: 6, arbitrary: mutated(payloadJson).map(utf8) },
   { weight: 1, arbitrary: literalInjected.map(utf8) },

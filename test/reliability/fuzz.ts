@@ -63,7 +63,7 @@ function checkAnswer(request: FuzzRequest, reply: RawReply, verdict: Verdict): v
 
 const sameRecord = (a: IngestRecord, b: IngestRecord) => a.id === b.id && a.name === b.name && Object.is(a.value, b.value);
 
-export interface FuzzStats {
+interface FuzzStats {
   inputs: number;
   byStatus: Record<number, number>;
   rowsStored: number;
