@@ -7,4 +7,6 @@ module.exports = {
     '^.+\\.ts$': ['@swc/jest', { jsc: { parser: { syntax: 'typescript' }, target: 'es2022' }, module: { type: 'commonjs' } }],
   },
   testTimeout: 30000,
+  // Jest's default on 2 cores is one worker; most suites wait on child processes and sockets, not CPU.
+  maxWorkers: 2,
 };
