@@ -7,7 +7,6 @@
  */
 import { Construct } from 'constructs';
 import { Aspects, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
-import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { ProjectService } from '@cdktf/provider-google/lib/project-service';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
@@ -18,7 +17,7 @@ import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-acco
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import type { BootstrapConfig } from './bootstrap-config';
-import { GOOGLE_PROVIDER_SOURCE } from './ingest-stack';
+import { addGoogleProvider } from './google-provider';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -151,8 +150,7 @@ export class BootstrapStack extends TerraformStack {
 
     Aspects.of(this).add(new GcpPolicyPack());
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
-    new GoogleProvider(this, 'google', { project, region: config.region });
-    this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
+    addGoogleProvider(this, { project, region: config.region });
 
     const services = new Map<string, ProjectService>();
     const projects = [...new Set([project, config.deployProjects.dev, config.deployProjects.prod])];

@@ -1,7 +1,6 @@
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { Aspects, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
-import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { FunctionSourceBucket } from '../constructs/function-source-bucket';
 import { HttpIngestFunction } from '../constructs/http-ingest-function';
 import { IngestTopic } from '../constructs/ingest-topic';
@@ -9,9 +8,7 @@ import { MonitoringAlerts } from '../constructs/monitoring-alerts';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
-
-/** Fully qualified, so Terraform and OpenTofu resolve the same provider. */
-export const GOOGLE_PROVIDER_SOURCE = 'registry.terraform.io/hashicorp/google';
+import { addGoogleProvider } from './google-provider';
 
 /** The function entry points the stacks deploy (the ones `npm start` serves locally). */
 export const FUNCTION_ENTRIES = {
@@ -52,8 +49,7 @@ export class IngestStack extends TerraformStack {
     this.node.addValidation({ validate: () => problems });
     Aspects.of(this).add(new GcpPolicyPack({ environment: config.name }));
 
-    new GoogleProvider(this, 'google', { project: config.project, region: config.region });
-    this.addOverride('terraform.required_providers.google.source', GOOGLE_PROVIDER_SOURCE);
+    addGoogleProvider(this, { project: config.project, region: config.region });
     new GcsBackend(this, { bucket: config.stateBucket, prefix: `ingest/${config.name}` });
 
     const labels = { ...config.labels };

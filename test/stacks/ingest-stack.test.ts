@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FUNCTION_ENTRIES, GOOGLE_PROVIDER_SOURCE, IngestStack } from '../../stacks/ingest-stack';
+import { GOOGLE_PROVIDER_SOURCE } from '../../stacks/google-provider';
+import { FUNCTION_ENTRIES, IngestStack } from '../../stacks/ingest-stack';
 import { buildApp } from '../../stacks/main';
 import { freshOutdir, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
 import { extractZip, loadTargetInRuntime, readZip } from '../support/synth-zip';
