@@ -4,13 +4,13 @@
  * warm-up then a measured window. Bounded by time and by request count, and
  * refuses any target but the loopback interface.
  *
- * It speaks just enough HTTP/1.1 over raw sockets (write the request bytes,
- * read the status and a `Content-Length` body) instead of using `node:http`'s
- * client, which costs about as much CPU per request as the no-op function
- * itself: on two cores, every cycle the load generator spends is one the
- * function under test does not get.
+ * It sends over the raw-socket keep-alive connection of
+ * test/support/raw-http-client.ts rather than `node:http`'s client, which
+ * costs about as much CPU per request as the no-op function itself: on two
+ * cores, every cycle the load generator spends is one the function under test
+ * does not get.
  */
-import { connect, type Socket } from 'node:net';
+import { KeepAliveConnection, type RawAnswer } from '../test/support/raw-http-client';
 
 export interface LoadRequest {
   body: string;
@@ -68,77 +68,28 @@ export function percentile(sorted: readonly number[], fraction: number): number 
   return sorted[Math.min(sorted.length - 1, Math.ceil(fraction * sorted.length) - 1)]!;
 }
 
-/** One keep-alive HTTP/1.1 connection carrying one request at a time. */
+/** One keep-alive connection to a loopback target, POSTing one request at a time. */
 class Connection {
-  private socket: Socket | undefined;
-  private received: Buffer = Buffer.alloc(0);
-  private pending: { resolve(status: number): void; reject(error: Error): void } | undefined;
+  private readonly connection: KeepAliveConnection;
 
   constructor(private readonly url: URL) {
     if (!LOOPBACK_HOSTS.has(url.hostname)) throw new Error(`bench only sends to loopback, got ${url.hostname}`);
+    this.connection = new KeepAliveConnection(url.hostname, Number(url.port));
   }
 
-  /** Sends a POST and resolves with its status once the whole answer is read. */
-  async post(load: LoadRequest): Promise<number> {
-    const socket = this.socket ?? (await this.open());
+  /** Sends a POST and resolves once the whole answer is read. */
+  post(load: LoadRequest): Promise<RawAnswer> {
     const headers = Object.entries(load.headers ?? {})
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('');
     const head =
       `POST ${this.url.pathname}${this.url.search} HTTP/1.1\r\nHost: ${this.url.host}\r\n` +
       `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(load.body)}\r\n${headers}\r\n`;
-    return new Promise((resolve, reject) => {
-      this.pending = { resolve, reject };
-      socket.write(head + load.body);
-    });
+    return this.connection.send(head + load.body);
   }
 
   close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
-  }
-
-  private open(): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.url.hostname, port: Number(this.url.port) }, () => {
-        socket.off('error', reject);
-        socket.setNoDelay(true);
-        // A socket this connection has already given up on may still report its end; only the current one counts.
-        socket.on('data', (chunk: Buffer) => this.socket === socket && this.read(chunk));
-        socket.on('error', (error) => this.socket === socket && this.fail(error));
-        socket.on('close', () => this.socket === socket && this.fail(new Error('connection closed before the answer')));
-        this.socket = socket;
-        resolve(socket);
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  private read(chunk: Buffer): void {
-    this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
-    const headerEnd = this.received.indexOf('\r\n\r\n');
-    if (headerEnd < 0) return;
-    const head = this.received.toString('latin1', 0, headerEnd);
-    const length = /\r\ncontent-length: *(\d+)/i.exec(head)?.[1];
-    if (length === undefined) {
-      this.fail(new Error(`answer without Content-Length: ${head.split('\r\n', 1)[0]}`));
-      return;
-    }
-    const answerEnd = headerEnd + 4 + Number(length);
-    if (this.received.length < answerEnd) return;
-    this.received = this.received.subarray(answerEnd);
-    if (/\r\nconnection: *close/i.test(head)) this.close();
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.resolve(Number(head.slice(9, 12)));
-  }
-
-  private fail(error: Error): void {
-    this.close();
-    this.received = Buffer.alloc(0);
-    const pending = this.pending;
-    this.pending = undefined;
-    pending?.reject(error);
+    this.connection.close();
   }
 }
 
@@ -146,7 +97,7 @@ class Connection {
 export async function post(url: URL, load: LoadRequest): Promise<number> {
   const connection = new Connection(url);
   try {
-    return await connection.post(load);
+    return (await connection.post(load)).status;
   } finally {
     connection.close();
   }
@@ -175,7 +126,7 @@ export async function runLoad(options: LoadOptions): Promise<LoadResult> {
       const load = options.nextRequest(sent++);
       const sentAt = performance.now();
       try {
-        const status = await connection.post(load);
+        const { status } = await connection.post(load);
         statusCounts[status] = (statusCounts[status] ?? 0) + 1;
       } catch {
         failures += 1;

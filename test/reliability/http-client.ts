@@ -1,12 +1,13 @@
 /**
  * A raw HTTP/1.1 client for the reliability tests: exact bytes, any method,
- * any (or no) Content-Type, over keep-alive connections to one server.
+ * any (or no) Content-Type, over keep-alive connections to one server (the
+ * raw-socket connection of test/support/raw-http-client.ts).
  * `fetch` and supertest cannot send some of what these tests need (no
  * Content-Type at all, a body that is not UTF-8, a body on GET), and
  * `node:http`'s client costs about as much CPU per request as the function
  * under test, which ten thousand fuzz inputs per entry point cannot afford.
  */
-import { connect, type Socket } from 'node:net';
+import { KeepAliveConnection } from '../support/raw-http-client';
 
 export interface RawRequest {
   /** @default 'POST' */
@@ -25,112 +26,39 @@ export interface RawReply {
   text: string;
 }
 
-interface Exchange {
-  /** HEAD answers carry a Content-Length but no body. */
-  head: boolean;
-  resolve(reply: RawReply): void;
-  reject(error: Error): void;
-}
-
-/** One keep-alive connection, one request at a time; reconnects after the server closes it. */
-class Connection {
-  private socket: Socket | undefined;
-  private received: Buffer = Buffer.alloc(0);
-  private exchange: Exchange | undefined;
-
-  constructor(
-    private readonly host: string,
-    private readonly port: number,
-  ) {}
-
-  async send(request: RawRequest): Promise<RawReply> {
-    const socket = this.socket ?? (await this.open());
-    const method = request.method ?? 'POST';
-    const body = request.body === undefined ? Buffer.alloc(0) : Buffer.from(request.body);
-    const headers = Object.entries(request.headers ?? {});
-    const chunked = headers.some(([name, value]) => name.toLowerCase() === 'transfer-encoding' && /chunked/i.test(value));
-    const lines = [`${method} ${request.path ?? '/'} HTTP/1.1`, `Host: ${this.host}:${this.port}`, ...headers.map(([name, value]) => `${name}: ${value}`)];
-    if (!chunked && (request.body !== undefined || method === 'POST' || method === 'PUT' || method === 'PATCH')) lines.push(`Content-Length: ${body.length}`);
-    const payload = chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
-    return new Promise((resolve, reject) => {
-      this.exchange = { head: method === 'HEAD', resolve, reject };
-      socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), payload]));
-    });
-  }
-
-  close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
-  }
-
-  private open(): Promise<Socket> {
-    return new Promise((resolve, reject) => {
-      const socket = connect({ host: this.host, port: this.port }, () => {
-        socket.off('error', reject);
-        socket.setNoDelay(true);
-        // A socket already given up on may still report its end; only the current one counts.
-        socket.on('data', (chunk: Buffer) => this.socket === socket && this.read(chunk));
-        socket.on('error', (error) => this.socket === socket && this.fail(error));
-        socket.on('close', () => this.socket === socket && this.fail(new Error('connection closed before the answer')));
-        this.socket = socket;
-        resolve(socket);
-      });
-      socket.once('error', reject);
-    });
-  }
-
-  private read(chunk: Buffer): void {
-    this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
-    const headerEnd = this.received.indexOf('\r\n\r\n');
-    if (headerEnd < 0 || !this.exchange) return;
-    const [statusLine, ...headerLines] = this.received.toString('latin1', 0, headerEnd).split('\r\n');
-    const headers: Record<string, string> = {};
-    for (const line of headerLines) {
-      const colon = line.indexOf(':');
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-    }
-    if (headers['content-length'] === undefined) {
-      this.fail(new Error(`answer without Content-Length: ${statusLine}`));
-      return;
-    }
-    const bodyLength = this.exchange.head ? 0 : Number(headers['content-length']);
-    const answerEnd = headerEnd + 4 + bodyLength;
-    if (this.received.length < answerEnd) return;
-    const text = this.received.toString('utf8', headerEnd + 4, answerEnd);
-    this.received = this.received.subarray(answerEnd);
-    if (/close/i.test(headers.connection ?? '')) this.close();
-    const exchange = this.exchange;
-    this.exchange = undefined;
-    exchange.resolve({ status: Number(statusLine!.split(' ')[1]), headers, text });
-  }
-
-  private fail(error: Error): void {
-    this.close();
-    this.received = Buffer.alloc(0);
-    const exchange = this.exchange;
-    this.exchange = undefined;
-    exchange?.reject(error);
-  }
+/** Writes `request` as the exact bytes it describes and reads the answer. */
+async function sendRaw(connection: KeepAliveConnection, host: string, request: RawRequest): Promise<RawReply> {
+  const method = request.method ?? 'POST';
+  const body = request.body === undefined ? Buffer.alloc(0) : Buffer.from(request.body);
+  const headers = Object.entries(request.headers ?? {});
+  const chunked = headers.some(([name, value]) => name.toLowerCase() === 'transfer-encoding' && /chunked/i.test(value));
+  const lines = [`${method} ${request.path ?? '/'} HTTP/1.1`, `Host: ${host}`, ...headers.map(([name, value]) => `${name}: ${value}`)];
+  if (!chunked && (request.body !== undefined || method === 'POST' || method === 'PUT' || method === 'PATCH')) lines.push(`Content-Length: ${body.length}`);
+  const payload = chunked ? Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]) : body;
+  const answer = await connection.send(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), payload]), {
+    bodiless: method === 'HEAD',
+  });
+  return { status: answer.status, headers: answer.headers, text: answer.body.toString('utf8') };
 }
 
 export class HttpTarget {
-  private readonly host: string;
+  private readonly hostname: string;
   private readonly port: number;
-  private readonly idle: Connection[] = [];
-  private readonly open = new Set<Connection>();
+  private readonly idle: KeepAliveConnection[] = [];
+  private readonly open = new Set<KeepAliveConnection>();
 
   constructor(baseUrl: string) {
     const url = new URL(baseUrl);
-    this.host = url.hostname;
+    this.hostname = url.hostname;
     this.port = Number(url.port);
   }
 
   /** Sends on an idle connection, or a new one: as many connections as requests in flight. */
   async send(request: RawRequest): Promise<RawReply> {
-    const connection = this.idle.pop() ?? new Connection(this.host, this.port);
+    const connection = this.idle.pop() ?? new KeepAliveConnection(this.hostname, this.port);
     this.open.add(connection);
     try {
-      const reply = await connection.send(request);
+      const reply = await sendRaw(connection, `${this.hostname}:${this.port}`, request);
       this.idle.push(connection);
       return reply;
     } catch (error) {
