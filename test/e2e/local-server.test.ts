@@ -15,18 +15,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
+import { SEED_BODY, SEED_SUCCESS } from '../support/seed';
 
 const ROOT = resolve(__dirname, '../..');
 
-/** The seed README's curl request, byte for byte: `curl -X POST <url> -H "Content-Type: application/json" -d '...'`. */
-const SEED_BODY = `{
-      "data": {
-        "id": "123",
-        "name": "Sample Data",
-        "value": 45.67
-      }
-    }`;
-const SEED_SUCCESS = '{"success":true,"message":"Data inserted successfully!"}';
 
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const pushDelivery = (data: string, messageId: string) =>

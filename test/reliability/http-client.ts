@@ -89,14 +89,4 @@ export function pushDelivery(payload: unknown, messageId: string): Record<string
   };
 }
 
-/** The seed README's curl body, byte for byte. */
-export const SEED_BODY = `{
-      "data": {
-        "id": "123",
-        "name": "Sample Data",
-        "value": 45.67
-      }
-    }`;
-
-/** The seed's success answer, byte for byte. */
-export const SEED_SUCCESS = '{"success":true,"message":"Data inserted successfully!"}';
+export { SEED_BODY, SEED_SUCCESS } from '../support/seed';

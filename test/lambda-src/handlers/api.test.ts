@@ -9,16 +9,8 @@ import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
+import { SEED_BODY, SEED_SUCCESS } from '../../support/seed';
 
-/** The seed README's curl body, byte for byte. */
-const SEED_BODY = `{
-      "data": {
-        "id": "123",
-        "name": "Sample Data",
-        "value": 45.67
-      }
-    }`;
-const SEED_SUCCESS = '{"success":true,"message":"Data inserted successfully!"}';
 
 function setup(overrides: Partial<HandlerDependencies> = {}) {
   const warehouse = new MemoryWarehouse();
