@@ -24,7 +24,8 @@ const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,255}$/;
 
 export function createIngestHandler(deps: HandlerDependencies): RouteHandler {
   acceptBodiesUpTo(deps.maxBodyBytes);
-  return async (req, scope) => {
+  // Not `async`: a refused request is answered without a promise (see `createRoutedFunction`).
+  return (req, scope) => {
     const idempotency = idempotencyKeyOf(req);
     if (!idempotency.ok) return idempotency.answer;
     const { key } = idempotency;
