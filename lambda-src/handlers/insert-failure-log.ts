@@ -6,23 +6,20 @@
  */
 import type { FunctionName } from '../log-events';
 import type { Logger } from '../logging';
-import {
-  RowsRejectedError,
-  WarehouseError,
-  type ListLatestOptions,
-  type StoredRecord,
-  type Warehouse,
-  type WarehouseRow,
-} from '../warehouse/warehouse';
+import { RowsRejectedError, WarehouseError, type Warehouse, type WarehouseRow } from '../warehouse/warehouse';
+import { WarehouseDecorator } from '../warehouse/warehouse-decorator';
 
-export class InsertFailureLogWarehouse implements Warehouse {
+/** Reads and close pass through: a failed read is told by its own request line. */
+export class InsertFailureLogWarehouse extends WarehouseDecorator {
   constructor(
-    private readonly inner: Warehouse,
+    inner: Warehouse,
     private readonly logger: Logger,
     private readonly functionName: FunctionName,
-  ) {}
+  ) {
+    super(inner);
+  }
 
-  async insert(rows: readonly WarehouseRow[]): Promise<void> {
+  override async insert(rows: readonly WarehouseRow[]): Promise<void> {
     try {
       await this.inner.insert(rows);
     } catch (error) {
@@ -38,18 +35,6 @@ export class InsertFailureLogWarehouse implements Warehouse {
     }
   }
 
-  /** Reads pass through: a failed read is told by its own request line. */
-  getLatest(id: string): Promise<StoredRecord | undefined> {
-    return this.inner.getLatest(id);
-  }
-
-  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
-    return this.inner.listLatest(options);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
 }
 
 /** Anything else an adapter (or opening it) throws is an unclassified warehouse failure, not retried blindly. */

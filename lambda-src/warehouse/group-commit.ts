@@ -14,15 +14,8 @@
  * the inner adapter must not re-send on its own (BigQuery client
  * `partialRetries: 0`), so a re-send is never hidden from the retry budget.
  */
-import {
-  RowsRejectedError,
-  WarehouseError,
-  type ListLatestOptions,
-  type RowError,
-  type StoredRecord,
-  type Warehouse,
-  type WarehouseRow,
-} from './warehouse';
+import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import { WarehouseDecorator } from './warehouse-decorator';
 
 /** BigQuery's `insertErrors` reason for a valid row not inserted because another row of its insert was invalid. */
 export const STOPPED_REASON = 'stopped';
@@ -142,7 +135,8 @@ function resolveOptions(options: GroupCommitOptions): Readonly<Required<GroupCom
  * `lingerMs`, or on `close()`, as long as fewer than `maxInFlightBatches` are
  * outstanding.
  */
-export class GroupCommitWarehouse implements Warehouse {
+/** Reads are not batched: they go straight to the inner warehouse. */
+export class GroupCommitWarehouse extends WarehouseDecorator {
   readonly options: Readonly<Required<GroupCommitOptions>>;
   private readonly queue: PendingInsert[] = [];
   private queuedRows = 0;
@@ -157,10 +151,8 @@ export class GroupCommitWarehouse implements Warehouse {
   private closing: Promise<void> | undefined;
   private onDrained: (() => void) | undefined;
 
-  constructor(
-    private readonly inner: Warehouse,
-    options: GroupCommitOptions = {},
-  ) {
+  constructor(inner: Warehouse, options: GroupCommitOptions = {}) {
+    super(inner);
     this.options = resolveOptions(options);
   }
 
@@ -180,7 +172,7 @@ export class GroupCommitWarehouse implements Warehouse {
    * cost about 5 µs of CPU, so refusals are returned as rejected promises and
    * the wait is the one promise it needs.
    */
-  insert(rows: readonly WarehouseRow[]): Promise<void> {
+  override insert(rows: readonly WarehouseRow[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();
     if (this.closed) {
       return Promise.reject(
@@ -213,22 +205,13 @@ export class GroupCommitWarehouse implements Warehouse {
     });
   }
 
-  /** Reads are not batched: they go straight to the inner warehouse. */
-  getLatest(id: string): Promise<StoredRecord | undefined> {
-    return this.inner.getLatest(id);
-  }
-
-  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
-    return this.inner.listLatest(options);
-  }
-
   /**
    * Refuses new inserts (retryable), sends everything queued without waiting
    * for the linger, waits for every batch in flight (re-sends included), then
    * closes the inner warehouse. Call it on SIGTERM before exiting. Safe to
    * call twice: both calls get the same promise.
    */
-  close(): Promise<void> {
+  override close(): Promise<void> {
     if (!this.closing) {
       this.closed = true;
       this.closing = this.drainThenCloseInner();

@@ -5,7 +5,8 @@
  * it failed, as when a commit's acknowledgement is lost on the way back).
  * Inserts without a queued fault, and every read, go to the adapter as is.
  */
-import type { ListLatestOptions, StoredRecord, Warehouse, WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+import type { Warehouse, WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+import { WarehouseDecorator } from '../../lambda-src/warehouse/warehouse-decorator';
 
 /** When a fault strikes relative to the adapter's own insert. */
 export type FaultMoment = 'beforeCommit' | 'afterCommit';
@@ -15,12 +16,14 @@ interface Fault {
   moment: FaultMoment;
 }
 
-export class FaultyWarehouse implements Warehouse {
+export class FaultyWarehouse extends WarehouseDecorator {
   /** Faults that have struck so far. */
   injected = 0;
   private readonly faults: Fault[] = [];
 
-  constructor(readonly inner: Warehouse) {}
+  constructor(inner: Warehouse) {
+    super(inner);
+  }
 
   /** The next `count` inserts throw `error`, at `moment`. Queued after faults already waiting. */
   failNext(count: number, error: unknown, moment: FaultMoment = 'beforeCommit'): this {
@@ -33,23 +36,11 @@ export class FaultyWarehouse implements Warehouse {
     return this.faults.length;
   }
 
-  async insert(rows: readonly WarehouseRow[]): Promise<void> {
+  override async insert(rows: readonly WarehouseRow[]): Promise<void> {
     const fault = this.faults.shift();
     if (fault?.moment === 'beforeCommit') this.strike(fault);
     await this.inner.insert(rows);
     if (fault) this.strike(fault);
-  }
-
-  getLatest(id: string): Promise<StoredRecord | undefined> {
-    return this.inner.getLatest(id);
-  }
-
-  listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
-    return this.inner.listLatest(options);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
   }
 
   private strike(fault: Fault): never {
