@@ -11,16 +11,9 @@ import { GRAFANA_DASHBOARDS_MOUNT, MonitoringAlerts, type MonitoringAlertsProps 
 import { notificationChannelErrors } from '../../constructs/monitoring-channels';
 import { AVAILABILITY_SLO, BURN_RATE_RULES, INSERT_ERROR_ALERT, LATENCY_ALERT } from '../../constructs/monitoring-policy';
 import { INSERT_FAILED_EVENT, REQUEST_EVENTS } from '../../lambda-src/log-events';
+import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
 
 Testing.setupJest();
-
-const PIPELINE = {
-  project: 'acme-ingest-dev',
-  namePrefix: 'ingest-dev',
-  apiServiceName: 'ingest-dev-api',
-  subscriberServiceName: 'ingest-dev-subscriber',
-  deadLetterSubscriptionId: 'ingest-dev-dead-letter',
-} as const;
 
 const PROPS: MonitoringAlertsProps = {
   ...PIPELINE,

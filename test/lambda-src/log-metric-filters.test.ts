@@ -19,14 +19,7 @@ import { createLogger } from '../../lambda-src/logging';
 import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
 import { applyExtractor, type LogEntry, matchesLogFilter, parseLogFilter, toLogEntry } from '../support/logging-filter';
 import { MemoryWarehouse } from '../support/memory-warehouse';
-
-const PIPELINE = {
-  project: 'acme-ingest-dev',
-  namePrefix: 'ingest-dev',
-  apiServiceName: 'ingest-dev-api',
-  subscriberServiceName: 'ingest-dev-subscriber',
-  deadLetterSubscriptionId: 'ingest-dev-dead-letter',
-};
+import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
 
 type Json = Record<string, any>;
 

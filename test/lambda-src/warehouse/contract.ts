@@ -86,6 +86,31 @@ async function walkPages(warehouse: Warehouse, limit: number): Promise<StoredRec
   }
 }
 
+/** Edge-case values, each row with an id of its own: both round-trip tests store them. */
+function edgeCaseRows(): WarehouseRow[] {
+  return [
+    row({ name: 'Sample Data' }),
+    row({ name: '' }),
+    row({ name: 'ünïcödé 漢字 العربية 🦆👩‍👩‍👧 e\u0301' }),
+    row({ name: 'quotes \' " ` backslash \\ newline \n tab \t; DROP TABLE records; --' }),
+    row({ name: 'control \u0000 \u0001 \u001f \u007f characters' }),
+    row({ name: 'é'.repeat(NAME_MAX_LENGTH) }),
+    row({ id: '漢'.repeat(ID_MAX_LENGTH) }),
+    row({ id: 'x'.repeat(ID_MAX_LENGTH), name: 'n'.repeat(NAME_MAX_LENGTH) }),
+    row({ value: 45.67 }),
+    row({ value: -273.15 }),
+    row({ value: 0.1 + 0.2 }),
+    row({ value: 0 }),
+    row({ value: Number.MAX_VALUE }),
+    row({ value: -Number.MAX_VALUE }),
+    row({ value: Number.MIN_VALUE }),
+    row({ value: 2 ** 53 + 2 }),
+    row({ value: -1e21 }),
+    row({ ingestedAt: new Date('1999-12-31T23:59:59.999Z') }),
+    row({ ingestedAt: new Date('2038-01-19T03:14:08.001Z') }),
+  ];
+}
+
 export function describeWarehouseContract(adapterName: string, open: () => Promise<WarehouseUnderTest>): void {
   describe(`${adapterName} honours the Warehouse contract`, () => {
     let subject: WarehouseUnderTest;
@@ -128,27 +153,7 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
     });
 
     test('values round-trip exactly', async () => {
-      const batch = [
-        row({ name: 'Sample Data' }),
-        row({ name: '' }),
-        row({ name: 'ünïcödé 漢字 العربية 🦆👩‍👩‍👧 e\u0301' }),
-        row({ name: 'quotes \' " ` backslash \\ newline \n tab \t; DROP TABLE records; --' }),
-        row({ name: 'control \u0000 \u0001 \u001f \u007f characters' }),
-        row({ name: 'é'.repeat(NAME_MAX_LENGTH) }),
-        row({ id: '漢'.repeat(ID_MAX_LENGTH) }),
-        row({ id: 'x'.repeat(ID_MAX_LENGTH), name: 'n'.repeat(NAME_MAX_LENGTH) }),
-        row({ value: 45.67 }),
-        row({ value: -273.15 }),
-        row({ value: 0.1 + 0.2 }),
-        row({ value: 0 }),
-        row({ value: Number.MAX_VALUE }),
-        row({ value: -Number.MAX_VALUE }),
-        row({ value: Number.MIN_VALUE }),
-        row({ value: 2 ** 53 + 2 }),
-        row({ value: -1e21 }),
-        row({ ingestedAt: new Date('1999-12-31T23:59:59.999Z') }),
-        row({ ingestedAt: new Date('2038-01-19T03:14:08.001Z') }),
-      ];
+      const batch = edgeCaseRows();
       await subject.warehouse.insert(batch);
       expect(byInsertId(await subject.storedRows())).toEqual(byInsertId(asStored(batch)));
     });
@@ -234,21 +239,7 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
       });
 
       test('values read back exactly as stored', async () => {
-        const batch = [
-          row({ id: '漢'.repeat(ID_MAX_LENGTH), name: 'ünïcödé 漢字 🦆👩‍👩‍👧 e\u0301' }),
-          row({ id: 'x'.repeat(ID_MAX_LENGTH), name: 'é'.repeat(NAME_MAX_LENGTH) }),
-          row({ name: '' }),
-          row({ name: 'control \u0000 \u0001 \u001f \u007f characters' }),
-          row({ value: 45.67 }),
-          row({ value: 0.1 + 0.2 }),
-          row({ value: Number.MAX_VALUE }),
-          row({ value: -Number.MAX_VALUE }),
-          row({ value: Number.MIN_VALUE }),
-          row({ value: 2 ** 53 + 2 }),
-          row({ value: -1e21 }),
-          row({ ingestedAt: new Date('1999-12-31T23:59:59.999Z') }),
-          row({ ingestedAt: new Date('2038-01-19T03:14:08.001Z') }),
-        ];
+        const batch = edgeCaseRows();
         await subject.warehouse.insert(batch);
         for (const stored of batch) expect(await subject.warehouse.getLatest(stored.id)).toEqual(asStoredRecord(stored));
         expect(await subject.warehouse.listLatest({ afterId: '', limit: batch.length })).toEqual(latestPage(batch, '', batch.length));
