@@ -163,6 +163,16 @@ function batchRowErrors(rows: readonly WarehouseRow[]): RowError[] {
   );
 }
 
+/**
+ * One DuckDB worker thread. Writes go one small transaction at a time and
+ * reads are single-record lookups or short pages, so no query gains from
+ * parallel operators, while each extra thread competes for the cores that
+ * serve requests: with DuckDB's default (one thread per core) the API
+ * function used about a tenth more CPU per ingested request, measured by
+ * `npm run bench` on two cores.
+ */
+const INSTANCE_OPTIONS: Record<string, string> = { threads: '1' };
+
 /** Runs work one item at a time, in call order: a prepared statement is bound, then run, by one caller at a time. */
 class SerialQueue {
   private tail: Promise<unknown> = Promise.resolve();
@@ -199,7 +209,7 @@ class SharedDatabase {
 
   static async open(file: string): Promise<SharedDatabase> {
     await mkdir(dirname(file), { recursive: true });
-    const instance = await DuckDBInstance.create(file);
+    const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS);
     const connections: DuckDBConnection[] = [];
     try {
       const writer = await instance.connect();
