@@ -19,6 +19,7 @@ import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/wa
 import { applyExtractor, type LogEntry, matchesLogFilter, parseLogFilter, toLogEntry } from '../support/logging-filter';
 import { MemoryWarehouse } from '../support/memory-warehouse';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
+import { captureStdout } from '../support/stdout-lines';
 
 type Json = Record<string, any>;
 
@@ -91,30 +92,25 @@ let observed: Observed[] = [];
 let readLine: LogEntry;
 
 beforeAll(async () => {
-  const written: string[] = [];
-  const stdout = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    written.push(String(chunk));
-    return true;
-  });
+  const stdout = captureStdout();
   try {
     for (const scenario of SCENARIOS) {
-      written.length = 0;
+      stdout.clear();
       warehouse.failWith(scenario.failure);
       const response = await request(servers[scenario.fn]).post('/').set('Content-Type', 'application/json').send(JSON.stringify(scenario.body));
-      const entries = written
-        .join('')
-        .split('\n')
+      const entries = (await stdout.lines())
         .filter((line) => line.startsWith('{'))
         .map((line) => toLogEntry(line, resourceOf(scenario.fn)));
       observed.push({ scenario, status: response.status, entries });
     }
-    written.length = 0;
+    stdout.clear();
     warehouse.failWith(undefined);
     const read = await request(servers.api).get('/records?limit=3');
     expect(read.status).toBe(200);
-    readLine = toLogEntry(written.join('').trim(), resourceOf(FUNCTION_NAMES.api));
+    const [line] = await stdout.lines();
+    readLine = toLogEntry(line!, resourceOf(FUNCTION_NAMES.api));
   } finally {
-    stdout.mockRestore();
+    stdout.restore();
   }
 });
 

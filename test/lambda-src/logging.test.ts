@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { INSERT_FAILED_EVENT } from '../../lambda-src/log-events';
 import { createLogger, formatLatency, outcomeOf, traceFields, type RequestLogEntry } from '../../lambda-src/logging';
 
@@ -116,13 +117,29 @@ describe('createLogger', () => {
     });
   });
 
-  it('writes to stdout by default', () => {
+  it('writes to stdout by default, the lines of one event-loop turn in one write', async () => {
     const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
     try {
-      createLogger().request(entry);
-      expect(write).toHaveBeenCalledWith(expect.stringMatching(/^\{"severity":"INFO".*\}\n$/));
+      const logger = createLogger();
+      logger.request(entry);
+      logger.request({ ...entry, status: 503 });
+      expect(write).not.toHaveBeenCalled();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(write).toHaveBeenCalledTimes(1);
+      expect(write).toHaveBeenCalledWith(expect.stringMatching(/^\{"severity":"INFO".*\}\n\{"severity":"ERROR".*\}\n$/));
     } finally {
       write.mockRestore();
     }
+  });
+
+  it('writes lines still pending when the process exits', () => {
+    const script = `
+      const { createLogger } = require(${JSON.stringify(require.resolve('../../lambda-src/logging'))});
+      createLogger().request(${JSON.stringify(entry)});
+      process.exit(3);
+    `;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '-e', script], { encoding: 'utf8' });
+    expect(child.status).toBe(3);
+    expect(child.stdout).toMatch(/^\{"severity":"INFO".*\}\n$/);
   });
 });

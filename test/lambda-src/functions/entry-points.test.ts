@@ -11,6 +11,7 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import type { FunctionRuntime } from '../../../lambda-src/functions/runtime';
+import { captureStdout, type StdoutCapture } from '../../support/stdout-lines';
 
 const SEED_BODY = '{"data":{"id":"123","name":"Sample Data","value":45.67}}';
 const ENV_NAMES = ['WAREHOUSE', 'DUCKDB_PATH', 'MAX_BODY_BYTES'] as const;
@@ -19,7 +20,7 @@ const savedEnv = Object.fromEntries(ENV_NAMES.map((name) => [name, process.env[n
 let directory: string;
 let databasePath: string;
 let runtimes: FunctionRuntime[];
-let stdoutLines: Array<Record<string, unknown>>;
+let stdout: StdoutCapture;
 
 function setEnv(values: Partial<Record<(typeof ENV_NAMES)[number], string>>): void {
   for (const name of ENV_NAMES) {
@@ -32,11 +33,7 @@ beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'ingest-entry-'));
   databasePath = join(directory, 'data', 'warehouse.duckdb');
   setEnv({ WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath });
-  stdoutLines = [];
-  jest.spyOn(process.stdout, 'write').mockImplementation((line) => {
-    stdoutLines.push(JSON.parse(String(line)));
-    return true;
-  });
+  stdout = captureStdout();
   const api = await import('../../../lambda-src/functions/api');
   const subscriber = await import('../../../lambda-src/functions/subscriber');
   runtimes = [api.runtime, subscriber.runtime];
@@ -44,7 +41,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(runtimes.map((runtime) => runtime.close()));
-  jest.restoreAllMocks();
+  stdout.restore();
   setEnv(savedEnv);
   rmSync(directory, { recursive: true, force: true });
 });
@@ -66,7 +63,8 @@ describe('lambda-src/functions entry modules', () => {
       .set('Content-Type', 'application/json')
       .send(JSON.stringify({ message: { data, messageId: 'entry-1' }, subscription: 's' }));
     expect(push.status).toBe(200);
-    expect(stdoutLines.map((line) => [line.function, line.event, line.outcome])).toEqual([
+    const lines = (await stdout.lines()).map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((line) => [line.function, line.event, line.outcome])).toEqual([
       ['api', 'ingest', 'success'],
       ['subscriber', 'push', 'success'],
     ]);

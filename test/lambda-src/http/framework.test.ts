@@ -4,6 +4,7 @@ import type { Request } from '@google-cloud/functions-framework';
 import express from 'express';
 import { bodyReadFailureOf } from '../../../lambda-src/http/framework';
 import { sendRaw, serveFunction } from '../../support/function-server';
+import { captureStdout, type StdoutCapture } from '../../support/stdout-lines';
 
 /** Echoes what the function saw of the body, so each test sees whether and how the request reached it. */
 const echo = serveFunction((req: Request, res) => {
@@ -56,15 +57,11 @@ describe('registerHttpFunction: the framework body-reading failures reach the fu
   });
 
   // Express apps built after registration share the patched final handler; these play the framework's middleware.
-  let stdoutLines: string[];
+  let stdout: StdoutCapture;
   beforeEach(() => {
-    stdoutLines = [];
-    jest.spyOn(process.stdout, 'write').mockImplementation((chunk) => {
-      stdoutLines.push(String(chunk));
-      return true;
-    });
+    stdout = captureStdout();
   });
-  afterEach(() => jest.restoreAllMocks());
+  afterEach(() => stdout.restore());
 
   it('answers a framework failure that is not about the body with JSON 500, without its message or stack', async () => {
     const app = express();
@@ -79,7 +76,7 @@ describe('registerHttpFunction: the framework body-reading failures reach the fu
       requestId: response.headers['x-request-id'],
     });
     expect(response.text).not.toContain('secret');
-    expect(stdoutLines.map((line) => JSON.parse(line))).toEqual([
+    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
       expect.objectContaining({
         severity: 'ERROR',
         requestId: response.headers['x-request-id'],
