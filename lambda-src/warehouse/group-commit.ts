@@ -14,6 +14,7 @@
  * the inner adapter must not re-send on its own (BigQuery client
  * `partialRetries: 0`), so a re-send is never hidden from the retry budget.
  */
+import { jsonByteLength } from './json-size';
 import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
 import { WarehouseDecorator } from './warehouse-decorator';
 
@@ -180,7 +181,7 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
       );
     }
     const { maxBatchRows, maxBatchBytes, maxQueuedRows } = this.options;
-    const bytes = Buffer.byteLength(JSON.stringify(rows));
+    const bytes = jsonByteLength(rows);
     if (rows.length > maxBatchRows || bytes > maxBatchBytes) {
       return Promise.reject(
         new WarehouseError(
