@@ -1,23 +1,24 @@
 /**
- * The production warehouse: BigQuery streaming inserts (`tabledata.insertAll`)
- * through `@google-cloud/bigquery`, each row with its insert id so a re-sent
+ * The production warehouse: BigQuery streaming inserts (`tabledata.insertAll`,
+ * posted by `bigquery-rest.ts`), each row with its insert id so a re-sent
  * batch is stored once, `skipInvalidRows: false` so a batch is all or
  * nothing, `ignoreUnknownValues: false` so a schema mismatch is an error
  * rather than silently dropped data.
  *
  * Retrying is left to the caller (the group-commit batcher, the HTTP client
- * on a 503, Pub/Sub on a nack): the client's own retries (HTTP `autoRetry`,
- * `partialRetries` of stopped rows) are off, so a failure surfaces once, with
- * its class, within `requestTimeoutMs`.
+ * on a 503, Pub/Sub on a nack): an insert is one POST, never re-sent here,
+ * and reads turn the client library's `autoRetry` off, so a failure surfaces
+ * once, with its class, within `requestTimeoutMs`.
  *
- * Reads are `jobs.query` calls against the latest-version view with named
+ * Reads are `jobs.query` calls, through `@google-cloud/bigquery`, against the latest-version view with named
  * query parameters (no value is ever part of the SQL text) and
  * `maximumBytesBilled`, so no single request can bill more than that: a
  * query that would is refused by BigQuery before it runs.
  */
-import { BigQuery, type BigQueryTimestamp, type Query, type Table } from '@google-cloud/bigquery';
-import { PassThroughClient } from 'google-auth-library';
+import type { BigQuery, BigQueryTimestamp, Query } from '@google-cloud/bigquery';
+import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
+import { createRestClient, type RestClient } from './bigquery-rest';
 import { columnValue, type ColumnValue } from './columns';
 import { LATEST_VIEW_SUFFIX, READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
 import {
@@ -31,6 +32,8 @@ import {
 } from './warehouse';
 
 export const GOOGLE_BIGQUERY_ENDPOINT = 'https://bigquery.googleapis.com';
+/** The scope `@google-cloud/bigquery` asks for, and all the adapter needs. */
+const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
 /**
@@ -97,9 +100,9 @@ export function emulatorEndpointFromEnv(env: Readonly<Record<string, string | un
   return value ? normalizeApiEndpoint(value, EMULATOR_HOST_VARIABLE) : undefined;
 }
 
-/** insertAll `json` values: BigQuery TIMESTAMP as the client library writes it (RFC 3339, UTC); numbers and strings as they are. */
+/** insertAll `json` values: BigQuery TIMESTAMP as the client library writes a Date (RFC 3339, UTC); numbers and strings as they are. */
 function jsonValue(field: BigQueryField, value: ColumnValue): unknown {
-  return field.type === 'TIMESTAMP' ? BigQuery.timestamp(value).value : value;
+  return field.type === 'TIMESTAMP' && value instanceof Date ? value.toISOString() : value;
 }
 
 function insertAllRow(row: WarehouseRow): { insertId: string; json: Record<string, unknown> } {
@@ -111,12 +114,17 @@ function insertAllRow(row: WarehouseRow): { insertId: string; json: Record<strin
 
 class DeadlineExceeded extends Error {}
 
-function withDeadline<T>(work: Promise<T>, timeoutMs: number): Promise<T> {
+/** Runs `work`, failing with `DeadlineExceeded` after `timeoutMs` and then aborting it through the signal. */
+function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
+  const abort = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineExceeded()), timeoutMs);
+    timer = setTimeout(() => {
+      reject(new DeadlineExceeded());
+      abort.abort();
+    }, timeoutMs);
   });
-  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([work(abort.signal), deadline]).finally(() => clearTimeout(timer));
 }
 
 interface InsertError {
@@ -124,11 +132,9 @@ interface InsertError {
   errors?: { reason?: string | null; message?: string | null }[] | null;
 }
 
-/** What the client throws for per-row `insertErrors` (`@google-cloud/common`'s `PartialFailureError`). */
-function insertErrorsOf(error: unknown): InsertError[] | undefined {
-  if (!(error instanceof Error) || error.name !== 'PartialFailureError') return undefined;
-  const response = (error as { response?: { insertErrors?: InsertError[] } }).response;
-  return response?.insertErrors;
+/** A 2xx insertAll answer: rows at fault (and, with `skipInvalidRows: false`, every other row as `stopped`), if any. */
+interface InsertAllAnswer {
+  insertErrors?: InsertError[];
 }
 
 function rowErrors(insertErrors: readonly InsertError[]): RowError[] {
@@ -167,9 +173,11 @@ function shorten(text: string): string {
 }
 
 /**
- * Classifies a client failure. The client's error objects carry the HTTP
- * exchange, request headers (a bearer token) included, so they are never
- * attached as `cause`: only status, reason and message are kept.
+ * Classifies a failed call: an HTTP status (ours or the client library's
+ * `code`), a network error code, or our deadline. The client's error objects
+ * carry the HTTP exchange, request headers (a bearer token) included, so
+ * errors are never attached as `cause`: only status, reason and message are
+ * kept.
  */
 type Operation = 'insertAll' | 'query';
 
@@ -184,8 +192,6 @@ function classify(error: unknown, timeoutMs: number, operation: Operation): Ware
   if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
     return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }
-  const insertErrors = insertErrorsOf(error);
-  if (insertErrors) return new RowsRejectedError(rowErrors(insertErrors));
   const details = (error ?? {}) as { code?: unknown; message?: unknown; errors?: { reason?: unknown }[] };
   const message = shorten(typeof details.message === 'string' ? details.message : String(error));
   if (typeof details.code === 'number') {
@@ -228,8 +234,10 @@ export class BigQueryWarehouse implements Warehouse {
   private readonly maxBytesBilled: number;
   private readonly latestByIdSql: string;
   private readonly latestPageSql: string;
-  private client?: BigQuery;
-  private tableClient?: Table;
+  private readonly insertAllUrl: string;
+  private readonly rest: RestClient = createRestClient();
+  private auth?: Promise<GoogleAuth>;
+  private client?: Promise<BigQuery>;
   private closed = false;
 
   constructor(private readonly options: BigQueryWarehouseOptions) {
@@ -246,11 +254,16 @@ export class BigQueryWarehouse implements Warehouse {
     const view = quotedTableName(options.projectId, options.dataset, options.latestView ?? `${options.table}${LATEST_VIEW_SUFFIX}`);
     this.latestByIdSql = latestByIdQuery(view, namedParameter);
     this.latestPageSql = latestPageQuery(view, namedParameter);
+    const path = [options.projectId, 'datasets', options.dataset, 'tables', options.table].map(encodeURIComponent).join('/');
+    this.insertAllUrl = `${this.apiEndpoint ?? GOOGLE_BIGQUERY_ENDPOINT}/bigquery/v2/projects/${path}/insertAll`;
   }
 
-  /** Created on first use (no network or credential lookup before the first call), then reused. */
-  private bigQuery(): BigQuery {
-    if (!this.client) {
+  /**
+   * The client library, for reads only: loaded and created on the first read
+   * (a function that only ingests never loads it), then reused.
+   */
+  private bigQuery(): Promise<BigQuery> {
+    this.client ??= Promise.all([import('@google-cloud/bigquery'), import('google-auth-library')]).then(([{ BigQuery }, { PassThroughClient }]) => {
       const client = new BigQuery({
         projectId: this.options.projectId,
         apiEndpoint: this.apiEndpoint ?? GOOGLE_BIGQUERY_ENDPOINT,
@@ -263,30 +276,36 @@ export class BigQueryWarehouse implements Warehouse {
       // its base URL (no `/bigquery/v2`) and ignores `apiEndpoint`; pin the
       // REST path so both ways reach the same URLs as production.
       client.baseUrl = `${client.apiEndpoint}/bigquery/v2`;
-      this.client = client;
-    }
+      return client;
+    });
     return this.client;
   }
 
-  private table(): Table {
-    this.tableClient ??= this.bigQuery().dataset(this.options.dataset).table(this.options.table);
-    return this.tableClient;
+  /**
+   * A bearer token from Application Default Credentials for the real endpoint,
+   * looked up on the first insert (the library caches and refreshes it); an
+   * emulator gets no credentials.
+   */
+  private async authorization(): Promise<Record<string, string>> {
+    if (this.apiEndpoint !== undefined) return {};
+    this.auth ??= import('google-auth-library').then(({ GoogleAuth }) => new GoogleAuth({ scopes: [BIGQUERY_SCOPE] }));
+    return Object.fromEntries(await (await this.auth).getRequestHeaders());
   }
 
   async insert(rows: readonly WarehouseRow[]): Promise<void> {
     this.refuseIfClosed();
     if (rows.length === 0) return;
+    const body = { kind: 'bigquery#tableDataInsertAllRequest', skipInvalidRows: false, ignoreUnknownValues: false, rows: rows.map(insertAllRow) };
+    let answer: InsertAllAnswer;
     try {
-      const sent = this.table().insert(rows.map(insertAllRow), {
-        raw: true,
-        skipInvalidRows: false,
-        ignoreUnknownValues: false,
-        partialRetries: 0,
-      });
-      await withDeadline(sent, this.requestTimeoutMs);
+      answer = (await withDeadline(
+        async (signal) => this.rest.postJson(this.insertAllUrl, body, await this.authorization(), signal),
+        this.requestTimeoutMs,
+      )) as InsertAllAnswer;
     } catch (error) {
       throw classify(error, this.requestTimeoutMs, 'insertAll');
     }
+    if (answer.insertErrors !== undefined && answer.insertErrors.length > 0) throw new RowsRejectedError(rowErrors(answer.insertErrors));
   }
 
   async getLatest(id: string): Promise<StoredRecord | undefined> {
@@ -315,16 +334,17 @@ export class BigQueryWarehouse implements Warehouse {
       jobCreationMode: 'JOB_CREATION_OPTIONAL',
     };
     try {
-      const [rows] = await withDeadline(this.bigQuery().query(request, { timeoutMs: this.requestTimeoutMs }), this.requestTimeoutMs);
+      const [rows] = await withDeadline(async () => (await this.bigQuery()).query(request, { timeoutMs: this.requestTimeoutMs }), this.requestTimeoutMs);
       return rows;
     } catch (error) {
       throw classify(error, this.requestTimeoutMs, 'query');
     }
   }
 
-  /** Nothing is held open between calls (the HTTP agent is shared); later calls are refused. */
+  /** Closes the insert connections kept alive between calls; later calls are refused. */
   async close(): Promise<void> {
     this.closed = true;
+    this.rest.close();
   }
 
   private refuseIfClosed(): void {

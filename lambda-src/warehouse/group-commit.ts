@@ -11,8 +11,8 @@
  *
  * Retries of rows BigQuery reports as `stopped` (valid rows of a batch that
  * another request's invalid row made fail) are decided here and only here:
- * the inner adapter must not re-send on its own (BigQuery client
- * `partialRetries: 0`), so a re-send is never hidden from the retry budget.
+ * the inner adapter must not re-send on its own (the BigQuery adapter posts
+ * each insertAll once), so a re-send is never hidden from the retry budget.
  */
 import { jsonByteLength } from './json-size';
 import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';

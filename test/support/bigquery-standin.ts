@@ -462,19 +462,22 @@ export class BigQueryStandIn {
     this.recorded.push(accepted.recorded);
     const scripted = this.scripts.get(route.name)?.shift() ?? {};
     await this.sleep(this.latencyMs + (scripted.delayMs ?? 0));
-    if (response.destroyed) return;
     const outcome = scripted.outcome;
-    if (outcome?.kind === 'httpError') {
-      const reason = outcome.reason ?? DEFAULT_ERROR_REASONS[outcome.status] ?? 'backendError';
-      BigQueryStandIn.send(response, googleError(outcome.status, reason, outcome.message ?? `Scripted failure: HTTP ${outcome.status}`));
-      return;
-    }
     if (outcome?.kind === 'destroySocket') {
       if (outcome.afterStoring) accepted.execute();
       request.socket.destroy();
       return;
     }
-    BigQueryStandIn.send(response, accepted.execute(outcome));
+    // Like BigQuery, a request once received is carried out whether or not its caller still waits for the answer:
+    // the rows of an insert whose caller gave up at its deadline can land all the same.
+    let reply: JsonReply;
+    if (outcome?.kind === 'httpError') {
+      const reason = outcome.reason ?? DEFAULT_ERROR_REASONS[outcome.status] ?? 'backendError';
+      reply = googleError(outcome.status, reason, outcome.message ?? `Scripted failure: HTTP ${outcome.status}`);
+    } else {
+      reply = accepted.execute(outcome);
+    }
+    if (!response.destroyed) BigQueryStandIn.send(response, reply);
   }
 
   /** `project.dataset.table` (the project may itself hold dots, e.g. `example.com:p`) as a table or latest view. */

@@ -163,6 +163,22 @@ describe('BigQueryWarehouse on the wire', () => {
     expect(failure.message).toBe('BigQuery insertAll did not answer within 200 ms');
   });
 
+  test('past its deadline an insert hangs up instead of holding the connection for an answer that may never come', async () => {
+    let closed!: () => void;
+    const hungUp = new Promise<void>((resolve) => (closed = resolve));
+    const silent = createServer((socket) => socket.resume().on('close', closed));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as { port: number };
+      const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'any', apiEndpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 100 });
+      expect(await failureOf(warehouse, rows(1))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+      const stillOpen = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the connection was still open 2 s after the deadline')), 2000).unref());
+      await Promise.race([hungUp, stillOpen]);
+    } finally {
+      silent.close();
+    }
+  });
+
   test('a refused connection is a retryable warehouse_unavailable', async () => {
     const closedPort = await new Promise<number>((resolve) => {
       const server = createServer().listen(0, '127.0.0.1', () => {
