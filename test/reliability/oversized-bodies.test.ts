@@ -56,6 +56,11 @@ describe('the framework reads a body only up to the declared limit', () => {
     expect(JSON.parse(reply.text)).toEqual({ rawBodyBytes: null, failure: 413 });
   });
 
+  it('keeps a JSON body as bytes for the function to parse: malformed JSON is no framework failure', async () => {
+    const reply = await echo.send({ headers: JSON_TYPE, body: '{bad' });
+    expect(JSON.parse(reply.text)).toEqual({ rawBodyBytes: 4, failure: null });
+  });
+
   it('never reads a body with no media type at all', async () => {
     const reply = await echo.send({ body: 'x'.repeat(10 * ECHO_LIMIT) });
     expect(JSON.parse(reply.text)).toEqual({ rawBodyBytes: null, failure: null });
