@@ -10,10 +10,10 @@
  * and reads turn the client library's `autoRetry` off, so a failure surfaces
  * once, with its class, within `requestTimeoutMs`.
  *
- * Reads are `jobs.query` calls, through `@google-cloud/bigquery`, against the latest-version view with named
- * query parameters (no value is ever part of the SQL text) and
- * `maximumBytesBilled`, so no single request can bill more than that: a
- * query that would is refused by BigQuery before it runs.
+ * Reads are `jobs.query` calls, through `@google-cloud/bigquery`, against
+ * the latest-version view with named query parameters (no value is ever part
+ * of the SQL text) and `maximumBytesBilled`, so no single request can bill
+ * more than that: a query that would is refused by BigQuery before it runs.
  */
 import type { BigQuery, BigQueryTimestamp, Query } from '@google-cloud/bigquery';
 import type { GoogleAuth } from 'google-auth-library';
