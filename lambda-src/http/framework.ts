@@ -124,10 +124,11 @@ function frameworkExpressApplication(): ExpressApplication {
   return frameworkModule<{ application: ExpressApplication }>('express').application;
 }
 
-const BODY_PARSERS = ['json', 'raw', 'text', 'urlencoded'] as const;
+/** The framework's body parsers besides JSON, which only get the read limit. */
+const LIMITED_BODY_PARSERS = ['raw', 'text', 'urlencoded'] as const;
 /** What body-parser's JSON parser reads unless told a `type`. */
 const JSON_MEDIA_TYPE = 'application/json';
-type BodyParserModule = Record<(typeof BODY_PARSERS)[number], (options?: Record<string, unknown>) => unknown> & {
+type BodyParserModule = Record<'json' | (typeof LIMITED_BODY_PARSERS)[number], (options?: Record<string, unknown>) => unknown> & {
   [BODY_LIMITED]?: true;
 };
 
@@ -146,7 +147,7 @@ export function acceptBodiesUpTo(bytes: number): void {
   const bodyParser = frameworkModule<BodyParserModule>('body-parser');
   if (bodyParser[BODY_LIMITED]) return;
   const readRaw = bodyParser.raw;
-  for (const kind of BODY_PARSERS) {
+  for (const kind of LIMITED_BODY_PARSERS) {
     const build = bodyParser[kind];
     bodyParser[kind] = (options) => build({ ...options, limit: bodyReadLimitBytes });
   }

@@ -172,6 +172,11 @@ function shorten(text: string): string {
   return line.length > MAX_DETAIL_LENGTH ? `${line.slice(0, MAX_DETAIL_LENGTH)}…` : line;
 }
 
+type Operation = 'insertAll' | 'query';
+
+/** What the client throws when `jobs.query` answers `jobComplete: false` and a `timeoutMs` was given. */
+const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
+
 /**
  * Classifies a failed call: an HTTP status (ours or the client library's
  * `code`), a network error code, or our deadline. The client's error objects
@@ -179,11 +184,6 @@ function shorten(text: string): string {
  * errors are never attached as `cause`: only status, reason and message are
  * kept.
  */
-type Operation = 'insertAll' | 'query';
-
-/** What the client throws when `jobs.query` answers `jobComplete: false` and a `timeoutMs` was given. */
-const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
-
 function classify(error: unknown, timeoutMs: number, operation: Operation): WarehouseError {
   if (error instanceof WarehouseError) return error;
   if (error instanceof DeadlineExceeded) {

@@ -2,7 +2,7 @@ import { createServer } from 'node:net';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type Warehouse } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../support/bigquery-standin';
 import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
@@ -44,8 +44,9 @@ function requestsTo(ref: TableRef): InsertAllRequest[] {
   return standIn.requestsTo('tabledata.insertAll').filter((request) => request.table.tableId === ref.tableId);
 }
 
-async function failureOf(warehouse: Warehouse, insert: Parameters<Warehouse['insert']>[0]): Promise<WarehouseError> {
-  const failure = await warehouse.insert(insert).then(
+/** The WarehouseError a warehouse call (insert or read) failed with; the test fails if it succeeded or threw anything else. */
+async function failureOf(call: Promise<unknown>): Promise<WarehouseError> {
+  const failure = await call.then(
     () => undefined,
     (error: unknown) => error,
   );
@@ -93,7 +94,7 @@ describe('BigQueryWarehouse on the wire', () => {
     const { ref, options } = freshTable();
     const warehouse = new BigQueryWarehouse(options);
     standIn.script('tabledata.insertAll', { outcome: { kind: 'rejectRows', indices: [1, 3], message: 'bad row' } });
-    const failure = await failureOf(warehouse, rows(4));
+    const failure = await failureOf(warehouse.insert(rows(4)));
 
     expect(failure).toBeInstanceOf(RowsRejectedError);
     expect(failure).toMatchObject({ errorClass: 'warehouse_rejected_rows', retryable: false });
@@ -115,7 +116,7 @@ describe('BigQueryWarehouse on the wire', () => {
   ])('HTTP %i %s is a retryable warehouse_unavailable, sent once', async (status, reason) => {
     const { ref, options } = freshTable();
     standIn.script('tabledata.insertAll', { outcome: { kind: 'httpError', status, reason } });
-    const failure = await failureOf(new BigQueryWarehouse(options), rows(2));
+    const failure = await failureOf(new BigQueryWarehouse(options).insert(rows(2)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toContain(`HTTP ${status}`);
     expect(requestsTo(ref)).toHaveLength(1);
@@ -128,13 +129,13 @@ describe('BigQueryWarehouse on the wire', () => {
   ])('HTTP %i %s is a non-retryable warehouse_error', async (status, reason) => {
     const { options } = freshTable();
     standIn.script('tabledata.insertAll', { outcome: { kind: 'httpError', status, reason } });
-    const failure = await failureOf(new BigQueryWarehouse(options), rows(1));
+    const failure = await failureOf(new BigQueryWarehouse(options).insert(rows(1)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
   });
 
   test('a table that does not exist is a non-retryable warehouse_error naming the status', async () => {
     const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'missing', apiEndpoint: standIn.url });
-    const failure = await failureOf(warehouse, rows(1));
+    const failure = await failureOf(warehouse.insert(rows(1)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
     expect(failure.message).toMatch(/HTTP 404 notFound/);
   });
@@ -145,9 +146,9 @@ describe('BigQueryWarehouse on the wire', () => {
     const batch = rows(3);
     standIn.script('tabledata.insertAll', { outcome: { kind: 'destroySocket' } }, { outcome: { kind: 'destroySocket', afterStoring: true } });
 
-    expect(await failureOf(warehouse, batch)).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect(await failureOf(warehouse.insert(batch))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(storedRows(ref)).toEqual([]);
-    expect(await failureOf(warehouse, batch)).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect(await failureOf(warehouse.insert(batch))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     await warehouse.insert(batch);
 
     expect(requestsTo(ref)).toHaveLength(3);
@@ -158,7 +159,7 @@ describe('BigQueryWarehouse on the wire', () => {
     const { options } = freshTable();
     const warehouse = new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 });
     standIn.script('tabledata.insertAll', { delayMs: 60_000 });
-    const failure = await failureOf(warehouse, rows(1));
+    const failure = await failureOf(warehouse.insert(rows(1)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery insertAll did not answer within 200 ms');
   });
@@ -171,7 +172,7 @@ describe('BigQueryWarehouse on the wire', () => {
     try {
       const { port } = silent.address() as { port: number };
       const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'any', apiEndpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 100 });
-      expect(await failureOf(warehouse, rows(1))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+      expect(await failureOf(warehouse.insert(rows(1)))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
       const stillOpen = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the connection was still open 2 s after the deadline')), 2000).unref());
       await Promise.race([hungUp, stillOpen]);
     } finally {
@@ -187,7 +188,7 @@ describe('BigQueryWarehouse on the wire', () => {
       });
     });
     const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'any', apiEndpoint: `http://127.0.0.1:${closedPort}` });
-    const failure = await failureOf(warehouse, rows(1));
+    const failure = await failureOf(warehouse.insert(rows(1)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery insertAll failed: ECONNREFUSED');
   });
@@ -198,15 +199,6 @@ describe('BigQueryWarehouse reads on the wire', () => {
 
   /** The jobs.query requests since `before` (a count of all of them). */
   const queriesSince = (before: number): QueryRequest[] => standIn.requestsTo('jobs.query').slice(before);
-
-  async function readFailure(read: Promise<unknown>): Promise<WarehouseError> {
-    const failure = await read.then(
-      () => undefined,
-      (error: unknown) => error,
-    );
-    expect(failure).toBeInstanceOf(WarehouseError);
-    return failure as WarehouseError;
-  }
 
   test('getLatest: one GoogleSQL jobs.query on the latest view, the id only as a typed named parameter, bytes billed capped, no credentials', async () => {
     const { ref, options } = freshTable();
@@ -280,7 +272,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
     for (let batch = 0; batch < 17; batch += 1) {
       await warehouse.insert(Array.from({ length: 500 }, () => row({ id: 'i'.repeat(256), name: 'n'.repeat(1024) })));
     }
-    const failure = await readFailure(warehouse.getLatest('x'));
+    const failure = await failureOf(warehouse.getLatest('x'));
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
     expect(failure.message).toMatch(/^BigQuery query failed: HTTP 400 bytesBilledLimitExceeded/);
   });
@@ -292,7 +284,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
     const { options } = freshTable();
     const before = standIn.requestsTo('jobs.query').length;
     standIn.script('jobs.query', { outcome: { kind: 'httpError', status, reason } });
-    const failure = await readFailure(new BigQueryWarehouse(options).listLatest({ afterId: '', limit: 10 }));
+    const failure = await failureOf(new BigQueryWarehouse(options).listLatest({ afterId: '', limit: 10 }));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toContain(`BigQuery query failed: HTTP ${status}`);
     expect(queriesSince(before)).toHaveLength(1);
@@ -300,7 +292,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
 
   test('a missing view is a non-retryable warehouse_error', async () => {
     const { options } = freshTable();
-    const failure = await readFailure(new BigQueryWarehouse({ ...options, latestView: 'no_such_view' }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, latestView: 'no_such_view' }).getLatest('x'));
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
     expect(failure.message).toMatch(/HTTP 404 notFound/);
   });
@@ -309,7 +301,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
     const { options } = freshTable();
     const before = standIn.requestsTo('jobs.query').length;
     standIn.script('jobs.query', { outcome: { kind: 'incomplete' } });
-    const failure = await readFailure(new BigQueryWarehouse({ ...options, requestTimeoutMs: 3000 }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 3000 }).getLatest('x'));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery query did not complete within 3000 ms');
     expect(queriesSince(before)).toHaveLength(1);
@@ -318,7 +310,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
   test('a reply slower than requestTimeoutMs is a retryable warehouse_unavailable', async () => {
     const { options } = freshTable();
     standIn.script('jobs.query', { delayMs: 60_000 });
-    const failure = await readFailure(new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 }).getLatest('x'));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery query did not answer within 200 ms');
   });
