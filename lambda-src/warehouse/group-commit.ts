@@ -37,7 +37,9 @@ export interface GroupCommitOptions {
   maxBatchBytes?: number;
   /**
    * How long the first queued row waits for company before its batch is sent,
-   * unless the batch fills up first.
+   * unless the batch fills up first. 0 sends at the end of the current
+   * event-loop turn, with no timer: the requests whose bodies arrived
+   * together still share a batch (a 0 ms Node timer would wait 1 ms).
    * @default 2 (small against a 50 ms round trip; long enough to gather a burst of concurrent requests)
    */
   lingerMs?: number;
@@ -130,13 +132,25 @@ function resolveOptions(options: GroupCommitOptions): Readonly<Required<GroupCom
 }
 
 /**
+ * Calls `fire` once `lingerMs` have passed, or for 0 at the end of this
+ * event-loop turn; returns what cancels it.
+ */
+function armLinger(lingerMs: number, fire: () => void): () => void {
+  if (lingerMs === 0) {
+    const immediate = setImmediate(fire);
+    return () => clearImmediate(immediate);
+  }
+  const timer = setTimeout(fire, lingerMs);
+  return () => clearTimeout(timer);
+}
+
+/**
  * A `Warehouse` that coalesces concurrent inserts into batches for the inner
  * warehouse. Requests are sent in arrival order and never split; a batch
  * leaves when it is full (rows or bytes), when its first row has waited
  * `lingerMs`, or on `close()`, as long as fewer than `maxInFlightBatches` are
- * outstanding.
+ * outstanding. Reads are not batched: they go straight to the inner warehouse.
  */
-/** Reads are not batched: they go straight to the inner warehouse. */
 export class GroupCommitWarehouse extends WarehouseDecorator {
   readonly options: Readonly<Required<GroupCommitOptions>>;
   private readonly queue: PendingInsert[] = [];
@@ -145,7 +159,7 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
   private inFlightBatches = 0;
   private batchesSent = 0;
   private rowsSent = 0;
-  private lingerTimer: ReturnType<typeof setTimeout> | undefined;
+  private cancelLinger: (() => void) | undefined;
   /** The queue's oldest row has waited `lingerMs`; stays set until the queue empties. */
   private lingerElapsed = false;
   private closed = false;
@@ -254,16 +268,16 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
       void this.commit(this.takeBatch());
     }
     if (this.queue.length === 0) {
-      clearTimeout(this.lingerTimer);
-      this.lingerTimer = undefined;
+      this.cancelLinger?.();
+      this.cancelLinger = undefined;
       this.lingerElapsed = false;
       if (this.inFlightBatches === 0) this.onDrained?.();
-    } else if (!this.lingerTimer && !this.lingerElapsed) {
-      this.lingerTimer = setTimeout(() => {
-        this.lingerTimer = undefined;
+    } else if (!this.cancelLinger && !this.lingerElapsed) {
+      this.cancelLinger = armLinger(this.options.lingerMs, () => {
+        this.cancelLinger = undefined;
         this.lingerElapsed = true;
         this.pump();
-      }, this.options.lingerMs);
+      });
     }
   }
 

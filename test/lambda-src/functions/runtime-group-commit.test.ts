@@ -62,12 +62,22 @@ describe('runtimeFromEnv', () => {
   });
   afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
-  it('gives DuckDB, which writes one batch at a time, a batcher with one batch in flight', async () => {
-    expect(GROUP_COMMIT_FOR_WAREHOUSE.duckdb).toEqual({ maxInFlightBatches: 1 });
+  it('gives DuckDB, which writes one batch at a time, a batcher with one batch in flight and no linger timer', async () => {
+    expect(GROUP_COMMIT_FOR_WAREHOUSE.duckdb).toEqual({ maxInFlightBatches: 1, lingerMs: 0 });
     const runtime = runtimeFromEnv('api', { WAREHOUSE: 'duckdb', DUCKDB_PATH: join(directory, 'warehouse.duckdb') });
     const warehouse = (await runtime.warehouse()) as GroupCommitWarehouse;
     expect(warehouse).toBeInstanceOf(GroupCommitWarehouse);
-    expect(warehouse.options).toEqual({ ...GROUP_COMMIT_DEFAULTS, maxInFlightBatches: 1 });
+    expect(warehouse.options).toEqual({ ...GROUP_COMMIT_DEFAULTS, maxInFlightBatches: 1, lingerMs: 0 });
+    await runtime.close();
+  });
+
+  it('lets GROUP_COMMIT_LINGER_MS override the warehouse linger', async () => {
+    const runtime = runtimeFromEnv('api', {
+      WAREHOUSE: 'duckdb',
+      DUCKDB_PATH: join(directory, 'linger.duckdb'),
+      GROUP_COMMIT_LINGER_MS: '5',
+    });
+    expect(((await runtime.warehouse()) as GroupCommitWarehouse).options).toMatchObject({ maxInFlightBatches: 1, lingerMs: 5 });
     await runtime.close();
   });
 

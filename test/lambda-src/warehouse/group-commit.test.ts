@@ -60,6 +60,26 @@ describe('triggers', () => {
     expect(request.status).toBe('fulfilled');
   });
 
+  test('linger 0: requests made in one event-loop turn share a batch, sent at the end of that turn with no timer', async () => {
+    jest.useRealTimers();
+    const inner = new ScriptedWarehouse();
+    const warehouse = new GroupCommitWarehouse(inner, { lingerMs: 0 });
+    const sameTurn = [track(warehouse.insert(requestRows('a', 1))), track(warehouse.insert(requestRows('b', 2)))];
+    await Promise.resolve();
+    expect(inner.calls).toHaveLength(0);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([insertIds([...requestRows('a', 1), ...requestRows('b', 2)])]);
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(sameTurn.map((t) => t.status)).toEqual(['fulfilled', 'fulfilled']);
+
+    const nextTurn = track(warehouse.insert(requestRows('c', 1)));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    expect(inner.calls).toHaveLength(2);
+    expect(insertIds(inner.calls[1]!.rows)).toEqual(insertIds(requestRows('c', 1)));
+    await warehouse.close();
+    expect(nextTurn.status).toBe('fulfilled');
+  });
+
   test('coalescing: concurrent requests go out as one insert with all rows in arrival order', async () => {
     const inner = new ScriptedWarehouse();
     const warehouse = new GroupCommitWarehouse(inner);
