@@ -15,16 +15,25 @@ import * as v from 'valibot';
 export const ID_MAX_LENGTH = 256;
 export const NAME_MAX_LENGTH = 1024;
 
+/**
+ * Text a warehouse can store: a JSON `\ud800` escape parses to a lone UTF-16
+ * surrogate, which UTF-8 (BigQuery's and DuckDB's encoding) cannot represent.
+ */
+export const isStorableText = (text: string): boolean => text.isWellFormed();
+const storableText = v.check(isStorableText, 'must be well-formed Unicode (an unpaired \\ud800-\\udfff escape is not)');
+
 export const RecordSchema = v.strictObject({
   id: v.pipe(
     v.string(),
     v.minLength(1, 'must be a non-empty string'),
     v.maxLength(ID_MAX_LENGTH, `must be at most ${ID_MAX_LENGTH} characters`),
+    storableText,
     v.description('Producer-assigned record identifier; versions of one record share it.'),
   ),
   name: v.pipe(
     v.string(),
     v.maxLength(NAME_MAX_LENGTH, `must be at most ${NAME_MAX_LENGTH} characters`),
+    storableText,
     v.description('Human-readable name of the record.'),
   ),
   value: v.pipe(v.number(), v.finite('must be a finite number'), v.description('Numeric measurement.')),

@@ -97,6 +97,14 @@ describe('POST / with an invalid record', () => {
     );
   });
 
+  it('refuses text no warehouse can store (a lone surrogate), and stores an escaped surrogate pair as its character', async () => {
+    const { warehouse, post } = setup();
+    const refused = await post('{"data":{"id":"1","name":"\\ud83d","value":1}}');
+    expect(refused.body.details).toEqual([{ field: 'data.name', message: 'must be well-formed Unicode (an unpaired \\ud800-\\udfff escape is not)' }]);
+    expect((await post('{"data":{"id":"1","name":"\\ud83d\\ude00","value":1}}')).status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.name)).toEqual(['😀']);
+  });
+
   it('lists at most 100 bad fields, and the log line counts the rest', async () => {
     const { post, lines } = setup();
     const response = await post(JSON.stringify({ data: Array.from({ length: 150 }, (_, index) => ({ id: `${index}`, name: 'n' })) }));
@@ -112,6 +120,8 @@ describe('POST / with an invalid record', () => {
     ['a string body', '"text"', ['body']],
     ['data that is not an object', '{"data":5}', ['data']],
     ['a non-finite value spelled as a huge number', '{"data":{"id":"1","name":"n","value":1e999}}', ['data.value']],
+    ['an unpaired surrogate escape in the name', '{"data":{"id":"1","name":"a\\ud800b","value":1}}', ['data.name']],
+    ['an unpaired low surrogate escape as the id', '{"data":{"id":"\\udc00","name":"n","value":1}}', ['data.id']],
   ])('refuses %s', async (_case, body, fields) => {
     const { warehouse, post } = setup();
     const response = await post(body);
