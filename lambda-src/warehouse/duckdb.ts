@@ -14,21 +14,14 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
-  DOUBLE,
   DuckDBInstance,
   INTEGER,
-  LIST,
-  TIMESTAMPTZ,
   VARCHAR,
-  listValue,
-  timestampTZValue,
   type DuckDBConnection,
-  type DuckDBListType,
   type DuckDBPreparedStatement,
   type DuckDBType,
-  type DuckDBValue,
 } from '@duckdb/node-api';
-import { parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
+import { isStorableText, parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
 import { STOPPED_REASON } from './group-commit';
 import {
@@ -56,18 +49,24 @@ export const DUCKDB_LATEST_VIEW = `${DUCKDB_TABLE}${LATEST_VIEW_SUFFIX}`;
 
 interface DuckDbColumnType {
   sql: string;
-  listType: DuckDBListType;
-  encode(value: ColumnValue): DuckDBValue;
+  /** The DuckDB type `from_json` reads each element of the column's JSON array as. */
+  jsonElementSql: string;
+  /** The element as JSON sends it. */
+  toJson(value: ColumnValue): string | number;
+  /** SQL turning one `jsonElementSql` value into the column's type. */
+  fromJsonElement(element: string): string;
 }
 
 const COLUMN_TYPES: Readonly<Record<BigQueryField['type'], DuckDbColumnType>> = {
-  STRING: { sql: 'VARCHAR', listType: LIST(VARCHAR), encode: (value) => String(value) },
-  FLOAT: { sql: 'DOUBLE', listType: LIST(DOUBLE), encode: (value) => Number(value) },
-  // BigQuery TIMESTAMP is an instant; TIMESTAMPTZ is DuckDB's instant, in microseconds.
+  STRING: { sql: 'VARCHAR', jsonElementSql: 'VARCHAR', toJson: (value) => String(value), fromJsonElement: (element) => element },
+  // JSON has no -0, so -0 is stored as 0, as BigQuery's JSON insertAll stores it; every other double round-trips.
+  FLOAT: { sql: 'DOUBLE', jsonElementSql: 'DOUBLE', toJson: (value) => Number(value), fromJsonElement: (element) => element },
+  // BigQuery TIMESTAMP is an instant; TIMESTAMPTZ is DuckDB's instant, made from epoch microseconds.
   TIMESTAMP: {
     sql: 'TIMESTAMPTZ',
-    listType: LIST(TIMESTAMPTZ),
-    encode: (value) => timestampTZValue(BigInt((value as Date).getTime()) * 1000n),
+    jsonElementSql: 'BIGINT',
+    toJson: (value) => (value as Date).getTime(),
+    fromJsonElement: (element) => `make_timestamptz(${element} * 1000)`,
   },
 };
 
@@ -101,14 +100,20 @@ function storedRecord(row: Record<string, unknown>): StoredRecord {
   return storedRecordOf(row, row[UPDATED_AT_COLUMN] as Date);
 }
 
-// One list parameter per column, unnested side by side into rows: a batch of
-// any size is one prepared statement, hence one transaction, with no value
-// ever spliced into SQL. The parameters carry their list types in the SQL:
-// untyped, DuckDB re-plans the statement on every run (about a third more
-// CPU per insert, measured on 8-row batches).
+// One parameter per column, a JSON array of the column's values, unnested
+// side by side into rows: a batch of any size is one prepared statement, hence
+// one transaction, with no value ever spliced into SQL. JSON text rather than
+// a DuckDB list value: the binding builds a native value, with a finalizer,
+// for every list element on the event loop's thread (about 2 µs each), while
+// one string per column costs a `JSON.stringify`, and DuckDB parses it in
+// less CPU than it spends on the list (measured on 16-row batches).
+const jsonColumnSql = (field: BigQueryField, index: number) => {
+  const type = COLUMN_TYPES[field.type];
+  return type.fromJsonElement(`unnest(from_json($${index + 1}::VARCHAR, '["${type.jsonElementSql}"]'))`);
+};
 const INSERT_NEW_SQL =
   `INSERT INTO ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)).join(', ')}) ` +
-  `SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((field, index) => `unnest($${index + 1}::${COLUMN_TYPES[field.type].sql}[])`).join(', ')}`;
+  `SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map(jsonColumnSql).join(', ')}`;
 // The same, skipping any row whose insert id is already in the table or earlier in the batch.
 const INSERT_SKIPPING_REPEATS_SQL = `${INSERT_NEW_SQL} ON CONFLICT (${quote(INSERT_ID_COLUMN)}) DO NOTHING`;
 /**
@@ -145,6 +150,7 @@ function rowProblem(row: WarehouseRow, index: number): string | undefined {
   const parsed = parseRecord(record, `rows[${index}]`);
   if (!parsed.ok) problems.push(...parsed.errors.map((error) => `${error.field}: ${error.message}`));
   if (typeof insertId !== 'string' || insertId === '') problems.push(`rows[${index}].insertId: must be a non-empty string`);
+  else if (!isStorableText(insertId)) problems.push(`rows[${index}].insertId: must be well-formed Unicode`);
   if (!(ingestedAt instanceof Date) || Number.isNaN(ingestedAt.getTime())) problems.push(`rows[${index}].ingestedAt: must be a valid Date`);
   return problems.length > 0 ? problems.join('; ') : undefined;
 }
@@ -241,11 +247,11 @@ class SharedDatabase {
   insert(rows: readonly WarehouseRow[]): Promise<void> {
     return this.writes.run(async () => {
       const columns = WAREHOUSE_BIGQUERY_FIELDS.map((field) => {
-        const type = COLUMN_TYPES[field.type];
-        return { value: listValue(rows.map((row) => type.encode(columnValue(row, field)))), type: type.listType };
+        const { toJson } = COLUMN_TYPES[field.type];
+        return JSON.stringify(rows.map((row) => toJson(columnValue(row, field))));
       });
       const run = (statement: DuckDBPreparedStatement) => {
-        columns.forEach((column, index) => statement.bindList(index + 1, column.value, column.type));
+        columns.forEach((column, index) => statement.bindVarchar(index + 1, column));
         return statement.run();
       };
       try {

@@ -3,8 +3,10 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
+import fc from 'fast-check';
 import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
-import { WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
+import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
 
 let directory: string;
@@ -93,6 +95,50 @@ describe('DuckDbWarehouse', () => {
     await warehouse.close();
     await Promise.all(inserts);
     expect(await readFile(path)).toHaveLength(100);
+  });
+
+  test('any storable text, finite double and instant round-trips, in batches of any size', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path);
+    const sent: WarehouseRow[] = [];
+    const fields = fc.record({
+      id: fc.string({ unit: 'binary', minLength: 1, maxLength: 20 }),
+      name: fc.string({ unit: 'binary', maxLength: 40 }),
+      value: fc.double({ noNaN: true, noDefaultInfinity: true }).filter((value) => !Object.is(value, -0)),
+      ingestedAt: fc.date({ noInvalidDate: true, min: new Date('0001-01-01T00:00:00Z'), max: new Date('9999-12-31T23:59:59.999Z') }),
+    });
+    await fc.assert(
+      fc.asyncProperty(fc.array(fields, { minLength: 1, maxLength: 20 }), async (batchFields) => {
+        const batch = batchFields.map((overrides) => row(overrides));
+        await warehouse.insert(batch);
+        sent.push(...batch);
+      }),
+      { numRuns: 60 },
+    );
+    await warehouse.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(sent)));
+  });
+
+  test('-0 is stored as 0, as BigQuery stores the JSON it is sent', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path);
+    const negativeZero = row({ value: -0 });
+    await warehouse.insert([negativeZero]);
+    await warehouse.close();
+    expect(await readFile(path)).toEqual(asStored([{ ...negativeZero, value: 0 }]));
+  });
+
+  test('a row whose insert id is not storable text is refused as invalid, and the rest of its batch is "stopped"', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path);
+    const failure = await warehouse.insert([row(), row({ insertId: 'message-\ud800' })]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(RowsRejectedError);
+    expect((failure as RowsRejectedError).rowErrors).toEqual([
+      { index: 0, reason: STOPPED_REASON, message: expect.any(String) },
+      { index: 1, reason: 'invalid', message: 'rows[1].insertId: must be well-formed Unicode' },
+    ]);
+    await warehouse.close();
+    expect(await readFile(path)).toEqual([]);
   });
 
   test('a batch the database refuses writes nothing and leaves the warehouse usable', async () => {
