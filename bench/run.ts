@@ -26,7 +26,7 @@ export interface RunSettings {
  * Short alternating rounds: this shared machine's speed drifts by a tenth or more within seconds, and many short
  * rounds, taking turns, let every variant sample the same drift (two long rounds put whole slow spells on one side).
  */
-const FULL: RunSettings = { load: { rounds: 5, warmupMs: 1000, durationMs: 3000 }, coldStartRepetitions: 9, synthRepetitions: 5 };
+const FULL: RunSettings = { load: { rounds: 8, warmupMs: 1000, durationMs: 3000 }, coldStartRepetitions: 9, synthRepetitions: 5 };
 const QUICK: RunSettings = { load: { rounds: 1, warmupMs: 500, durationMs: 1500 }, coldStartRepetitions: 3, synthRepetitions: 1 };
 
 export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Promise<Row[]>>> = {
