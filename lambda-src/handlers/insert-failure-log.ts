@@ -34,7 +34,6 @@ export class InsertFailureLogWarehouse extends WarehouseDecorator {
       throw failure;
     }
   }
-
 }
 
 /** Anything else an adapter (or opening it) throws is an unclassified warehouse failure, not retried blindly. */

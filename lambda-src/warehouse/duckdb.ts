@@ -57,10 +57,15 @@ interface DuckDbColumnType {
   fromJsonElement(element: string): string;
 }
 
+/** A column whose values JSON carries as they are: `from_json` reads each element straight as the column's type. */
+function jsonNative(sql: string, toJson: DuckDbColumnType['toJson']): DuckDbColumnType {
+  return { sql, jsonElementSql: sql, toJson, fromJsonElement: (element) => element };
+}
+
 const COLUMN_TYPES: Readonly<Record<BigQueryField['type'], DuckDbColumnType>> = {
-  STRING: { sql: 'VARCHAR', jsonElementSql: 'VARCHAR', toJson: (value) => String(value), fromJsonElement: (element) => element },
+  STRING: jsonNative('VARCHAR', (value) => String(value)),
   // JSON has no -0, so -0 is stored as 0, as BigQuery's JSON insertAll stores it; every other double round-trips.
-  FLOAT: { sql: 'DOUBLE', jsonElementSql: 'DOUBLE', toJson: (value) => Number(value), fromJsonElement: (element) => element },
+  FLOAT: jsonNative('DOUBLE', (value) => Number(value)),
   // BigQuery TIMESTAMP is an instant; TIMESTAMPTZ is DuckDB's instant, made from epoch microseconds.
   TIMESTAMP: {
     sql: 'TIMESTAMPTZ',
