@@ -15,7 +15,7 @@
  *   can pass 64 / 0.05 = 1280 requests/s, so its ratio shows how far that
  *   ceiling is, not a target.
  */
-import { compareUnderLoad, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
+import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
 import { bundled, serve, type Bundled } from './functions';
 import { ingestRequest } from './payloads';
 import { atLeast, below, exactly, row, type Row } from './report';
@@ -61,6 +61,7 @@ export async function bigQueryPathBenchmark(settings: LoadSettings): Promise<Row
     outcome.checks.reduce((sum, check) => sum + check[field], 0);
   const against = (outcome: VariantOutcome<StandInStats>, value: number) => ({ label: outcome.label, value });
   const rowsPerCall = (outcome: VariantOutcome<StandInStats>) => total(outcome, 'rowsReceived') / total(outcome, 'insertAllCalls');
+  process.stderr.write(roundSpread(BENCHMARK, 'requests', perRequest, candidate));
   const c = candidate.summary;
   return [
     row(BENCHMARK, {

@@ -5,6 +5,7 @@
  * rounds are pooled.
  */
 import { runLoad, summarize, type LoadRequest, type LoadResult, type LoadSummary } from './load';
+import { median } from './report';
 
 /** How long and how hard each variant is driven; `run.ts` chooses them. */
 export interface LoadSettings {
@@ -78,4 +79,38 @@ export async function compareUnderLoad<T>(
     runs: runs[index]!,
     checks: checks[index]!,
   }));
+}
+
+/** Requests/s of each of a variant's rounds, in round order. */
+export function roundRates(outcome: Pick<VariantOutcome<unknown>, 'runs'>): number[] {
+  return outcome.runs.map((run) => summarize([run]).requestsPerSecond);
+}
+
+const wholeNumber = new Intl.NumberFormat('en-US', { maximumFractionDigits: 0 });
+
+/**
+ * One line on how a comparison spread over its rounds: the baseline's
+ * requests/s (how busy the machine was; compare runs by it) and the
+ * candidate's ratio to the baseline round by round (each round runs both back
+ * to back). The pooled ratio in the table can hide a run whose rounds
+ * disagree.
+ */
+export function roundSpread(
+  benchmark: string,
+  /** What one request carries, e.g. `requests` or `messages`. */
+  unit: string,
+  baseline: Pick<VariantOutcome<unknown>, 'label' | 'runs'>,
+  candidate: Pick<VariantOutcome<unknown>, 'label' | 'runs'>,
+): string {
+  const baselineRates = roundRates(baseline);
+  const ratios = roundRates(candidate).map((rate, round) => rate / baselineRates[round]!);
+  const range = (values: readonly number[], show: (value: number) => string) => {
+    const [lowest, highest] = [show(Math.min(...values)), show(Math.max(...values))];
+    return lowest === highest ? lowest : `${lowest}-${highest}`;
+  };
+  const hundredths = (ratio: number) => ratio.toFixed(2);
+  return (
+    `${benchmark} by round: ${baseline.label} ${range(baselineRates, (rate) => wholeNumber.format(rate))} ${unit}/s; ` +
+    `${candidate.label} ÷ ${baseline.label} ${range(ratios, hundredths)}× (median ${hundredths(median(ratios))}×)\n`
+  );
 }

@@ -5,7 +5,7 @@
  * function exits, the rows in the file are compared with the 2xx answers.
  */
 import { join } from 'node:path';
-import { compareUnderLoad, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
+import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
 import { storedRows, type StoredRows } from './duckdb-rows';
 import { bundled, scratchDirectory, serve, type EntryName } from './functions';
 import type { LoadRequest } from './load';
@@ -70,6 +70,7 @@ async function duckDbThroughput(spec: DuckDbThroughputCase, settings: LoadSettin
     VariantOutcome<Check>,
     VariantOutcome<Check>,
   ];
+  process.stderr.write(roundSpread(spec.benchmark, spec.unit, baseline, measured));
   const b = baseline.summary;
   const c = measured.summary;
   const stored = measured.checks.reduce((sum, check) => sum + (check.stored?.rows ?? 0), 0);

@@ -5,7 +5,8 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runLoad, percentile, summarize } from '../../bench/load';
+import { roundRates, roundSpread } from '../../bench/compare';
+import { runLoad, percentile, summarize, type LoadResult } from '../../bench/load';
 import { atLeast, atMost, below, exactly, markdownTable, median, row } from '../../bench/report';
 import { BENCHMARKS } from '../../bench/run';
 
@@ -49,6 +50,35 @@ describe('rows and targets', () => {
     expect(percentile(sorted, 0.99)).toBe(99);
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
+  });
+});
+
+describe('round spread', () => {
+  /** A round that answered `answers` requests in a window of `windowMs`. */
+  const round = (answers: number, windowMs = 2000): LoadResult => ({
+    latenciesMs: new Array<number>(answers).fill(1),
+    windowMs,
+    statusCounts: { 200: answers },
+    failures: 0,
+    sent: answers,
+  });
+
+  it('rates each round by the answers in its window', () => {
+    expect(roundRates({ runs: [round(8000), round(6000, 3000)] })).toEqual([4000, 2000]);
+  });
+
+  it('pairs the rounds in order and reports the baseline range and the ratio range and median', () => {
+    const baseline = { label: 'no-op', runs: [round(8000), round(9000), round(7000)] };
+    const candidate = { label: 'api', runs: [round(6000), round(8100), round(6300)] };
+    expect(roundSpread('HTTP ingest', 'requests', baseline, candidate)).toBe(
+      'HTTP ingest by round: no-op 3,500-4,500 requests/s; api ÷ no-op 0.75-0.90× (median 0.90×)\n',
+    );
+  });
+
+  it('shows one value where every round agrees, as in a one-round quick run', () => {
+    expect(roundSpread('Push', 'messages', { label: 'no-op', runs: [round(8000)] }, { label: 'subscriber', runs: [round(6000)] })).toBe(
+      'Push by round: no-op 4,000 messages/s; subscriber ÷ no-op 0.75× (median 0.75×)\n',
+    );
   });
 });
 
