@@ -1,10 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
-import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
+import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse, JOURNAL_SUFFIX } from '../../../lambda-src/warehouse/duckdb';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
@@ -141,10 +141,9 @@ describe('DuckDbWarehouse', () => {
     expect(await readFile(path)).toEqual([]);
   });
 
-  test('a batch the database refuses writes nothing and leaves the warehouse usable', async () => {
+  test('a table defined otherwise than this adapter defines it is refused when opened, and left as it was', async () => {
     const path = freshPath();
-    // The table exists beforehand with one extra rule (the adapter keeps an existing table), so the database itself
-    // refuses the batch midway and must roll all of it back.
+    // A rule of its own could refuse a row the journal already acknowledged.
     mkdirSync(dirname(path), { recursive: true });
     const instance = await DuckDBInstance.create(path);
     const connection = await instance.connect();
@@ -153,19 +152,85 @@ describe('DuckDbWarehouse', () => {
       `CREATE TABLE ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} (id VARCHAR NOT NULL, name VARCHAR NOT NULL CHECK (name <> 'poison'), ` +
         'value DOUBLE NOT NULL, insert_id VARCHAR NOT NULL UNIQUE, ingested_at TIMESTAMPTZ NOT NULL)',
     );
+    await connection.run(
+      `INSERT INTO ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} VALUES ('kept', 'before', 1, 'insert-1', TIMESTAMPTZ '2026-01-01 00:00:00+00')`,
+    );
     connection.closeSync();
     instance.closeSync();
 
-    const warehouse = await DuckDbWarehouse.open(path);
-    const failure = await warehouse.insert([row(), row(), row({ name: 'poison' }), row()]).catch((error: unknown) => error);
+    const failure = await DuckDbWarehouse.open(path).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(WarehouseError);
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
-    expect((failure as Error).message).toMatch(/^DuckDB insert failed: Constraint Error/);
+    expect((failure as Error).message).toContain(`${DUCKDB_SCHEMA}.${DUCKDB_TABLE} in ${path} is not defined as this version defines it`);
+    expect((failure as Error).message).toContain(`'poison'`);
+    expect((await readFile(path)).map((stored) => stored.id)).toEqual(['kept']);
+  });
 
-    const good = rows(2);
-    await warehouse.insert(good);
+  test('rows acknowledged by a process that then died are in the table when the file is next opened, each once', async () => {
+    const path = freshPath();
+    const acknowledged = rows(3);
+    const repeated = acknowledged[0]!;
+    // The process inserts (acknowledged: journaled), then dies before any apply or close.
+    const script = `
+      const { DuckDbWarehouse } = require(${JSON.stringify(require.resolve('../../../lambda-src/warehouse/duckdb'))});
+      (async () => {
+        const warehouse = await DuckDbWarehouse.open(${JSON.stringify(path)});
+        const rows = ${JSON.stringify(acknowledged)}.map((row) => ({ ...row, ingestedAt: new Date(row.ingestedAt) }));
+        await warehouse.insert(rows);
+        await warehouse.insert([rows[0]]);
+        process.kill(process.pid, 'SIGKILL');
+      })();`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '-e', script], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const [, signal] = await new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+      child.once('exit', (code, exitSignal) => resolve([code, exitSignal])),
+    );
+    expect(signal).toBe('SIGKILL');
+    expect(await readFile(path)).toEqual([]);
+    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).not.toHaveLength(0);
+
+    const warehouse = await DuckDbWarehouse.open(path);
+    expect(await warehouse.getLatest(repeated.id)).toMatchObject({ id: repeated.id, name: repeated.name });
     await warehouse.close();
-    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(good)));
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(acknowledged)));
+    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual([]);
+  }, 30_000);
+
+  test('a journal entry that is not a batch of rows fails the open, naming where it is, and stays for inspection', async () => {
+    const path = freshPath();
+    await (await DuckDbWarehouse.open(path)).close();
+    const segment = join(`${path}${JOURNAL_SUFFIX}`, '000000000001.journal');
+    writeFileSync(segment, '{"not":"rows"}\n');
+
+    const failure = await DuckDbWarehouse.open(path).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect((failure as Error).message).toContain(`journal entry at ${segment}:1 is not a batch of rows`);
+    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual(['000000000001.journal']);
+  });
+
+  test('an insert is visible to the very next read, before its rows are applied in bulk', async () => {
+    const warehouse = await DuckDbWarehouse.open(freshPath());
+    const [first] = rows(1);
+    await warehouse.insert([first!]);
+    expect(await warehouse.getLatest(first!.id)).toMatchObject({ id: first!.id });
+    expect(await warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(1);
+    await warehouse.close();
+  });
+
+  test('while maxUnappliedRows journaled rows wait to be applied, inserts are refused as retryable; once applied, accepted', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path, { maxUnappliedRows: 2 });
+    const [first, second, refused] = rows(3);
+    await warehouse.insert([first!, second!]);
+    const failure = await warehouse.insert([refused!]).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect((failure as Error).message).toBe('DuckDB insert refused: 2 journaled rows are waiting to be applied');
+
+    // A read applies what is journaled first.
+    expect(await warehouse.getLatest(first!.id)).toMatchObject({ id: first!.id });
+    await warehouse.insert([refused!]);
+    await warehouse.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([first!, second!, refused!])));
   });
 
   test('a path that cannot hold a database fails to open with a WarehouseError', async () => {
