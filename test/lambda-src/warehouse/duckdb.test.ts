@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
@@ -231,6 +231,23 @@ describe('DuckDbWarehouse', () => {
     await warehouse.insert([refused!]);
     await warehouse.close();
     expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([first!, second!, refused!])));
+  });
+
+  test('a journal that cannot be written fails the insert as retryable warehouse_unavailable; the retry is stored once', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path);
+    // The journal's first segment is a device that refuses every write (ENOSPC).
+    symlinkSync('/dev/full', join(`${path}${JOURNAL_SUFFIX}`, '000000000001.journal'));
+    const batch = rows(2);
+    const failure = await warehouse.insert(batch).catch((error: unknown) => error);
+    expect(failure).toBeInstanceOf(WarehouseError);
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect((failure as Error).message).toMatch(/^DuckDB journal append failed: ENOSPC/);
+
+    await warehouse.insert(batch);
+    await warehouse.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(batch)));
+    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual([]);
   });
 
   test('a path that cannot hold a database fails to open with a WarehouseError', async () => {

@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RowJournal, SEGMENT_BYTES } from '../../../lambda-src/warehouse/row-journal';
@@ -97,4 +97,20 @@ test('an entry with a newline is refused, and nothing is written', async () => {
   expect(await journal.seal()).toEqual({ payloads: [], segments: [] });
   await journal.close();
   expect((await RowJournal.open<number>(path)).recovered.entries).toEqual([]);
+});
+
+test('after a failed append, later entries go to a new segment, and the next seal hands over both segments', async () => {
+  const path = freshDirectory();
+  const { journal } = await RowJournal.open<number>(path);
+  // The first segment the journal starts is a device that refuses every write (ENOSPC).
+  const failing = join(path, '000000000001.journal');
+  symlinkSync('/dev/full', failing);
+  await expect(journal.append('"lost"', 1)).rejects.toThrow(/ENOSPC/);
+  await journal.append('"kept"', 2);
+  const sealed = await journal.seal({ closeSegment: true });
+  expect(sealed.payloads).toEqual([2]);
+  expect(sealed.segments).toEqual([failing, join(path, '000000000002.journal')]);
+  await journal.discard(sealed.segments);
+  expect(existsSync(failing)).toBe(false);
+  await journal.close();
 });
