@@ -1,10 +1,10 @@
 /**
  * A write-ahead journal: entries, one line of text each, appended to segment
- * files in one directory, each on disk (`fdatasync`) before its append
- * resolves. Its user applies what was appended elsewhere, later and in bulk:
- * `seal` hands over every entry appended since the last seal, with the
- * segments that hold nothing newer, which `discard` deletes once those
- * entries are applied. Whatever was never discarded (the process died, or
+ * files in one directory, each on disk before its append resolves. Its
+ * user applies what was appended elsewhere, later and in bulk: `seal` hands
+ * over every entry appended since the last seal, with the segments that
+ * hold nothing newer, which `discard` deletes once those entries are
+ * applied. Whatever was never discarded (the process died, or
  * applying failed) comes back from `open`, so the user must accept an entry
  * applied twice.
  *
@@ -20,6 +20,7 @@
  * entries go to a new one, so no entry ever follows a damaged line. A failed
  * append whose line did reach the disk comes back from `open` too.
  */
+import { constants } from 'node:fs';
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SerialQueue } from './serial-queue';
@@ -28,6 +29,17 @@ const SEGMENT_FILE = /^(\d{12})\.journal$/;
 /** Size past which a seal closes the current segment, so the applied entries it holds can be deleted. */
 export const SEGMENT_BYTES = 4 * 1024 * 1024;
 const segmentFile = (sequence: number) => `${String(sequence).padStart(12, '0')}.journal`;
+
+/**
+ * Where the platform has it, a segment is opened with `O_DSYNC`, so that a
+ * write returns once its line is on disk: one system call, and one trip
+ * through libuv's thread pool, per append instead of a write and an
+ * `fdatasync` (0.84-0.88× of the no-op against 0.81-0.84× in alternating
+ * `npm run bench` runs of HTTP ingest). Elsewhere (Windows) each write is
+ * followed by `fdatasync`.
+ */
+const SYNCED_WRITES = constants.O_DSYNC !== undefined;
+const SEGMENT_FLAGS = SYNCED_WRITES ? constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_DSYNC : 'a';
 
 /** Entries appended between two seals, and the segments closed since the first (they hold nothing newer). */
 export interface SealedEntries<Payload> {
@@ -96,7 +108,7 @@ export class RowJournal<Payload> {
       try {
         const { bytesWritten } = await segment.handle.write(line);
         if (bytesWritten !== bytes) throw new Error(`wrote ${bytesWritten} of ${bytes} bytes to ${segment.path}`);
-        await segment.handle.datasync();
+        if (!SYNCED_WRITES) await segment.handle.datasync();
       } catch (error) {
         await this.closeCurrent();
         throw error;
@@ -132,7 +144,7 @@ export class RowJournal<Payload> {
   private async startSegment(): Promise<{ path: string; handle: FileHandle; bytes: number }> {
     const path = join(this.directory, segmentFile(this.nextSequence));
     this.nextSequence += 1;
-    const handle = await open(path, 'a');
+    const handle = await open(path, SEGMENT_FLAGS);
     try {
       // The new file's name must survive a power loss as its lines do.
       const directory = await open(this.directory, 'r');
