@@ -30,6 +30,7 @@ import {
 import { isStorableText, parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
 import { STOPPED_REASON } from './group-commit';
+import { requirePositiveInteger } from './options';
 import { RowJournal, type RecoveredEntry, type SealedEntries, type SealOptions } from './row-journal';
 import { SerialQueue } from './serial-queue';
 import {
@@ -250,6 +251,7 @@ const APPLY_AFTER_ROWS = 400;
 const APPLY_AFTER_MS = 100;
 /** When applying fails (a full disk, say), it is tried again this long after. */
 const APPLY_RETRY_MS = 1_000;
+
 export interface DuckDbWarehouseOptions {
   /**
    * Journaled rows waiting to be applied to the table at which inserts are
@@ -509,6 +511,7 @@ export class DuckDbWarehouse implements Warehouse {
 
   /** Opens (creating the file, its directory, schema and table if needed) the warehouse at `path`. */
   static async open(path: string, options: DuckDbWarehouseOptions = {}): Promise<DuckDbWarehouse> {
+    if (options.maxUnappliedRows !== undefined) requirePositiveInteger('DuckDbWarehouse', 'maxUnappliedRows', options.maxUnappliedRows);
     const file = resolve(path);
     try {
       return new DuckDbWarehouse(file, await acquire(file, options));

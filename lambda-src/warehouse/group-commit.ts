@@ -15,6 +15,7 @@
  * each insertAll once), so a re-send is never hidden from the retry budget.
  */
 import { jsonByteLength } from './json-size';
+import { requirePositiveInteger } from './options';
 import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
 import { WarehouseDecorator } from './warehouse-decorator';
 
@@ -103,18 +104,12 @@ interface PendingInsert {
   readonly reject: (error: unknown) => void;
 }
 
-function requirePositiveInteger(name: string, value: number): void {
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw new RangeError(`GroupCommitWarehouse: ${name} must be a positive integer, got ${value}`);
-  }
-}
-
 function resolveOptions(options: GroupCommitOptions): Readonly<Required<GroupCommitOptions>> {
   const resolved = { ...GROUP_COMMIT_DEFAULTS, ...options };
-  requirePositiveInteger('maxBatchRows', resolved.maxBatchRows);
-  requirePositiveInteger('maxBatchBytes', resolved.maxBatchBytes);
-  requirePositiveInteger('maxInFlightBatches', resolved.maxInFlightBatches);
-  requirePositiveInteger('maxQueuedRows', resolved.maxQueuedRows);
+  requirePositiveInteger('GroupCommitWarehouse', 'maxBatchRows', resolved.maxBatchRows);
+  requirePositiveInteger('GroupCommitWarehouse', 'maxBatchBytes', resolved.maxBatchBytes);
+  requirePositiveInteger('GroupCommitWarehouse', 'maxInFlightBatches', resolved.maxInFlightBatches);
+  requirePositiveInteger('GroupCommitWarehouse', 'maxQueuedRows', resolved.maxQueuedRows);
   if (!Number.isFinite(resolved.lingerMs) || resolved.lingerMs < 0) {
     throw new RangeError(`GroupCommitWarehouse: lingerMs must be a finite number >= 0, got ${resolved.lingerMs}`);
   }

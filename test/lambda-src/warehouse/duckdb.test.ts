@@ -216,6 +216,12 @@ describe('DuckDbWarehouse', () => {
     await warehouse.close();
   });
 
+  test.each([0, -1, 1.5, Number.NaN])('maxUnappliedRows %p is refused, naming the option', async (maxUnappliedRows) => {
+    await expect(DuckDbWarehouse.open(freshPath(), { maxUnappliedRows })).rejects.toThrow(
+      `DuckDbWarehouse: maxUnappliedRows must be a positive integer, got ${maxUnappliedRows}`,
+    );
+  });
+
   test('while maxUnappliedRows journaled rows wait to be applied, inserts are refused as retryable; once applied, accepted', async () => {
     const path = freshPath();
     const warehouse = await DuckDbWarehouse.open(path, { maxUnappliedRows: 2 });
