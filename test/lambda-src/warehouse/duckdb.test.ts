@@ -256,6 +256,23 @@ describe('DuckDbWarehouse', () => {
     expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual([]);
   });
 
+  test('journaled rows are applied in the background, without a read: an insert refused at the bound is soon accepted', async () => {
+    const path = freshPath();
+    const warehouse = await DuckDbWarehouse.open(path, { maxUnappliedRows: 1 });
+    const [first, second] = rows(2);
+    await warehouse.insert([first!]);
+    await expect(warehouse.insert([second!])).rejects.toMatchObject({ errorClass: 'warehouse_unavailable' });
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const failure = await warehouse.insert([second!]).catch((error: unknown) => error);
+      if (failure === undefined) break;
+      if (Date.now() > deadline) throw failure;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    await warehouse.close();
+    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([first!, second!])));
+  });
+
   test('a path that cannot hold a database fails to open with a WarehouseError', async () => {
     const blocker = join(directory, 'a-file');
     writeFileSync(blocker, 'not a directory');
