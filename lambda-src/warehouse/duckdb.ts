@@ -303,6 +303,8 @@ class SharedDatabase {
   private unappliedRows = 0;
   private applying: Promise<void> = Promise.resolve();
   private applyTimer?: NodeJS.Timeout;
+  /** The last timed apply failed, and `applyTimer` is its retry. */
+  private retryingApply = false;
   private closing = false;
 
   private constructor(
@@ -405,13 +407,26 @@ class SharedDatabase {
     return read();
   }
 
+  /**
+   * A sooner apply replaces a pending timer, except the retry after a
+   * failure: otherwise every insert while the database fails would try the
+   * whole backlog again.
+   */
   private scheduleApply(delayMs: number): void {
-    if (this.closing || (this.applyTimer !== undefined && delayMs > 0)) return;
+    if (this.closing || (this.applyTimer !== undefined && (delayMs > 0 || this.retryingApply))) return;
     clearTimeout(this.applyTimer);
     this.applyTimer = setTimeout(() => {
       this.applyTimer = undefined;
       // A failure leaves the rows journaled; reads report it, and it is tried again.
-      this.apply().catch(() => this.scheduleApply(APPLY_RETRY_MS));
+      this.apply().then(
+        () => {
+          this.retryingApply = false;
+        },
+        () => {
+          this.retryingApply = true;
+          this.scheduleApply(APPLY_RETRY_MS);
+        },
+      );
     }, delayMs);
   }
 
