@@ -1,29 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse, JOURNAL_SUFFIX } from '../../../lambda-src/warehouse/duckdb';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { scratchDirectory } from '../../support/scratch-directory';
 import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
 
-let directory: string;
-let files = 0;
-
-beforeAll(() => {
-  directory = mkdtempSync(join(tmpdir(), 'duckdb-warehouse-'));
-});
-
-afterAll(() => {
-  rmSync(directory, { recursive: true, force: true });
-});
-
-function freshPath(): string {
-  files += 1;
-  return join(directory, `nested-${files}`, 'warehouse.duckdb');
-}
+const scratch = scratchDirectory('duckdb-warehouse-');
+const freshPath = () => scratch.fresh('warehouse.duckdb');
 
 /** Reads the file with a DuckDB instance of its own, as a later process would; the adapter must have released it. */
 async function readFile(path: string): Promise<StoredRow[]> {
@@ -274,7 +261,7 @@ describe('DuckDbWarehouse', () => {
   });
 
   test('a path that cannot hold a database fails to open with a WarehouseError', async () => {
-    const blocker = join(directory, 'a-file');
+    const blocker = join(scratch.path, 'a-file');
     writeFileSync(blocker, 'not a directory');
     const failure = await DuckDbWarehouse.open(join(blocker, 'warehouse.duckdb')).catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(WarehouseError);

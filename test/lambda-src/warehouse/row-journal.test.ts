@@ -1,23 +1,10 @@
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { RowJournal, SEGMENT_BYTES } from '../../../lambda-src/warehouse/row-journal';
+import { scratchDirectory } from '../../support/scratch-directory';
 
-let directory: string;
-let journals = 0;
-
-beforeAll(() => {
-  directory = mkdtempSync(join(tmpdir(), 'row-journal-'));
-});
-
-afterAll(() => {
-  rmSync(directory, { recursive: true, force: true });
-});
-
-function freshDirectory(): string {
-  journals += 1;
-  return join(directory, `journal-${journals}`);
-}
+const scratch = scratchDirectory('row-journal-');
+const freshDirectory = () => scratch.fresh();
 
 const texts = (entries: ReadonlyArray<{ text: string }>) => entries.map((entry) => entry.text);
 
