@@ -15,10 +15,10 @@
  *   can pass 64 / 0.05 = 1280 requests/s, so its ratio shows how far that
  *   ceiling is, not a target.
  */
-import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
+import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from '../tools/bench/compare';
 import { bundled, serve, type Bundled } from './functions';
 import { ingestRequest } from './payloads';
-import { atLeast, below, exactly, row, type Row } from './report';
+import { atLeast, below, exactly, row, type Row } from '../tools/bench/report';
 import { startStandIn, type StandInStats } from './standin';
 
 const BENCHMARK = 'BigQuery path (50 ms stand-in)';

@@ -7,9 +7,9 @@
  * zip, which Cloud Functions downloads and unpacks before the process starts.
  */
 import { bundled, serve, unbundled, type FunctionSource } from './functions';
-import { post } from './load';
+import { post } from '../tools/bench/load';
 import { ingestRequest } from './payloads';
-import { atMost, median, row, type Row } from './report';
+import { atMost, median, row, type Row } from '../tools/bench/report';
 import { startStandIn } from './standin';
 
 const BENCHMARK = 'Cold start';

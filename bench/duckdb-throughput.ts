@@ -5,12 +5,12 @@
  * function exits, the rows in the file are compared with the 2xx answers.
  */
 import { join } from 'node:path';
-import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from './compare';
+import { compareUnderLoad, roundSpread, type LoadSettings, type LoadVariant, type VariantOutcome } from '../tools/bench/compare';
 import { storedRows, type StoredRows } from './duckdb-rows';
 import { bundled, scratchDirectory, serve, type EntryName } from './functions';
-import type { LoadRequest } from './load';
+import type { LoadRequest } from '../tools/bench/load';
 import { ingestRequest, pushRequest } from './payloads';
-import { atLeast, atMost, exactly, row, type Row } from './report';
+import { atLeast, atMost, exactly, row, type Row } from '../tools/bench/report';
 
 interface DuckDbThroughputCase {
   benchmark: string;

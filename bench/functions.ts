@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { buildBundle, type BuiltBundle } from '../constructs/private/bundler';
-import { extractZip } from '../test/support/synth-zip';
+import { extractZip } from '../tools/synth-zip';
 
 export const ROOT = resolve(__dirname, '..');
 const FRAMEWORK_SRC = dirname(require.resolve('@google-cloud/functions-framework'));

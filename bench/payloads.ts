@@ -1,5 +1,5 @@
 /** Request bodies the benchmarks send: valid, each with its own record id (and message id). */
-import type { LoadRequest } from './load';
+import type { LoadRequest } from '../tools/bench/load';
 
 function payload(id: string): string {
   return JSON.stringify({ data: { id, name: 'Sample Data', value: 45.67 } });

@@ -10,10 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bigQueryPathBenchmark } from './bigquery-path';
 import { coldStartBenchmark } from './cold-start';
-import type { LoadSettings } from './compare';
+import type { LoadSettings } from '../tools/bench/compare';
 import { httpIngestBenchmark, pushPathBenchmark } from './duckdb-throughput';
 import { cleanUp } from './functions';
-import { machine, markdownTable, type Machine, type Row } from './report';
+import { machine, markdownTable, type Machine, type Row } from '../tools/bench/report';
 import { synthBenchmark } from './synth';
 
 export interface RunSettings {

@@ -16,10 +16,10 @@
  * Not part of `npm test`: it takes a minute and measures the machine too.
  */
 import { readFileSync } from 'node:fs';
-import { readStoredRows, startLocalProcess } from '../test/reliability/local-process';
-import { runLoad, summarize, type LoadResult } from './load';
+import { readStoredRows, startLocalProcess } from '../tools/local-process';
+import { runLoad, summarize, type LoadResult } from '../tools/bench/load';
 import { ingestRequest, pushRequest } from './payloads';
-import { atMost, exactly, machine, markdownTable, row, type Row } from './report';
+import { atMost, exactly, machine, markdownTable, row, type Row } from '../tools/bench/report';
 
 const DEFAULT_SECONDS = 60;
 const DEFAULT_CONNECTIONS = 64;

@@ -7,7 +7,7 @@
  * Usage: node --import tsx bench/standin-server.ts <latencyMs>
  */
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
-import { BigQueryStandIn } from '../test/support/bigquery-standin';
+import { BigQueryStandIn } from '../tools/bigquery-standin';
 import { BENCH_TABLE, type StandInMessage, type StandInStats } from './standin';
 
 async function main(): Promise<void> {

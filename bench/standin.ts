@@ -1,7 +1,7 @@
 /** The BigQuery stand-in as a child process (see `standin-server.ts`), and how to talk to it. */
 import { fork, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import type { TableRef } from '../test/support/bigquery-standin';
+import type { TableRef } from '../tools/bigquery-standin';
 
 /** The table every benchmark function writes to; matches the environment `standInEnv` gives them. */
 export const BENCH_TABLE: TableRef = { projectId: 'bench-project', datasetId: 'ingest', tableId: 'records' };

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT, scratchDirectory } from './functions';
-import { atMost, median, row, type Row } from './report';
+import { atMost, median, row, type Row } from '../tools/bench/report';
 
 const BENCHMARK = 'Synth (all stacks)';
 const GNU_TIME = '/usr/bin/time';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Testing, TerraformStack } from 'cdktf';
 import { FunctionBundle } from '../../constructs/function-bundle';
 import { synthesize, validationErrors } from '../support/synth';
-import { extractZip, loadTargetInRuntime, readZip } from '../support/synth-zip';
+import { extractZip, loadTargetInRuntime, readZip } from '../../tools/synth-zip';
 
 const entry = join(__dirname, '..', 'fixtures', 'functions', 'hello.ts');
 const projectRoot = join(__dirname, '..', '..');

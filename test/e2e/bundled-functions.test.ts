@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { buildBundle } from '../../constructs/private/bundler';
-import { extractZip } from '../support/synth-zip';
+import { extractZip } from '../../tools/synth-zip';
 
 const ROOT = resolve(__dirname, '../..');
 const FRAMEWORK_SRC = dirname(require.resolve('@google-cloud/functions-framework'));

@@ -12,8 +12,8 @@ import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { buildBundle } from '../../constructs/private/bundler';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
-import { BigQueryStandIn } from '../support/bigquery-standin';
-import { extractZip } from '../support/synth-zip';
+import { BigQueryStandIn } from '../../tools/bigquery-standin';
+import { extractZip } from '../../tools/synth-zip';
 
 const ROOT = resolve(__dirname, '../..');
 const FRAMEWORK_MAIN = join(dirname(require.resolve('@google-cloud/functions-framework')), 'main.js');

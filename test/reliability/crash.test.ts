@@ -8,7 +8,7 @@
  */
 import { Agent, request } from 'node:http';
 import { pushDelivery } from './http-client';
-import { readStoredRows, startLocalProcess, type LocalProcess } from './local-process';
+import { readStoredRows, startLocalProcess, type LocalProcess } from '../../tools/local-process';
 
 const API_CONNECTIONS = 24;
 const PUSH_CONNECTIONS = 8;

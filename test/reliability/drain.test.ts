@@ -7,7 +7,7 @@
  */
 import { request, type ClientRequest } from 'node:http';
 import { pushDelivery, SEED_SUCCESS } from './http-client';
-import { readStoredRows, startLocalProcess, type LocalProcess } from './local-process';
+import { readStoredRows, startLocalProcess, type LocalProcess } from '../../tools/local-process';
 
 /** Far longer than sending the requests and the signal takes, so the rows are still pending at SIGTERM. */
 const LINGER_MS = 1000;

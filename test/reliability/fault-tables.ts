@@ -3,7 +3,7 @@
  * entry point must answer. The README quotes how many a run injects.
  */
 import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
-import type { ScriptedReply } from '../support/bigquery-standin';
+import type { ScriptedReply } from '../../tools/bigquery-standin';
 import type { FaultMoment } from '../support/faulty-warehouse';
 import { ENTRY_POINTS } from './fault-drill';
 

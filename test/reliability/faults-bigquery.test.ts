@@ -11,7 +11,7 @@
  */
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
 import { BigQueryWarehouse } from '../../lambda-src/warehouse/bigquery';
-import { BigQueryStandIn } from '../support/bigquery-standin';
+import { BigQueryStandIn } from '../../tools/bigquery-standin';
 import { ENTRY_POINTS, expectFailure, recordOf, retryUntilStored, sendRecord, until } from './fault-drill';
 import { BIGQUERY_FAULTS, BIGQUERY_LOAD_FAULTS, BIGQUERY_LOAD_REPLIES, DEADLINE_MS, LOAD_RECORDS, SLOW_REPLY_MS } from './fault-tables';
 import { startFunctions, type RunningFunctions } from './functions';

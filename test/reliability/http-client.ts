@@ -7,7 +7,7 @@
  * `node:http`'s client costs about as much CPU per request as the function
  * under test, which ten thousand fuzz inputs per entry point cannot afford.
  */
-import { KeepAliveConnection } from '../support/raw-http-client';
+import { KeepAliveConnection } from '../../tools/raw-http-client';
 
 export interface RawRequest {
   /** @default 'POST' */

@@ -5,7 +5,7 @@ import { GOOGLE_PROVIDER_SOURCE } from '../../stacks/google-provider';
 import { FUNCTION_ENTRIES, IngestStack } from '../../stacks/ingest-stack';
 import { buildApp } from '../../stacks/main';
 import { freshOutdir, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
-import { extractZip, loadTargetInRuntime, readZip } from '../support/synth-zip';
+import { extractZip, loadTargetInRuntime, readZip } from '../../tools/synth-zip';
 
 const outdir = freshOutdir();
 const { app, stacks } = buildApp({ outdir, env: {}, context: {} });

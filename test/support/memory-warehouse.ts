@@ -11,7 +11,7 @@ import {
   type Warehouse,
   type WarehouseRow,
 } from '../../lambda-src/warehouse/warehouse';
-import { latestOf, latestPage } from './latest-versions';
+import { latestOf, latestPage } from '../../tools/latest-versions';
 
 export class MemoryWarehouse implements Warehouse {
   /** Committed rows by insert id. */

@@ -12,7 +12,7 @@ import {
   type Warehouse,
   type WarehouseRow,
 } from '../../lambda-src/warehouse/warehouse';
-import { latestOf, latestPage } from './latest-versions';
+import { latestOf, latestPage } from '../../tools/latest-versions';
 
 export type InsertOutcome =
   | { type: 'commit' }

@@ -3,7 +3,7 @@ import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
-import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../support/bigquery-standin';
+import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../../tools/bigquery-standin';
 import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
 const PROJECT = 'test-project';

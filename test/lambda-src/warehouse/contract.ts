@@ -9,7 +9,7 @@
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../../lambda-src/record';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
-import { asStoredRecord, compareUtf8, latestPage } from '../../support/latest-versions';
+import { asStoredRecord, compareUtf8, latestPage } from '../../../tools/latest-versions';
 
 /** A row as the storage holds it. */
 export interface StoredRow {

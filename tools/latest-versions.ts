@@ -6,7 +6,7 @@
  * code units, which orders some characters differently). The real adapters
  * are held to the same semantics by the contract suite.
  */
-import type { StoredRecord, WarehouseRow } from '../../lambda-src/warehouse/warehouse';
+import type { StoredRecord, WarehouseRow } from '../lambda-src/warehouse/warehouse';
 
 /** What orders versions of one id. */
 export interface Version {

@@ -3,7 +3,7 @@
  * these talk to it over plain HTTP, without the client library.
  */
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
-import { BigQueryStandIn, type TableRef } from './bigquery-standin';
+import { BigQueryStandIn, type TableRef } from '../../tools/bigquery-standin';
 
 let standIn: BigQueryStandIn;
 let tables = 0;

@@ -10,7 +10,7 @@
  * cores, every cycle the load generator spends is one the function under test
  * does not get.
  */
-import { KeepAliveConnection, type RawAnswer } from '../test/support/raw-http-client';
+import { KeepAliveConnection, type RawAnswer } from '../raw-http-client';
 
 export interface LoadRequest {
   body: string;

@@ -15,7 +15,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { BigQueryField } from '../../lambda-src/record';
+import type { BigQueryField } from '../lambda-src/record';
 import { compareUtf8, latestVersions } from './latest-versions';
 
 export interface TableRef {

@@ -1,20 +1,12 @@
 /**
- * The benchmark harness itself, without running any benchmark (those live in
- * `npm run bench`, never in `npm test`): every module loads, targets judge
- * rows the way the README says, and the load generator counts what it sent.
+ * The benchmark harness in tools/bench: targets judge rows as documented, and
+ * the load generator counts what it sent.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { roundRates, roundSpread } from '../../bench/compare';
-import { runLoad, percentile, summarize, type LoadResult } from '../../bench/load';
-import { atLeast, atMost, below, exactly, markdownTable, median, row } from '../../bench/report';
-import { BENCHMARKS } from '../../bench/run';
-
-describe('bench modules', () => {
-  it('load, and run.ts offers every benchmark the README describes', () => {
-    expect(Object.keys(BENCHMARKS)).toEqual(['http-ingest', 'bigquery', 'cold-start', 'synth', 'push']);
-  });
-});
+import { roundRates, roundSpread } from '../../tools/bench/compare';
+import { runLoad, percentile, summarize, type LoadResult } from '../../tools/bench/load';
+import { atLeast, atMost, below, exactly, markdownTable, median, row } from '../../tools/bench/report';
 
 describe('rows and targets', () => {
   it('checks the ratio against the target when there is a baseline', () => {

@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../lambda-src/warehouse/duckdb';
+import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../lambda-src/warehouse/duckdb';
 
-const ROOT = resolve(__dirname, '../..');
+const ROOT = resolve(__dirname, '..');
 const SERVER = join(ROOT, 'lambda-src/local/server.ts');
 
 export interface LocalProcess {

@@ -63,7 +63,7 @@ export function extractZip(zip: Buffer): string {
   return directory;
 }
 
-const PROJECT_NODE_MODULES = join(__dirname, '..', '..', 'node_modules');
+const PROJECT_NODE_MODULES = join(__dirname, '..', 'node_modules');
 // Not an exported subpath of the package, so it is required by file path; it is the runtime's own loader.
 const FRAMEWORK_LOADER = join(PROJECT_NODE_MODULES, '@google-cloud', 'functions-framework', 'build', 'src', 'loader.js');
 
