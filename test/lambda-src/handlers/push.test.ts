@@ -11,6 +11,7 @@ import { createSubscriberFunction } from '../../../lambda-src/handlers/subscribe
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, serveFunction, steppingClock } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
+import { propertyRuns } from '../../support/property-runs';
 
 const SUBSCRIPTION = 'projects/demo/subscriptions/ingest-push';
 const RECORD = { id: '123', name: 'Sample Data', value: 45.67 };
@@ -168,7 +169,7 @@ describe('push delivery of a message that can never succeed: 4xx (nack, then dea
         expect(response.status === 200 || (response.status >= 400 && response.status < 500)).toBe(true);
         expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
   });
 });

@@ -10,6 +10,7 @@ import {
   rejectRows,
   requestRows,
 } from '../../support/scripted-warehouse';
+import { propertyRuns } from '../../support/property-runs';
 
 /** Lets every pending promise callback run, and fake time pass by `ms`. */
 const advance = (ms = 0) => jest.advanceTimersByTimeAsync(ms);
@@ -516,7 +517,7 @@ describe('property: every request settles once with the verdict on its own rows'
           }
         }
       }),
-      { numRuns: 150 },
+      { numRuns: propertyRuns(150) },
     );
   });
 });

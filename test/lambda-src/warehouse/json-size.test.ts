@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { jsonByteLength } from '../../../lambda-src/warehouse/json-size';
+import { propertyRuns } from '../../support/property-runs';
 
 const expected = (value: unknown) => Buffer.byteLength(JSON.stringify(value) ?? '');
 
@@ -32,7 +33,7 @@ describe('jsonByteLength', () => {
       fc.property(jsonish, (value) => {
         expect(jsonByteLength(value)).toBe(expected(value));
       }),
-      { numRuns: 2000 },
+      { numRuns: propertyRuns(2000) },
     );
   });
 
