@@ -166,8 +166,10 @@ export class FunctionBuildEnvironment extends Construct {
       }),
     ];
     ensureTimeProvider(this);
+    // Runs once; again only if the build account is replaced, since its grants then start over.
     const propagation = new Sleep(this, 'iam-propagation', {
       createDuration: IAM_PROPAGATION,
+      triggers: { build_account: this.serviceAccount.uniqueId },
       dependsOn: roleGrants,
     });
     this.grants = [...roleGrants, propagation];

@@ -62,6 +62,7 @@ describe('FunctionBuildEnvironment with defaults', () => {
     ];
     const wait = onlyResource(parsed, 'time_sleep');
     expect(wait.create_duration).toBe('60s');
+    expect(wait.triggers).toEqual({ build_account: expect.stringMatching(/^\$\{google_service_account\.functions_service-account_\w+\.unique_id\}$/) });
     expect([...(wait.depends_on as string[])].sort()).toEqual(grantAddresses.sort());
     expect(environment.grants).toHaveLength(4);
   });
