@@ -89,8 +89,9 @@ function checkFunctionsWaitForTheirBuildGrants(resources: Map<string, Resource>)
   return functions.length;
 }
 
+const { stacks } = buildApp({ outdir: freshOutdir(), env: ALL_STACKS_ENV, context: {} });
+
 describe.each(['dev', 'prod'])('the %s ingest stack, on a first apply', (name) => {
-  const { stacks } = buildApp({ outdir: freshOutdir(), env: ALL_STACKS_ENV, context: {} });
   const resources = addressed(JSON.parse(Testing.synth(stacks[name]!)) as SynthesizedStack);
 
   it('creates each alert on a log-based metric after the metric and after its propagation wait', () => {
