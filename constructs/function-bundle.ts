@@ -1,7 +1,8 @@
 import { resolve } from 'node:path';
 import { Construct } from 'constructs';
-import { AssetType, TerraformAsset } from 'cdktf';
-import { buildBundle } from './private/bundler';
+import { Annotations, AssetType, TerraformAsset } from 'cdktf';
+import { DEFAULT_NODE_RUNTIME, NODE_RUNTIME_LIFECYCLE, runtimeCheckDate, runtimeVerdict } from './function-runtimes';
+import { buildBundle, esbuildTarget } from './private/bundler';
 import { validateProps } from './private/validation';
 
 /** Props of {@link FunctionBundle}. */
@@ -13,9 +14,11 @@ export interface FunctionBundleProps {
    */
   readonly entry: string;
   /**
-   * Cloud Functions runtime the bundle is built for; esbuild targets the
-   * same Node.js version (`nodejs20` → `node20`).
-   * @default 'nodejs20'
+   * Cloud Run functions runtime the bundle is built for; esbuild targets the
+   * same Node.js version (`nodejs24` → `node24`). Synthesis fails for a
+   * decommissioned or unknown runtime and warns for a deprecated one (see
+   * `NODE_RUNTIME_LIFECYCLE`).
+   * @default 'nodejs24'
    */
   readonly runtime?: string;
   /**
@@ -26,8 +29,6 @@ export interface FunctionBundleProps {
    */
   readonly externalModules?: string[];
 }
-
-const RUNTIME_PATTERN = /^nodejs(\d+)$/;
 
 /**
  * A function's source as a reproducible zip, built during synthesis.
@@ -53,19 +54,27 @@ export class FunctionBundle extends Construct {
   public readonly files: readonly string[];
   /** Size in bytes of the bundled `index.js`. */
   public readonly bundleBytes: number;
-  /** Cloud Functions runtime the bundle targets. */
+  /** Cloud Run functions runtime the bundle is for. */
   public readonly runtime: string;
+  /** esbuild target the code was compiled for, the runtime's Node.js version (`node24` for `nodejs24`). */
+  public readonly target: string;
 
   constructor(scope: Construct, id: string, props: FunctionBundleProps) {
     super(scope, id);
-    this.runtime = props.runtime ?? 'nodejs20';
-    const runtimeMatch = RUNTIME_PATTERN.exec(this.runtime);
+    this.runtime = props.runtime ?? DEFAULT_NODE_RUNTIME;
+    const checkDate = runtimeCheckDate(this);
+    const verdict = runtimeVerdict(this.runtime, checkDate.date);
     validateProps(this, [
-      runtimeMatch ? undefined : { prop: 'runtime', message: `must be a Node.js runtime such as 'nodejs20', got '${this.runtime}'` },
+      checkDate.problem,
+      verdict.status === 'unknown' || verdict.status === 'decommissioned' ? { prop: 'runtime', message: verdict.message } : undefined,
     ]);
+    if (verdict.status === 'deprecated') Annotations.of(this).addWarning(`runtime: ${verdict.message}`);
+    // An unknown runtime fails synthesis anyway; bundling for the newest one keeps a second, confusing error away.
+    const nodeMajor = verdict.status === 'unknown' ? NODE_RUNTIME_LIFECYCLE[0]!.major : verdict.lifecycle.major;
+    this.target = esbuildTarget(nodeMajor);
     const bundle = buildBundle({
       entry: resolve(props.entry),
-      nodeMajor: runtimeMatch ? Number(runtimeMatch[1]) : 20,
+      nodeMajor,
       externalModules: [...(props.externalModules ?? ['@duckdb/node-api'])].sort(),
     });
     this.sha256 = bundle.sha256;

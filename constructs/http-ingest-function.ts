@@ -1,8 +1,10 @@
 import { Construct } from 'constructs';
+import { Token } from 'cdktf';
 import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
+import { FunctionBuildEnvironment } from './function-build-environment';
 import { FunctionBundle } from './function-bundle';
 import { FunctionSourceBucket } from './function-source-bucket';
 import type { Grantee, IGrantable } from './grantee';
@@ -56,8 +58,9 @@ export interface HttpIngestFunctionProps {
    */
   readonly project?: string;
   /**
-   * Node.js runtime; the bundle targets the same Node.js version.
-   * @default 'nodejs20'
+   * Node.js runtime; the bundle targets the same Node.js version. A
+   * decommissioned runtime fails synthesis, a deprecated one warns.
+   * @default 'nodejs24'
    */
   readonly runtime?: string;
   /**
@@ -137,11 +140,12 @@ export interface HttpIngestFunctionProps {
    */
   readonly labels?: Record<string, string>;
   /**
-   * Service account Cloud Build uses to build the function
-   * (`projects/<project>/serviceAccounts/<email>`).
-   * @default the project's default build service account
+   * Build service account and image repository the function builds with;
+   * share one between the functions of a region. It must be in the
+   * function's region.
+   * @default a new {@link FunctionBuildEnvironment} in `region`, used by this function alone
    */
-  readonly buildServiceAccount?: string;
+  readonly buildEnvironment?: FunctionBuildEnvironment;
 }
 
 const FUNCTION_NAME = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
@@ -176,13 +180,23 @@ function environmentProblems(
   return [...plain, ...secret];
 }
 
+/** Cloud Run functions reads a function's source in the function's region, which is where the build account may read. */
+function buildRegionProblem(environment: FunctionBuildEnvironment | undefined, region: string): PropProblem | undefined {
+  if (environment === undefined || Token.isUnresolved(environment.location) || Token.isUnresolved(region)) return undefined;
+  if (environment.location === region) return undefined;
+  return { prop: 'buildEnvironment', message: `is in ${environment.location}, but the function runs in ${region}; use a build environment of the function's region` };
+}
+
 /**
  * An HTTP function (Cloud Functions 2nd gen) built from a `lambda-src` entry.
  *
  * The entry is bundled at synth ({@link FunctionBundle}), uploaded under its
  * content hash to a private {@link FunctionSourceBucket}, and deployed with
  * its own service account (never the default compute account), an explicit
- * instance range and per-instance concurrency. Invocation is IAM-only unless
+ * instance range and per-instance concurrency. It is built by a dedicated
+ * build service account into a managed image repository
+ * ({@link FunctionBuildEnvironment}), and created only once that account's
+ * grants are in place. Invocation is IAM-only unless
  * `public: true`: {@link grantInvoke} grants `roles/run.invoker` on the Cloud
  * Run service behind the function, which is where 2nd gen functions check it.
  */
@@ -195,6 +209,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
   public readonly bundle: FunctionBundle;
   /** The bucket holding the source zip. */
   public readonly sourceBucket: FunctionSourceBucket;
+  /** The build service account and image repository the function builds with. */
+  public readonly buildEnvironment: FunctionBuildEnvironment;
   /** HTTPS URL of the function. */
   public readonly url: string;
   /** Function name. */
@@ -233,6 +249,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
       integerIn('maxBodyBytes', props.maxBodyBytes, 1, MAX_REQUEST_BYTES),
       ...environmentProblems(environment, secrets),
       ...labelProblems('labels', props.labels),
+      buildRegionProblem(props.buildEnvironment, props.region),
     ]);
     if (props.maxBodyBytes !== undefined) environment.MAX_BODY_BYTES = String(props.maxBodyBytes);
 
@@ -245,6 +262,15 @@ export class HttpIngestFunction extends Construct implements IGrantable {
       props.sourceBucket ??
       new FunctionSourceBucket(this, 'source', { location: props.region, project: props.project, labels: props.labels });
     const sourceObject = this.sourceBucket.addBundle(this.functionName, this.bundle);
+    this.buildEnvironment =
+      props.buildEnvironment ??
+      new FunctionBuildEnvironment(this, 'build', {
+        location: props.region,
+        project: props.project,
+        repositoryId: this.functionName,
+        serviceAccountId: serviceAccountId(this.functionName, '-build'),
+        labels: props.labels,
+      });
 
     this.serviceAccount =
       props.serviceAccount ??
@@ -278,7 +304,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
       buildConfig: {
         runtime: this.bundle.runtime,
         entryPoint: props.entryPoint,
-        serviceAccount: props.buildServiceAccount,
+        serviceAccount: this.buildEnvironment.buildServiceAccount,
+        dockerRepository: this.buildEnvironment.dockerRepository,
         source: { storageSource: { bucket: this.sourceBucket.bucketName, object: sourceObject.name } },
       },
       serviceConfig: {
@@ -294,6 +321,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
         environmentVariables: Object.keys(environment).length > 0 ? environment : undefined,
         secretEnvironmentVariables: secretEnvironmentVariables.length > 0 ? secretEnvironmentVariables : undefined,
       },
+      // The first build runs as soon as the function exists: the build account's rights must be there first.
+      dependsOn: [...this.buildEnvironment.grants],
     });
     this.url = this.function.url;
     this.serviceName = this.function.serviceConfig.service;
@@ -305,9 +334,10 @@ export class HttpIngestFunction extends Construct implements IGrantable {
    * Lets `grantee` call the function: `roles/run.invoker` on its Cloud Run
    * service. (The `google_cloudfunctions2_function_iam_*` resources refuse
    * this role; 2nd gen functions check it on the service.)
+   * @returns the binding (the one an earlier identical call made, if any)
    */
-  public grantInvoke(grantee: Grantee): void {
-    grantOnce(this, 'roles/run.invoker', grantee, (id, member) =>
+  public grantInvoke(grantee: Grantee): CloudRunV2ServiceIamMember {
+    return grantOnce(this, 'roles/run.invoker', grantee, (id, member) =>
       new CloudRunV2ServiceIamMember(this, id, {
         project: this.function.project,
         location: this.region,

@@ -3,8 +3,11 @@
  * the ingest pipeline's pieces in your own cdktf app.
  */
 export * from './grantee';
+export * from './function-runtimes';
 export * from './function-bundle';
 export * from './function-source-bucket';
+export * from './function-build-environment';
+export * from './email-address';
 export * from './warehouse-table';
 export * from './http-ingest-function';
 export * from './ingest-topic';

@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import type { ITerraformDependable } from 'cdktf';
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
 import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
@@ -17,16 +18,19 @@ export interface IPushTarget {
   readonly url: string;
   /** How long the endpoint may take per request; the ack deadline follows it. */
   readonly timeoutSeconds: number;
-  /** Lets `grantee` call the endpoint. */
-  grantInvoke(grantee: Grantee): void;
+  /** Lets `grantee` call the endpoint; returns the binding, which the subscription waits for. */
+  grantInvoke(grantee: Grantee): ITerraformDependable;
 }
 
 /** A BigQuery table a BigQuery subscription can write to (e.g. `WarehouseTable`). */
 export interface IBigQueryTarget {
   /** `project.dataset.table`. */
   readonly tableReference: string;
-  /** Lets `grantee` write rows to the table. */
-  grantInsert(grantee: Grantee): void;
+  /**
+   * Lets `grantee` write rows to the table; returns the binding, which the
+   * subscription waits for (Pub/Sub checks the right when it is created).
+   */
+  grantInsert(grantee: Grantee): ITerraformDependable;
 }
 
 /** Options of {@link IngestTopic.addPushSubscription}. */
@@ -91,13 +95,25 @@ export interface IngestTopicProps {
    */
   readonly labels?: Record<string, string>;
   /**
-   * How long the topics keep messages, acknowledged or not, so a
-   * subscription can seek back (600 s to 31 days).
-   * @default 604800 (7 days)
+   * How long the topics keep every message, acknowledged or not, so a
+   * subscription can seek back to a time (600 s to 31 days). Topic retention
+   * is billed storage, and no runbook seeks the topics (dead letters are
+   * inspected and replayed from the dead-letter subscription).
+   * @default no topic retention
    */
   readonly messageRetentionSeconds?: number;
   /**
-   * How long the dead-letter subscription keeps an unacknowledged dead letter (600 s to 7 days).
+   * How long a delivery subscription keeps a message nobody acknowledged
+   * (600 s to 7 days). A message is delivered or dead-lettered within
+   * `maxDeliveryAttempts` deliveries spaced by at most `maximumBackoffSeconds`
+   * (under an hour with the defaults), so a day is ample.
+   * @default 86400 (1 day)
+   */
+  readonly subscriptionRetentionSeconds?: number;
+  /**
+   * How long the dead-letter subscription keeps an unacknowledged dead
+   * letter (600 s to 7 days): the runbook's window to inspect and replay it.
+   * Acknowledged dead letters are not retained.
    * @default 604800 (7 days, the most Pub/Sub allows)
    */
   readonly deadLetterRetentionSeconds?: number;
@@ -145,6 +161,12 @@ function seconds(value: number): string {
   return `${value}s`;
 }
 
+const DEFAULT_SUBSCRIPTION_RETENTION_SECONDS = 86_400;
+const DEFAULT_MAX_DELIVERY_ATTEMPTS = 5;
+const DEFAULT_MINIMUM_BACKOFF_SECONDS = 10;
+const DEFAULT_MAXIMUM_BACKOFF_SECONDS = 600;
+const DEFAULT_DEAD_LETTER_RETENTION_SECONDS = 604_800;
+
 /**
  * The Pub/Sub side of ingestion: the ingest topic, a dead-letter topic with
  * a pull subscription that keeps dead letters for inspection, and
@@ -179,19 +201,19 @@ export class IngestTopic extends Construct {
   private readonly baseName: string;
   private readonly serviceAgent: string;
   private readonly deliverySubscriptions: PubsubSubscription[] = [];
-  private invoker?: ServiceAccount;
+  private invoker?: { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember };
 
   constructor(scope: Construct, id: string, props: IngestTopicProps = {}) {
     super(scope, id);
     this.props = props;
     const topicName = props.topicName ?? kebab(id);
     this.baseName = topicName;
-    const retention = props.messageRetentionSeconds ?? 604_800;
-    const minimumBackoff = props.minimumBackoffSeconds ?? 10;
-    const maximumBackoff = props.maximumBackoffSeconds ?? 600;
+    const minimumBackoff = props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS;
+    const maximumBackoff = props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS;
     validateProps(this, [
       matches('topicName', topicName, TOPIC_NAME, NAME_RULE),
-      integerIn('messageRetentionSeconds', retention, 600, 2_678_400),
+      integerIn('messageRetentionSeconds', props.messageRetentionSeconds, 600, 2_678_400),
+      integerIn('subscriptionRetentionSeconds', props.subscriptionRetentionSeconds, 600, 604_800),
       integerIn('deadLetterRetentionSeconds', props.deadLetterRetentionSeconds, 600, 604_800),
       integerIn('maxDeliveryAttempts', props.maxDeliveryAttempts, 5, 100),
       integerIn('minimumBackoffSeconds', minimumBackoff, 0, 600),
@@ -203,11 +225,12 @@ export class IngestTopic extends Construct {
     ]);
     this.serviceAgent = pubsubServiceAgentMember(projectData(this, props.project));
 
+    const topicRetention = props.messageRetentionSeconds === undefined ? undefined : seconds(props.messageRetentionSeconds);
     this.topic = new PubsubTopic(this, 'topic', {
       name: topicName,
       project: props.project,
       labels: props.labels,
-      messageRetentionDuration: seconds(retention),
+      messageRetentionDuration: topicRetention,
       kmsKeyName: props.kmsKeyName,
     });
     this.topicName = topicName;
@@ -219,7 +242,7 @@ export class IngestTopic extends Construct {
       name: this.deadLetterTopicName,
       project: props.project,
       labels: props.labels,
-      messageRetentionDuration: seconds(retention),
+      messageRetentionDuration: topicRetention,
       kmsKeyName: props.kmsKeyName,
     });
     new PubsubTopicIamMember(this, 'dead-letter-publisher', {
@@ -234,9 +257,9 @@ export class IngestTopic extends Construct {
       topic: this.deadLetterTopic.id,
       labels: props.labels,
       ackDeadlineSeconds: 60,
-      messageRetentionDuration: seconds(props.deadLetterRetentionSeconds ?? 604_800),
-      // Acknowledged dead letters stay replayable (seek) for the retention period.
-      retainAckedMessages: true,
+      messageRetentionDuration: seconds(props.deadLetterRetentionSeconds ?? DEFAULT_DEAD_LETTER_RETENTION_SECONDS),
+      // A dead letter is acknowledged once replayed or recorded as lost: keeping it after that is storage nobody reads.
+      retainAckedMessages: false,
       expirationPolicy: { ttl: '' },
     });
     this.deadLetterSubscriptionId = this.deadLetterSubscription.id;
@@ -255,35 +278,39 @@ export class IngestTopic extends Construct {
    * with the first push subscription), or `undefined` if there is none.
    */
   public get invokerServiceAccount(): ServiceAccount | undefined {
-    return this.invoker;
+    return this.invoker?.account;
   }
 
   /**
    * Pushes every message to `options.target` with an OIDC token of the
    * invoker service account, which gets `roles/run.invoker` on the target.
+   * The subscription is created after that grant, so the first pushes are
+   * not refused and dead-lettered.
    */
   public addPushSubscription(id: string, options: PushSubscriptionOptions): PubsubSubscription {
     const ackDeadline = options.ackDeadlineSeconds ?? Math.min(600, Math.max(10, options.target.timeoutSeconds));
     validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, 10, 600)]);
     const invoker = this.invokerAccount();
-    options.target.grantInvoke(invoker);
-    return this.addDeliverySubscription(id, options.subscriptionName, {
+    const invokeGrant = options.target.grantInvoke(invoker.account);
+    return this.addDeliverySubscription(id, options.subscriptionName, [invokeGrant, invoker.tokenCreator], {
       ackDeadlineSeconds: ackDeadline,
       pushConfig: {
         pushEndpoint: options.target.url,
-        oidcToken: { serviceAccountEmail: invoker.email, audience: options.target.url },
+        oidcToken: { serviceAccountEmail: invoker.account.email, audience: options.target.url },
       },
     });
   }
 
   /**
    * Writes every message into `options.table` (a BigQuery subscription).
-   * The Pub/Sub service agent gets insert rights on that table only.
+   * The Pub/Sub service agent gets insert rights on that table only, and the
+   * subscription is created after that grant: Pub/Sub refuses to create a
+   * BigQuery subscription it cannot write through.
    */
   public addBigQuerySubscription(id: string, options: BigQuerySubscriptionOptions): PubsubSubscription {
-    options.table.grantInsert(this.serviceAgent);
+    const insertGrant = options.table.grantInsert(this.serviceAgent);
     const useTableSchema = options.useTableSchema ?? true;
-    return this.addDeliverySubscription(id, options.subscriptionName, {
+    return this.addDeliverySubscription(id, options.subscriptionName, [insertGrant], {
       ackDeadlineSeconds: 60,
       bigqueryConfig: {
         table: options.table.tableReference,
@@ -294,9 +321,12 @@ export class IngestTopic extends Construct {
     });
   }
 
-  /** Lets `grantee` publish to the ingest topic (`roles/pubsub.publisher` on this topic only). */
-  public grantPublish(grantee: Grantee): void {
-    grantOnce(this, 'roles/pubsub.publisher', grantee, (id, member) =>
+  /**
+   * Lets `grantee` publish to the ingest topic (`roles/pubsub.publisher` on this topic only).
+   * @returns the binding (the one an earlier identical call made, if any)
+   */
+  public grantPublish(grantee: Grantee): PubsubTopicIamMember {
+    return grantOnce(this, 'roles/pubsub.publisher', grantee, (id, member) =>
       new PubsubTopicIamMember(this, id, { project: this.topic.project, topic: this.topic.name, role: 'roles/pubsub.publisher', member }),
     );
   }
@@ -304,29 +334,43 @@ export class IngestTopic extends Construct {
   private addDeliverySubscription(
     id: string,
     subscriptionName: string | undefined,
+    grants: readonly ITerraformDependable[],
     delivery: Pick<
       ConstructorParameters<typeof PubsubSubscription>[2],
       'ackDeadlineSeconds' | 'pushConfig' | 'bigqueryConfig'
     >,
   ): PubsubSubscription {
     const name = subscriptionName ?? fitName(`${this.baseName}-${kebab(id)}`, SUBSCRIPTION_NAME_LENGTH);
-    validateProps(this, [matches(`${id}.subscriptionName`, name, TOPIC_NAME, NAME_RULE)]);
+    const retention = this.props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS;
+    const attempts = this.props.maxDeliveryAttempts ?? DEFAULT_MAX_DELIVERY_ATTEMPTS;
+    // Each attempt may wait out its ack deadline, then the longest backoff, before the next one.
+    const deliveryWindow = attempts * ((delivery.ackDeadlineSeconds ?? 0) + (this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS));
+    validateProps(this, [
+      matches(`${id}.subscriptionName`, name, TOPIC_NAME, NAME_RULE),
+      retention < deliveryWindow
+        ? {
+            prop: 'subscriptionRetentionSeconds',
+            message: `must be at least ${deliveryWindow} for subscription ${id} (${attempts} attempts of up to ${delivery.ackDeadlineSeconds} s plus backoff), or a message expires before it is dead-lettered and is lost`,
+          }
+        : undefined,
+    ]);
     const subscription = new PubsubSubscription(this, id, {
       name,
       project: this.props.project,
       topic: this.topic.id,
       labels: this.props.labels,
-      messageRetentionDuration: seconds(this.props.messageRetentionSeconds ?? 604_800),
+      messageRetentionDuration: seconds(this.props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS),
       expirationPolicy: { ttl: '' },
       retryPolicy: {
-        minimumBackoff: seconds(this.props.minimumBackoffSeconds ?? 10),
-        maximumBackoff: seconds(this.props.maximumBackoffSeconds ?? 600),
+        minimumBackoff: seconds(this.props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS),
+        maximumBackoff: seconds(this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS),
       },
       deadLetterPolicy: {
         deadLetterTopic: this.deadLetterTopic.id,
-        maxDeliveryAttempts: this.props.maxDeliveryAttempts ?? 5,
+        maxDeliveryAttempts: attempts,
       },
       ...delivery,
+      dependsOn: [...grants],
     });
     // Moving a message to the dead-letter topic acknowledges it here, which needs subscriber rights.
     new PubsubSubscriptionIamMember(this, `${id}-dead-letter-subscriber`, {
@@ -339,19 +383,20 @@ export class IngestTopic extends Construct {
     return subscription;
   }
 
-  private invokerAccount(): ServiceAccount {
+  private invokerAccount(): { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember } {
     if (this.invoker) return this.invoker;
-    this.invoker = new ServiceAccount(this, 'push-invoker', {
+    const account = new ServiceAccount(this, 'push-invoker', {
       accountId: serviceAccountId(this.baseName, '-push'),
       displayName: `Authenticates push deliveries of ${this.baseName}`,
       project: this.props.project,
     });
     // The service agent mints the OIDC token of this account, and of no other.
-    new ServiceAccountIamMember(this, 'push-invoker-token-creator', {
-      serviceAccountId: this.invoker.name,
+    const tokenCreator = new ServiceAccountIamMember(this, 'push-invoker-token-creator', {
+      serviceAccountId: account.name,
       role: 'roles/iam.serviceAccountTokenCreator',
       member: this.serviceAgent,
     });
+    this.invoker = { account, tokenCreator };
     return this.invoker;
   }
 }

@@ -5,11 +5,13 @@
  * - log-based metrics over the functions' structured request lines: warehouse
  *   insert errors (counter by function and error class), rows ingested and
  *   ingest latency (distributions);
- * - the API's availability SLO (99.9% of requests not 5xx, rolling 28 days);
- * - alert policies, each with a markdown runbook: API p99 latency, insert
- *   errors, the seed's availability floor and the SRE workbook's two
- *   multi-window burn-rate pages, dead letters;
- * - notification channels from config;
+ * - the API's availability SLO (99.9% of requests neither 5xx nor 429, rolling 28 days);
+ * - alert policies, each with a markdown runbook: p99 latency of successful
+ *   ingest requests, insert errors, the seed's availability floor and the SRE
+ *   workbook's two multi-window burn-rate pages, dead letters. A policy that
+ *   reads a log-based metric is created after the metric and after a wait for
+ *   it to propagate, so a first deploy does not fail on "cannot find metric";
+ * - notification channels from config, plus existing channels by id;
  * - a Cloud Monitoring dashboard, and the same dashboard for Grafana written
  *   at synth to `<outdir>/grafana/<stack>-dashboard.json` with a provisioning
  *   file beside it.
@@ -30,12 +32,19 @@ import { MonitoringDashboard } from '@cdktf/provider-google/lib/monitoring-dashb
 import type { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import { MonitoringSlo } from '@cdktf/provider-google/lib/monitoring-slo';
 import { type ITerraformDependable, TerraformStack } from 'cdktf';
+import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { Construct } from 'constructs';
 import { OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
 import type { WarehouseErrorClass } from '../lambda-src/warehouse/warehouse';
 import { grafanaDashboardJson, grafanaDashboardUid, grafanaProvisioningYaml } from './grafana-dashboard';
-import { addNotificationChannels, type NotificationChannelConfig, notificationChannelErrors } from './monitoring-channels';
+import {
+  addNotificationChannels,
+  type NotificationChannelConfig,
+  notificationChannelErrors,
+  notificationChannelIdErrors,
+  notificationChannelName,
+} from './monitoring-channels';
 import { cloudMonitoringDashboard } from './monitoring-dashboard';
 import {
   AVAILABILITY_SLO,
@@ -45,13 +54,13 @@ import {
   INGEST_LATENCY_BUCKET_BOUNDS_MS,
   INSERT_ERROR_ALERT,
   LATENCY_ALERT,
+  LOG_METRIC_PROPAGATION_SECONDS,
   MAX_BURN_RATE_LOOKBACK_SECONDS,
   ROWS_PER_REQUEST_BUCKET_BOUNDS,
   seconds,
 } from './monitoring-policy';
 import {
   apiGoodRequests,
-  apiLatencies,
   apiRequests,
   assertMonitoredPipeline,
   burnRateFilter,
@@ -68,7 +77,9 @@ import {
   type PanelKey,
   sloDisplayNames,
   sloIds,
+  successfulIngestLatencies,
 } from './monitoring-signals';
+import { ensureTimeProvider } from './private/time-provider';
 
 /**
  * Where the Grafana provisioning file expects the dashboards: mount
@@ -78,11 +89,21 @@ export const GRAFANA_DASHBOARDS_MOUNT = '/var/lib/grafana/dashboards/gcp-ingest'
 
 export interface MonitoringAlertsProps extends MonitoredPipeline {
   /**
-   * Where alerts are sent. Empty is allowed (incidents still open in the
-   * console) but means nobody is told; stack config refuses it for prod.
+   * Channels this construct creates, which every policy notifies. Empty is
+   * allowed (incidents still open in the console) but means nobody is told;
+   * stack config refuses that for prod. E-mail addresses at reserved domains
+   * (`example.com`, `*.test`, …) are refused: nobody would read the pages.
    * @default [] no channel
    */
   readonly notificationChannels?: readonly NotificationChannelConfig[];
+  /**
+   * Existing notification channels (made elsewhere: a Slack or PagerDuty
+   * channel, a team's e-mail channel) that every policy notifies too, each as
+   * `projects/<project>/notificationChannels/<id>` or as the numeric id of a
+   * channel in `project`.
+   * @default [] none
+   */
+  readonly notificationChannelIds?: readonly string[];
   /**
    * Labels put on the alert policies, the SLO service, the SLO and the
    * notification channels (Google label rules: lowercase keys and values).
@@ -99,7 +120,7 @@ export interface MonitoringAlertsProps extends MonitoredPipeline {
 }
 
 /** The alert policies, by what they watch. */
-export type AlertKey = 'apiLatency' | 'insertErrors' | 'availability' | 'fastBurn' | 'slowBurn' | 'deadLetters';
+export type AlertKey = 'ingestLatency' | 'insertErrors' | 'availability' | 'fastBurn' | 'slowBurn' | 'deadLetters';
 
 /** The warehouse's failure classes the insert-errors runbook explains (checked against the port's type). */
 const WAREHOUSE_ERROR_CLASSES = {
@@ -125,7 +146,15 @@ interface PolicyDefinition {
   readonly severity: 'CRITICAL' | 'ERROR' | 'WARNING';
   readonly conditions: MonitoringAlertPolicyConditions[];
   readonly runbook: Runbook;
+  /** The log-based metrics the conditions read: the policy waits for them to exist and propagate. */
+  readonly logMetrics: readonly LogMetricKey[];
+  /** Other resources the conditions read. */
   readonly dependsOn: ITerraformDependable[];
+}
+
+/** `undefined` for an empty list, so no empty `depends_on` is synthesized. */
+function orNone<T>(items: T[]): T[] | undefined {
+  return items.length > 0 ? items : undefined;
 }
 
 export class MonitoringAlerts extends Construct {
@@ -135,8 +164,15 @@ export class MonitoringAlerts extends Construct {
   readonly sloService: MonitoringCustomService;
   /** The API availability SLO (goal 0.999 over a rolling 28 days). */
   readonly slo: MonitoringSlo;
-  /** The notification channels every policy notifies. */
+  /** The notification channels this construct created. */
   readonly notificationChannels: MonitoringNotificationChannel[];
+  /** Full names of every channel the policies notify: the ones created here, then the existing ones. */
+  readonly notificationChannelNames: readonly string[];
+  /**
+   * The wait between creating the log-based metrics that alerts read and
+   * creating those alerts (created once; again only when such a metric is new).
+   */
+  readonly logMetricPropagation: Sleep;
   /** The alert policies, by what they watch. */
   readonly alertPolicies: Record<AlertKey, MonitoringAlertPolicy>;
   /** The Cloud Monitoring dashboard. */
@@ -152,7 +188,10 @@ export class MonitoringAlerts extends Construct {
     super(scope, id);
     const owner = `MonitoringAlerts ${this.node.path}`;
     assertMonitoredPipeline(props, owner);
-    const channelProblems = notificationChannelErrors(props.notificationChannels ?? []);
+    const channelProblems = [
+      ...notificationChannelErrors(props.notificationChannels ?? []),
+      ...notificationChannelIdErrors(props.notificationChannelIds ?? []),
+    ];
     if (channelProblems.length > 0) throw new Error(`${owner}: ${channelProblems.join('; ')}`);
     const userLabels = props.userLabels ?? {};
     this.userLabels = Object.keys(userLabels).length > 0 ? { ...userLabels } : undefined;
@@ -181,7 +220,15 @@ export class MonitoringAlerts extends Construct {
       channels: props.notificationChannels ?? [],
       userLabels: this.userLabels,
     });
-    this.alertPolicies = this.addAlertPolicies();
+    this.notificationChannelNames = [
+      ...this.notificationChannels.map((channel) => channel.name),
+      ...(props.notificationChannelIds ?? []).map((channelId) => notificationChannelName(project, channelId)),
+    ];
+    const definitions = this.alertPolicyDefinitions();
+    this.logMetricPropagation = this.addLogMetricPropagation(Object.values(definitions));
+    this.alertPolicies = Object.fromEntries(
+      (Object.entries(definitions) as [AlertKey, PolicyDefinition][]).map(([key, definition]) => [key, this.addPolicy(key, definition)]),
+    ) as Record<AlertKey, MonitoringAlertPolicy>;
     this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
       project,
       dashboardJson: JSON.stringify(cloudMonitoringDashboard(this.pipeline, this.dashboardName)),
@@ -259,7 +306,23 @@ export class MonitoringAlerts extends Construct {
     return { service, slo };
   }
 
-  private addAlertPolicies(): Record<AlertKey, MonitoringAlertPolicy> {
+  /**
+   * A `time_sleep` after the log-based metrics the policies read. Its
+   * triggers name those metrics, so it runs once when they are created and
+   * again only when one of them is new or replaced, never on later applies.
+   */
+  private addLogMetricPropagation(definitions: readonly PolicyDefinition[]): Sleep {
+    ensureTimeProvider(this);
+    const names = logMetricNames(this.pipeline);
+    const read = [...new Set(definitions.flatMap((definition) => definition.logMetrics))].sort();
+    return new Sleep(this, 'LogMetricPropagation', {
+      createDuration: seconds(LOG_METRIC_PROPAGATION_SECONDS),
+      triggers: Object.fromEntries(read.map((key) => [names[key], this.logMetrics[key].id])),
+      dependsOn: read.map((key) => this.logMetrics[key]),
+    });
+  }
+
+  private alertPolicyDefinitions(): Record<AlertKey, PolicyDefinition> {
     const p = this.pipeline;
     const logs = (filter: string) => ({
       displayName: 'Logs Explorer: matching lines',
@@ -281,28 +344,28 @@ export class MonitoringAlerts extends Construct {
         },
       }));
     const burnRateSteps = [
-      'Open the **Requests processed by response class** panel: which function and which class (5xx) grew, and since when.',
+      'Open the **Requests processed by response class** panel: which function and which class (5xx, or 4xx for 429 refusals) grew, and since when.',
       `Read the failed requests in Logs Explorer (link below, \`jsonPayload.outcome="${OUTCOMES.failed}"\`) and group them by \`jsonPayload.errorClass\`; the \`warehouse_*\` classes mean BigQuery: follow the insert-errors runbook.`,
       'If it started with a deploy, roll the API back to the previous revision (Cloud Run > revisions > manage traffic) and confirm the burn rate falls.',
       'Post the error budget left (panel **Error budget remaining**) in the incident; freeze risky releases while it is low.',
     ];
     const { seedAvailability, fastPage, slowPage } = BURN_RATE_RULES;
 
-    const definitions: Record<AlertKey, PolicyDefinition> = {
-      apiLatency: {
-        displayName: `${p.namePrefix}: API p${LATENCY_ALERT.percentile} latency > ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} min`,
+    return {
+      ingestLatency: {
+        displayName: `${p.namePrefix}: ingest p${LATENCY_ALERT.percentile} latency > ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} min`,
         severity: 'WARNING',
         conditions: [
           {
-            displayName: `p${LATENCY_ALERT.percentile} request latency of ${p.apiServiceName} > ${LATENCY_ALERT.thresholdMs} ms`,
+            displayName: `p${LATENCY_ALERT.percentile} latency of successful ingest requests > ${LATENCY_ALERT.thresholdMs} ms`,
             conditionThreshold: {
-              filter: monitoringFilter(apiLatencies(p)),
+              filter: monitoringFilter(successfulIngestLatencies(p)),
               aggregations: [
                 {
                   alignmentPeriod: seconds(LATENCY_ALERT.alignmentSeconds),
                   perSeriesAligner: 'ALIGN_DELTA',
                   crossSeriesReducer: `REDUCE_PERCENTILE_${LATENCY_ALERT.percentile}`,
-                  groupByFields: ['resource.label.service_name'],
+                  groupByFields: [`metric.label.${LOG_METRIC_LABELS.function.key}`],
                 },
               ],
               comparison: 'COMPARISON_GT',
@@ -313,15 +376,16 @@ export class MonitoringAlerts extends Construct {
           },
         ],
         runbook: {
-          meaning: `The API's p${LATENCY_ALERT.percentile} request latency (Cloud Run \`request_latencies\` of \`${p.apiServiceName}\`) has stayed above the seed's ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} minutes: more than one request in a hundred is slower than the limit.`,
-          panels: ['apiLatency', 'ingestLatency', 'requests', 'insertErrors'],
+          meaning: `The p${LATENCY_ALERT.percentile} latency of successful ingest requests (HTTP \`POST /\` on \`${p.apiServiceName}\`, or Pub/Sub pushes on \`${p.subscriberServiceName}\`: the incident names the function) has stayed above the seed's ${LATENCY_ALERT.thresholdMs} ms for ${LATENCY_ALERT.durationSeconds / 60} minutes: more than one record write in a hundred takes longer than the limit. Reads, health checks and refused or failed requests are not counted.`,
+          panels: ['ingestLatency', 'insertErrors', 'requests', 'apiLatency'],
           firstSteps: [
-            'Compare **API latency** with **Ingest latency**: if ingest is slow too, the time goes into BigQuery inserts (check **Warehouse insert errors** and BigQuery streaming quotas); if only the API is slow, reads (`GET /records`) are slow.',
-            'Check the request rate and Cloud Run instance count: a burst that hits the function\'s max instances queues requests; raise max instances or per-instance concurrency in the stack config.',
+            'Open **Ingest latency** and **Warehouse insert errors**: the time of a successful ingest request is mostly its BigQuery insert, so check BigQuery streaming quotas and the Google Cloud status page, and whether insert errors (and retries) grew at the same time.',
+            "Check the request rate and the function's instance count: a burst that reaches the function's max instances queues requests; raise max instances or per-instance concurrency in the stack config.",
             'If it started with a deploy, roll back to the previous revision and compare.',
           ],
-          links: [dashboards],
+          links: [logs(logMetricFilters(p).ingestLatency), dashboards],
         },
+        logMetrics: ['ingestLatency'],
         dependsOn: [],
       },
       insertErrors: {
@@ -358,18 +422,20 @@ export class MonitoringAlerts extends Construct {
           ],
           links: [logs(logMetricFilters(p).insertErrors), dashboards],
         },
-        dependsOn: [this.logMetrics.insertErrors],
+        logMetrics: ['insertErrors'],
+        dependsOn: [],
       },
       availability: {
         displayName: `${p.namePrefix}: API availability below ${AVAILABILITY_SLO.alertFloor * 100}% over 1 h (burn rate > ${seedAvailability.burnRate})`,
         severity: 'ERROR',
         conditions: burnRateConditions(seedAvailability),
         runbook: {
-          meaning: `Over the last ${windowsText(seedAvailability)} more than ${Number(((1 - AVAILABILITY_SLO.alertFloor) * 100).toFixed(2))}% of API requests were answered with a 5xx: availability is below the seed's ${AVAILABILITY_SLO.alertFloor * 100}% floor, burning the ${AVAILABILITY_SLO.goal * 100}% SLO's error budget ${seedAvailability.burnRate}× faster than sustainable (all of the ${AVAILABILITY_SLO.rollingPeriodDays}-day budget in ${budgetDays(seedAvailability.burnRate)} days).`,
+          meaning: `Over the last ${windowsText(seedAvailability)} more than ${Number(((1 - AVAILABILITY_SLO.alertFloor) * 100).toFixed(2))}% of API requests were answered with a 5xx or a 429: availability is below the seed's ${AVAILABILITY_SLO.alertFloor * 100}% floor, burning the ${AVAILABILITY_SLO.goal * 100}% SLO's error budget ${seedAvailability.burnRate}× faster than sustainable (all of the ${AVAILABILITY_SLO.rollingPeriodDays}-day budget in ${budgetDays(seedAvailability.burnRate)} days).`,
           panels: ['requests', 'burnRate', 'errorBudget', 'insertErrors'],
           firstSteps: burnRateSteps,
           links: [logs(failedRequests), sloPage, dashboards],
         },
+        logMetrics: [],
         dependsOn: [this.slo],
       },
       fastBurn: {
@@ -382,6 +448,7 @@ export class MonitoringAlerts extends Construct {
           firstSteps: burnRateSteps,
           links: [logs(failedRequests), sloPage, dashboards],
         },
+        logMetrics: [],
         dependsOn: [this.slo],
       },
       slowBurn: {
@@ -394,6 +461,7 @@ export class MonitoringAlerts extends Construct {
           firstSteps: burnRateSteps,
           links: [logs(failedRequests), sloPage, dashboards],
         },
+        logMetrics: [],
         dependsOn: [this.slo],
       },
       deadLetters: {
@@ -429,13 +497,10 @@ export class MonitoringAlerts extends Construct {
           ],
           links: [dashboards],
         },
+        logMetrics: [],
         dependsOn: [],
       },
     };
-
-    return Object.fromEntries(
-      (Object.entries(definitions) as [AlertKey, PolicyDefinition][]).map(([key, definition]) => [key, this.addPolicy(key, definition)]),
-    ) as Record<AlertKey, MonitoringAlertPolicy>;
   }
 
   private addPolicy(key: AlertKey, definition: PolicyDefinition): MonitoringAlertPolicy {
@@ -445,7 +510,7 @@ export class MonitoringAlerts extends Construct {
       severity: definition.severity,
       combiner: definition.conditions.length > 1 ? 'AND' : 'OR',
       conditions: definition.conditions,
-      notificationChannels: this.notificationChannels.map((channel) => channel.name),
+      notificationChannels: orNone([...this.notificationChannelNames]),
       documentation: {
         mimeType: 'text/markdown',
         subject: definition.displayName,
@@ -453,7 +518,11 @@ export class MonitoringAlerts extends Construct {
         links: [...definition.runbook.links],
       },
       userLabels: this.userLabels,
-      dependsOn: definition.dependsOn.length > 0 ? definition.dependsOn : undefined,
+      dependsOn: orNone([
+        ...definition.logMetrics.map((key) => this.logMetrics[key]),
+        ...(definition.logMetrics.length > 0 ? [this.logMetricPropagation] : []),
+        ...definition.dependsOn,
+      ]),
     });
   }
 

@@ -9,6 +9,7 @@ import { DataGoogleSecretManagerSecretVersionAccess } from '@cdktf/provider-goog
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import { Token } from 'cdktf';
 import type { Construct } from 'constructs';
+import { emailAddressProblem } from './email-address';
 import type { SecretReference } from './http-ingest-function';
 
 /** An e-mail notification channel. */
@@ -36,7 +37,6 @@ export interface PagerDutyChannelConfig {
 
 export type NotificationChannelConfig = EmailChannelConfig | SlackChannelConfig | PagerDutyChannelConfig;
 
-const EMAIL = /^[^@\s"<>]+@[^@\s"<>]+\.[^@\s"<>]+$/;
 const SLACK_CHANNEL = /^#?[a-z0-9][a-z0-9._-]{0,79}$/;
 const SECRET = /^(projects\/[a-z0-9-]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/;
 const SECRET_VERSION = /^(latest|[1-9][0-9]*)$/;
@@ -67,11 +67,11 @@ export function notificationChannelErrors(channels: readonly NotificationChannel
   channels.forEach((channel, index) => {
     const at = `${field}[${index}]`;
     switch (channel.type) {
-      case 'email':
-        if (typeof channel.address !== 'string' || !EMAIL.test(channel.address)) {
-          errors.push(`${at}.address ${JSON.stringify(channel.address)} is not an e-mail address`);
-        }
+      case 'email': {
+        const problem = emailAddressProblem(channel.address);
+        if (problem !== undefined) errors.push(`${at}.address ${JSON.stringify(channel.address)} ${problem}`);
         break;
+      }
       case 'slack':
         if (typeof channel.channelName !== 'string' || !SLACK_CHANNEL.test(channel.channelName)) {
           errors.push(`${at}.channelName ${JSON.stringify(channel.channelName)} is not a Slack channel name like #ingest-alerts`);
@@ -91,6 +91,38 @@ export function notificationChannelErrors(channels: readonly NotificationChannel
     else seen.set(id, index);
   });
   return errors;
+}
+
+/** A channel made elsewhere: its full name, or its numeric id in the pipeline's project. */
+const CHANNEL_REFERENCE = /^(?:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/)?[0-9]{1,30}$/;
+
+/** Why `id` does not reference a notification channel (to follow the id in a message), or undefined when it does. */
+export function notificationChannelIdProblem(id: unknown): string | undefined {
+  return typeof id === 'string' && CHANNEL_REFERENCE.test(id)
+    ? undefined
+    : 'is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>';
+}
+
+/**
+ * Problems with references to existing notification channels, each naming
+ * its field (`notificationChannelIds[0] ...`); empty when every one is valid.
+ */
+export function notificationChannelIdErrors(ids: readonly string[], field = 'notificationChannelIds'): string[] {
+  const errors: string[] = [];
+  ids.forEach((id, index) => {
+    const problem = notificationChannelIdProblem(id);
+    if (problem !== undefined) {
+      errors.push(`${field}[${index}] ${JSON.stringify(id)} ${problem}`);
+    } else if (ids.indexOf(id) !== index) {
+      errors.push(`${field}[${index}] repeats ${field}[${ids.indexOf(id)}]`);
+    }
+  });
+  return errors;
+}
+
+/** The full resource name of an existing channel, given as a name or as an id in `project`. */
+export function notificationChannelName(project: string, id: string): string {
+  return id.startsWith('projects/') ? id : `projects/${project}/notificationChannels/${id}`;
 }
 
 /** A construct id derived from the channel's content, so reordering the list does not replace channels. */

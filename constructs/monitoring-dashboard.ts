@@ -2,6 +2,11 @@
  * The Cloud Monitoring rendering of the pipeline's dashboard
  * (`google_monitoring_dashboard.dashboard_json`), drawn from the same panel
  * list as the Grafana dashboard.
+ *
+ * The JSON is written the way the Monitoring API returns it: no field at its
+ * proto3 default (0, "", the first enum value) and no empty list, because the
+ * API drops those and every `terraform plan` would then show a diff. A test
+ * checks it against the API's protos.
  */
 import {
   dashboardPanels,
@@ -35,7 +40,7 @@ function dataSet(pipeline: MonitoredPipeline, query: PanelQuery): Record<string,
               alignmentPeriod: seconds(query.alignmentSeconds),
               perSeriesAligner: query.aligner,
               crossSeriesReducer: query.reducer,
-              groupByFields: [...query.groupBy],
+              ...nonEmpty('groupByFields', query.groupBy),
             },
           },
         },
@@ -57,9 +62,19 @@ function dataSet(pipeline: MonitoredPipeline, query: PanelQuery): Record<string,
   }
 }
 
+/** `{ [key]: value }` unless `value` is the proto3 default 0. */
+function nonZero<K extends string>(key: K, value: number): Partial<Record<K, number>> {
+  return value === 0 ? {} : ({ [key]: value } as Record<K, number>);
+}
+
+/** `{ [key]: [...items] }` unless `items` is empty. */
+function nonEmpty<K extends string, T>(key: K, items: readonly T[]): Partial<Record<K, T[]>> {
+  return items.length === 0 ? {} : ({ [key]: [...items] } as Record<K, T[]>);
+}
+
 const threshold = (line: ThresholdLine) => ({
   label: line.label,
-  value: line.value,
+  ...nonZero('value', line.value),
   targetAxis: 'Y1',
   color: line.badSide === 'above' ? 'RED' : 'YELLOW',
   direction: line.badSide === 'above' ? 'ABOVE' : 'BELOW',
@@ -73,15 +88,15 @@ export function cloudMonitoringDashboard(pipeline: MonitoredPipeline, displayNam
     mosaicLayout: {
       columns: COLUMNS,
       tiles: dashboardPanels(pipeline).map((spec, index) => ({
-        xPos: (index % 2) * TILE_WIDTH,
-        yPos: Math.floor(index / 2) * TILE_HEIGHT,
+        ...nonZero('xPos', (index % 2) * TILE_WIDTH),
+        ...nonZero('yPos', Math.floor(index / 2) * TILE_HEIGHT),
         width: TILE_WIDTH,
         height: TILE_HEIGHT,
         widget: {
           title: spec.title,
           xyChart: {
             dataSets: spec.queries.map((query) => dataSet(pipeline, query)),
-            thresholds: spec.thresholds.map(threshold),
+            ...nonEmpty('thresholds', spec.thresholds.map(threshold)),
             yAxis: { label: spec.axisLabel, scale: 'LINEAR' },
           },
         },

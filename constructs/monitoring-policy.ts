@@ -4,9 +4,14 @@
  * all built from these numbers, so changing one here changes it everywhere.
  */
 
-/** "Latencia alta: si la latencia de la API supera los 200ms". */
+/**
+ * "Latencia alta: si la latencia de la API supera los 200ms", measured on what
+ * the seed's API does: ingest requests (HTTP `POST /` and Pub/Sub pushes) that
+ * succeeded. Reads, health checks and refused or failed requests stay out, so
+ * a slow page of `GET /records` never pages anyone about ingestion.
+ */
 export const LATENCY_ALERT = {
-  /** Threshold on the API's request latency, milliseconds. */
+  /** Threshold on the latency of successful ingest requests, milliseconds. */
   thresholdMs: 200,
   /** The percentile the alert watches (p99: one request in a hundred slower than the threshold). */
   percentile: 99,
@@ -24,9 +29,14 @@ export const INSERT_ERROR_ALERT = {
   windowSeconds: 600,
 } as const;
 
-/** "Disponibilidad de la API: SLI del 99.9% ... alerta cuando baja del 99.5%". */
+/**
+ * "Disponibilidad de la API: SLI del 99.9% ... alerta cuando baja del 99.5%".
+ * A request answered with a 5xx failed; one answered with a 429 was refused
+ * for lack of capacity, so the producer's record was not taken either: both
+ * are bad.
+ */
 export const AVAILABILITY_SLO = {
-  /** Fraction of API requests that must not be answered with a 5xx. */
+  /** Fraction of API requests that must not be answered with a 5xx or a 429. */
   goal: 0.999,
   /** The SLO is evaluated over this rolling window, days. */
   rollingPeriodDays: 28,
@@ -58,6 +68,13 @@ export const BURN_RATE_RULES = {
 
 /** Cloud Monitoring's limit on a `select_slo_burn_rate` lookback, seconds. */
 export const MAX_BURN_RATE_LOOKBACK_SECONDS = 24 * 3600;
+
+/**
+ * How long an alert on a new log-based metric waits after the metric is
+ * created: the Monitoring API answers "cannot find metric" until it has
+ * propagated, which "could take up to 10 minutes" (the API's own error text).
+ */
+export const LOG_METRIC_PROPAGATION_SECONDS = 600;
 
 /** Any message in the dead-letter subscription is data nobody has looked at yet. */
 export const DEAD_LETTER_ALERT = {

@@ -17,9 +17,16 @@ import {
   prodTableDeletionProtection,
   pushSubscriptionAuthenticates,
   pushSubscriptionDeadLetters,
+  repositoryDeletesOldVersions,
   stateBucketVersioned,
 } from './policy-rules/data';
-import { functionHasMaxInstances, functionRunsAsDedicatedServiceAccount, noSecretsInPlainEnvironment } from './policy-rules/functions';
+import {
+  functionBuildsAsDedicatedServiceAccount,
+  functionBuildsIntoManagedRepository,
+  functionHasMaxInstances,
+  functionRunsAsDedicatedServiceAccount,
+  noSecretsInPlainEnvironment,
+} from './policy-rules/functions';
 import {
   noBroadDataRoles,
   noBroadImpersonation,
@@ -41,6 +48,8 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   noServiceAccountKeys,
   workloadIdentityProviderHasCondition,
   functionRunsAsDedicatedServiceAccount,
+  functionBuildsAsDedicatedServiceAccount,
+  functionBuildsIntoManagedRepository,
   functionHasMaxInstances,
   noSecretsInPlainEnvironment,
   bucketUniformAccess,
@@ -49,6 +58,7 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   prodTableDeletionProtection,
   pushSubscriptionAuthenticates,
   pushSubscriptionDeadLetters,
+  repositoryDeletesOldVersions,
   customerManagedEncryption,
 ];
 

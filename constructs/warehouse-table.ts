@@ -166,9 +166,10 @@ export class WarehouseTable extends Construct {
   /**
    * Lets `grantee` stream rows into the table: `roles/bigquery.dataEditor`
    * on the table alone (insertAll needs `bigquery.tables.updateData`).
+   * @returns the binding (the one an earlier identical call made, if any)
    */
-  public grantInsert(grantee: Grantee): void {
-    this.grantOnTable(this.table, 'table', 'roles/bigquery.dataEditor', grantee);
+  public grantInsert(grantee: Grantee): BigqueryTableIamMember {
+    return this.grantOnTable(this.table, 'table', 'roles/bigquery.dataEditor', grantee);
   }
 
   /**
@@ -176,17 +177,20 @@ export class WarehouseTable extends Construct {
    * `roles/bigquery.dataViewer` on both (a plain view needs read access to
    * what it selects from), plus `roles/bigquery.jobUser` on the project,
    * which lets it run query jobs and reads no data by itself.
+   * @returns the bindings: on the table, on the view, and on the project
    */
-  public grantRead(grantee: Grantee): void {
-    this.grantOnTable(this.table, 'table', 'roles/bigquery.dataViewer', grantee);
-    this.grantOnTable(this.latestView, 'view', 'roles/bigquery.dataViewer', grantee);
-    grantOnce(this, 'roles/bigquery.jobUser', grantee, (id, member) =>
-      new ProjectIamMember(this, id, { project: this.project, role: 'roles/bigquery.jobUser', member }),
-    );
+  public grantRead(grantee: Grantee): readonly [BigqueryTableIamMember, BigqueryTableIamMember, ProjectIamMember] {
+    return [
+      this.grantOnTable(this.table, 'table', 'roles/bigquery.dataViewer', grantee),
+      this.grantOnTable(this.latestView, 'view', 'roles/bigquery.dataViewer', grantee),
+      grantOnce(this, 'roles/bigquery.jobUser', grantee, (id, member) =>
+        new ProjectIamMember(this, id, { project: this.project, role: 'roles/bigquery.jobUser', member }),
+      ),
+    ];
   }
 
-  private grantOnTable(target: BigqueryTable, label: string, role: string, grantee: Grantee): void {
-    grantOnce(this, `${label}-${role}`, grantee, (id, member) =>
+  private grantOnTable(target: BigqueryTable, label: string, role: string, grantee: Grantee): BigqueryTableIamMember {
+    return grantOnce(this, `${label}-${role}`, grantee, (id, member) =>
       new BigqueryTableIamMember(this, id, {
         project: target.project,
         datasetId: target.datasetId,

@@ -56,8 +56,14 @@ export interface ProjectRoleGrant {
   readonly onlyGranting?: readonly string[];
 }
 
-/** The project-level roles the ingest stacks themselves grant (BigQuery jobs cannot be granted on a narrower resource). */
-export const ROLES_GRANTED_BY_INGEST_STACKS = ['roles/bigquery.jobUser'] as const;
+/**
+ * The project-level roles the ingest stacks themselves grant, none of which
+ * IAM offers on a narrower resource: BigQuery jobs for the read API; log
+ * writing for the function build account, and its read of the source copies
+ * in Google's `gcf-v2-sources-…` bucket (conditioned to that bucket, which
+ * does not exist before the first deploy).
+ */
+export const ROLES_GRANTED_BY_INGEST_STACKS = ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/storage.objectViewer'] as const;
 
 /**
  * Project roles of the deployer in each deploy project. No primitive role:
@@ -70,6 +76,9 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> 
     why: "set invoker IAM on the Cloud Run services behind the functions; includes run.routes.invoke, which the smoke test's identity token relies on",
   },
   'roles/storage.admin': { why: 'create the function-source bucket and upload the content-addressed source archives' },
+  'roles/artifactregistry.admin': {
+    why: "create the functions' image repository, set its cleanup policies and grant the build account push rights on it",
+  },
   'roles/pubsub.admin': {
     why: 'topics, dead-letter topic, push subscription and their IAM bindings',
     waives: { rule: 'GCP-IAM-004', reason: 'the deployer creates the topics and subscriptions, so no narrower resource exists before its first apply' },
@@ -80,7 +89,9 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> 
   },
   'roles/monitoring.editor': { why: 'alert policies, notification channels, the custom service and its SLO, dashboards' },
   'roles/logging.configWriter': { why: 'log-based metrics the alerts and the SLO are built on' },
-  'roles/iam.serviceAccountAdmin': { why: 'create the per-function and push-invoker service accounts and set IAM on them (token creation for the push identity)' },
+  'roles/iam.serviceAccountAdmin': {
+    why: 'create the per-function, build and push-invoker service accounts and set IAM on them (token creation for the push identity)',
+  },
   'roles/iam.serviceAccountUser': {
     why: 'attach those service accounts to the functions and to the push subscription (iam.serviceAccounts.actAs); the README explains why this is project-wide',
     waives: {
@@ -89,7 +100,7 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> 
     },
   },
   'roles/resourcemanager.projectIamAdmin': {
-    why: 'the read API\'s service account needs roles/bigquery.jobUser, which exists only at project level; an IAM condition lets the deployer grant that role and no other',
+    why: 'the read API\'s service account needs roles/bigquery.jobUser and the build account log writing and source reads, which exist only at project level; an IAM condition lets the deployer grant those roles and no other',
     onlyGranting: ROLES_GRANTED_BY_INGEST_STACKS,
   },
   'roles/browser': { why: 'read project metadata (e.g. the project number in service-agent emails)' },
@@ -112,6 +123,7 @@ export const PLANNER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> =
   'roles/logging.viewer': { why: 'read log-based metric definitions' },
   'roles/storage.bucketViewer': { why: 'read bucket metadata of the function-source bucket' },
   'roles/storage.objectViewer': { why: 'read the metadata of the uploaded source archives' },
+  'roles/artifactregistry.reader': { why: "read the functions' image repository and its cleanup policies" },
 };
 
 /** Noncurrent state versions older than this many days are deleted... */

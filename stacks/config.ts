@@ -6,6 +6,8 @@
  * (`ingest.<env>` in cdktf.json, or `CDKTF_CONTEXT_JSON`), never by editing code.
  */
 import * as v from 'valibot';
+import { emailAddressProblem } from '../constructs/email-address';
+import { notificationChannelIdProblem } from '../constructs/monitoring-channels';
 
 /** Size and scaling of one function. */
 export interface FunctionSizing {
@@ -65,13 +67,26 @@ export interface EnvironmentConfig {
     readonly minimumBackoffSeconds: number;
     /** Longest redelivery delay, seconds. */
     readonly maximumBackoffSeconds: number;
-    /** How long the topics keep messages, seconds. */
-    readonly messageRetentionSeconds: number;
+    /** How long the topics keep every message for seeking, seconds; `null` keeps none. */
+    readonly messageRetentionSeconds: number | null;
+    /** How long the push subscription keeps an unacknowledged message, seconds. */
+    readonly subscriptionRetentionSeconds: number;
+    /** How long the dead-letter subscription keeps an unacknowledged dead letter, seconds. */
+    readonly deadLetterRetentionSeconds: number;
   };
-  /** Who alerts reach (wired by the monitoring construct). */
+  /**
+   * Who alerts reach (wired by the monitoring construct). Prod needs at least
+   * one e-mail address or channel id; addresses at reserved domains
+   * (`example.com`, `*.test`, …) are refused everywhere.
+   */
   readonly alerting: {
-    /** E-mail addresses of the notification channels. Prod refuses an empty list. */
+    /** E-mail addresses, each becoming a notification channel. */
     readonly notificationEmails: readonly string[];
+    /**
+     * Existing notification channels (Slack, PagerDuty, … made elsewhere), by
+     * id or `projects/<project>/notificationChannels/<id>`.
+     */
+    readonly notificationChannelIds: readonly string[];
   };
 }
 
@@ -91,7 +106,11 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Readonly<Record<stri
   stateBucket: { dev: 'TF_STATE_BUCKET', prod: 'TF_STATE_BUCKET' },
   public: { dev: 'DEV_PUBLIC', prod: 'PROD_PUBLIC' },
   'alerting.notificationEmails': { dev: 'DEV_ALERT_EMAILS', prod: 'PROD_ALERT_EMAILS' },
+  'alerting.notificationChannelIds': { dev: 'DEV_ALERT_CHANNELS', prod: 'PROD_ALERT_CHANNELS' },
 };
+
+/** Fields set from comma-separated variables. */
+const LIST_FIELDS: ReadonlySet<string> = new Set(['alerting.notificationEmails', 'alerting.notificationChannelIds']);
 
 const integer = (min: number, max: number) =>
   v.pipe(
@@ -116,8 +135,6 @@ export const MAX_BODY_BYTES_LIMIT = 4 * 1024 * 1024;
 
 /** BigQuery bills at least 10 MiB per table a query reads (`MIN_MAX_BYTES_BILLED` in lambda-src/warehouse/bigquery.ts; a test keeps them equal). */
 export const MIN_READ_MAX_BYTES_BILLED = 10 * 1024 * 1024;
-
-const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
 const EnvironmentConfigSchema = v.strictObject({
   name: text(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lowercase letters, digits or hyphens'),
@@ -148,17 +165,53 @@ const EnvironmentConfigSchema = v.strictObject({
     maxDeliveryAttempts: integer(5, 100),
     minimumBackoffSeconds: integer(0, 600),
     maximumBackoffSeconds: integer(0, 600),
-    messageRetentionSeconds: integer(600, 2_678_400),
+    messageRetentionSeconds: v.nullable(integer(600, 2_678_400)),
+    subscriptionRetentionSeconds: integer(600, 604_800),
+    deadLetterRetentionSeconds: integer(600, 604_800),
   }),
+  // Addresses and ids are checked by policyProblems, with the rules the monitoring construct applies.
   alerting: v.strictObject({
-    notificationEmails: v.array(text(EMAIL, 'must be an e-mail address'), 'must be a list of e-mail addresses'),
+    notificationEmails: v.array(v.string('must be a string'), 'must be a list of e-mail addresses'),
+    notificationChannelIds: v.array(v.string('must be a string'), 'must be a list of notification channel ids'),
   }),
 });
+
+/** A configuration the app refuses: its message says which setting to change, so the app prints it without a stack trace. */
+export class ConfigurationError extends Error {
+  override readonly name = 'ConfigurationError';
+}
 
 /** One reason a config is refused: the dotted field (`prod.public`) and why. */
 export interface ConfigProblem {
   readonly field: string;
   readonly message: string;
+}
+
+/** Where a deployer sets who is paged, for the messages that refuse a destination. */
+function alertingAlternatives(name: string): string {
+  const emails = ENVIRONMENT_VARIABLES['alerting.notificationEmails']![name];
+  const channels = ENVIRONMENT_VARIABLES['alerting.notificationChannelIds']![name];
+  return `set ${emails} to addresses your on-call reads, or ${channels} to ids of existing notification channels (Slack, PagerDuty, e-mail)`;
+}
+
+/** Alert destinations that reach nobody, and a prod nobody is paged for. */
+function alertingProblems(config: EnvironmentConfig): ConfigProblem[] {
+  const { notificationEmails, notificationChannelIds } = config.alerting;
+  const problems: ConfigProblem[] = [];
+  for (const address of notificationEmails) {
+    const problem = emailAddressProblem(address);
+    if (problem !== undefined) {
+      problems.push({ field: 'alerting.notificationEmails', message: `${JSON.stringify(address)} ${problem}; ${alertingAlternatives(config.name)}` });
+    }
+  }
+  for (const id of notificationChannelIds) {
+    const problem = notificationChannelIdProblem(id);
+    if (problem !== undefined) problems.push({ field: 'alerting.notificationChannelIds', message: `${JSON.stringify(id)} ${problem}` });
+  }
+  if (config.name === 'prod' && notificationEmails.length === 0 && notificationChannelIds.length === 0) {
+    problems.push({ field: 'alerting.notificationEmails', message: `prod pages nobody; ${alertingAlternatives(config.name)}` });
+  }
+  return problems;
 }
 
 /** Rules that hold between fields, or only in production. */
@@ -167,9 +220,7 @@ function policyProblems(config: EnvironmentConfig): ConfigProblem[] {
   const production = config.name === 'prod';
   if (production && config.public) problems.push({ field: 'public', message: 'must be false in prod (invocation is IAM-only)' });
   if (production && config.disposable) problems.push({ field: 'disposable', message: 'must be false in prod (data is never destroyable)' });
-  if (production && config.alerting.notificationEmails.length === 0) {
-    problems.push({ field: 'alerting.notificationEmails', message: 'must name at least one address in prod' });
-  }
+  problems.push(...alertingProblems(config));
   for (const fn of ['api', 'subscriber'] as const) {
     if (config[fn].minInstances > config[fn].maxInstances) {
       problems.push({ field: `${fn}.minInstances`, message: `must not exceed ${fn}.maxInstances` });
@@ -220,7 +271,7 @@ function mergeOverrides<T>(base: T, overrides: unknown, field: string): T {
 
 function fromVariable(field: string, raw: string): unknown {
   if (field === 'public') return raw === 'true' ? true : raw === 'false' ? false : raw;
-  if (field === 'alerting.notificationEmails') return raw.split(',').map((email) => email.trim()).filter(Boolean);
+  if (LIST_FIELDS.has(field)) return raw.split(',').map((item) => item.trim()).filter(Boolean);
   return raw;
 }
 

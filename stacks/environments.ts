@@ -7,6 +7,7 @@
 import type { EnvironmentConfig } from './config';
 
 const MIB = 1024 * 1024;
+const DAY_SECONDS = 24 * 60 * 60;
 /** Most one read query may bill: about $0.006 on demand, a full scan of roughly ten million short rows. */
 const READ_MAX_BYTES_BILLED = 1024 * MIB;
 
@@ -20,7 +21,10 @@ const shared = {
     maxDeliveryAttempts: 5,
     minimumBackoffSeconds: 10,
     maximumBackoffSeconds: 600,
-    messageRetentionSeconds: 7 * 24 * 60 * 60,
+    // No runbook seeks the topics; dead letters are kept for the runbook's week to inspect and replay.
+    messageRetentionSeconds: null,
+    subscriptionRetentionSeconds: DAY_SECONDS,
+    deadLetterRetentionSeconds: 7 * DAY_SECONDS,
   },
 } as const;
 
@@ -41,7 +45,7 @@ export const DEV: EnvironmentConfig = {
     readMaxBytesBilled: READ_MAX_BYTES_BILLED,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60 },
-  alerting: { notificationEmails: [] },
+  alerting: { notificationEmails: [], notificationChannelIds: [] },
 };
 
 export const PROD: EnvironmentConfig = {
@@ -62,7 +66,8 @@ export const PROD: EnvironmentConfig = {
     readMaxBytesBilled: READ_MAX_BYTES_BILLED,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, concurrency: 80, timeoutSeconds: 60 },
-  alerting: { notificationEmails: ['ingest-oncall@example.com'] },
+  // Who is paged is each deployment's own: PROD_ALERT_EMAILS or PROD_ALERT_CHANNELS (prod refuses to synthesize without one).
+  alerting: { notificationEmails: [], notificationChannelIds: [] },
 };
 
 /** Every environment the app synthesizes, by name. */

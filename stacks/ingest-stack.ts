@@ -1,14 +1,15 @@
 import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { Aspects, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { FunctionBuildEnvironment } from '../constructs/function-build-environment';
 import { FunctionSourceBucket } from '../constructs/function-source-bucket';
 import { HttpIngestFunction } from '../constructs/http-ingest-function';
 import { IngestTopic } from '../constructs/ingest-topic';
 import { MonitoringAlerts } from '../constructs/monitoring-alerts';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
-import { environmentConfigProblems, type EnvironmentConfig } from './config';
-import { addGoogleProvider } from './google-provider';
+import { ConfigurationError, environmentConfigProblems, type EnvironmentConfig } from './config';
+import { addGoogleProvider, addTimeProvider } from './google-provider';
 
 /** The function entry points the stacks deploy (the ones `npm start` serves locally). */
 export const FUNCTION_ENTRIES = {
@@ -19,12 +20,14 @@ export const FUNCTION_ENTRIES = {
 /**
  * One environment of the ingest pipeline: the warehouse table, the HTTP API
  * function (writes and reads), the Pub/Sub topic pushing to the subscriber
- * function (writes), a shared private source bucket, and the outputs a
- * deployer needs. Terraform state lives in GCS under `ingest/<env>`.
+ * function (writes), a shared private source bucket and build environment,
+ * monitoring, and the outputs a deployer needs. Terraform state lives in GCS
+ * under `ingest/<env>`.
  *
- * An invalid config fails synthesis with one line per problem, each naming
- * its field (`prod.public: must be false in prod …`), and so does any
- * violation of the policy pack, checked with the environment's own rules.
+ * An invalid config is refused before anything is built, with one line per
+ * problem, each naming its field and the variable that sets it
+ * (`prod.public (set by PROD_PUBLIC): must be false in prod …`). A violation
+ * of the policy pack, checked with the environment's own rules, fails synthesis.
  */
 export class IngestStack extends TerraformStack {
   /** The validated config this stack was built from. */
@@ -39,17 +42,21 @@ export class IngestStack extends TerraformStack {
   public readonly topic: IngestTopic;
   /** The bucket both function zips are uploaded to. */
   public readonly sourceBucket: FunctionSourceBucket;
+  /** The build service account and image repository both functions build with. */
+  public readonly buildEnvironment: FunctionBuildEnvironment;
   /** Log-based metrics, the availability SLO, alert policies and dashboards. */
   public readonly monitoring: MonitoringAlerts;
 
   constructor(scope: Construct, config: EnvironmentConfig) {
     super(scope, config.name);
     this.config = config;
+    // Built from a bad config, the constructs would fail on their own terms (a prop name, not the variable to set).
     const problems = environmentConfigProblems(config);
-    this.node.addValidation({ validate: () => problems });
+    if (problems.length > 0) throw new ConfigurationError(`Invalid configuration of stack ${config.name}:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
     Aspects.of(this).add(new GcpPolicyPack({ environment: config.name }));
 
     addGoogleProvider(this, { project: config.project, region: config.region });
+    addTimeProvider(this);
     new GcsBackend(this, { bucket: config.stateBucket, prefix: `ingest/${config.name}` });
 
     const labels = { ...config.labels };
@@ -58,6 +65,12 @@ export class IngestStack extends TerraformStack {
       bucketName: `${config.project}-ingest-fn-source`,
       labels,
       forceDestroy: config.disposable,
+    });
+    this.buildEnvironment = new FunctionBuildEnvironment(this, 'function-build', {
+      location: config.region,
+      repositoryId: 'ingest-functions',
+      serviceAccountId: 'ingest-build',
+      labels,
     });
 
     this.table = new WarehouseTable(this, 'warehouse', {
@@ -72,6 +85,7 @@ export class IngestStack extends TerraformStack {
     const common = {
       region: config.region,
       sourceBucket: this.sourceBucket,
+      buildEnvironment: this.buildEnvironment,
       labels,
       environment: { ...this.table.warehouseEnvironment },
     };
@@ -123,7 +137,9 @@ export class IngestStack extends TerraformStack {
       maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
       minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
       maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,
-      messageRetentionSeconds: config.pubsub.messageRetentionSeconds,
+      messageRetentionSeconds: config.pubsub.messageRetentionSeconds ?? undefined,
+      subscriptionRetentionSeconds: config.pubsub.subscriptionRetentionSeconds,
+      deadLetterRetentionSeconds: config.pubsub.deadLetterRetentionSeconds,
     });
 
     this.monitoring = new MonitoringAlerts(this, 'monitoring', {
@@ -133,6 +149,7 @@ export class IngestStack extends TerraformStack {
       subscriberServiceName: this.subscriber.functionName,
       deadLetterSubscriptionId: this.topic.deadLetterSubscriptionName,
       notificationChannels: config.alerting.notificationEmails.map((address) => ({ type: 'email' as const, address })),
+      notificationChannelIds: config.alerting.notificationChannelIds,
       userLabels: labels,
     });
 

@@ -1,4 +1,5 @@
 import { Token } from 'cdktf';
+import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
@@ -73,6 +74,21 @@ export const pushSubscriptionDeadLetters: PolicyRule = {
   findProblems(node) {
     if (!(node instanceof PubsubSubscription) || node.pushConfigInput === undefined) return [];
     return node.deadLetterPolicy.deadLetterTopicInput === undefined ? ['push subscription has no dead_letter_policy topic'] : [];
+  },
+};
+
+export const repositoryDeletesOldVersions: PolicyRule = {
+  id: 'GCP-AR-001',
+  title: 'Every Artifact Registry repository has a cleanup policy that deletes old versions, and applies it (no dry run).',
+  references: [],
+  fix: 'add a cleanup_policies entry with action DELETE (and a KEEP of the most recent versions), with cleanup_policy_dry_run unset or false',
+  findProblems(node) {
+    if (!(node instanceof ArtifactRegistryRepository)) return [];
+    const policies = node.cleanupPoliciesInput;
+    if (Token.isUnresolved(policies)) return [];
+    const deletes = Array.isArray(policies) && policies.some((policy) => policy.action === 'DELETE');
+    if (!deletes) return ['no cleanup policy deletes old versions, so every pushed image is kept and billed forever'];
+    return node.cleanupPolicyDryRunInput === true ? ['cleanup_policy_dry_run is true, so the cleanup policies delete nothing'] : [];
   },
 };
 

@@ -26,6 +26,37 @@ export const functionRunsAsDedicatedServiceAccount: PolicyRule = {
   },
 };
 
+// What builds run as when none is named: the Compute Engine default (projects since mid-2024) or the legacy Cloud Build account.
+const DEFAULT_BUILD_ACCOUNT = /(-compute@developer\.gserviceaccount\.com|@cloudbuild\.gserviceaccount\.com)$/;
+
+export const functionBuildsAsDedicatedServiceAccount: PolicyRule = {
+  id: 'GCP-FN-004',
+  title: 'Every Cloud Functions (2nd gen) function builds as a dedicated build service account, never a default one.',
+  references: [],
+  fix: 'set build_config.service_account to a service account holding only the roles a build needs (FunctionBuildEnvironment does this)',
+  findProblems(node) {
+    if (!(node instanceof Cloudfunctions2Function)) return [];
+    const account = node.buildConfig.serviceAccountInput;
+    if (account === undefined) {
+      return ['build_config.service_account is not set, so builds run as a default account, which organization policies often leave without the rights a build needs'];
+    }
+    return !Token.isUnresolved(account) && DEFAULT_BUILD_ACCOUNT.test(account) ? [`build_config.service_account is the default account ${account}`] : [];
+  },
+};
+
+export const functionBuildsIntoManagedRepository: PolicyRule = {
+  id: 'GCP-FN-005',
+  title: 'Every Cloud Functions (2nd gen) function pushes its images to a repository the stack manages.',
+  references: [],
+  fix: 'set build_config.docker_repository to an Artifact Registry repository with cleanup policies (FunctionBuildEnvironment does this)',
+  findProblems(node) {
+    if (!(node instanceof Cloudfunctions2Function)) return [];
+    return node.buildConfig.dockerRepositoryInput === undefined
+      ? ['build_config.docker_repository is not set, so every build adds an image to the unmanaged gcf-artifacts repository, kept and billed forever']
+      : [];
+  },
+};
+
 export const functionHasMaxInstances: PolicyRule = {
   id: 'GCP-FN-002',
   title: 'Every Cloud Functions (2nd gen) function sets service_config.max_instance_count to at least 1.',

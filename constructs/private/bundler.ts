@@ -18,7 +18,7 @@ export const FUNCTIONS_FRAMEWORK = '@google-cloud/functions-framework';
 export interface BundleRequest {
   /** Absolute path of the entry module. */
   readonly entry: string;
-  /** Node.js major version the runtime runs, e.g. 20 for `nodejs20`. */
+  /** Node.js major version the runtime runs, e.g. 24 for `nodejs24`. */
   readonly nodeMajor: number;
   /** Modules left as `require()` calls in the bundle. */
   readonly externalModules: readonly string[];
@@ -34,6 +34,11 @@ export interface BuiltBundle {
   readonly files: readonly string[];
   /** Size of the bundled `index.js` in bytes. */
   readonly bundleBytes: number;
+}
+
+/** The esbuild target of a Node.js major version (`node24`). */
+export function esbuildTarget(nodeMajor: number): string {
+  return `node${nodeMajor}`;
 }
 
 const built = new Map<string, BuiltBundle>();
@@ -71,7 +76,7 @@ function bundleFiles(request: BundleRequest): BundleFile[] {
     absWorkingDir: root,
     bundle: true,
     platform: 'node',
-    target: `node${request.nodeMajor}`,
+    target: esbuildTarget(request.nodeMajor),
     format: 'cjs',
     minify: true,
     treeShaking: true,

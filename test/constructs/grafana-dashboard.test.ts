@@ -60,18 +60,25 @@ describe('Grafana dashboard', () => {
     expect(requests.fieldConfig.defaults.unit).toBe('reqps');
   });
 
-  test('latency panel: p50, p95, p99 of the API with a threshold line at 200 ms', () => {
-    const latency = panel('API latency');
+  test('ingest latency panel: p50, p95, p99 of successful ingest requests with the alert line at 200 ms', () => {
+    const latency = panel('Ingest latency');
     expect(latency.targets.map((t: Json) => [t.aliasBy, t.timeSeriesList.crossSeriesReducer])).toEqual([
       ['p50', 'REDUCE_PERCENTILE_50'],
       ['p95', 'REDUCE_PERCENTILE_95'],
       ['p99', 'REDUCE_PERCENTILE_99'],
     ]);
-    expect(latency.targets[2].timeSeriesList.filters).toContain('run.googleapis.com/request_latencies');
-    expect(latency.targets[2].timeSeriesList.filters).toContain(PIPELINE.apiServiceName);
+    expect(latency.targets[2].timeSeriesList.filters).toContain('logging.googleapis.com/user/ingest-prod/ingest_latency_ms');
+    expect(latency.targets[2].timeSeriesList.filters).toContain('success');
     expect(steps(latency)).toEqual([LATENCY_ALERT.thresholdMs]);
     expect(latency.fieldConfig.defaults.custom.thresholdsStyle.mode).toBe('line');
     expect(latency.fieldConfig.defaults.unit).toBe('ms');
+  });
+
+  test('API latency panel: every request of the API, for context, with no alert line', () => {
+    const latency = panel('API latency');
+    expect(latency.targets[2].timeSeriesList.filters).toContain('run.googleapis.com/request_latencies');
+    expect(latency.targets[2].timeSeriesList.filters).toContain(PIPELINE.apiServiceName);
+    expect(steps(latency)).toEqual([]);
   });
 
   test('insert errors panel: the log-based counter per 10 min with the alert line at 5', () => {

@@ -6,6 +6,7 @@ import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
+import { FunctionBuildEnvironment } from '../../constructs/function-build-environment';
 import { FunctionSourceBucket } from '../../constructs/function-source-bucket';
 import { HttpIngestFunction, type HttpIngestFunctionProps } from '../../constructs/http-ingest-function';
 import { onlyResource, resourceList, synthesize, validationErrors } from '../support/synth';
@@ -28,8 +29,10 @@ describe('HttpIngestFunction with defaults', () => {
     expect(object.source).toBe(fn.bundle.assetPath);
     expect(object.content_type).toBe('application/zip');
     expect(cloudFunction.build_config).toEqual({
-      runtime: 'nodejs20',
+      runtime: 'nodejs24',
       entry_point: 'hello',
+      service_account: expect.stringMatching(/^\$\{google_service_account\.IngestApi_build_service-account_\w+\.id\}$/),
+      docker_repository: expect.stringMatching(/^\$\{google_artifact_registry_repository\.IngestApi_build_repository_\w+\.id\}$/),
       source: {
         storage_source: {
           bucket: expect.stringMatching(/^\$\{google_storage_bucket\.IngestApi_source_bucket_\w+\.name\}$/),
@@ -62,7 +65,20 @@ describe('HttpIngestFunction with defaults', () => {
 
   it('runs as its own service account, never the default compute account', () => {
     expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'ingest-api-fn' });
+    expect(json).toHaveResourceWithProperties(ServiceAccount, { account_id: 'ingest-api-build' });
     expect(parsed.output?.member?.value).toMatch(/^\$\{google_service_account\.IngestApi_service-account_\w+\.member\}$/);
+  });
+
+  it('builds in a build environment of its own, named after it, and is created only once its build grants are in place', () => {
+    expect(fn.buildEnvironment.location).toBe('us-central1');
+    expect(onlyResource(parsed, 'google_artifact_registry_repository')).toMatchObject({ repository_id: 'ingest-api', location: 'us-central1' });
+    const grants = [
+      ...Object.keys(parsed.resource?.google_artifact_registry_repository_iam_member ?? {}).map((id) => `google_artifact_registry_repository_iam_member.${id}`),
+      ...Object.keys(parsed.resource?.google_project_iam_member ?? {}).map((id) => `google_project_iam_member.${id}`),
+      ...Object.keys(parsed.resource?.time_sleep ?? {}).map((id) => `time_sleep.${id}`),
+    ];
+    expect(grants).toHaveLength(4);
+    expect([...(cloudFunction.depends_on as string[])].sort()).toEqual(grants.sort());
   });
 
   it('creates a private source bucket when none is given', () => {
@@ -89,6 +105,7 @@ describe('HttpIngestFunction with defaults', () => {
 describe('HttpIngestFunction with every prop', () => {
   const { json, parsed } = synthesize((stack) => {
     const sourceBucket = new FunctionSourceBucket(stack, 'shared', { location: 'europe-west1', bucketName: 'shared-sources' });
+    const buildEnvironment = new FunctionBuildEnvironment(stack, 'builds', { location: 'europe-west1', project: 'other-project' });
     const runAs = new ServiceAccount(stack, 'runner', { accountId: 'custom-runner' });
     new HttpIngestFunction(stack, 'fn', {
       ...required,
@@ -114,7 +131,7 @@ describe('HttpIngestFunction with every prop', () => {
         DB_PASSWORD: { secret: 'db-password', version: '3', project: 'secrets-project' },
       },
       labels: { team: 'data' },
-      buildServiceAccount: 'projects/other-project/serviceAccounts/builder@other-project.iam.gserviceaccount.com',
+      buildEnvironment,
     });
   });
   const cloudFunction = onlyResource(parsed, 'google_cloudfunctions2_function');
@@ -128,7 +145,8 @@ describe('HttpIngestFunction with every prop', () => {
       labels: { team: 'data' },
       build_config: expect.objectContaining({
         runtime: 'nodejs22',
-        service_account: 'projects/other-project/serviceAccounts/builder@other-project.iam.gserviceaccount.com',
+        service_account: expect.stringMatching(/^\$\{google_service_account\.builds_service-account_\w+\.id\}$/),
+        docker_repository: expect.stringMatching(/^\$\{google_artifact_registry_repository\.builds_repository_\w+\.id\}$/),
       }),
       service_config: expect.objectContaining({
         available_memory: '1Gi',
@@ -145,9 +163,10 @@ describe('HttpIngestFunction with every prop', () => {
     );
   });
 
-  it('uses the given bucket and service account instead of creating its own', () => {
+  it('uses the given bucket, build environment and service account instead of creating its own', () => {
     expect(onlyResource(parsed, 'google_storage_bucket').name).toBe('shared-sources');
-    expect(resourceList(parsed, 'google_service_account').map((sa) => sa.account_id)).toEqual(['custom-runner']);
+    expect(onlyResource(parsed, 'google_artifact_registry_repository').repository_id).toBe('builds');
+    expect(resourceList(parsed, 'google_service_account').map((sa) => sa.account_id).sort()).toEqual(['builds-build', 'custom-runner']);
   });
 
   it('reads secrets from Secret Manager and grants access to each secret alone', () => {
@@ -214,7 +233,7 @@ describe('HttpIngestFunction validation', () => {
     ['timeout', { timeoutSeconds: 4000 }, /^timeoutSeconds: must be an integer from 1 to 3600/],
     ['memory', { memory: 'lots' }, /^memory: must be a size/],
     ['function name', { functionName: 'Bad_Name' }, /^functionName: must be 1-63 lowercase/],
-    ['runtime', { runtime: 'python312' }, /^runtime: must be a Node.js runtime/],
+    ['runtime', { runtime: 'python312' }, /^runtime: 'python312' is not a Node.js runtime of Cloud Run functions/],
     ['body limit', { maxBodyBytes: 0 }, /^maxBodyBytes: must be an integer from 1/],
     ['secret-looking plain variable', { environment: { API_KEY: 'x' } }, /^environment\.API_KEY: looks like a secret: pass it through secretEnvironmentVariables/],
     ['reserved variable', { environment: { PORT: '1' } }, /^environment\.PORT: is reserved by Cloud Functions/],
@@ -222,5 +241,17 @@ describe('HttpIngestFunction validation', () => {
     ['label', { labels: { env: 'Prod' } }, /^labels\.env: label values/],
   ])('refuses a bad %s, naming the prop', (_case, props, expected) => {
     expect(errorsOf(props)).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
+  });
+
+  it('refuses a build environment of another region: the build reads sources in the function region', () => {
+    const errors = validationErrors(
+      synthesize((stack) => {
+        const buildEnvironment = new FunctionBuildEnvironment(stack, 'builds', { location: 'europe-west1' });
+        new HttpIngestFunction(stack, 'fn', { ...required, buildEnvironment });
+      }).stack,
+    );
+    expect(errors).toEqual([
+      "buildEnvironment: is in europe-west1, but the function runs in us-central1; use a build environment of the function's region",
+    ]);
   });
 });

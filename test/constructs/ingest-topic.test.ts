@@ -1,3 +1,4 @@
+import type { ITerraformDependable } from 'cdktf';
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
 import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
@@ -10,23 +11,38 @@ import { resourceList, synthesize, validationErrors } from '../support/synth';
 
 const SERVICE_AGENT = 'serviceAccount:service-${data.google_project.google-project.number}@gcp-sa-pubsub.iam.gserviceaccount.com';
 
+/** A stand-in for the binding a target's grant method returns, so a test can see the subscription wait for it. */
+let grantCount = 0;
+function stubGrant(): ITerraformDependable {
+  grantCount += 1;
+  return { fqn: `stub_grant.grant_${grantCount}` };
+}
+
 /** A push target that records what it was asked to grant. */
 class FakeEndpoint implements IPushTarget {
   readonly invokers: Grantee[] = [];
+  readonly grants: ITerraformDependable[] = [];
   constructor(
     readonly url: string,
     readonly timeoutSeconds: number,
   ) {}
-  grantInvoke(grantee: Grantee): void {
+  grantInvoke(grantee: Grantee): ITerraformDependable {
     this.invokers.push(grantee);
+    const grant = stubGrant();
+    this.grants.push(grant);
+    return grant;
   }
 }
 
 class FakeTable implements IBigQueryTarget {
   readonly writers: Grantee[] = [];
+  readonly grants: ITerraformDependable[] = [];
   constructor(readonly tableReference: string) {}
-  grantInsert(grantee: Grantee): void {
+  grantInsert(grantee: Grantee): ITerraformDependable {
     this.writers.push(grantee);
+    const grant = stubGrant();
+    this.grants.push(grant);
+    return grant;
   }
 }
 
@@ -36,18 +52,19 @@ describe('IngestTopic pushing to a function, with defaults', () => {
   const subscriptions = resourceList(parsed, 'google_pubsub_subscription');
   const push = subscriptions.find((s) => s.push_config)!;
 
-  it('creates the ingest topic and the dead-letter topic with 7 days of retention', () => {
-    expect(json).toHaveResourceWithProperties(PubsubTopic, { name: 'ingest-records', message_retention_duration: '604800s' });
-    expect(json).toHaveResourceWithProperties(PubsubTopic, { name: 'ingest-records-dead-letter', message_retention_duration: '604800s' });
-    expect(resourceList(parsed, 'google_pubsub_topic').some((t) => 'kms_key_name' in t)).toBe(false);
+  it('creates the ingest topic and the dead-letter topic without retention: no runbook seeks them', () => {
+    const topics = resourceList(parsed, 'google_pubsub_topic');
+    expect(topics.map((t) => t.name).sort()).toEqual(['ingest-records', 'ingest-records-dead-letter']);
+    for (const t of topics) expect(t).not.toHaveProperty('message_retention_duration');
+    expect(topics.some((t) => 'kms_key_name' in t)).toBe(false);
   });
 
-  it('keeps dead letters in a pull subscription that never expires', () => {
+  it('keeps unacknowledged dead letters 7 days in a pull subscription that never expires, and drops acknowledged ones', () => {
     expect(json).toHaveResourceWithProperties(PubsubSubscription, {
       name: 'ingest-records-dead-letter',
       topic: expect.stringMatching(/google_pubsub_topic\.IngestRecords_dead-letter-topic_\w+\.id/),
       message_retention_duration: '604800s',
-      retain_acked_messages: true,
+      retain_acked_messages: false,
       expiration_policy: { ttl: '' },
     });
     expect(topic.deadLetterSubscriptionName).toBe('ingest-records-dead-letter');
@@ -71,9 +88,17 @@ describe('IngestTopic pushing to a function, with defaults', () => {
         dead_letter_topic: expect.stringMatching(/google_pubsub_topic\.IngestRecords_dead-letter-topic_\w+\.id/),
         max_delivery_attempts: 5,
       },
+      message_retention_duration: '86400s',
       expiration_policy: { ttl: '' },
     });
     expect(onlyInvoker(parsed)).toBe('ingest-records-push');
+  });
+
+  it('is created after the invoke grant and the token grant, so the first pushes are not refused', () => {
+    expect(push.depends_on).toEqual([
+      endpoint.grants[0]!.fqn,
+      expect.stringMatching(/^google_service_account_iam_member\.IngestRecords_push-invoker-token-creator_\w+$/),
+    ]);
   });
 
   it('asks the endpoint to let the invoker call it', () => {
@@ -114,6 +139,7 @@ describe('IngestTopic with every prop', () => {
     project: 'other-project',
     labels: { team: 'data' },
     messageRetentionSeconds: 86_400,
+    subscriptionRetentionSeconds: 43_200,
     deadLetterRetentionSeconds: 3_600,
     maxDeliveryAttempts: 12,
     minimumBackoffSeconds: 5,
@@ -142,6 +168,7 @@ describe('IngestTopic with every prop', () => {
       ack_deadline_seconds: 600,
       retry_policy: { minimum_backoff: '5s', maximum_backoff: '120s' },
       dead_letter_policy: expect.objectContaining({ max_delivery_attempts: 12 }),
+      message_retention_duration: '43200s',
     });
     expect(json).toHaveResourceWithProperties(PubsubSubscription, { name: 'orders-dead-letter', message_retention_duration: '3600s' });
     expect(json).toHaveDataSourceWithProperties(DataGoogleProject, { project_id: 'other-project' });
@@ -164,6 +191,11 @@ describe('IngestTopic writing to BigQuery', () => {
   it('lets the service agent insert into that table, and creates no invoker', () => {
     expect(table.writers).toEqual([expect.stringMatching(/^serviceAccount:service-.+@gcp-sa-pubsub\.iam\.gserviceaccount\.com$/)]);
     expect(parsed.resource).not.toHaveProperty('google_service_account');
+  });
+
+  it('is created after that grant: Pub/Sub refuses a BigQuery subscription it cannot write through', () => {
+    const subscription = resourceList(parsed, 'google_pubsub_subscription').find((s) => s.bigquery_config)!;
+    expect(subscription.depends_on).toEqual([table.grants[0]!.fqn]);
   });
 });
 
@@ -195,6 +227,8 @@ describe('IngestTopic validation', () => {
         minimumBackoffSeconds: 300,
         maximumBackoffSeconds: 60,
         messageRetentionSeconds: 10,
+        subscriptionRetentionSeconds: 604_801,
+        deadLetterRetentionSeconds: 599,
       });
       topic.addPushSubscription('late', { target: new FakeEndpoint('https://x', 60), ackDeadlineSeconds: 5 });
     });
@@ -204,12 +238,23 @@ describe('IngestTopic validation', () => {
         expect.stringMatching(/^maxDeliveryAttempts: must be an integer from 5 to 100/),
         'minimumBackoffSeconds: must not exceed maximumBackoffSeconds',
         expect.stringMatching(/^messageRetentionSeconds: must be an integer from 600/),
+        expect.stringMatching(/^subscriptionRetentionSeconds: must be an integer from 600 to 604800/),
+        expect.stringMatching(/^deadLetterRetentionSeconds: must be an integer from 600 to 604800/),
         expect.stringMatching(/^late\.ackDeadlineSeconds: must be an integer from 10 to 600/),
       ]),
     );
   });
 
   it('accepts the defaults', () => {
-    expect(validationErrors(synthesize((s) => new IngestTopic(s, 'ingest')).stack)).toEqual([]);
+    expect(validationErrors(synthesize((s) => new IngestTopic(s, 'ingest', { pushTarget: new FakeEndpoint('https://x', 600) })).stack)).toEqual([]);
+  });
+
+  it('refuses a subscription retention shorter than the deliveries before dead-lettering: messages would expire and be lost', () => {
+    const { stack } = synthesize(
+      (s) => new IngestTopic(s, 'ingest', { pushTarget: new FakeEndpoint('https://x', 600), maxDeliveryAttempts: 10, subscriptionRetentionSeconds: 3_600 }),
+    );
+    expect(validationErrors(stack)).toEqual([
+      'subscriptionRetentionSeconds: must be at least 12000 for subscription push (10 attempts of up to 600 s plus backoff), or a message expires before it is dead-lettered and is lost',
+    ]);
   });
 });

@@ -8,8 +8,8 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import { Fn, TerraformStack, Testing } from 'cdktf';
 import { grafanaDashboardJson, grafanaProvisioningYaml } from '../../constructs/grafana-dashboard';
 import { GRAFANA_DASHBOARDS_MOUNT, MonitoringAlerts, type MonitoringAlertsProps } from '../../constructs/monitoring-alerts';
-import { notificationChannelErrors } from '../../constructs/monitoring-channels';
-import { AVAILABILITY_SLO, BURN_RATE_RULES, INSERT_ERROR_ALERT, LATENCY_ALERT } from '../../constructs/monitoring-policy';
+import { notificationChannelErrors, notificationChannelIdErrors } from '../../constructs/monitoring-channels';
+import { AVAILABILITY_SLO, BURN_RATE_RULES, INSERT_ERROR_ALERT, LATENCY_ALERT, LOG_METRIC_PROPAGATION_SECONDS } from '../../constructs/monitoring-policy';
 import { INSERT_FAILED_EVENT, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
 
@@ -18,10 +18,11 @@ Testing.setupJest();
 const PROPS: MonitoringAlertsProps = {
   ...PIPELINE,
   notificationChannels: [
-    { type: 'email', address: 'oncall@example.com' },
+    { type: 'email', address: 'oncall@acme-data.io' },
     { type: 'slack', channelName: '#ingest-alerts', authTokenSecret: { secret: 'slack-alerts-token' } },
     { type: 'pagerduty', serviceKeySecret: { secret: 'projects/acme-ingest-dev/secrets/pagerduty-key', version: '3' } },
   ],
+  notificationChannelIds: ['1234567890', 'projects/acme-shared/notificationChannels/42'],
   userLabels: { team: 'data-platform' },
 };
 
@@ -94,7 +95,7 @@ describe('MonitoringAlerts log-based metrics', () => {
 });
 
 describe('MonitoringAlerts SLO', () => {
-  test('API availability: goal 0.999 over a rolling 28 days, good = not 5xx out of all API requests', () => {
+  test('API availability: goal 0.999 over a rolling 28 days, good = neither 5xx nor 429, out of all API requests', () => {
     const [service] = resources('google_monitoring_custom_service');
     expect(service).toMatchObject({ service_id: 'ingest-dev-api', project: PIPELINE.project });
     const [slo] = resources('google_monitoring_slo');
@@ -104,7 +105,7 @@ describe('MonitoringAlerts SLO', () => {
       'metric.type="run.googleapis.com/request_count" AND resource.type="cloud_run_revision" AND resource.label.service_name="ingest-dev-api"';
     expect(slo.request_based_sli.good_total_ratio).toEqual({
       total_service_filter: total,
-      good_service_filter: `${total} AND metric.label.response_code_class!="5xx"`,
+      good_service_filter: `${total} AND metric.label.response_code_class!="5xx" AND metric.label.response_code!="429"`,
     });
     expect(matcherSynth).toHaveResourceWithProperties(MonitoringSlo, { goal: AVAILABILITY_SLO.goal });
   });
@@ -115,7 +116,7 @@ describe('MonitoringAlerts SLO', () => {
 });
 
 describe('MonitoringAlerts alert policies', () => {
-  test('six policies, each with a markdown runbook and every notification channel', () => {
+  test('six policies, each with a markdown runbook and every notification channel, created and existing', () => {
     expect(policies).toHaveLength(6);
     for (const p of policies) {
       expect(p.documentation.mime_type).toBe('text/markdown');
@@ -123,26 +124,59 @@ describe('MonitoringAlerts alert policies', () => {
       expect(p.documentation.content).toContain('### Where to look');
       expect(p.documentation.content).toMatch(/### First steps\n1\. .+\n2\. /);
       expect(p.documentation.content).toContain('ingest-dev ingest pipeline');
-      expect(p.notification_channels).toHaveLength(3);
+      expect(p.notification_channels).toHaveLength(5);
+      expect(p.notification_channels.slice(3)).toEqual([
+        'projects/acme-ingest-dev/notificationChannels/1234567890',
+        'projects/acme-shared/notificationChannels/42',
+      ]);
       expect(p.user_labels).toEqual({ team: 'data-platform' });
       // Terraform would read "${" as an interpolation.
       expect(p.documentation.content).not.toContain('${');
     }
   });
 
-  test('latency: API p99 above 200 ms for 300 s', () => {
-    const latency = policy('ingest-dev: API p99 latency');
+  test('latency: p99 of successful ingest requests (log-based metric, per function) above 200 ms for 300 s', () => {
+    const latency = policy('ingest-dev: ingest p99 latency > 200 ms');
     expect(latency.combiner).toBe('OR');
     const [condition] = latency.conditions;
     expect(condition.condition_threshold).toMatchObject({
-      filter: 'metric.type="run.googleapis.com/request_latencies" AND resource.type="cloud_run_revision" AND resource.label.service_name="ingest-dev-api"',
+      filter: 'metric.type="logging.googleapis.com/user/ingest-dev/ingest_latency_ms" AND resource.type="cloud_run_revision" AND metric.label.outcome="success"',
       comparison: 'COMPARISON_GT',
       threshold_value: 200,
       duration: '300s',
     });
     expect(condition.condition_threshold.aggregations).toEqual([
-      { alignment_period: '60s', per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_PERCENTILE_99', group_by_fields: ['resource.label.service_name'] },
+      { alignment_period: '60s', per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_PERCENTILE_99', group_by_fields: ['metric.label.function'] },
     ]);
+    const filters = policies.flatMap((p) => p.conditions.map((c: Json) => c.condition_threshold.filter as string));
+    expect(filters.filter((filter) => filter.includes('request_latencies'))).toEqual([]);
+    expect(latency.documentation.content).toContain('Reads, health checks and refused or failed requests are not counted.');
+  });
+
+  test('the ingest-latency metric it reads covers only POST / and pushes, so reads and health checks never reach the alert', () => {
+    const filter = metric('ingest-dev/ingest_latency_ms').filter;
+    expect(filter).toContain(`(jsonPayload.event="${REQUEST_EVENTS.ingest}" OR jsonPayload.event="${REQUEST_EVENTS.push}")`);
+    expect(filter).not.toContain(REQUEST_EVENTS.read);
+    expect(filter).not.toContain(REQUEST_EVENTS.update);
+  });
+
+  test('every policy on a log-based metric is created after the metric and after a one-time propagation wait', () => {
+    const [waitId, wait] = Object.entries(synth.resource.time_sleep as Record<string, Json>).find(([id]) => id.startsWith('Monitoring_LogMetricPropagation'))!;
+    expect(wait.create_duration).toBe(`${LOG_METRIC_PROPAGATION_SECONDS}s`);
+    const metricIds = Object.fromEntries(Object.entries(synth.resource.google_logging_metric as Record<string, Json>).map(([id, m]) => [m.name, id]));
+    expect(wait.triggers).toEqual({
+      'ingest-dev/ingest_latency_ms': `\${google_logging_metric.${metricIds['ingest-dev/ingest_latency_ms']}.id}`,
+      'ingest-dev/warehouse_insert_errors': `\${google_logging_metric.${metricIds['ingest-dev/warehouse_insert_errors']}.id}`,
+    });
+    expect([...wait.depends_on].sort()).toEqual(
+      [`google_logging_metric.${metricIds['ingest-dev/ingest_latency_ms']}`, `google_logging_metric.${metricIds['ingest-dev/warehouse_insert_errors']}`].sort(),
+    );
+    expect(policy('ingest-dev: ingest p99 latency').depends_on).toEqual([
+      `google_logging_metric.${metricIds['ingest-dev/ingest_latency_ms']}`,
+      `time_sleep.${waitId}`,
+    ]);
+    expect(synth.provider).toHaveProperty('time');
+    expect(monitoring.logMetricPropagation.node.id).toBe('LogMetricPropagation');
   });
 
   test('insert errors: more than 5 failed inserts in a 600 s window, summed over every function and class', () => {
@@ -157,7 +191,10 @@ describe('MonitoringAlerts alert policies', () => {
     expect(condition.condition_threshold.aggregations).toEqual([
       { alignment_period: '600s', per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_SUM' },
     ]);
-    expect(insertErrors.depends_on).toEqual([expect.stringMatching(/^google_logging_metric\.Monitoring_InsertErrorsMetric/)]);
+    expect(insertErrors.depends_on).toEqual([
+      expect.stringMatching(/^google_logging_metric\.Monitoring_InsertErrorsMetric/),
+      expect.stringMatching(/^time_sleep\.Monitoring_LogMetricPropagation/),
+    ]);
     expect(insertErrors.documentation.links[0].url).toContain(encodeURIComponent(`jsonPayload.event="${INSERT_FAILED_EVENT}"`));
   });
 
@@ -217,8 +254,9 @@ describe('MonitoringAlerts alert policies', () => {
   });
 
   test('construct attributes expose the resources', () => {
-    expect(Object.keys(monitoring.alertPolicies).sort()).toEqual(['apiLatency', 'availability', 'deadLetters', 'fastBurn', 'insertErrors', 'slowBurn']);
+    expect(Object.keys(monitoring.alertPolicies).sort()).toEqual(['availability', 'deadLetters', 'fastBurn', 'ingestLatency', 'insertErrors', 'slowBurn']);
     expect(monitoring.notificationChannels).toHaveLength(3);
+    expect(monitoring.notificationChannelNames).toHaveLength(5);
     expect(Object.keys(monitoring.logMetrics).sort()).toEqual(['ingestLatency', 'insertErrors', 'rowsIngested']);
     expect(monitoring.grafanaDashboardFile).toBe('grafana/dev-dashboard.json');
   });
@@ -226,7 +264,7 @@ describe('MonitoringAlerts alert policies', () => {
 
 describe('MonitoringAlerts notification channels', () => {
   test('e-mail address as a label; Slack and PagerDuty credentials only from Secret Manager', () => {
-    expect(matcherSynth).toHaveResourceWithProperties(MonitoringNotificationChannel, { type: 'email', labels: { email_address: 'oncall@example.com' } });
+    expect(matcherSynth).toHaveResourceWithProperties(MonitoringNotificationChannel, { type: 'email', labels: { email_address: 'oncall@acme-data.io' } });
     const channels = resources('google_monitoring_notification_channel');
     const slack = channels.find((c) => c.type === 'slack');
     const pagerduty = channels.find((c) => c.type === 'pagerduty');
@@ -263,6 +301,26 @@ describe('MonitoringAlerts notification channels', () => {
       'notificationChannels[0].authTokenSecret.secret is required: the Secret Manager secret that holds the credential (never the credential itself)',
     ]);
   });
+
+  test.each(['oncall@example.com', 'oncall@alerts.example.org', 'ops@EXAMPLE.NET', 'a@b.example', 'a@team.test', 'a@x.invalid', 'a@localhost.localhost'])(
+    'refuses %s: a reserved domain where no page is ever read',
+    (address) => {
+      expect(notificationChannelErrors([{ type: 'email', address }])).toEqual([
+        expect.stringMatching(new RegExp(`^notificationChannels\\[0\\]\\.address "${address.replace(/\./g, '\\.')}" is at .+, a domain reserved for examples where no mail is ever delivered$`)),
+      ]);
+    },
+  );
+
+  test.each(['oncall@example.co', 'oncall@myexample.com', 'pager@test-team.io'])('accepts %s, which only resembles a reserved domain', (address) => {
+    expect(notificationChannelErrors([{ type: 'email', address }])).toEqual([]);
+  });
+
+  test('existing channels are referenced by id or full name, and nothing else', () => {
+    expect(notificationChannelIdErrors(['123', 'projects/acme-shared/notificationChannels/42', 'slack-alerts', '123'])).toEqual([
+      'notificationChannelIds[2] "slack-alerts" is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>',
+      'notificationChannelIds[3] repeats notificationChannelIds[0]',
+    ]);
+  });
 });
 
 describe('MonitoringAlerts Cloud Monitoring dashboard', () => {
@@ -277,13 +335,15 @@ describe('MonitoringAlerts Cloud Monitoring dashboard', () => {
   test('has the requests, latency (threshold 200), insert errors (threshold 5), rows, dead letters and SLO panels', () => {
     expect(dashboard.displayName).toBe('ingest-dev ingest pipeline');
     expect(tile('Requests processed').dataSets[0].timeSeriesQuery.timeSeriesFilter.aggregation.groupByFields).toContain('metric.label.response_code_class');
-    const latency = tile('API latency');
+    const latency = tile('Ingest latency');
     expect(latency.dataSets.map((d: Json) => d.timeSeriesQuery.timeSeriesFilter.aggregation.crossSeriesReducer)).toEqual([
       'REDUCE_PERCENTILE_50',
       'REDUCE_PERCENTILE_95',
       'REDUCE_PERCENTILE_99',
     ]);
+    expect(latency.dataSets[0].timeSeriesQuery.timeSeriesFilter.filter).toContain('metric.label.outcome="success"');
     expect(latency.thresholds).toEqual([expect.objectContaining({ value: 200, direction: 'ABOVE' })]);
+    expect(tile('API latency')).not.toHaveProperty('thresholds');
     const insertErrors = tile('Warehouse insert errors');
     expect(insertErrors.thresholds).toEqual([expect.objectContaining({ value: 5 })]);
     expect(insertErrors.dataSets[0].timeSeriesQuery.timeSeriesFilter.aggregation.alignmentPeriod).toBe('600s');
@@ -337,6 +397,8 @@ describe('MonitoringAlerts props validation', () => {
     [{ subscriberServiceName: PIPELINE.apiServiceName }, /must name two services/],
     [{ apiServiceName: Fn.lower('ingest-dev-api') }, /apiServiceName must be a plain string, not a Terraform reference/],
     [{ notificationChannels: [{ type: 'email', address: 'nobody' }] }, /notificationChannels\[0\]\.address "nobody" is not an e-mail address/],
+    [{ notificationChannels: [{ type: 'email', address: 'ingest-oncall@example.com' }] }, /"ingest-oncall@example\.com" is at example\.com, a domain reserved/],
+    [{ notificationChannelIds: ['#ingest-alerts'] }, /notificationChannelIds\[0\] "#ingest-alerts" is not a notification channel id/],
     [{ userLabels: { Team: 'x' } }, /userLabels\.Team="x" is not a valid Google Cloud label/],
   ])('refuses %j', (props, message) => {
     expect(() => build(props as Partial<MonitoringAlertsProps>)).toThrow(message);

@@ -1,5 +1,6 @@
 import { Aspects, TerraformStack, TerraformVariable, Testing, Token } from 'cdktf';
 import { Construct } from 'constructs';
+import { ArtifactRegistryRepository, type ArtifactRegistryRepositoryConfig } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryDatasetAccessA } from '@cdktf/provider-google/lib/bigquery-dataset-access';
 import { BigqueryDatasetIamMember } from '@cdktf/provider-google/lib/bigquery-dataset-iam-member';
@@ -64,6 +65,9 @@ const ruleIdsOf = (findings: PolicyFinding[]) => [...new Set(findings.map((findi
 
 // Compliant building blocks: each violating fixture changes one thing, so only its own rule fires.
 const DEDICATED_SA = 'fn-api@demo-project.iam.gserviceaccount.com';
+const BUILD_SA = 'projects/demo-project/serviceAccounts/fn-build@demo-project.iam.gserviceaccount.com';
+const IMAGE_REPOSITORY = 'projects/demo-project/locations/europe-west1/repositories/functions';
+const BUILD_CONFIG = { runtime: 'nodejs24', entryPoint: 'api', serviceAccount: BUILD_SA, dockerRepository: IMAGE_REPOSITORY };
 
 function compliantBucket(scope: Construct, id: string, overrides: Partial<StorageBucketConfig> = {}): StorageBucket {
   return new StorageBucket(scope, id, {
@@ -83,7 +87,7 @@ function compliantFunction(
   return new Cloudfunctions2Function(scope, 'fn', {
     name: 'api',
     location: 'europe-west1',
-    buildConfig: { runtime: 'nodejs20', entryPoint: 'api', environmentVariables: { NODE_ENV: 'production' } },
+    buildConfig: { ...BUILD_CONFIG, environmentVariables: { NODE_ENV: 'production' } },
     serviceConfig: {
       serviceAccountEmail: DEDICATED_SA,
       maxInstanceCount: 10,
@@ -111,6 +115,19 @@ function wifProvider(scope: Construct, attributeCondition?: string): IamWorkload
     attributeMapping: { 'google.subject': 'assertion.sub' },
     attributeCondition,
     oidc: { issuerUri: 'https://token.actions.githubusercontent.com' },
+  });
+}
+
+function repository(scope: Construct, overrides: Partial<ArtifactRegistryRepositoryConfig> = {}): ArtifactRegistryRepository {
+  return new ArtifactRegistryRepository(scope, 'images', {
+    repositoryId: 'functions',
+    location: 'europe-west1',
+    format: 'DOCKER',
+    cleanupPolicies: [
+      { id: 'keep', action: 'KEEP', mostRecentVersions: { keepCount: 5 } },
+      { id: 'delete', action: 'DELETE', condition: { tagState: 'ANY', olderThan: '2592000s' } },
+    ],
+    ...overrides,
   });
 }
 
@@ -319,6 +336,54 @@ const CASES: Record<string, RuleCases> = {
       },
     ],
   },
+  'GCP-FN-004': {
+    violating: [
+      { name: 'no build service account', build: (s) => compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, serviceAccount: undefined } }) },
+      {
+        name: 'the default compute account builds',
+        build: (s) =>
+          compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, serviceAccount: 'projects/p/serviceAccounts/123-compute@developer.gserviceaccount.com' } }),
+      },
+      {
+        name: 'the legacy Cloud Build account builds',
+        build: (s) => compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, serviceAccount: 'projects/p/serviceAccounts/123@cloudbuild.gserviceaccount.com' } }),
+      },
+    ],
+    compliant: [
+      {
+        name: 'a referenced dedicated build account',
+        build: (s) => {
+          const builder = new ServiceAccount(s, 'builder', { accountId: 'fn-build' });
+          compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, serviceAccount: builder.id } });
+        },
+      },
+    ],
+  },
+  'GCP-FN-005': {
+    violating: [
+      { name: 'no docker repository', build: (s) => compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, dockerRepository: undefined } }) },
+    ],
+    compliant: [
+      {
+        name: 'a managed repository by reference',
+        build: (s) => compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, dockerRepository: repository(s).id } }),
+      },
+    ],
+  },
+  'GCP-AR-001': {
+    violating: [
+      { name: 'no cleanup policy', build: (s) => repository(s, { cleanupPolicies: undefined }) },
+      {
+        name: 'only a keep policy',
+        build: (s) => repository(s, { cleanupPolicies: [{ id: 'keep', action: 'KEEP', mostRecentVersions: { keepCount: 5 } }] }),
+      },
+      { name: 'policies in dry run', build: (s) => repository(s, { cleanupPolicyDryRun: true }) },
+    ],
+    compliant: [
+      { name: 'keep recent, delete old', build: (s) => repository(s) },
+      { name: 'delete old, dry run off', build: (s) => repository(s, { cleanupPolicyDryRun: false }) },
+    ],
+  },
   'GCP-FN-002': {
     violating: [
       { name: 'no max_instance_count', build: (s) => compliantFunction(s, { maxInstanceCount: undefined }) },
@@ -339,7 +404,7 @@ const CASES: Record<string, RuleCases> = {
       { name: 'DB_PASSWORD in service env', build: (s) => compliantFunction(s, { environmentVariables: { DB_PASSWORD: 'hunter2' } }) },
       {
         name: 'apiKey in build env',
-        build: (s) => compliantFunction(s, {}, { buildConfig: { runtime: 'nodejs20', environmentVariables: { npmApiKey: 'x' } } }),
+        build: (s) => compliantFunction(s, {}, { buildConfig: { ...BUILD_CONFIG, environmentVariables: { npmApiKey: 'x' } } }),
       },
       {
         name: 'a PEM private key value',

@@ -13,15 +13,37 @@ import { DEV, ENVIRONMENTS, PROD } from '../../stacks/environments';
 const withChanges = (base: EnvironmentConfig, changes: object): EnvironmentConfig =>
   resolveEnvironmentConfig(base, { context: changes });
 
+/** Prod as a deployment configures it: somebody to page. */
+const PAGING_PROD = resolveEnvironmentConfig(PROD, { env: { PROD_ALERT_EMAILS: 'ingest-oncall@acme-data.io' } });
+
+const PROD_ALTERNATIVES =
+  'set PROD_ALERT_EMAILS to addresses your on-call reads, or PROD_ALERT_CHANNELS to ids of existing notification channels (Slack, PagerDuty, e-mail)';
+
 describe('environment defaults', () => {
-  it.each(ENVIRONMENTS.map((config) => [config.name, config]))('%s is valid', (_name, config) => {
-    expect(environmentConfigProblems(config)).toEqual([]);
+  it('dev is valid as it is, so a fresh clone synthesizes it', () => {
+    expect(environmentConfigProblems(DEV)).toEqual([]);
   });
 
-  it('prod is IAM-only, keeps its data and has somebody to alert', () => {
+  it('prod pages nobody until a deployment says who: one line naming PROD_ALERT_EMAILS and its alternative', () => {
+    expect(environmentConfigProblems(PROD)).toEqual([
+      `prod.alerting.notificationEmails (set by PROD_ALERT_EMAILS): prod pages nobody; ${PROD_ALTERNATIVES}`,
+    ]);
+    expect(environmentConfigProblems(PAGING_PROD)).toEqual([]);
+  });
+
+  it('names no placeholder destination', () => {
+    for (const config of ENVIRONMENTS) expect(config.alerting).toEqual({ notificationEmails: [], notificationChannelIds: [] });
+  });
+
+  it('prod is IAM-only and keeps its data', () => {
     expect(PROD.public).toBe(false);
     expect(PROD.disposable).toBe(false);
-    expect(PROD.alerting.notificationEmails.length).toBeGreaterThan(0);
+  });
+
+  it('keeps no topic messages, a day of undelivered ones and a week of dead letters', () => {
+    for (const config of ENVIRONMENTS) {
+      expect(config.pubsub).toMatchObject({ messageRetentionSeconds: null, subscriptionRetentionSeconds: 86_400, deadLetterRetentionSeconds: 604_800 });
+    }
   });
 
   it('dev may be torn down', () => {
@@ -42,15 +64,50 @@ describe('environment defaults', () => {
 
 describe('environmentConfigProblems', () => {
   it('refuses a public prod, naming the field and its variable', () => {
-    expect(environmentConfigProblems(withChanges(PROD, { public: true }))).toEqual([
+    expect(environmentConfigProblems(withChanges(PAGING_PROD, { public: true }))).toEqual([
       'prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)',
     ]);
   });
 
   it('refuses a disposable prod and a prod nobody is alerted for', () => {
-    expect(environmentConfigProblems(withChanges(PROD, { disposable: true, alerting: { notificationEmails: [] } }))).toEqual([
+    expect(environmentConfigProblems(withChanges(PROD, { disposable: true }))).toEqual([
       'prod.disposable: must be false in prod (data is never destroyable)',
-      'prod.alerting.notificationEmails (set by PROD_ALERT_EMAILS): must name at least one address in prod',
+      `prod.alerting.notificationEmails (set by PROD_ALERT_EMAILS): prod pages nobody; ${PROD_ALTERNATIVES}`,
+    ]);
+  });
+
+  it.each(['ingest-oncall@example.com', 'pager@ops.example.org', 'oncall@team.test', 'x@y.invalid', 'on@call.example'])(
+    'refuses a prod paging %s, a reserved domain, in one line naming PROD_ALERT_EMAILS and its alternative',
+    (address) => {
+      const problems = environmentConfigProblems(resolveEnvironmentConfig(PROD, { env: { PROD_ALERT_EMAILS: address } }));
+      expect(problems).toEqual([
+        expect.stringMatching(
+          new RegExp(`^prod\\.alerting\\.notificationEmails \\(set by PROD_ALERT_EMAILS\\): "${address.replace(/\./g, '\\.')}" is at [^ ]+, a domain reserved for examples where no mail is ever delivered; `),
+        ),
+      ]);
+      expect(problems[0]).toContain(PROD_ALTERNATIVES);
+      expect(problems[0]).not.toContain('\n');
+    },
+  );
+
+  it('refuses a reserved address even beside a good destination, and in dev', () => {
+    expect(
+      environmentConfigProblems(resolveEnvironmentConfig(PROD, { env: { PROD_ALERT_EMAILS: 'a@acme-data.io,b@example.com', PROD_ALERT_CHANNELS: '42' } })),
+    ).toEqual([expect.stringMatching(/^prod\.alerting\.notificationEmails \(set by PROD_ALERT_EMAILS\): "b@example\.com" is at example\.com/)]);
+    expect(environmentConfigProblems(resolveEnvironmentConfig(DEV, { env: { DEV_ALERT_EMAILS: 'me@example.com' } }))).toEqual([
+      expect.stringMatching(/^dev\.alerting\.notificationEmails \(set by DEV_ALERT_EMAILS\): "me@example\.com" is at example\.com, .*set DEV_ALERT_EMAILS to .* or DEV_ALERT_CHANNELS to /),
+    ]);
+  });
+
+  it('lets prod page existing notification channels only (Slack, PagerDuty made elsewhere)', () => {
+    const config = resolveEnvironmentConfig(PROD, { env: { PROD_ALERT_CHANNELS: '1234567890, projects/acme-shared/notificationChannels/42' } });
+    expect(config.alerting).toEqual({ notificationEmails: [], notificationChannelIds: ['1234567890', 'projects/acme-shared/notificationChannels/42'] });
+    expect(environmentConfigProblems(config)).toEqual([]);
+  });
+
+  it('refuses a channel id that names no channel', () => {
+    expect(environmentConfigProblems(resolveEnvironmentConfig(PROD, { env: { PROD_ALERT_CHANNELS: '#ingest-alerts' } }))).toEqual([
+      'prod.alerting.notificationChannelIds (set by PROD_ALERT_CHANNELS): "#ingest-alerts" is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>',
     ]);
   });
 
@@ -65,8 +122,7 @@ describe('environmentConfigProblems', () => {
         labels: { Env: 'dev' },
         api: { maxInstances: 0, maxBodyBytes: 10 * 1024 * 1024 },
         subscriber: { memory: 'big' },
-        pubsub: { maxDeliveryAttempts: 101 },
-        alerting: { notificationEmails: ['nobody'] },
+        pubsub: { maxDeliveryAttempts: 101, subscriptionRetentionSeconds: 10 },
         surprise: true,
       }),
     );
@@ -78,10 +134,16 @@ describe('environmentConfigProblems', () => {
         `dev.api.maxBodyBytes: must be at most ${MAX_BODY_BYTES_LIMIT}, got ${10 * 1024 * 1024}`,
         "dev.subscriber.memory: must be a size such as '512Mi' or '1Gi', got \"big\"",
         'dev.pubsub.maxDeliveryAttempts: must be at most 100, got 101',
-        'dev.alerting.notificationEmails.0: must be an e-mail address, got "nobody"',
+        'dev.pubsub.subscriptionRetentionSeconds: must be at least 600, got 10',
         'dev.surprise: is not a config field',
       ]),
     );
+  });
+
+  it('checks each alert address once the fields have their types', () => {
+    expect(environmentConfigProblems(withChanges(DEV, { alerting: { notificationEmails: ['nobody'] } }))).toEqual([
+      'dev.alerting.notificationEmails (set by DEV_ALERT_EMAILS): "nobody" is not an e-mail address; set DEV_ALERT_EMAILS to addresses your on-call reads, or DEV_ALERT_CHANNELS to ids of existing notification channels (Slack, PagerDuty, e-mail)',
+    ]);
   });
 
   it('checks rules between fields', () => {
@@ -98,14 +160,15 @@ describe('environmentConfigProblems', () => {
 });
 
 describe('resolveEnvironmentConfig', () => {
-  it('takes project, region, state bucket, public and alert e-mails from the environment variables', () => {
+  it('takes project, region, state bucket, public and alert destinations from the environment variables', () => {
     const config = resolveEnvironmentConfig(DEV, {
       env: {
         DEV_PROJECT_ID: 'my-own-dev',
         DEV_REGION: 'europe-west1',
         TF_STATE_BUCKET: 'my-state',
         DEV_PUBLIC: 'true',
-        DEV_ALERT_EMAILS: 'a@example.com, b@example.com',
+        DEV_ALERT_EMAILS: 'a@acme-data.io, b@acme-data.io',
+        DEV_ALERT_CHANNELS: '77,',
         PROD_PROJECT_ID: 'not-for-dev',
       },
     });
@@ -115,13 +178,13 @@ describe('resolveEnvironmentConfig', () => {
       region: 'europe-west1',
       stateBucket: 'my-state',
       public: true,
-      alerting: { notificationEmails: ['a@example.com', 'b@example.com'] },
+      alerting: { notificationEmails: ['a@acme-data.io', 'b@acme-data.io'], notificationChannelIds: ['77'] },
     });
   });
 
   it('never changes the defaults it starts from', () => {
     const before = structuredClone(PROD);
-    resolveEnvironmentConfig(PROD, { env: { PROD_PUBLIC: 'true', PROD_ALERT_EMAILS: 'x@example.com' }, context: { api: { maxInstances: 7 } } });
+    resolveEnvironmentConfig(PROD, { env: { PROD_PUBLIC: 'true', PROD_ALERT_EMAILS: 'x@acme-data.io' }, context: { api: { maxInstances: 7 } } });
     expect(PROD).toEqual(before);
   });
 

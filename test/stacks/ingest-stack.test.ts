@@ -1,14 +1,14 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { GOOGLE_PROVIDER_SOURCE } from '../../stacks/google-provider';
-import { FUNCTION_ENTRIES, IngestStack } from '../../stacks/ingest-stack';
+import { GOOGLE_PROVIDER_SOURCE, TIME_PROVIDER_SOURCE } from '../../stacks/google-provider';
+import { FUNCTION_ENTRIES } from '../../stacks/ingest-stack';
 import { buildApp } from '../../stacks/main';
-import { freshOutdir, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
+import { ALL_STACKS_ENV, freshOutdir, onlyResource, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
 import { extractZip, loadTargetInRuntime, readZip } from '../../tools/synth-zip';
 
 const outdir = freshOutdir();
-const { app, stacks } = buildApp({ outdir, env: {}, context: {} });
+const { app, stacks } = buildApp({ outdir, env: ALL_STACKS_ENV, context: {} });
 app.synth();
 const ENVIRONMENT_NAMES = ['dev', 'prod'] as const;
 const synthesized = Object.fromEntries(
@@ -41,12 +41,50 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(text).not.toContain(join(__dirname, '..', '..'));
   });
 
-  it('keeps its state in GCS under its own prefix, with the provider at its full address', () => {
+  it('keeps its state in GCS under its own prefix, with the providers at their full addresses', () => {
     expect(parsed.terraform).toMatchObject({
       backend: { gcs: { bucket: stack.config.stateBucket, prefix: `ingest/${name}` } },
-      required_providers: { google: { source: GOOGLE_PROVIDER_SOURCE, version: '6.50.0' } },
+      required_providers: { google: { source: GOOGLE_PROVIDER_SOURCE, version: '6.50.0' }, time: { source: TIME_PROVIDER_SOURCE } },
     });
     expect(parsed.provider?.google).toEqual([{ project: stack.config.project, region: stack.config.region }]);
+    expect(parsed.provider?.time).toEqual([{}]);
+  });
+
+  it('runs both functions on nodejs24, built by one dedicated build account into one managed image repository', () => {
+    const buildAccount = resourceList(parsed, 'google_service_account').find((account) => account.account_id === 'ingest-build');
+    expect(buildAccount).toBeDefined();
+    const repository = onlyResource(parsed, 'google_artifact_registry_repository');
+    expect(repository).toMatchObject({ repository_id: 'ingest-functions', location: stack.config.region, format: 'DOCKER', cleanup_policy_dry_run: false });
+    expect((repository.cleanup_policies as { action: string }[]).map((policy) => policy.action)).toEqual(['KEEP', 'DELETE']);
+    for (const fn of Object.values(functions)) {
+      expect(fn.build_config).toMatchObject({
+        runtime: 'nodejs24',
+        service_account: expect.stringMatching(/^\$\{google_service_account\.function-build_service-account_\w+\.id\}$/),
+        docker_repository: expect.stringMatching(/^\$\{google_artifact_registry_repository\.function-build_repository_\w+\.id\}$/),
+      });
+    }
+  });
+
+  it('alerts on the latency of successful ingest requests, and counts 429 against availability', () => {
+    const policies = resourceList(parsed, 'google_monitoring_alert_policy');
+    const latency = policies.find((policy) => String(policy.display_name).includes('ingest p99 latency > 200 ms'));
+    expect((latency?.conditions as { condition_threshold: { filter: string } }[])[0]!.condition_threshold.filter).toBe(
+      `metric.type="logging.googleapis.com/user/ingest-${name}/ingest_latency_ms" AND resource.type="cloud_run_revision" AND metric.label.outcome="success"`,
+    );
+    const slo = onlyResource(parsed, 'google_monitoring_slo');
+    expect((slo.request_based_sli as { good_total_ratio: { good_service_filter: string } }).good_total_ratio.good_service_filter).toMatch(
+      /metric\.label\.response_code_class!="5xx" AND metric\.label\.response_code!="429"$/,
+    );
+  });
+
+  it('keeps no topic messages, undelivered ones for a day, and unacknowledged dead letters for a week', () => {
+    for (const topic of resourceList(parsed, 'google_pubsub_topic')) expect(topic).not.toHaveProperty('message_retention_duration');
+    const subscriptions = resourceList(parsed, 'google_pubsub_subscription');
+    expect(subscriptions.find((s) => s.push_config)).toMatchObject({ message_retention_duration: '86400s' });
+    expect(subscriptions.find((s) => s.name === stack.topic.deadLetterSubscriptionName)).toMatchObject({
+      message_retention_duration: '604800s',
+      retain_acked_messages: false,
+    });
   });
 
   it('deploys two functions, each as its own service account', () => {
@@ -101,7 +139,11 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
   it('grants data access on the table and view only: insert to both functions, read to the API', () => {
     const tableGrants = resourceList(parsed, 'google_bigquery_table_iam_member').map((grant) => [grant.role, grant.member]);
     expect(tableGrants).toHaveLength(4);
-    expect(resourceList(parsed, 'google_project_iam_member').map((grant) => grant.role)).toEqual(['roles/bigquery.jobUser']);
+    expect(resourceList(parsed, 'google_project_iam_member').map((grant) => grant.role).sort()).toEqual([
+      'roles/bigquery.jobUser',
+      'roles/logging.logWriter',
+      'roles/storage.objectViewer',
+    ]);
     expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
   });
 
@@ -183,9 +225,29 @@ describe('prod', () => {
     expect(resourceList(parsed, 'google_storage_bucket')[0]).toMatchObject({ force_destroy: false });
   });
 
-  it('binds no data role at project level', () => {
-    const projectRoles = resourceList(parsed, 'google_project_iam_member').map((grant) => String(grant.role));
-    expect(projectRoles.filter((role) => /bigquery\.data|pubsub\.|storage\.|owner|editor|viewer/.test(role))).toEqual([]);
+  it("binds no data role at project level, but the build account's read of Google's source copies, conditioned to that bucket", () => {
+    const grants = resourceList(parsed, 'google_project_iam_member');
+    const dataGrants = grants.filter((grant) => /bigquery\.data|pubsub\.|storage\.|owner|editor|viewer/i.test(String(grant.role)));
+    expect(dataGrants).toEqual([
+      expect.objectContaining({
+        role: 'roles/storage.objectViewer',
+        condition: expect.objectContaining({
+          expression: 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${data.google_project.google-project.number}-us-central1")',
+        }),
+      }),
+    ]);
+  });
+
+  it('pages the configured e-mail address and the existing channel', () => {
+    expect(resourceList(parsed, 'google_monitoring_notification_channel').map((channel) => channel.labels)).toEqual([
+      { email_address: ALL_STACKS_ENV.PROD_ALERT_EMAILS },
+    ]);
+    for (const policy of resourceList(parsed, 'google_monitoring_alert_policy')) {
+      expect(policy.notification_channels).toEqual([
+        expect.stringMatching(/^\$\{google_monitoring_notification_channel\./),
+        `projects/latam-ingest-prod/notificationChannels/${ALL_STACKS_ENV.PROD_ALERT_CHANNELS}`,
+      ]);
+    }
   });
 });
 
@@ -223,23 +285,38 @@ describe("the README's architecture diagram", () => {
 });
 
 describe('config validation at synth', () => {
-  const build = (env: NodeJS.ProcessEnv) => buildApp({ outdir: freshOutdir(), env, context: {} }).stacks;
+  const build = (env: NodeJS.ProcessEnv) => buildApp({ outdir: freshOutdir(), env: { ...ALL_STACKS_ENV, ...env }, context: {} });
 
-  it('refuses a public prod, naming the field', () => {
-    const prod = build({ PROD_PUBLIC: 'true' }).prod as IngestStack;
-    expect(validationErrors(prod)).toContain('prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)');
-    expect(() => prod.runAllValidations()).toThrow(/prod\.public \(set by PROD_PUBLIC\): must be false in prod/);
+  it('refuses a public prod, naming the field and its variable, before building anything', () => {
+    expect(() => build({ PROD_PUBLIC: 'true' })).toThrow(
+      'Invalid configuration of stack prod:\n  prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)',
+    );
+  });
+
+  it.each([
+    ['no destination', { PROD_ALERT_EMAILS: '', PROD_ALERT_CHANNELS: '' }, 'prod pages nobody; '],
+    ['the old placeholder', { PROD_ALERT_EMAILS: 'ingest-oncall@example.com', PROD_ALERT_CHANNELS: '' }, '"ingest-oncall@example.com" is at example.com, a domain reserved'],
+  ])('refuses a prod with %s in one line naming PROD_ALERT_EMAILS and PROD_ALERT_CHANNELS', (_case, env, reason) => {
+    let message = '';
+    try {
+      build(env);
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    const [heading, ...lines] = message.split('\n');
+    expect(heading).toBe('Invalid configuration of stack prod:');
+    expect(lines).toEqual([expect.stringContaining(reason)]);
+    expect(lines[0]).toMatch(/^  prod\.alerting\.notificationEmails \(set by PROD_ALERT_EMAILS\): .*or PROD_ALERT_CHANNELS to ids of existing notification channels/);
   });
 
   it('lets dev be public, granting the invoker role to allUsers on the API alone', () => {
-    const { dev } = build({ DEV_PUBLIC: 'true' });
-    expect(validationErrors(dev!)).toEqual([]);
-    const { app: publicApp } = buildApp({ outdir: freshOutdir(), env: { DEV_PUBLIC: 'true' }, context: {} });
+    const { app: publicApp, stacks } = build({ DEV_PUBLIC: 'true', STACKS: 'dev' });
+    expect(validationErrors(stacks.dev!)).toEqual([]);
     publicApp.synth();
   });
 
   it('takes overrides from cdktf context', () => {
-    const { prod } = buildApp({ outdir: freshOutdir(), env: {}, context: { ingest: { prod: { project: 'someone-else' } } } }).stacks;
+    const { prod } = buildApp({ outdir: freshOutdir(), env: ALL_STACKS_ENV, context: { ingest: { prod: { project: 'someone-else' } } } }).stacks;
     expect(prod!.config.project).toBe('someone-else');
   });
 });

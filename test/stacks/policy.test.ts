@@ -7,17 +7,21 @@ import { DEFAULT_BOOTSTRAP_CONFIG } from '../../stacks/bootstrap-config';
 import { BootstrapStack } from '../../stacks/bootstrap-stack';
 import { IngestStack } from '../../stacks/ingest-stack';
 import { buildApp } from '../../stacks/main';
+import { ALL_STACKS_ENV } from '../support/synth';
 
 /**
- * Every stack we ship, as `npm run synth` builds it (default config), plus the
- * configuration that adds resources: a dev API open to unauthenticated calls.
- * The bootstrap stack is checked too, built on its own when the app does not include it.
+ * Every stack we ship, as the workflows synthesize them (every stack, prod
+ * paging somebody), plus the configuration that adds resources: a dev API open
+ * to unauthenticated calls. The bootstrap stack is checked too, built on its
+ * own when the app does not include it.
  */
 function stacksToCheck(): Array<[string, TerraformStack]> {
   const build = (env: NodeJS.ProcessEnv) =>
-    buildApp({ outdir: mkdtempSync(join(tmpdir(), 'cdktf-policy-')), env }).app.node.findAll().filter(TerraformStack.isStack);
+    buildApp({ outdir: mkdtempSync(join(tmpdir(), 'cdktf-policy-')), env: { ...ALL_STACKS_ENV, ...env } })
+      .app.node.findAll()
+      .filter(TerraformStack.isStack);
   const checked: Array<[string, TerraformStack]> = build({}).map((stack) => [`${stack.node.id} (default config)`, stack]);
-  for (const stack of build({ DEV_PUBLIC: 'true' })) {
+  for (const stack of build({ DEV_PUBLIC: 'true', STACKS: 'dev' })) {
     if (stack instanceof IngestStack && stack.config.public) checked.push([`${stack.node.id} (public API)`, stack]);
   }
   if (!checked.some(([, stack]) => stack instanceof BootstrapStack)) {

@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { buildApp } from '../../stacks/main';
-import { freshOutdir } from '../support/synth';
+import { ALL_STACKS_ENV, freshOutdir } from '../support/synth';
 
 const projectRoot = join(__dirname, '..', '..');
 
@@ -22,12 +22,12 @@ function filesUnder(directory: string): Map<string, Buffer> {
 describe('synthesis', () => {
   it('writes byte-identical output from the cdktf CLI in another process, time zone and home as from the app in-process', () => {
     const inProcess = freshOutdir();
-    buildApp({ outdir: inProcess, env: {}, context: undefined }).app.synth();
+    buildApp({ outdir: inProcess, env: ALL_STACKS_ENV, context: undefined }).app.synth();
 
     const viaCli = freshOutdir();
     execFileSync(join(projectRoot, 'node_modules', '.bin', 'cdktf'), ['synth', '--output', viaCli], {
       cwd: projectRoot,
-      env: { PATH: process.env.PATH ?? '', HOME: freshOutdir(), TZ: 'Pacific/Kiritimati', LANG: 'C', CHECKPOINT_DISABLE: '1' },
+      env: { ...ALL_STACKS_ENV, PATH: process.env.PATH ?? '', HOME: freshOutdir(), TZ: 'Pacific/Kiritimati', LANG: 'C', CHECKPOINT_DISABLE: '1' },
       stdio: 'pipe',
       timeout: 120_000,
     });

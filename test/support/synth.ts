@@ -6,11 +6,23 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Testing, TerraformStack } from 'cdktf';
+import { AnnotationMetadataEntryType, Testing, TerraformStack } from 'cdktf';
 import 'cdktf/lib/testing/adapters/jest';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 
 Testing.setupJest();
+
+/**
+ * The environment the stack tests and snapshots synthesize the app with:
+ * every stack, and prod paging a real-looking address and an existing
+ * channel (prod refuses to synthesize without a destination). Set explicitly,
+ * so no test depends on the machine's variables.
+ */
+export const ALL_STACKS_ENV: Readonly<NodeJS.ProcessEnv> = {
+  STACKS: 'all',
+  PROD_ALERT_EMAILS: 'ingest-oncall@acme-data.io',
+  PROD_ALERT_CHANNELS: '4817265390',
+};
 
 /** The synthesized Terraform JSON of a stack, parsed. */
 export interface SynthesizedStack {
@@ -29,9 +41,15 @@ export interface Synthesized<T> {
   readonly parsed: SynthesizedStack;
 }
 
+/** Options of {@link synthesize}. */
+export interface SynthesizeOptions {
+  /** App context, e.g. `{ [RUNTIME_CHECK_DATE_CONTEXT]: '2027-05-01' }`. @default none */
+  readonly context?: Record<string, unknown>;
+}
+
 /** Builds constructs into a fresh test stack (with a google provider) and synthesizes it once. */
-export function synthesize<T>(build: (stack: TerraformStack) => T): Synthesized<T> {
-  const stack = new TerraformStack(Testing.app(), 'test');
+export function synthesize<T>(build: (stack: TerraformStack) => T, options: SynthesizeOptions = {}): Synthesized<T> {
+  const stack = new TerraformStack(Testing.app({ context: options.context }), 'test');
   new GoogleProvider(stack, 'google', { project: 'test-project', region: 'us-central1' });
   const built = build(stack);
   const json = Testing.synth(stack);
@@ -53,6 +71,15 @@ export function onlyResource(parsed: SynthesizedStack, type: string): Record<str
   const all = resourceList(parsed, type);
   if (all.length !== 1) throw new Error(`expected exactly one ${type}, found ${all.length}`);
   return all[0]!;
+}
+
+/** Warning annotations of every construct under `stack` (what synth prints and lets pass). */
+export function warnings(stack: TerraformStack): string[] {
+  return stack.node
+    .findAll()
+    .flatMap((construct) => construct.node.metadata)
+    .filter((entry) => entry.type === AnnotationMetadataEntryType.WARN)
+    .map((entry) => String(entry.data));
 }
 
 /** Validation errors of every construct under `stack` (what synth would refuse with). */

@@ -1,0 +1,120 @@
+/**
+ * A first `cdktf deploy` on a fresh project runs everything at once, in the
+ * order `depends_on` and references allow. These tests read that order from
+ * the synthesized JSON of both ingest stacks (and of a stack with a BigQuery
+ * subscription, which the ingest stacks do not have):
+ * - an alert policy on a log-based metric comes after the metric and after a
+ *   propagation wait, which itself comes after the metric;
+ * - a BigQuery subscription comes after the grant that lets Pub/Sub write the table;
+ * - a function comes after every grant of its build account.
+ */
+import { Testing, TerraformStack } from 'cdktf';
+import { IngestTopic } from '../../constructs/ingest-topic';
+import { WarehouseTable } from '../../constructs/warehouse-table';
+import { buildApp } from '../../stacks/main';
+import { ALL_STACKS_ENV, freshOutdir, synthesize, type SynthesizedStack } from '../support/synth';
+
+type Resource = Record<string, unknown>;
+
+/** Every resource as `<type>.<logical id>`, the form `depends_on` uses. */
+function addressed(parsed: SynthesizedStack): Map<string, Resource> {
+  return new Map(
+    Object.entries(parsed.resource ?? {}).flatMap(([type, resources]) => Object.entries(resources).map(([id, resource]) => [`${type}.${id}`, resource] as const)),
+  );
+}
+
+const dependsOn = (resource: Resource): string[] => (resource.depends_on as string[] | undefined) ?? [];
+const ofType = (resources: Map<string, Resource>, type: string) => [...resources].filter(([address]) => address.startsWith(`${type}.`));
+/** The address a `${type.id.attribute}` reference points at. */
+const referenced = (reference: unknown): string | undefined => /^\$\{([a-z0-9_]+\.[^.}]+)\.[a-z_]+\}$/.exec(String(reference))?.[1];
+
+const LOG_METRIC_TYPE = /logging\.googleapis\.com\/user\/([A-Za-z0-9_./-]+?)"/g;
+
+function checkAlertsWaitForTheirMetrics(resources: Map<string, Resource>): number {
+  const metricByName = new Map(ofType(resources, 'google_logging_metric').map(([address, metric]) => [metric.name as string, address]));
+  let checked = 0;
+  for (const [address, policy] of ofType(resources, 'google_monitoring_alert_policy')) {
+    const filters = (policy.conditions as { condition_threshold?: { filter: string } }[]).map((condition) => condition.condition_threshold?.filter ?? '');
+    const metricNames = [...new Set(filters.flatMap((filter) => [...filter.matchAll(LOG_METRIC_TYPE)].map((match) => match[1]!)))];
+    if (metricNames.length === 0) continue;
+    checked += 1;
+    const metrics = metricNames.map((name) => metricByName.get(name));
+    expect({ policy: address, metrics }).toEqual({ policy: address, metrics: metricNames.map(() => expect.any(String)) });
+    const needs = dependsOn(policy);
+    for (const metric of metrics) expect({ policy: address, dependsOnMetric: needs.includes(metric!) }).toEqual({ policy: address, dependsOnMetric: true });
+    const waits = needs.filter((dependency) => dependency.startsWith('time_sleep.'));
+    expect({ policy: address, waits: waits.length }).toEqual({ policy: address, waits: 1 });
+    const wait = resources.get(waits[0]!)!;
+    for (const [index, metric] of metrics.entries()) {
+      expect({ wait: waits[0], dependsOnMetric: dependsOn(wait).includes(metric!) }).toEqual({ wait: waits[0], dependsOnMetric: true });
+      // Keyed on the metric: created once, again only when this metric is new.
+      expect((wait.triggers as Record<string, string>)[metricNames[index]!]).toBe(`\${${metric}.id}`);
+    }
+    expect(wait.create_duration).toMatch(/^[1-9][0-9]*s$/);
+  }
+  return checked;
+}
+
+function checkBigQuerySubscriptionsWaitForTheirGrant(resources: Map<string, Resource>): number {
+  const subscriptions = ofType(resources, 'google_pubsub_subscription').filter(([, subscription]) => subscription.bigquery_config !== undefined);
+  for (const [address, subscription] of subscriptions) {
+    const tableReference = (subscription.bigquery_config as { table: string }).table;
+    const grants = ofType(resources, 'google_bigquery_table_iam_member').filter(
+      ([, grant]) => String(grant.member).includes('@gcp-sa-pubsub.iam.gserviceaccount.com') && tableReference.includes(String(grant.table_id)),
+    );
+    expect({ subscription: address, grants: grants.length }).toEqual({ subscription: address, grants: 1 });
+    expect({ subscription: address, dependsOnGrant: dependsOn(subscription).includes(grants[0]![0]) }).toEqual({ subscription: address, dependsOnGrant: true });
+  }
+  return subscriptions.length;
+}
+
+const GRANT_TYPES = ['google_project_iam_member', 'google_artifact_registry_repository_iam_member', 'google_storage_bucket_iam_member'];
+
+function checkFunctionsWaitForTheirBuildGrants(resources: Map<string, Resource>): number {
+  const functions = ofType(resources, 'google_cloudfunctions2_function');
+  for (const [address, fn] of functions) {
+    const buildConfig = fn.build_config as { service_account?: string; docker_repository?: string };
+    const account = referenced(buildConfig.service_account);
+    expect({ function: address, buildAccount: account }).toEqual({ function: address, buildAccount: expect.stringMatching(/^google_service_account\./) });
+    const grants = GRANT_TYPES.flatMap((type) => ofType(resources, type)).filter(([, grant]) => referenced(grant.member) === account);
+    expect(grants.map(([, grant]) => grant.role).sort()).toEqual(['roles/artifactregistry.writer', 'roles/logging.logWriter', 'roles/storage.objectViewer']);
+    const pushGrant = grants.find(([, grant]) => grant.role === 'roles/artifactregistry.writer')![1];
+    expect(referenced(pushGrant.repository)).toBe(referenced(buildConfig.docker_repository));
+    const needs = dependsOn(fn);
+    for (const [grant] of grants) expect({ function: address, dependsOnGrant: grant, ok: needs.includes(grant) }).toEqual({ function: address, dependsOnGrant: grant, ok: true });
+    // And on the IAM propagation wait that follows those grants.
+    const wait = needs.find((dependency) => dependency.startsWith('time_sleep.'));
+    expect(dependsOn(resources.get(wait!)!).sort()).toEqual(grants.map(([grant]) => grant).sort());
+  }
+  return functions.length;
+}
+
+const { stacks } = buildApp({ outdir: freshOutdir(), env: ALL_STACKS_ENV, context: {} });
+
+describe.each(['dev', 'prod'])('the %s ingest stack, on a first apply', (name) => {
+  const resources = addressed(JSON.parse(Testing.synth(stacks[name]!)) as SynthesizedStack);
+
+  it('creates each alert on a log-based metric after the metric and after its propagation wait', () => {
+    expect(checkAlertsWaitForTheirMetrics(resources)).toBe(2);
+  });
+
+  it('creates each function after every grant of its build account', () => {
+    expect(checkFunctionsWaitForTheirBuildGrants(resources)).toBe(2);
+  });
+
+  it('has no BigQuery subscription to order', () => {
+    expect(checkBigQuerySubscriptionsWaitForTheirGrant(resources)).toBe(0);
+  });
+});
+
+describe('a stack with a BigQuery subscription, on a first apply', () => {
+  const { parsed } = synthesize((stack: TerraformStack) => {
+    const table = new WarehouseTable(stack, 'warehouse', { datasetId: 'raw', disposable: true });
+    const topic = new IngestTopic(stack, 'events');
+    topic.addBigQuerySubscription('raw', { table });
+  });
+
+  it('creates the subscription after the grant that lets Pub/Sub write the table', () => {
+    expect(checkBigQuerySubscriptionsWaitForTheirGrant(addressed(parsed))).toBe(1);
+  });
+});
