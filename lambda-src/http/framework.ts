@@ -178,7 +178,6 @@ export interface FunctionsFrameworkOptions {
 }
 
 interface Installation {
-  internals: FrameworkInternals;
   bodyReadLimitBytes: number;
   shutdownHooks: Set<() => Promise<void>>;
 }
@@ -197,7 +196,7 @@ export function installFunctionsFramework(options: FunctionsFrameworkOptions): v
   }
   if (installation === undefined) {
     const internals = loadInternals();
-    installation = { internals, bodyReadLimitBytes: 0, shutdownHooks: new Set() };
+    installation = { bodyReadLimitBytes: 0, shutdownHooks: new Set() };
     wrapGetServer(internals, installation);
     replaceSignalHandling(internals, installation);
   }
@@ -434,14 +433,15 @@ function answerParserError(error: ParserError, socket: Duplex): void {
   endWithAnswer(socket, parserErrorAnswer(error));
 }
 
-/** How long a refused connection may keep sending before it is cut: reading on lets the client see the answer, not a reset. */
+/** How long a connection whose request was refused stays half-open for the client to read the answer and close its side. */
 const REFUSED_CONNECTION_LINGER_MS = 1000;
 
 /**
  * Writes `answer` as a whole HTTP response on a socket no `ServerResponse`
- * owns, then ends it. Bytes the client is still sending are read and dropped
- * for a moment, since closing with unread bytes would reset the connection
- * before the client reads the answer.
+ * owns, then ends it. Destroying it at once, as Node does, would reset a
+ * connection whose client is still sending before the client reads the
+ * answer; so it is destroyed only after a moment, if the client has not
+ * closed it by then.
  */
 function endWithAnswer(socket: Duplex, answer: Answer): void {
   const { json, headers } = encodeAnswer(answer, randomUUID());
@@ -450,7 +450,6 @@ function endWithAnswer(socket: Duplex, answer: Answer): void {
   socket.end(`${head.join('\r\n')}\r\n\r\n${json}`);
   socket.on('error', () => socket.destroy());
   setTimeout(() => socket.destroy(), REFUSED_CONNECTION_LINGER_MS).unref();
-  socket.resume();
 }
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -4,13 +4,15 @@
  * Functions Framework's own `main` (`functions-framework --target`). What
  * matters most here is that in bundled form our changes to the framework are
  * installed: a body the framework cannot read still reaches our function (our
- * JSON 400, never the framework's HTML page with a stack), and the entry
- * refuses to start under a framework version they were not tested with.
+ * JSON 400, never the framework's HTML page with a stack), what Node's HTTP
+ * parser refuses is answered with our JSON too, and the entry refuses to
+ * start under a framework version they were not tested with.
  */
 import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { installedFramework } from '../../lambda-src/http/framework';
+import { RawConnection } from '../../tools/raw-http-client';
 import { startDeployedFunction, type DeployedFunction } from './deployed-function';
 
 const post = (url: string, body: string) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
@@ -58,6 +60,23 @@ describe('bundled functions under the Functions Framework', () => {
     const malformed = await post(subscriber.url, '{"message":');
     expect(malformed.status).toBe(400);
     expect(malformed.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  });
+
+  it.each([
+    ['CONNECT', 'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n', 501],
+    ['headers too large', `GET / HTTP/1.1\r\nHost: api\r\nX-Padding: ${'x'.repeat(64 * 1024)}\r\n\r\n`, 431],
+  ])("answers what Node's HTTP parser refuses (%s) with our JSON on the framework's own server", async (_name, bytes, status) => {
+    const connection = await RawConnection.open(api.host, api.port);
+    try {
+      connection.write(bytes);
+      const answer = await connection.nextAnswer();
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(JSON.parse(answer.body.toString('utf8'))).toMatchObject({ success: false, details: [{ field: 'request' }] });
+      expect(await connection.ended).toBe('closed');
+    } finally {
+      connection.close();
+    }
   });
 
   it('refuses to start under a framework version outside the tested range, saying which and what to do', async () => {
