@@ -33,7 +33,7 @@
  *
  * In the deployed runtime the framework's SIGTERM/SIGINT handler exits at
  * once, answering the latest request with a crash page and stranding the
- * rest. We replace it: drain the server, await every `onShutdown` (which
+ * rest. We replace it: drain the server while every `onShutdown` runs (which
  * flushes the group-commit batcher), then exit.
  */
 import { randomUUID } from 'node:crypto';
@@ -166,13 +166,15 @@ export interface FunctionsFrameworkOptions {
    */
   readonly maxBodyBytes: number;
   /**
-   * Awaited when the deployed runtime (`functions-framework --target`) gets
-   * SIGTERM or SIGINT, once the server has answered every request in flight
-   * and before the process exits, e.g. the runtime's `close` (flushes the
-   * group-commit batcher and closes the warehouse). A rejection makes the exit
-   * code 1. Test servers and the local server have no signal handling of the
-   * framework's, and never call it.
-   * @default nothing to await
+   * Called as soon as the deployed runtime (`functions-framework --target`)
+   * gets SIGTERM or SIGINT, while the server drains; the process exits once
+   * it has settled and every connection is closed. E.g. the runtime's
+   * `close`, which sends the rows the group-commit batcher holds at once
+   * (rather than after its linger), so the requests waiting on them are
+   * answered, then closes the warehouse. A rejection makes the exit code 1.
+   * Test servers and the local server have none of the framework's signal
+   * handling and never call it.
+   * @default nothing to call
    */
   readonly onShutdown?: () => Promise<void>;
 }
@@ -458,9 +460,9 @@ function endWithAnswer(socket: Duplex, answer: Answer): void {
 /**
  * Stops `server` (built by the framework after `installFunctionsFramework`)
  * accepting connections, tells every response still in flight to close its
- * connection, closes idle keep-alive connections at once, and resolves when
- * every connection is closed; those still open when `deadline` resolves are
- * cut.
+ * connection, closes idle keep-alive connections at once (`server.close()`
+ * does, since Node 19), and resolves when every connection is closed; those
+ * still open when `deadline` resolves are cut.
  */
 export async function drainServer(server: Server, deadline: Promise<void>): Promise<void> {
   const served = servedConnections.get(server);
@@ -469,7 +471,6 @@ export async function drainServer(server: Server, deadline: Promise<void>): Prom
   served.draining = true;
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
   for (const res of served.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-  server.closeIdleConnections();
   void deadline.then(() => server.closeAllConnections());
   await closed;
 }
@@ -502,16 +503,14 @@ function replaceSignalHandling(internals: FrameworkInternals, installed: Install
   };
 }
 
-/** Drains the server, then awaits every shutdown hook; 0 if all of that finished within the grace period. */
+/** Drains the server while the shutdown hooks run; 0 if both finished well within the grace period. */
 async function shutDown(server: Server, installed: Installation): Promise<number> {
   let graceOver!: () => void;
   const deadline = new Promise<void>((resolve) => (graceOver = resolve));
   const timer = setTimeout(graceOver, SHUTDOWN_GRACE_MS);
-  const orderly = (async () => {
-    await drainServer(server, deadline);
-    const results = await Promise.allSettled([...installed.shutdownHooks].map((hook) => hook()));
-    return results.every((result) => result.status === 'fulfilled') ? 0 : 1;
-  })();
+  const orderly = Promise.all([drainServer(server, deadline), Promise.allSettled([...installed.shutdownHooks].map((hook) => hook()))]).then(
+    ([, results]) => (results.every((result) => result.status === 'fulfilled') ? 0 : 1),
+  );
   try {
     return await Promise.race([orderly, deadline.then(() => 1)]);
   } finally {
