@@ -6,8 +6,9 @@
  * nothing but `npm ci` is needed. SIGTERM or SIGINT drains in-flight
  * requests, closes the warehouse and exits 0.
  *
- * Human-readable messages go to stderr; stdout carries only the JSON request
- * log lines, as in the cloud (`npm start | jq` works).
+ * Human-readable messages go to stderr; stdout carries only the JSON log
+ * lines, as in the cloud, so `npm -s start | jq` works (without `-s`, npm
+ * itself prints its `> npm start` lines on stdout first).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -177,12 +178,15 @@ async function main(): Promise<void> {
   }
   process.stderr.write(banner(servers, describeWarehouse(warehouseConfig)));
 
+  // Ctrl-C signals the whole foreground process group, so `| jq` is gone while the drain still logs: its lines are
+  // lost, the drain goes on.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(1);
-    }
+    // npm forwards the SIGINT of a Ctrl-C that this process also got from the terminal: a repeat is not a second request.
+    if (stopping) return;
     stopping = true;
     process.stderr.write(`${signal}: draining in-flight requests, then closing the warehouse\n`);
     servers.stop().then(

@@ -2,9 +2,10 @@
  * Graceful shutdown: `npm start` gets SIGTERM while requests to both entry
  * points are in flight, their rows held in the group-commit batcher
  * (`GROUP_COMMIT_LINGER_MS` keeps them there for seconds), and a keep-alive
- * connection is idle. Every one of those requests must still be answered
- * 200, the idle connection closed cleanly, the process must exit 0, and the
- * DuckDB file must then hold each of their records exactly once.
+ * connection is idle; a second signal follows. Every one of those requests
+ * must still be answered 200, the idle connection closed cleanly, the
+ * process must exit 0, and the DuckDB file must then hold each of their
+ * records exactly once.
  */
 import { request, type ClientRequest } from 'node:http';
 import { pushDelivery, SEED_SUCCESS } from './http-client';
@@ -72,6 +73,9 @@ it('answers every in-flight request and commits its pending rows before exiting 
   expect(pending.filter((entry) => entry.answered)).toEqual([]);
 
   server.child.kill('SIGTERM');
+  // A signal while draining does not cut it short: a Ctrl-C under `npm start` arrives twice (from the terminal, and
+  // forwarded by npm).
+  server.child.kill('SIGINT');
 
   expect(await idle.ended).toBe('closed');
   const answers = await Promise.all(pending.map((entry) => entry.answer));
