@@ -293,7 +293,11 @@ const servedConnections = new WeakMap<Server, ServedConnections>();
 /** Responses under way per socket (pipelined requests queue theirs): a parser error there cannot be answered without corrupting one. */
 const responsesUnderWay = new WeakMap<Socket, number>();
 
-/** Node's own answers are a bare status line; the framework's server gets our JSON in each case. */
+/**
+ * Sends the server's requests through `serve` (the framework's app, with our
+ * final handler), and answers with our JSON what Node's HTTP layer would
+ * otherwise answer itself with a bare status line, or not at all.
+ */
 function takeOverRequests(server: Server): void {
   const listeners = server.listeners('request');
   if (listeners.length !== 1) {
@@ -423,6 +427,7 @@ function parserErrorAnswer(error: ParserError): Answer {
   return protocolError(400, `malformed HTTP request: ${error.reason ?? error.message}`);
 }
 
+/** Node reports a parser error again for bytes that arrive after the first; a socket is answered once. */
 const answeredParserErrors = new WeakSet<Duplex>();
 
 function answerParserError(error: ParserError, socket: Duplex): void {

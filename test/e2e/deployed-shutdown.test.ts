@@ -27,7 +27,7 @@ let api: DeployedFunction | undefined;
 
 beforeAll(async () => {
   // Long enough that the flushed insert is still in flight while the test watches the idle connection close.
-  standIn = await BigQueryStandIn.start({ latencyMs: 1500 });
+  standIn = await BigQueryStandIn.start({ latencyMs: 750 });
   standIn.createTable(TABLE, WAREHOUSE_BIGQUERY_FIELDS);
 });
 
