@@ -6,9 +6,10 @@
  * ratio is what batching alone buys for the same number of concurrent
  * insertAll calls per instance.
  */
+import * as functions from '@google-cloud/functions-framework';
 import { createFunctionRuntime, functionSettingsFromEnv } from '../lambda-src/functions/runtime';
 import { createApiFunction } from '../lambda-src/handlers/api';
-import { registerHttpFunction } from '../lambda-src/http/framework';
+import { installFunctionsFramework } from '../lambda-src/http/framework';
 import { FUNCTION_NAMES } from '../lambda-src/log-events';
 import { openWarehouse, warehouseConfigFromEnv } from '../lambda-src/warehouse/from-env';
 
@@ -23,4 +24,5 @@ const runtime = createFunctionRuntime({
   groupCommit: ONE_REQUEST_PER_INSERT,
 });
 
-registerHttpFunction(FUNCTION_NAMES.api, createApiFunction(runtime));
+installFunctionsFramework({ maxBodyBytes: runtime.maxBodyBytes, onShutdown: runtime.close });
+functions.http(FUNCTION_NAMES.api, createApiFunction(runtime));

@@ -9,14 +9,15 @@
 'use strict';
 const [frameworkSrc, source, target] = process.argv.slice(2);
 const { getUserFunction } = require(`${frameworkSrc}/loader.js`);
-const { getServer } = require(`${frameworkSrc}/server.js`);
+// Looked up when called, as `main.js` does: the function's module replaces it when it installs our changes.
+const frameworkServer = require(`${frameworkSrc}/server.js`);
 const { parseOptions } = require(`${frameworkSrc}/options.js`);
 const { ErrorHandler } = require(`${frameworkSrc}/invoker.js`);
 
 getUserFunction(source, target, 'http').then((loaded) => {
   if (!loaded) process.exit(1);
   const options = { ...parseOptions([], process.env), target, sourceLocation: source, signatureType: loaded.signatureType };
-  const server = getServer(loaded.userFunction, options);
+  const server = frameworkServer.getServer(loaded.userFunction, options);
   const errorHandler = new ErrorHandler(server);
   server
     .listen(0, '127.0.0.1', () => {

@@ -1,9 +1,10 @@
 /**
- * A keep-alive HTTP/1.1 connection over a raw socket, for the benchmark's load
- * generator and the reliability tests. Callers write the request bytes
- * themselves (so they can send what `fetch` refuses: no Content-Type, a body on
- * GET, bytes that are not UTF-8), and the answer is read up to its
- * `Content-Length`.
+ * HTTP/1.1 over a raw socket, for the benchmark's load generator and the
+ * reliability and protocol tests. Callers write the request bytes themselves
+ * (so they can send what `fetch` refuses: no Content-Type, a body on GET,
+ * bytes that are not UTF-8, a malformed request line), and the answer is read
+ * up to its `Content-Length`. `KeepAliveConnection` reconnects as needed;
+ * `RawConnection` is one socket, and tells how the server ended it.
  *
  * It exists because `node:http`'s client costs about as much CPU per request
  * as the no-op function under test: on two cores, every cycle the client
@@ -45,6 +46,31 @@ export class RawAnswer {
   get body(): Buffer {
     return this.received.subarray(this.bodyStart, this.bodyEnd);
   }
+}
+
+interface TakenAnswer {
+  answer: RawAnswer;
+  /** What was received after the answer. */
+  rest: Buffer;
+  /** The answer says `Connection: close`. */
+  closesConnection: boolean;
+}
+
+/** The first whole answer in `received`, or undefined while it is incomplete; throws on an answer without Content-Length. */
+function takeAnswer(received: Buffer, bodiless: boolean): TakenAnswer | undefined {
+  const headerEnd = received.indexOf('\r\n\r\n');
+  if (headerEnd < 0) return undefined;
+  const head = received.toString('latin1', 0, headerEnd);
+  const length = CONTENT_LENGTH.exec(head)?.[1];
+  if (length === undefined) throw new Error(`answer without Content-Length: ${head.split('\r\n', 1)[0]}`);
+  const bodyStart = headerEnd + 4;
+  const answerEnd = bodyStart + (bodiless ? 0 : Number(length));
+  if (received.length < answerEnd) return undefined;
+  return {
+    answer: new RawAnswer(Number(head.slice(9, 12)), head, received, bodyStart, answerEnd),
+    rest: received.subarray(answerEnd),
+    closesConnection: CONNECTION_CLOSE.test(head),
+  };
 }
 
 export interface SendOptions {
@@ -111,22 +137,18 @@ export class KeepAliveConnection {
     this.received = this.received.length === 0 ? chunk : Buffer.concat([this.received, chunk]);
     const exchange = this.exchange;
     if (!exchange) return;
-    const headerEnd = this.received.indexOf('\r\n\r\n');
-    if (headerEnd < 0) return;
-    const head = this.received.toString('latin1', 0, headerEnd);
-    const length = CONTENT_LENGTH.exec(head)?.[1];
-    if (length === undefined) {
-      this.fail(new Error(`answer without Content-Length: ${head.split('\r\n', 1)[0]}`));
+    let taken: TakenAnswer | undefined;
+    try {
+      taken = takeAnswer(this.received, exchange.bodiless);
+    } catch (error) {
+      this.fail(error as Error);
       return;
     }
-    const bodyStart = headerEnd + 4;
-    const answerEnd = bodyStart + (exchange.bodiless ? 0 : Number(length));
-    if (this.received.length < answerEnd) return;
-    const answer = new RawAnswer(Number(head.slice(9, 12)), head, this.received, bodyStart, answerEnd);
-    this.received = this.received.subarray(answerEnd);
-    if (CONNECTION_CLOSE.test(head)) this.close();
+    if (taken === undefined) return;
+    this.received = taken.rest;
+    if (taken.closesConnection) this.close();
     this.exchange = undefined;
-    exchange.resolve(answer);
+    exchange.resolve(taken.answer);
   }
 
   private fail(error: Error): void {
@@ -135,5 +157,91 @@ export class KeepAliveConnection {
     const exchange = this.exchange;
     this.exchange = undefined;
     exchange?.reject(error);
+  }
+}
+
+/** How the server ended a connection: a clean close (FIN) or a reset. */
+export type ConnectionEnding = 'closed' | 'reset';
+
+/**
+ * One connection, never reopened: answers are read in order as they arrive,
+ * and `ended` tells how the server ended the connection, so that a test can
+ * tell a clean close from a reset.
+ */
+export class RawConnection {
+  /** Settles once the connection is gone: `reset` if the server reset it, else `closed`. */
+  readonly ended: Promise<ConnectionEnding>;
+  private received: Buffer = Buffer.alloc(0);
+  private waiting: (Exchange & { bodiless: boolean }) | undefined;
+  private ending: ConnectionEnding | undefined;
+
+  private constructor(private readonly socket: Socket) {
+    this.ended = new Promise((resolve) => {
+      socket.on('error', (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ECONNRESET') this.ending = 'reset';
+      });
+      socket.on('close', () => {
+        this.ending ??= 'closed';
+        this.failWaiting();
+        resolve(this.ending);
+      });
+    });
+    socket.on('data', (chunk: Buffer) => {
+      this.received = Buffer.concat([this.received, chunk]);
+      this.deliver();
+    });
+    // The server's FIN: end our side too, as an HTTP client does once it has read the answer.
+    socket.on('end', () => socket.end());
+  }
+
+  static open(host: string, port: number): Promise<RawConnection> {
+    return new Promise((resolve, reject) => {
+      const socket = connect({ host, port }, () => {
+        socket.off('error', reject);
+        resolve(new RawConnection(socket));
+      });
+      socket.once('error', reject);
+    });
+  }
+
+  /** Writes bytes as given: a whole request, part of one, or several. */
+  write(bytes: string | Uint8Array): void {
+    this.socket.write(bytes);
+  }
+
+  /** The next answer on this connection; rejects if the connection ends before it is whole. */
+  nextAnswer(options?: SendOptions): Promise<RawAnswer> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { bodiless: options?.bodiless ?? false, resolve, reject };
+      this.deliver();
+      if (this.ending !== undefined) this.failWaiting();
+    });
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private deliver(): void {
+    const waiting = this.waiting;
+    if (!waiting) return;
+    let taken: TakenAnswer | undefined;
+    try {
+      taken = takeAnswer(this.received, waiting.bodiless);
+    } catch (error) {
+      this.waiting = undefined;
+      waiting.reject(error as Error);
+      return;
+    }
+    if (taken === undefined) return;
+    this.received = taken.rest;
+    this.waiting = undefined;
+    waiting.resolve(taken.answer);
+  }
+
+  private failWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(new Error(`connection ${this.ending} before the answer`));
   }
 }

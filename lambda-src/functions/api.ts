@@ -3,14 +3,14 @@
  * seed's ingest contract. Configured by the environment (see README,
  * Configuration); opens the warehouse on the first request.
  */
+import * as functions from '@google-cloud/functions-framework';
 import { createApiFunction } from '../handlers/api';
-import { registerHttpFunction } from '../http/framework';
+import { installFunctionsFramework } from '../http/framework';
 import { FUNCTION_NAMES } from '../log-events';
 import { runtimeFromEnv } from './runtime';
-import { flushBeforeExit } from './shutdown';
 
 /** This instance's runtime; `close()` flushes and releases the warehouse, which SIGTERM awaits before exit. */
 export const runtime = runtimeFromEnv(FUNCTION_NAMES.api);
 
-registerHttpFunction(FUNCTION_NAMES.api, createApiFunction(runtime));
-flushBeforeExit(runtime.close);
+installFunctionsFramework({ maxBodyBytes: runtime.maxBodyBytes, onShutdown: runtime.close });
+functions.http(FUNCTION_NAMES.api, createApiFunction(runtime));

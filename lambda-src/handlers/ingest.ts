@@ -13,7 +13,6 @@
 import { createHash } from 'node:crypto';
 import type { Request } from '@google-cloud/functions-framework';
 import { invalidInput, type Answer } from '../http/answer';
-import { acceptBodiesUpTo } from '../http/framework';
 import { readJsonBody } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
 import { parseIngestPayload } from './payload';
@@ -23,7 +22,6 @@ export const IDEMPOTENCY_KEY_HEADER = 'Idempotency-Key';
 const IDEMPOTENCY_KEY = /^[\x20-\x7E]{1,255}$/;
 
 export function createIngestHandler(deps: HandlerDependencies): RouteHandler {
-  acceptBodiesUpTo(deps.maxBodyBytes);
   // Not `async`: a refused request is answered without a promise (see `createRoutedFunction`).
   return (req, scope) => {
     const idempotency = idempotencyKeyOf(req);

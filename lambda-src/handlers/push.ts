@@ -24,7 +24,6 @@
 import type { FieldError } from '../record';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { invalidInput, type Answer } from '../http/answer';
-import { acceptBodiesUpTo } from '../http/framework';
 import { readJsonBody, tooLarge } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
 import { parseJsonBytes } from '../http/safe-json';
@@ -57,7 +56,6 @@ type EnvelopeResult = { ok: true; message: PushMessage; context: LogContext } | 
 
 export function createPushHandler(deps: HandlerDependencies): RouteHandler {
   const envelopeLimit = pushEnvelopeLimit(deps.maxBodyBytes);
-  acceptBodiesUpTo(envelopeLimit);
   return async (req, scope) => {
     const body = readJsonBody(req, envelopeLimit);
     if (!body.ok) return body.answer;

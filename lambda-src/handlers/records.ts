@@ -23,7 +23,6 @@
 import type { Request } from '@google-cloud/functions-framework';
 import * as v from 'valibot';
 import { invalidInput, type Answer } from '../http/answer';
-import { acceptBodiesUpTo } from '../http/framework';
 import { readJsonBody } from '../http/json-body';
 import type { RequestScope, RouteHandler } from '../http/router';
 import { REQUEST_ERROR_CLASSES } from '../logging';
@@ -166,7 +165,6 @@ function versionTime(now: Date, supersedes: StoredRecord): Date {
 
 /** `PUT /records/{id}`. Insert ids are derived like `POST /`'s, so an `Idempotency-Key` makes a retried update store once. */
 export function createUpdateRecordHandler(deps: HandlerDependencies): RouteHandler {
-  acceptBodiesUpTo(deps.maxBodyBytes);
   return async (req, scope) => {
     const idempotency = idempotencyKeyOf(req);
     if (!idempotency.ok) return idempotency.answer;

@@ -72,29 +72,48 @@ export function invalidInput(
   };
 }
 
-const CLIENT_ERRORS = {
-  404: { error: 'Not found', errorClass: REQUEST_ERROR_CLASSES.notFound },
-  405: { error: 'Method not allowed', errorClass: REQUEST_ERROR_CLASSES.methodNotAllowed },
-  413: { error: 'Payload too large', errorClass: REQUEST_ERROR_CLASSES.payloadTooLarge },
-  415: { error: 'Unsupported media type', errorClass: REQUEST_ERROR_CLASSES.unsupportedMediaType },
+/** The fixed `error` text of each refusal status; the reason goes in `details`. */
+const REFUSAL_TEXT = {
+  400: 'Bad request',
+  404: 'Not found',
+  405: 'Method not allowed',
+  408: 'Request timeout',
+  413: 'Payload too large',
+  415: 'Unsupported media type',
+  417: 'Expectation failed',
+  431: 'Request header fields too large',
+  501: 'Not implemented',
 } as const;
+
+const CLIENT_ERROR_CLASSES = {
+  404: REQUEST_ERROR_CLASSES.notFound,
+  405: REQUEST_ERROR_CLASSES.methodNotAllowed,
+  413: REQUEST_ERROR_CLASSES.payloadTooLarge,
+  415: REQUEST_ERROR_CLASSES.unsupportedMediaType,
+} as const;
+
+function refusalBody(status: keyof typeof REFUSAL_TEXT, shownReason: string): Answer['body'] {
+  return { success: false, error: REFUSAL_TEXT[status], details: [{ field: 'request', message: shownReason }] };
+}
 
 /** 404, 405, 413 or 415: a fixed error string, and the reason (which may quote the request's path or headers) in `details` for the client too. */
 export function clientError(
-  status: keyof typeof CLIENT_ERRORS,
+  status: keyof typeof CLIENT_ERROR_CLASSES,
   reason: string,
   headers?: Readonly<Record<string, string>>,
 ): Answer {
-  const { error, errorClass } = CLIENT_ERRORS[status];
   const shownReason = bounded(reason);
-  return {
-    status,
-    body: { success: false, error, details: [{ field: 'request', message: shownReason }] },
-    headers,
-    rows: 0,
-    errorClass,
-    reason: shownReason,
-  };
+  return { status, body: refusalBody(status, shownReason), headers, rows: 0, errorClass: CLIENT_ERROR_CLASSES[status], reason: shownReason };
+}
+
+/**
+ * A request refused before any function saw it (Node's HTTP parser refused
+ * it, or it has no `Host`): the same body as `clientError`'s. No function
+ * logs it, so it has no error class.
+ */
+export function protocolError(status: keyof typeof REFUSAL_TEXT, reason: string): Answer {
+  const shownReason = bounded(reason);
+  return { status, body: refusalBody(status, shownReason), rows: 0, reason: shownReason };
 }
 
 type ServerErrorClass = WarehouseErrorClass | typeof REQUEST_ERROR_CLASSES.internalError;
@@ -132,15 +151,23 @@ export function serverError(
 }
 
 /** Every response: JSON, never sniffed, never cached, tagged with the request id. */
-export function sendAnswer(res: ServerResponse, answer: Answer, requestId: string): void {
+export function encodeAnswer(answer: Answer, requestId: string): { json: string; headers: Record<string, string | number> } {
   const json = JSON.stringify(answer.body);
-  res.writeHead(answer.status, {
-    ...answer.headers,
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(json),
-    'X-Content-Type-Options': 'nosniff',
-    'Cache-Control': 'no-store',
-    'X-Request-Id': requestId,
-  });
+  return {
+    json,
+    headers: {
+      ...answer.headers,
+      'Content-Type': 'application/json; charset=utf-8',
+      'Content-Length': Buffer.byteLength(json),
+      'X-Content-Type-Options': 'nosniff',
+      'Cache-Control': 'no-store',
+      'X-Request-Id': requestId,
+    },
+  };
+}
+
+export function sendAnswer(res: ServerResponse, answer: Answer, requestId: string): void {
+  const { json, headers } = encodeAnswer(answer, requestId);
+  res.writeHead(answer.status, headers);
   res.end(json);
 }

@@ -1,61 +1,265 @@
 /**
- * Registration of our HTTP functions with the functions framework, plus the
- * one thing the framework (5.0.5) does not let a function do: answer a body
- * it failed to read.
+ * Our one integration point with the Functions Framework: everything we change
+ * in it, installed once per process by `installFunctionsFramework` (called by
+ * each deployed entry module and by the local server), and the check, at load,
+ * that the installed framework is a version these changes were tested with.
+ * No other file goes past the framework's public API (`http`,
+ * `getTestServer`, types).
  *
- * The framework runs body-parser before the function. A malformed JSON body,
- * an unsupported charset or a corrupt gzip stream makes body-parser call
- * `next(err)`, which skips the function and lands in Express's default final
- * handler: an HTML page that, unless NODE_ENV=production, carries the stack
- * trace (functions-framework-nodejs issue #686, no hook upstream). We replace
- * that final handler: a body-reading failure (a 4xx from the framework) is
- * remembered on the request and the request is dispatched to the app once
- * more, after its body has been drained, so the function itself answers it
- * (with our JSON, status and request log line). Anything else still gets a
- * JSON answer, never HTML.
+ * The framework builds every server, under `functions-framework --target` and
+ * in `getTestServer` alike, with its internal `getServer`; we wrap it, so each
+ * server it builds:
+ * - reads a body only up to the installed `maxBodyBytes` (after inflating),
+ *   instead of the framework's 1 GB, and keeps JSON bodies as bytes
+ *   (`req.rawBody`), which our functions parse themselves (`readJsonBody`);
+ * - hands a request whose body the framework could not read (413, malformed,
+ *   corrupt gzip, unsupported charset) to the function once more, with the
+ *   failure on the request (`bodyReadFailureOf`), instead of Express's HTML
+ *   error page, which carries the stack unless NODE_ENV=production
+ *   (functions-framework-nodejs issue #686);
+ * - lets a path that is not valid percent-encoding reach the function
+ *   (`undecodablePathOf`) instead of failing in Express's router;
+ * - runs the function outside the framework's per-request `domain`, whose
+ *   async hooks cost about 5 µs of CPU per promise: our router turns every
+ *   failure into a JSON 500;
+ * - sends `/favicon.ico` and `/robots.txt` to the function, not to the
+ *   framework's empty 404;
+ * - answers whatever Node's HTTP parser refuses (headers too large, a
+ *   malformed request line, an unknown method, `CONNECT`, a missing `Host`,
+ *   an unmet `Expect`) with our JSON error body, never an empty one;
+ * - and can be drained (`drainServer`): in-flight answers carry
+ *   `Connection: close` and idle keep-alive connections are closed, so
+ *   clients see a clean close, never a reset.
  *
- * Express 5 also fails a request before any function runs when it cannot
- * percent-decode the path (`/records/%E0%A4%A`, `/%`): that is a 400 of the
- * URL, not the body. Such a request goes on with every `%` of its path
- * escaped, and the path as sent is remembered on the request
- * (`undecodablePathOf`), so the function's router matches and answers it.
- *
- * The framework's body parsers also read (and JSON-parse) any body of up to
- * 1 GB before a function sees it, inflating a compressed one first: Cloud Run
- * caps a request at 32 MiB on the wire, but a gzip body inflates without
- * bound, and every request in flight holds its bytes. Functions declare the
- * largest body they read (`acceptBodiesUpTo`) and the parsers stop at the
- * largest size declared in the process, with a 413 the function answers.
- * The JSON parsers then only keep the bytes, which our functions parse.
- *
- * The patches go on the `express` and `body-parser` that the framework itself
- * loads, before the framework builds its app (the framework loads the
- * function module first, both in `functions-framework --target` and in
- * `getTestServer`).
+ * In the deployed runtime the framework's SIGTERM/SIGINT handler exits at
+ * once, answering the latest request with a crash page and stranding the
+ * rest. We replace it: drain the server while every `onShutdown` runs (which
+ * flushes the group-commit batcher), then exit.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { dirname } from 'node:path';
-import { finished } from 'node:stream';
-import * as functions from '@google-cloud/functions-framework';
+import { existsSync, readFileSync } from 'node:fs';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { dirname, join } from 'node:path';
+import { finished, type Duplex } from 'node:stream';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import { createLogger, REQUEST_ERROR_CLASSES } from '../logging';
-import { sendAnswer, serverError } from './answer';
+import { encodeAnswer, protocolError, sendAnswer, serverError, type Answer } from './answer';
 
-type FinalHandler = (error?: unknown) => void;
-type AppHandle = (this: unknown, req: IncomingMessage, res: ServerResponse, done?: FinalHandler) => void;
-interface ExpressApplication {
-  handle: AppHandle;
-  [PATCHED]?: true;
+export const FRAMEWORK_PACKAGE = '@google-cloud/functions-framework';
+
+/**
+ * The framework versions whose internals this file was tested against:
+ * `from` inclusive, `before` exclusive, release versions only. To support
+ * another, run the tests of this file against it and widen the range.
+ */
+export const SUPPORTED_FRAMEWORK_VERSIONS = { from: '5.0.5', before: '5.1.0' } as const;
+
+/** Cloud Run's grace period between SIGTERM and SIGKILL. */
+export const SHUTDOWN_GRACE_MS = 10_000;
+
+export interface InstalledFramework {
+  version: string;
+  /** The package's directory (where its package.json is). */
+  directory: string;
 }
+
+/**
+ * The framework this process loads: its package.json, found by walking up
+ * from the main entry that `require` resolves (the package's `exports` map
+ * hides `package.json` itself from `require.resolve`).
+ */
+export function installedFramework(): InstalledFramework {
+  const entry = require.resolve(FRAMEWORK_PACKAGE);
+  for (let directory = dirname(entry); ; directory = dirname(directory)) {
+    const manifestPath = join(directory, 'package.json');
+    if (existsSync(manifestPath)) {
+      const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { name?: unknown; version?: unknown };
+      if (manifest.name === FRAMEWORK_PACKAGE) return { version: String(manifest.version), directory };
+    }
+    if (dirname(directory) === directory) throw new Error(`no package.json of ${FRAMEWORK_PACKAGE} above its entry ${entry}`);
+  }
+}
+
+const RELEASE_VERSION = /^(\d+)\.(\d+)\.(\d+)$/;
+
+function releaseParts(version: string): number[] | undefined {
+  return RELEASE_VERSION.exec(version)?.slice(1).map(Number);
+}
+
+function compareReleases(left: number[], right: number[]): number {
+  for (let index = 0; index < 3; index += 1) {
+    if (left[index] !== right[index]) return left[index]! - right[index]!;
+  }
+  return 0;
+}
+
+/** Throws, saying what was found, what is supported and what to do, unless `found` is in `SUPPORTED_FRAMEWORK_VERSIONS`. */
+export function checkFrameworkVersion(found: InstalledFramework): void {
+  const parts = releaseParts(found.version);
+  const { from, before } = SUPPORTED_FRAMEWORK_VERSIONS;
+  if (parts && compareReleases(parts, releaseParts(from)!) >= 0 && compareReleases(parts, releaseParts(before)!) < 0) return;
+  throw new Error(
+    `${FRAMEWORK_PACKAGE} ${found.version} is installed (${found.directory}), but this code supports >=${from} <${before} only: ` +
+      `it changes the framework's server, body parsers and signal handling, which are not its public API. ` +
+      `Install a supported version (package.json pins one, and the function zip's package-lock.json makes Cloud Run's buildpack install the same), ` +
+      `or run the tests of lambda-src/http/framework.ts against ${found.version} and widen SUPPORTED_FRAMEWORK_VERSIONS there.`,
+  );
+}
+
+const framework = installedFramework();
+checkFrameworkVersion(framework);
+
+// ---------------------------------------------------------------------------------------------------------------
+// The framework's internals we change, as the framework itself loads them.
+
+interface FrameworkServerOptions {
+  signatureType: string;
+  /** `null`: the framework's default ignored routes (`/favicon.ico`, `/robots.txt`) for HTTP functions. */
+  ignoredRoutes: string | null;
+}
+type GetServer = (userFunction: unknown, options: FrameworkServerOptions) => Server;
+interface FrameworkErrorHandler {
+  /** The server the framework's `main` listens with. */
+  server: Server;
+  register(this: FrameworkErrorHandler): void;
+}
+type BodyParserFactory = (options?: Record<string, unknown>) => unknown;
+type BodyParser = Record<'json' | 'raw' | 'text' | 'urlencoded', BodyParserFactory>;
+/** The framework's Express app: a request listener that takes a final handler. */
+type ExpressApp = (req: IncomingMessage, res: ServerResponse, done: FinalHandler) => void;
+type FinalHandler = (error?: unknown) => void;
+
+interface FrameworkInternals {
+  server: { getServer: GetServer };
+  invoker: { ErrorHandler: { prototype: FrameworkErrorHandler } };
+  bodyParser: BodyParser;
+}
+
+function loadInternals(): FrameworkInternals {
+  const sourceDirectory = join(framework.directory, 'build', 'src');
+  const internals: FrameworkInternals = {
+    server: require(join(sourceDirectory, 'server.js')),
+    invoker: require(join(sourceDirectory, 'invoker.js')),
+    bodyParser: require(require.resolve('body-parser', { paths: [framework.directory] })),
+  };
+  const missing = [
+    typeof internals.server.getServer !== 'function' && 'server.js getServer',
+    typeof internals.invoker.ErrorHandler?.prototype?.register !== 'function' && 'invoker.js ErrorHandler.register',
+    ...(['json', 'raw', 'text', 'urlencoded'] as const).map((kind) => typeof internals.bodyParser[kind] !== 'function' && `body-parser ${kind}`),
+  ].filter(Boolean);
+  if (missing.length > 0) {
+    throw new Error(`${FRAMEWORK_PACKAGE} ${framework.version} lacks what lambda-src/http/framework.ts changes: ${missing.join(', ')}`);
+  }
+  return internals;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Installation.
+
+export interface FunctionsFrameworkOptions {
+  /**
+   * Largest request body, in bytes after inflating, that this function reads
+   * (for the push subscriber, its envelope). The framework's body parsers stop
+   * there and the function gets a 413 body-read failure instead of the bytes;
+   * with several functions in one process the largest declared applies.
+   */
+  readonly maxBodyBytes: number;
+  /**
+   * Called as soon as the deployed runtime (`functions-framework --target`)
+   * gets SIGTERM or SIGINT, while the server drains; the process exits once
+   * it has settled and every connection is closed. E.g. the runtime's
+   * `close`, which sends the rows the group-commit batcher holds at once
+   * (rather than after its linger), so the requests waiting on them are
+   * answered, then closes the warehouse. A rejection makes the exit code 1.
+   * Test servers and the local server have none of the framework's signal
+   * handling and never call it.
+   * @default nothing to call
+   */
+  readonly onShutdown?: () => Promise<void>;
+}
+
+interface Installation {
+  bodyReadLimitBytes: number;
+  shutdownHooks: Set<() => Promise<void>>;
+}
+
+let installation: Installation | undefined;
+
+/**
+ * Installs our changes to the framework, once per process; a second call
+ * (another function in the same process) only adds its options. Call it
+ * before the framework builds its server: at the top of the entry module,
+ * which the framework loads first.
+ */
+export function installFunctionsFramework(options: FunctionsFrameworkOptions): void {
+  if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 1) {
+    throw new Error(`installFunctionsFramework: maxBodyBytes must be a positive integer, got ${options.maxBodyBytes}`);
+  }
+  if (installation === undefined) {
+    const internals = loadInternals();
+    installation = { bodyReadLimitBytes: 0, shutdownHooks: new Set() };
+    wrapGetServer(internals, installation);
+    replaceSignalHandling(internals, installation);
+  }
+  installation.bodyReadLimitBytes = Math.max(installation.bodyReadLimitBytes, options.maxBodyBytes);
+  if (options.onShutdown) installation.shutdownHooks.add(options.onShutdown);
+}
+
+function wrapGetServer(internals: FrameworkInternals, installed: Installation): void {
+  const frameworkGetServer = internals.server.getServer;
+  internals.server.getServer = (userFunction, options) => {
+    const http = options.signatureType === 'http';
+    const server = withBodyReadLimit(internals.bodyParser, installed.bodyReadLimitBytes, () =>
+      frameworkGetServer(http ? outsideDomain(userFunction as HttpFunction) : userFunction, {
+        ...options,
+        // The empty string means no ignored routes, so the function answers every path with our JSON.
+        ignoredRoutes: http && options.ignoredRoutes === null ? '' : options.ignoredRoutes,
+      }),
+    );
+    takeOverRequests(server);
+    return server;
+  };
+}
+
+/** The framework entered a `domain` to run `fn` in; leaving it spares every promise of the request its async hooks. */
+function outsideDomain(fn: HttpFunction): HttpFunction {
+  return (req, res) => {
+    (process as { domain?: { exit(): void } }).domain?.exit();
+    return fn(req, res);
+  };
+}
+
+/** What body-parser's JSON parser reads unless told a `type`. */
+const JSON_MEDIA_TYPE = 'application/json';
+
+/**
+ * Runs `build` (the framework's `getServer`) with body-parser's factories
+ * limited to `limitBytes`, and the JSON one reading raw bytes; restored
+ * after, so no other user of body-parser sees the change.
+ */
+function withBodyReadLimit<T>(bodyParser: BodyParser, limitBytes: number, build: () => T): T {
+  const factories = { ...bodyParser };
+  const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => factory({ ...options, limit: limitBytes });
+  bodyParser.raw = limited(factories.raw);
+  bodyParser.text = limited(factories.text);
+  bodyParser.urlencoded = limited(factories.urlencoded);
+  bodyParser.json = (options) => factories.raw({ type: JSON_MEDIA_TYPE, ...options, limit: limitBytes });
+  try {
+    return build();
+  } finally {
+    Object.assign(bodyParser, factories);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Requests: what reaches the function, and what Node's HTTP layer answers on its own.
 
 /** Framework failures belong to no function; they are logged process-wide. */
 const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJECT });
 
-const PATCHED = Symbol.for('gcp-ingest.frameworkBodyErrors');
-const BODY_LIMITED = Symbol.for('gcp-ingest.frameworkBodyLimit');
-const BODY_READ_FAILURE = Symbol.for('gcp-ingest.bodyReadFailure');
-const UNDECODABLE_PATH = Symbol.for('gcp-ingest.undecodablePath');
+const BODY_READ_FAILURE = Symbol('bodyReadFailure');
+const UNDECODABLE_PATH = Symbol('undecodablePath');
 
 /** The framework could not read the body; `status` is the one it chose (400, 413, 415). */
 export interface BodyReadFailure {
@@ -79,6 +283,63 @@ export function undecodablePathOf(req: Request): string | undefined {
   return (req as MarkedRequest)[UNDECODABLE_PATH];
 }
 
+interface ServedConnections {
+  /** Responses not yet finished. */
+  inFlight: Set<ServerResponse>;
+  draining: boolean;
+}
+
+const servedConnections = new WeakMap<Server, ServedConnections>();
+/** Responses under way per socket (pipelined requests queue theirs): a parser error there cannot be answered without corrupting one. */
+const responsesUnderWay = new WeakMap<Socket, number>();
+
+/**
+ * Sends the server's requests through `serve` (the framework's app, with our
+ * final handler), and answers with our JSON what Node's HTTP layer would
+ * otherwise answer itself with a bare status line, or not at all.
+ */
+function takeOverRequests(server: Server): void {
+  const listeners = server.listeners('request');
+  if (listeners.length !== 1) {
+    throw new Error(`${FRAMEWORK_PACKAGE} ${framework.version}: expected its server to have one request listener (its Express app), found ${listeners.length}`);
+  }
+  const app = listeners[0] as ExpressApp;
+  server.removeAllListeners('request');
+  const served: ServedConnections = { inFlight: new Set(), draining: false };
+  servedConnections.set(server, served);
+  // Node would answer a missing Host with an empty 400 before any listener runs; `serve` answers it instead.
+  (server as Server & { requireHostHeader: boolean }).requireHostHeader = false;
+  server.on('request', (req: MarkedRequest, res: ServerResponse) => {
+    served.inFlight.add(res);
+    responsesUnderWay.set(req.socket, (responsesUnderWay.get(req.socket) ?? 0) + 1);
+    res.once('close', () => {
+      served.inFlight.delete(res);
+      responsesUnderWay.set(req.socket, responsesUnderWay.get(req.socket)! - 1);
+    });
+    if (served.draining) res.setHeader('Connection', 'close');
+    serve(app, req, res);
+  });
+  server.on('clientError', answerParserError);
+  server.on('connect', (req: IncomingMessage, socket: Duplex) => {
+    endWithAnswer(socket, protocolError(501, `${req.method} is not implemented: this server is no proxy`));
+  });
+  server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) => {
+    res.setHeader('Connection', 'close');
+    sendAnswer(res, protocolError(417, `Expect: ${req.headers.expect} cannot be met; only 100-continue is supported`), randomUUID());
+  });
+}
+
+function serve(app: ExpressApp, req: MarkedRequest, res: ServerResponse): void {
+  // Node's own rule (RFC 9112 section 3.2), which `requireHostHeader` applied.
+  if (req.httpVersionMajor === 1 && req.httpVersionMinor === 1 && req.headers.host === undefined) {
+    res.setHeader('Connection', 'close');
+    sendAnswer(res, protocolError(400, 'an HTTP/1.1 request must carry a Host header'), randomUUID());
+    return;
+  }
+  escapeUndecodablePath(req);
+  app(req, res, finalHandler(app, req, res));
+}
+
 function escapeUndecodablePath(req: MarkedRequest): void {
   const url = req.url ?? '/';
   const queryStart = url.indexOf('?');
@@ -95,80 +356,13 @@ function escapeUndecodablePath(req: MarkedRequest): void {
 }
 
 /**
- * `functions.http(name, fn)`, with framework body-reading errors routed to
- * `fn`, and `fn` run outside the framework's per-request `domain`.
- *
- * The framework runs every request inside a `domain` to turn an exception
- * thrown in the request's callbacks into a crash answer. Its async hooks
- * make each promise and await on the request's path cost about 5 µs of CPU,
- * a tenth of the API's own work. Our functions do not need it: the router
- * turns any error a handler throws or rejects with into our JSON 500 and
- * the request's log line, and the framework still catches a rejection of
- * the promise `fn` returns.
+ * Express's final handler, reached when the framework's middleware fails: a
+ * body-reading failure (a 4xx) is remembered on the request, which goes to
+ * the app once more after its body has been drained (body-parser skips a
+ * body already read), so the function answers it. Anything else is our JSON
+ * 500.
  */
-export function registerHttpFunction(name: string, fn: HttpFunction): void {
-  routeBodyReadFailuresToFunctions();
-  functions.http(name, (req, res) => {
-    (process as { domain?: { exit(): void } }).domain?.exit();
-    return fn(req, res);
-  });
-}
-
-/** A module as the framework itself resolves it (not necessarily the project's copy). */
-function frameworkModule<Module>(name: string): Module {
-  const frameworkDir = dirname(require.resolve('@google-cloud/functions-framework'));
-  return require(require.resolve(name, { paths: [frameworkDir] })) as Module;
-}
-
-function frameworkExpressApplication(): ExpressApplication {
-  return frameworkModule<{ application: ExpressApplication }>('express').application;
-}
-
-/** The framework's body parsers besides JSON, which only get the read limit. */
-const LIMITED_BODY_PARSERS = ['raw', 'text', 'urlencoded'] as const;
-/** What body-parser's JSON parser reads unless told a `type`. */
-const JSON_MEDIA_TYPE = 'application/json';
-type BodyParserModule = Record<'json' | (typeof LIMITED_BODY_PARSERS)[number], (options?: Record<string, unknown>) => unknown> & {
-  [BODY_LIMITED]?: true;
-};
-
-/** Largest body, in bytes after inflating, a function of this process declared it reads. */
-let bodyReadLimitBytes = 0;
-
-/**
- * Declares that a function of this process reads request bodies of up to
- * `bytes` (after inflating). Call it before the framework builds its server
- * (when creating the function): the framework's body parsers built after
- * that stop reading past the largest size declared, and the function gets a
- * body-read failure with status 413 instead of the bytes.
- */
-export function acceptBodiesUpTo(bytes: number): void {
-  bodyReadLimitBytes = Math.max(bodyReadLimitBytes, bytes);
-  const bodyParser = frameworkModule<BodyParserModule>('body-parser');
-  if (bodyParser[BODY_LIMITED]) return;
-  const readRaw = bodyParser.raw;
-  for (const kind of LIMITED_BODY_PARSERS) {
-    const build = bodyParser[kind];
-    bodyParser[kind] = (options) => build({ ...options, limit: bodyReadLimitBytes });
-  }
-  // Our functions parse the bytes themselves (`readJsonBody`), so the framework's JSON parsers only read and keep
-  // them (`req.rawBody`): decoding and parsing every body twice cost a few µs of each request's CPU.
-  bodyParser.json = (options) => readRaw({ type: JSON_MEDIA_TYPE, ...options, limit: bodyReadLimitBytes });
-  bodyParser[BODY_LIMITED] = true;
-}
-
-function routeBodyReadFailuresToFunctions(): void {
-  const application = frameworkExpressApplication();
-  if (application[PATCHED]) return;
-  const frameworkHandle = application.handle;
-  application.handle = function handle(req, res, done) {
-    escapeUndecodablePath(req);
-    frameworkHandle.call(this, req, res, done ?? finalHandler(this, frameworkHandle, req, res));
-  };
-  application[PATCHED] = true;
-}
-
-function finalHandler(app: unknown, frameworkHandle: AppHandle, req: MarkedRequest, res: ServerResponse): FinalHandler {
+function finalHandler(app: ExpressApp, req: MarkedRequest, res: ServerResponse): FinalHandler {
   return (error) => {
     if (res.headersSent) {
       // Same as Express: a response already under way cannot be replaced.
@@ -178,7 +372,7 @@ function finalHandler(app: unknown, frameworkHandle: AppHandle, req: MarkedReque
     const status = clientErrorStatus(error);
     if (status !== undefined && req[BODY_READ_FAILURE] === undefined) {
       req[BODY_READ_FAILURE] = { status, message: error instanceof Error ? error.message : String(error) };
-      afterBodyDrained(req, () => frameworkHandle.call(app, req, res, finalHandler(app, frameworkHandle, req, res)));
+      afterBodyDrained(req, () => app(req, res, finalHandler(app, req, res)));
       return;
     }
     answerUnhandled(req, res, error);
@@ -191,7 +385,6 @@ function clientErrorStatus(error: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
-/** body-parser skips a request whose body stream has ended, so the second pass reaches the function. */
 function afterBodyDrained(req: IncomingMessage, then: () => void): void {
   if (req.readableEnded) {
     then();
@@ -201,15 +394,131 @@ function afterBodyDrained(req: IncomingMessage, then: () => void): void {
   req.resume();
 }
 
-/**
- * Reached only if the framework fails for a reason other than reading the
- * body, or nothing answered after the second pass: still JSON, still no
- * internals.
- */
+/** Reached only if the framework fails other than reading the body, or fails it twice: still JSON, no internals. */
 function answerUnhandled(req: IncomingMessage, res: ServerResponse, error: unknown): void {
   const requestId = randomUUID();
   const reason = error === undefined ? 'no function answered' : error instanceof Error ? error.message : String(error);
   const answer = serverError(500, REQUEST_ERROR_CLASSES.internalError, requestId, reason, 0);
   frameworkLogger.frameworkFailure({ requestId, method: req.method ?? '', url: req.url ?? '', status: answer.status, reason });
   sendAnswer(res, answer, requestId);
+}
+
+/** A method token (RFC 9110 section 9.1) and the space after it: a well-formed request line whose method the parser does not know. */
+const UNKNOWN_METHOD = /^([!#$%&'*+.^_`|~0-9A-Za-z-]+) /;
+
+interface ParserError extends Error {
+  code?: string;
+  reason?: string;
+  rawPacket?: Buffer;
+}
+
+/** The status Node itself gives each parser error (`_http_server.js`), except that an unknown method is a 501. */
+function parserErrorAnswer(error: ParserError): Answer {
+  switch (error.code) {
+    case 'HPE_HEADER_OVERFLOW':
+      return protocolError(431, 'the request line and headers are larger than the server accepts');
+    case 'HPE_CHUNK_EXTENSIONS_OVERFLOW':
+      return protocolError(413, 'the chunk extensions are larger than the server accepts');
+    case 'ERR_HTTP_REQUEST_TIMEOUT':
+      return protocolError(408, 'the request was not received in time');
+  }
+  const method = error.code === 'HPE_INVALID_METHOD' ? UNKNOWN_METHOD.exec(error.rawPacket?.toString('latin1') ?? '')?.[1] : undefined;
+  if (method !== undefined) return protocolError(501, `method ${JSON.stringify(method)} is not implemented`);
+  return protocolError(400, `malformed HTTP request: ${error.reason ?? error.message}`);
+}
+
+/** Node reports a parser error again for bytes that arrive after the first; a socket is answered once. */
+const answeredParserErrors = new WeakSet<Duplex>();
+
+function answerParserError(error: ParserError, socket: Duplex): void {
+  if (answeredParserErrors.has(socket)) return;
+  answeredParserErrors.add(socket);
+  if (error.code === 'ECONNRESET' || !socket.writable || (responsesUnderWay.get(socket as Socket) ?? 0) > 0) {
+    socket.destroy();
+    return;
+  }
+  endWithAnswer(socket, parserErrorAnswer(error));
+}
+
+/** How long a connection whose request was refused stays half-open for the client to read the answer and close its side. */
+const REFUSED_CONNECTION_LINGER_MS = 1000;
+
+/**
+ * Writes `answer` as a whole HTTP response on a socket no `ServerResponse`
+ * owns, then ends it. Destroying it at once, as Node does, would reset a
+ * connection whose client is still sending before the client reads the
+ * answer; so it is destroyed only after a moment, if the client has not
+ * closed it by then.
+ */
+function endWithAnswer(socket: Duplex, answer: Answer): void {
+  const { json, headers } = encodeAnswer(answer, randomUUID());
+  const head = [`HTTP/1.1 ${answer.status} ${STATUS_CODES[answer.status]}`];
+  for (const [name, value] of Object.entries({ ...headers, Connection: 'close' })) head.push(`${name}: ${value}`);
+  socket.end(`${head.join('\r\n')}\r\n\r\n${json}`);
+  socket.on('error', () => socket.destroy());
+  setTimeout(() => socket.destroy(), REFUSED_CONNECTION_LINGER_MS).unref();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Draining and shutdown.
+
+/**
+ * Stops `server` (built by the framework after `installFunctionsFramework`)
+ * accepting connections, tells every response still in flight to close its
+ * connection, closes idle keep-alive connections at once (`server.close()`
+ * does, since Node 19), and resolves when every connection is closed; those
+ * still open when `deadline` resolves are cut.
+ */
+export async function drainServer(server: Server, deadline: Promise<void>): Promise<void> {
+  const served = servedConnections.get(server);
+  if (served === undefined) throw new Error('drainServer: this server was not built by the functions framework after installFunctionsFramework()');
+  if (!server.listening) return;
+  served.draining = true;
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const res of served.inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
+  void deadline.then(() => server.closeAllConnections());
+  await closed;
+}
+
+const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * The framework's `main` (only it) calls `ErrorHandler.register` once its
+ * server listens; we keep the crash handlers it registers and swap its
+ * signal listeners for ours.
+ */
+function replaceSignalHandling(internals: FrameworkInternals, installed: Installation): void {
+  const errorHandler = internals.invoker.ErrorHandler.prototype;
+  const frameworkRegister = errorHandler.register;
+  errorHandler.register = function registerDrainingSignalHandler() {
+    const before = new Map(SIGNALS.map((signal) => [signal, process.listeners(signal)]));
+    frameworkRegister.call(this);
+    let exiting = false;
+    const server = this.server;
+    for (const signal of SIGNALS) {
+      for (const listener of process.listeners(signal)) {
+        if (!before.get(signal)?.includes(listener)) process.removeListener(signal, listener);
+      }
+      process.on(signal, () => {
+        if (exiting) return;
+        exiting = true;
+        void shutDown(server, installed).then((code) => process.exit(code));
+      });
+    }
+  };
+}
+
+/** Drains the server while the shutdown hooks run; 0 if both finished well within the grace period. */
+async function shutDown(server: Server, installed: Installation): Promise<number> {
+  let graceOver!: () => void;
+  const deadline = new Promise<void>((resolve) => (graceOver = resolve));
+  const timer = setTimeout(graceOver, SHUTDOWN_GRACE_MS);
+  const orderly = Promise.all([drainServer(server, deadline), Promise.allSettled([...installed.shutdownHooks].map((hook) => hook()))]).then(
+    ([, results]) => (results.every((result) => result.status === 'fulfilled') ? 0 : 1),
+  );
+  try {
+    return await Promise.race([orderly, deadline.then(() => 1)]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -6,16 +6,19 @@
  * nothing but `npm ci` is needed. SIGTERM or SIGINT drains in-flight
  * requests, closes the warehouse and exits 0.
  *
- * Human-readable messages go to stderr; stdout carries only the JSON request
- * log lines, as in the cloud (`npm start | jq` works).
+ * Human-readable messages go to stderr; stdout carries only the JSON log
+ * lines, as in the cloud, so `npm -s start | jq` works (without `-s`, npm
+ * itself prints its `> npm start` lines on stdout first).
  */
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Clock } from '../clock';
 import { createApiFunction } from '../handlers/api';
+import { pushEnvelopeLimit } from '../handlers/push';
 import { createSubscriberFunction } from '../handlers/subscriber';
-import { registerHttpFunction } from '../http/framework';
+import { drainServer, installFunctionsFramework, SHUTDOWN_GRACE_MS } from '../http/framework';
 import { FUNCTION_NAMES } from '../log-events';
 import type { Logger } from '../logging';
 import { createFunctionRuntime, functionSettingsFromEnv, integerFromEnv, type FunctionSettings } from '../functions/runtime';
@@ -25,8 +28,6 @@ import type { Warehouse } from '../warehouse/warehouse';
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_PUBSUB_PORT = 8081;
 export const DEFAULT_HOST = '127.0.0.1';
-/** Cloud Run's own grace period between SIGTERM and SIGKILL. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 10_000;
 
 export interface LocalServerOptions {
   /** The warehouse both functions write to, already open; `stop()` closes it. */
@@ -38,7 +39,7 @@ export interface LocalServerOptions {
   pubsubPort?: number;
   /** @default '127.0.0.1' */
   host?: string;
-  /** How long `stop()` lets in-flight requests finish before cutting their connections. @default 10000 */
+  /** How long `stop()` lets in-flight requests finish before cutting their connections. @default 10000 (`SHUTDOWN_GRACE_MS`, Cloud Run's) */
   shutdownGraceMs?: number;
   logger?: Logger;
   clock?: Clock;
@@ -68,27 +69,29 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
       clock: options.clock,
     });
   const runtimes = { api: runtimeOf(FUNCTION_NAMES.api), subscriber: runtimeOf(FUNCTION_NAMES.subscriber) };
-  registerHttpFunction(FUNCTION_NAMES.api, createApiFunction(runtimes.api));
-  registerHttpFunction(FUNCTION_NAMES.subscriber, createSubscriberFunction(runtimes.subscriber));
+  // The push envelope is the larger of the two bodies read here.
+  installFunctionsFramework({ maxBodyBytes: pushEnvelopeLimit(options.settings.maxBodyBytes) });
+  functions.http(FUNCTION_NAMES.api, createApiFunction(runtimes.api));
+  functions.http(FUNCTION_NAMES.subscriber, createSubscriberFunction(runtimes.subscriber));
 
-  const api = drainable(getTestServer(FUNCTION_NAMES.api));
-  const subscriber = drainable(getTestServer(FUNCTION_NAMES.subscriber));
+  const api = getTestServer(FUNCTION_NAMES.api);
+  const subscriber = getTestServer(FUNCTION_NAMES.subscriber);
   try {
-    await listen(api.server, options.port ?? DEFAULT_PORT, host);
-    await listen(subscriber.server, options.pubsubPort ?? DEFAULT_PUBSUB_PORT, host);
+    await listen(api, options.port ?? DEFAULT_PORT, host);
+    await listen(subscriber, options.pubsubPort ?? DEFAULT_PUBSUB_PORT, host);
   } catch (error) {
-    await Promise.all([api, subscriber].map((entry) => entry.drain(Promise.resolve())));
+    await Promise.all([api, subscriber].map((server) => drainServer(server, Promise.resolve())));
     throw error;
   }
 
   let stopping: Promise<void> | undefined;
-  const graceMs = options.shutdownGraceMs ?? DEFAULT_SHUTDOWN_GRACE_MS;
+  const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const stop = async () => {
     let graceOver!: () => void;
     const deadline = new Promise<void>((resolve) => (graceOver = resolve));
     const timer = setTimeout(graceOver, graceMs);
     try {
-      await Promise.all([api.drain(deadline), subscriber.drain(deadline)]);
+      await Promise.all([drainServer(api, deadline), drainServer(subscriber, deadline)]);
       // Flushes what the batchers hold; a warehouse call that hangs past the grace period is abandoned.
       await Promise.race([Promise.all([runtimes.api.close(), runtimes.subscriber.close()]), deadline]);
     } finally {
@@ -97,39 +100,9 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
     }
   };
   return {
-    apiUrl: urlOf(api.server),
-    subscriberUrl: urlOf(subscriber.server),
+    apiUrl: urlOf(api),
+    subscriberUrl: urlOf(subscriber),
     stop: () => (stopping ??= stop()),
-  };
-}
-
-interface Drainable {
-  server: Server;
-  /** Stops accepting and resolves once every connection is closed; cuts those still open when `deadline` resolves. */
-  drain(deadline: Promise<void>): Promise<void>;
-}
-
-/**
- * `server.close()` alone waits for idle keep-alive connections to time out;
- * here every in-flight response is told to close its connection and idle ones
- * are closed at once, so the drain takes as long as the slowest request.
- */
-function drainable(server: Server): Drainable {
-  const inFlight = new Set<ServerResponse>();
-  server.on('request', (_req, res: ServerResponse) => {
-    inFlight.add(res);
-    res.on('close', () => inFlight.delete(res));
-  });
-  return {
-    server,
-    drain: async (deadline) => {
-      if (!server.listening) return;
-      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const res of inFlight) if (!res.headersSent) res.setHeader('Connection', 'close');
-      server.closeIdleConnections();
-      void deadline.then(() => server.closeAllConnections());
-      await closed;
-    },
   };
 }
 
@@ -205,12 +178,15 @@ async function main(): Promise<void> {
   }
   process.stderr.write(banner(servers, describeWarehouse(warehouseConfig)));
 
+  // Ctrl-C signals the whole foreground process group, so `| jq` is gone while the drain still logs: its lines are
+  // lost, the drain goes on.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
   let stopping = false;
   const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) {
-      process.stderr.write(`${signal} again: exiting without waiting\n`);
-      process.exit(1);
-    }
+    // npm forwards the SIGINT of a Ctrl-C that this process also got from the terminal: a repeat is not a second request.
+    if (stopping) return;
     stopping = true;
     process.stderr.write(`${signal}: draining in-flight requests, then closing the warehouse\n`);
     servers.stop().then(

@@ -1,82 +1,39 @@
 /**
  * The deploy artifact, run the way Cloud Functions runs it: each entry is
- * bundled and zipped by the real bundler, unzipped, loaded by the Functions
- * Framework's own loader and served by its own server with options parsed
- * from the environment, as its `main` does. What matters most here is that
- * in bundled form a body the framework cannot read still reaches our
- * function (our JSON 400, never the framework's HTML page with a stack).
+ * bundled and zipped by the real bundler, unzipped, and served by the
+ * Functions Framework's own `main` (`functions-framework --target`). What
+ * matters most here is that in bundled form our changes to the framework are
+ * installed: a body the framework cannot read still reaches our function (our
+ * JSON 400, never the framework's HTML page with a stack), what Node's HTTP
+ * parser refuses is answered with our JSON too, and the entry refuses to
+ * start under a framework version they were not tested with.
  */
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import type { Readable } from 'node:stream';
-import { buildBundle } from '../../constructs/private/bundler';
-import { extractZip } from '../../tools/synth-zip';
-
-const ROOT = resolve(__dirname, '../..');
-const FRAMEWORK_SRC = dirname(require.resolve('@google-cloud/functions-framework'));
-
-/** Loads `target` from the unzipped source like the runtime, serves it on 127.0.0.1:0, prints the port. */
-const SERVE = `
-  const [source, target, frameworkSrc] = process.argv.slice(1);
-  const { getUserFunction } = require(frameworkSrc + '/loader.js');
-  const { getServer } = require(frameworkSrc + '/server.js');
-  const { parseOptions } = require(frameworkSrc + '/options.js');
-  getUserFunction(source, target, 'http').then((loaded) => {
-    const options = { ...parseOptions([], process.env), target, sourceLocation: source, signatureType: loaded.signatureType };
-    const server = getServer(loaded.userFunction, options);
-    server.listen(0, '127.0.0.1', () => process.stderr.write('port ' + server.address().port + '\\n'));
-  });
-`;
-
-interface Served {
-  url: string;
-  process: ChildProcessByStdio<null, Readable, Readable>;
-  directory: string;
-}
-
-async function serveBundle(entry: string, target: string, databasePath: string): Promise<Served> {
-  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: 20, externalModules: ['@duckdb/node-api'] });
-  const directory = extractZip(readFileSync(bundle.zipPath));
-  const child = spawn(process.execPath, ['-e', SERVE, directory, target, FRAMEWORK_SRC], {
-    cwd: directory,
-    env: { PATH: process.env.PATH ?? '', NODE_PATH: join(ROOT, 'node_modules'), WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  const port = await new Promise<string>((resolvePort, reject) => {
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const found = /^port (\d+)$/m.exec(stderr)?.[1];
-      if (found) resolvePort(found);
-    });
-    child.on('exit', (code) => reject(new Error(`${target} exited (${code}):\n${stderr}`)));
-  });
-  return { url: `http://127.0.0.1:${port}/`, process: child, directory };
-}
+import { dirname, join } from 'node:path';
+import { installedFramework } from '../../lambda-src/http/framework';
+import { RawConnection } from '../../tools/raw-http-client';
+import { startDeployedFunction, type DeployedFunction } from './deployed-function';
 
 const post = (url: string, body: string) => fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
 
-let api: Served;
-let subscriber: Served;
-let databaseDirectory: string;
+let api: DeployedFunction;
+let subscriber: DeployedFunction;
+let scratch: string;
+
+const duckDbEnv = (file: string) => ({ WAREHOUSE: 'duckdb', DUCKDB_PATH: join(scratch, file), NODE_ENV: 'production' });
 
 beforeAll(async () => {
-  databaseDirectory = mkdtempSync(join(tmpdir(), 'bundled-functions-'));
+  scratch = mkdtempSync(join(tmpdir(), 'bundled-functions-'));
   [api, subscriber] = await Promise.all([
-    serveBundle('lambda-src/functions/api.ts', 'api', join(databaseDirectory, 'api.duckdb')),
-    serveBundle('lambda-src/functions/subscriber.ts', 'subscriber', join(databaseDirectory, 'subscriber.duckdb')),
+    startDeployedFunction('lambda-src/functions/api.ts', 'api', { env: duckDbEnv('api.duckdb') }),
+    startDeployedFunction('lambda-src/functions/subscriber.ts', 'subscriber', { env: duckDbEnv('subscriber.duckdb') }),
   ]);
 });
 
-afterAll(() => {
-  for (const served of [api, subscriber]) {
-    if (!served) continue;
-    served.process.kill('SIGKILL');
-    rmSync(served.directory, { recursive: true, force: true });
-  }
-  rmSync(databaseDirectory, { recursive: true, force: true });
+afterAll(async () => {
+  await Promise.all([api, subscriber].map((running) => running?.cleanUp()));
+  rmSync(scratch, { recursive: true, force: true });
 });
 
 describe('bundled functions under the Functions Framework', () => {
@@ -103,5 +60,40 @@ describe('bundled functions under the Functions Framework', () => {
     const malformed = await post(subscriber.url, '{"message":');
     expect(malformed.status).toBe(400);
     expect(malformed.headers.get('content-type')).toBe('application/json; charset=utf-8');
+  });
+
+  it.each([
+    ['CONNECT', 'CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n', 501],
+    ['headers too large', `GET / HTTP/1.1\r\nHost: api\r\nX-Padding: ${'x'.repeat(64 * 1024)}\r\n\r\n`, 431],
+  ])("answers what Node's HTTP parser refuses (%s) with our JSON on the framework's own server", async (_name, bytes, status) => {
+    const connection = await RawConnection.open(api.host, api.port);
+    try {
+      connection.write(bytes);
+      const answer = await connection.nextAnswer();
+      expect(answer.status).toBe(status);
+      expect(answer.headers['content-type']).toBe('application/json; charset=utf-8');
+      expect(JSON.parse(answer.body.toString('utf8'))).toMatchObject({ success: false, details: [{ field: 'request' }] });
+      expect(await connection.ended).toBe('closed');
+    } finally {
+      connection.close();
+    }
+  });
+
+  it('refuses to start under a framework version outside the tested range, saying which and what to do', async () => {
+    // A copy of the installed framework that says it is 6.0.0, found before the project's through NODE_PATH.
+    const nodeModules = join(scratch, 'node_modules');
+    const copy = join(nodeModules, '@google-cloud', 'functions-framework');
+    cpSync(installedFramework().directory, copy, { recursive: true });
+    const manifest = JSON.parse(readFileSync(join(copy, 'package.json'), 'utf8'));
+    writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...manifest, version: '6.0.0' }));
+    // The one package the framework imports as an ES module, which NODE_PATH does not reach.
+    symlinkSync(dirname(require.resolve('read-package-up')), join(nodeModules, 'read-package-up'));
+    const refusal = await startDeployedFunction('lambda-src/functions/api.ts', 'api', { env: duckDbEnv('guard.duckdb'), frameworkNodeModules: nodeModules }).then(
+      () => 'started',
+      (error: Error) => error.message,
+    );
+    expect(refusal).toMatch(/^api exited \(1\) before listening/);
+    expect(refusal).toContain(`@google-cloud/functions-framework 6.0.0 is installed (${copy}), but this code supports >=5.0.5 <5.1.0 only`);
+    expect(refusal).toContain('Install a supported version');
   });
 });

@@ -2,9 +2,10 @@
  * End to end: `npm start` runs as its own process on random ports
  * with a DuckDB file in a temp directory; the seed's curl request and Pub/Sub
  * push deliveries go over real sockets, then the read and update API is
- * walked (get, update, page through every record); SIGTERM must exit 0
- * having closed the database, whose file then holds exactly the rows that
- * were acknowledged.
+ * walked (get, update, page through every record); Ctrl-C, with the reader
+ * of stdout gone as `npm -s start | jq` leaves it, must exit 0 having closed
+ * the database, whose file then holds exactly the rows that were
+ * acknowledged.
  *
  * The steps share one server process (starting it is the expensive part), so
  * they run in order and each builds on the previous ones.
@@ -41,9 +42,11 @@ let subscriberUrl: string;
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'ingest-e2e-'));
   databasePath = join(directory, 'warehouse.duckdb');
-  // --silent keeps npm's own "> npm start" lines off stdout, which must hold only log lines.
+  // --silent keeps npm's own "> npm start" lines off stdout, which must hold only log lines. Detached: a process
+  // group of its own, which a Ctrl-C signals as a whole.
   server = spawn('npm', ['start', '--silent'], {
     cwd: ROOT,
+    detached: true,
     env: { ...process.env, PORT: '0', PUBSUB_PORT: '0', WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath, NODE_ENV: 'development' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,7 +65,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   if (server.exitCode === null && server.signalCode === null) {
-    server.kill('SIGKILL');
+    process.kill(-server.pid!, 'SIGKILL');
     await exited;
   }
   rmSync(directory, { recursive: true, force: true });
@@ -208,10 +211,15 @@ describe('npm start, end to end', () => {
     expect((await get('/records?pageToken=tampered')).status).toBe(400);
   });
 
-  it('exits 0 on SIGTERM (sent to npm, as a process manager would) after draining and closing the database', async () => {
-    server.kill('SIGTERM');
+  it('exits 0 on Ctrl-C after draining and closing the database, though the reader of its stdout is gone', async () => {
+    // As after `npm -s start | jq` and Ctrl-C: jq is gone, and the server still logs (here a request's line).
+    server.stdout.destroy();
+    expect((await post(apiUrl, JSON.stringify({ data: { id: 'after-jq', name: 'Unlogged', value: 3 } }))).status).toBe(200);
+    // The terminal signals the whole process group, and npm forwards the signal to the server once more.
+    process.kill(-server.pid!, 'SIGINT');
     expect(await exited).toBe(0);
     expect(stderr).toContain('stopped cleanly');
+    expect(stderr).not.toContain('EPIPE');
   });
 
   it('left exactly the acknowledged rows in ingest.records', async () => {
@@ -220,6 +228,7 @@ describe('npm start, end to end', () => {
       { id: '123', name: 'Sample Data', value: 45.67, insert_id: perRequest(0) },
       { id: '123', name: 'Renamed', value: 99.5, insert_id: perRequest(0) },
       { id: '456', name: 'Pushed', value: 1.5, insert_id: '9001' },
+      { id: 'after-jq', name: 'Unlogged', value: 3, insert_id: perRequest(0) },
       { id: 'walk-a', name: 'A', value: 1, insert_id: perRequest(1) },
       { id: 'walk-b', name: 'B', value: 2, insert_id: perRequest(0) },
     ]);

@@ -5,7 +5,6 @@
  * them, and each synthesized metric filter (and its extractors) is evaluated
  * against them.
  */
-import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { TerraformStack, Testing } from 'cdktf';
 import request from 'supertest';
 import { MonitoringAlerts } from '../../constructs/monitoring-alerts';
@@ -13,12 +12,12 @@ import { logMetricNames } from '../../constructs/monitoring-signals';
 import { createFunctionRuntime } from '../../lambda-src/functions/runtime';
 import { createApiFunction } from '../../lambda-src/handlers/api';
 import { createSubscriberFunction } from '../../lambda-src/handlers/subscriber';
-import { registerHttpFunction } from '../../lambda-src/http/framework';
 import { FUNCTION_NAMES, type FunctionName, INSERT_FAILED_EVENT, OUTCOMES, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
 import { applyExtractor, type LogEntry, matchesLogFilter, parseLogFilter, toLogEntry } from '../support/logging-filter';
 import { MemoryWarehouse } from '../support/memory-warehouse';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
+import { serveFunction } from '../support/function-server';
 import { captureStdout } from '../support/stdout-lines';
 
 type Json = Record<string, any>;
@@ -46,9 +45,7 @@ const runtimes = {
     settings: { maxBodyBytes: 1024 * 1024, projectId: PIPELINE.project },
   }),
 };
-registerHttpFunction('log-metric-filters-api', createApiFunction(runtimes.api));
-registerHttpFunction('log-metric-filters-subscriber', createSubscriberFunction(runtimes.subscriber));
-const servers = { api: getTestServer('log-metric-filters-api'), subscriber: getTestServer('log-metric-filters-subscriber') };
+const servers = { api: serveFunction(createApiFunction(runtimes.api)), subscriber: serveFunction(createSubscriberFunction(runtimes.subscriber)) };
 const serviceOf: Record<FunctionName, string> = { api: PIPELINE.apiServiceName, subscriber: PIPELINE.subscriberServiceName };
 const resourceOf = (fn: FunctionName) => ({ type: 'cloud_run_revision', labels: { service_name: serviceOf[fn], revision_name: `${serviceOf[fn]}-00001-abc` } });
 

@@ -1,13 +1,16 @@
 /**
  * Graceful shutdown: `npm start` gets SIGTERM while requests to both entry
  * points are in flight, their rows held in the group-commit batcher
- * (`GROUP_COMMIT_LINGER_MS` keeps them there for seconds). Every one of
- * those requests must still be answered 200, the process must exit 0, and
- * the DuckDB file must then hold each of their records exactly once.
+ * (`GROUP_COMMIT_LINGER_MS` keeps them there for seconds), and a keep-alive
+ * connection is idle; a second signal follows. Every one of those requests
+ * must still be answered 200, the idle connection closed cleanly, the
+ * process must exit 0, and the DuckDB file must then hold each of their
+ * records exactly once.
  */
 import { request, type ClientRequest } from 'node:http';
 import { pushDelivery, SEED_SUCCESS } from './http-client';
 import { readStoredRows, startLocalProcess, type LocalProcess } from '../../tools/local-process';
+import { RawConnection } from '../../tools/raw-http-client';
 
 /** Far longer than sending the requests and the signal takes, so the rows are still pending at SIGTERM. */
 const LINGER_MS = 1000;
@@ -56,9 +59,12 @@ it('answers every in-flight request and commits its pending rows before exiting 
   ];
   await Promise.all(sends.map((send) => send.written));
   // Connections are accepted in order and readable sockets are read together: once a request sent
-  // after all of them is answered, the server has read every one of them.
-  const sentinel = await fetch(server.apiUrl, { method: 'GET' });
-  expect(sentinel.status).toBe(405);
+  // after all of them is answered, the server has read every one of them. Its connection then stays idle.
+  const { hostname, port } = new URL(server.apiUrl);
+  const idle = await RawConnection.open(hostname, Number(port));
+  idle.write(`GET / HTTP/1.1\r\nHost: ${hostname}\r\n\r\n`);
+  const sentinel = await idle.nextAnswer();
+  expect([sentinel.status, sentinel.headers.connection]).toEqual([405, 'keep-alive']);
   const pending: Pending[] = sends.map(({ id, answer }) => {
     const entry: Pending = { id, answer, answered: false };
     void answer.then(() => (entry.answered = true), () => undefined);
@@ -67,7 +73,11 @@ it('answers every in-flight request and commits its pending rows before exiting 
   expect(pending.filter((entry) => entry.answered)).toEqual([]);
 
   server.child.kill('SIGTERM');
+  // A signal while draining does not cut it short: a Ctrl-C under `npm start` arrives twice (from the terminal, and
+  // forwarded by npm).
+  server.child.kill('SIGINT');
 
+  expect(await idle.ended).toBe('closed');
   const answers = await Promise.all(pending.map((entry) => entry.answer));
   expect(answers).toEqual(pending.map(() => ({ status: 200, text: SEED_SUCCESS })));
   expect(await server.exited).toBe(0);

@@ -1,24 +1,32 @@
 /**
  * Serves an HTTP function exactly as the cloud does: registered with the
- * functions framework (through our registration, which routes the
- * framework's body-reading failures to the function) and wrapped by the
- * framework's own server factory (`getTestServer`).
+ * functions framework, with our changes to it installed (as each deployed
+ * entry installs them), and wrapped by the framework's own server factory
+ * (`getTestServer`).
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import * as functions from '@google-cloud/functions-framework';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Clock } from '../../lambda-src/clock';
-import { registerHttpFunction } from '../../lambda-src/http/framework';
+import { MAX_MAX_BODY_BYTES } from '../../lambda-src/functions/runtime';
+import { pushEnvelopeLimit } from '../../lambda-src/handlers/push';
+import { installFunctionsFramework } from '../../lambda-src/http/framework';
 import { createLogger, type Logger } from '../../lambda-src/logging';
 
 let registrations = 0;
 
-/** Registers `fn` under a fresh name and returns the framework's server for it (not listening; supertest listens). */
+/**
+ * Registers `fn` under a fresh name and returns the framework's server for it (not listening; supertest listens).
+ * The framework reads bodies up to the largest any function may be configured to read; each function's own limit
+ * is its handlers' to enforce.
+ */
 export function serveFunction(fn: HttpFunction): Server {
+  installFunctionsFramework({ maxBodyBytes: pushEnvelopeLimit(MAX_MAX_BODY_BYTES) });
   registrations += 1;
   const name = `test-function-${registrations}`;
-  registerHttpFunction(name, fn);
+  functions.http(name, fn);
   return getTestServer(name);
 }
 

@@ -1,72 +1,210 @@
+/**
+ * Each change `installFunctionsFramework` makes to the Functions Framework,
+ * seen through the framework's own server (`getTestServer`, built by the same
+ * `getServer` as `functions-framework --target`), and the version guard. An
+ * upgrade of the framework that changes what one of them relies on fails
+ * here. (What Node's HTTP parser refuses: protocol-errors.test.ts; the
+ * SIGTERM handler: test/e2e/deployed-shutdown.test.ts, which needs the
+ * framework's own `main`.)
+ */
+import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import request from 'supertest';
-import type { Request } from '@google-cloud/functions-framework';
+import * as functions from '@google-cloud/functions-framework';
+import type { HttpFunction, Request } from '@google-cloud/functions-framework';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import bodyParser from 'body-parser';
 import express from 'express';
-import { bodyReadFailureOf } from '../../../lambda-src/http/framework';
-import { sendRaw, serveFunction } from '../../support/function-server';
+import request from 'supertest';
+import {
+  bodyReadFailureOf,
+  checkFrameworkVersion,
+  FRAMEWORK_PACKAGE,
+  installedFramework,
+  installFunctionsFramework,
+  SUPPORTED_FRAMEWORK_VERSIONS,
+  undecodablePathOf,
+} from '../../../lambda-src/http/framework';
+import { RawConnection } from '../../../tools/raw-http-client';
+import { sendRaw } from '../../support/function-server';
 import { captureStdout, type StdoutCapture } from '../../support/stdout-lines';
 
-/** Echoes what the function saw of the body, so each test sees whether and how the request reached it. */
-const echo = serveFunction((req: Request, res) => {
+const BODY_LIMIT = 1000;
+const JSON_TYPE = { 'Content-Type': 'application/json' };
+/** Whitespace around `{}`: valid JSON of any size, compressing to almost nothing. */
+const paddedJson = (bytes: number) => `{${' '.repeat(bytes - 2)}}`;
+
+const bodyParserBefore = { ...bodyParser };
+installFunctionsFramework({ maxBodyBytes: BODY_LIMIT });
+
+let registrations = 0;
+function serve(fn: HttpFunction) {
+  registrations += 1;
+  const name = `framework-test-${registrations}`;
+  functions.http(name, fn);
+  return getTestServer(name);
+}
+
+/** Echoes what the function saw of the request. */
+const echo = serve((req: Request, res) => {
   res.json({
-    reached: true,
     rawBody: req.rawBody?.toString('utf8') ?? null,
+    rawBodyBytes: req.rawBody?.length ?? null,
     failure: bodyReadFailureOf(req) ?? null,
+    path: req.path,
+    undecodablePath: undecodablePathOf(req) ?? null,
+    inDomain: (process as { domain?: unknown }).domain !== undefined,
   });
 });
 
-describe('registerHttpFunction: the framework body-reading failures reach the function', () => {
-  it('delivers a malformed JSON body to the function with its raw bytes instead of an HTML error page', async () => {
-    const response = await request(echo).post('/').set('Content-Type', 'application/json').send('{bad');
+describe('the version guard', () => {
+  it("finds the framework's own package.json from its main entry", () => {
+    const found = installedFramework();
+    const manifest = JSON.parse(readFileSync(join(found.directory, 'package.json'), 'utf8'));
+    expect(manifest.name).toBe(FRAMEWORK_PACKAGE);
+    expect(found.version).toBe(manifest.version);
+    const pinned = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).dependencies[FRAMEWORK_PACKAGE];
+    expect(found.version).toBe(pinned);
+  });
+
+  it('accepts the installed framework', () => {
+    expect(() => checkFrameworkVersion(installedFramework())).not.toThrow();
+  });
+
+  it.each([SUPPORTED_FRAMEWORK_VERSIONS.from, '5.0.6', '5.0.12'])('accepts %s', (version) => {
+    expect(() => checkFrameworkVersion({ version, directory: '/x' })).not.toThrow();
+  });
+
+  it.each(['5.0.4', SUPPORTED_FRAMEWORK_VERSIONS.before, '5.10.0', '6.0.0', '4.9.9', '5.0.6-rc.1', 'undefined'])(
+    'refuses %s, saying what was found, what is supported and what to do',
+    (version) => {
+      expect(() => checkFrameworkVersion({ version, directory: '/srv/node_modules/@google-cloud/functions-framework' })).toThrow(
+        new RegExp(
+          [
+            `^@google-cloud/functions-framework ${version.replaceAll('.', '\\.')} is installed \\(/srv/node_modules/@google-cloud/functions-framework\\)`,
+            `supports >=5\\.0\\.5 <5\\.1\\.0 only`,
+            `Install a supported version`,
+            `widen SUPPORTED_FRAMEWORK_VERSIONS`,
+          ].join('.*'),
+        ),
+      );
+    },
+  );
+});
+
+describe("the framework's body parsers read up to the installed limit, and keep JSON as bytes", () => {
+  it('reads a body of exactly the limit', async () => {
+    const response = await request(echo).post('/').set(JSON_TYPE).send(paddedJson(BODY_LIMIT));
+    expect(response.body).toMatchObject({ rawBodyBytes: BODY_LIMIT, failure: null });
+  });
+
+  it.each([
+    ['one byte over, as JSON', JSON_TYPE, paddedJson(BODY_LIMIT + 1)],
+    ['one byte over, as text/plain', { 'Content-Type': 'text/plain' }, 'x'.repeat(BODY_LIMIT + 1)],
+    ['one byte over, as a form', { 'Content-Type': 'application/x-www-form-urlencoded' }, `a=${'x'.repeat(BODY_LIMIT)}`],
+    ['one byte over, as octets', { 'Content-Type': 'application/octet-stream' }, 'x'.repeat(BODY_LIMIT + 1)],
+    ['one byte over, as a CloudEvent', { 'Content-Type': 'application/cloudevents+json' }, paddedJson(BODY_LIMIT + 1)],
+    ['a gzip body of a few bytes inflating past the limit', { ...JSON_TYPE, 'Content-Encoding': 'gzip' }, gzipSync(paddedJson(100 * BODY_LIMIT))],
+  ])('stops reading %s: the function gets a 413 failure and no bytes', async (_name, headers, body) => {
+    const response = await sendRaw(echo, 'POST', headers, Buffer.from(body));
+    expect(JSON.parse(response.text)).toMatchObject({ rawBodyBytes: null, failure: { status: 413 } });
+  });
+
+  it('stops reading a chunked body (no Content-Length) past the limit', async () => {
+    await new Promise<void>((resolve) => echo.listen(0, '127.0.0.1', resolve));
+    const connection = await RawConnection.open('127.0.0.1', (echo.address() as AddressInfo).port);
+    try {
+      const chunk = ' '.repeat(100);
+      const chunks = Array.from({ length: 20 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`).join('');
+      connection.write(`POST / HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n${chunks}0\r\n\r\n`);
+      const answer = await connection.nextAnswer();
+      expect(JSON.parse(answer.body.toString('utf8'))).toMatchObject({ rawBodyBytes: null, failure: { status: 413 } });
+    } finally {
+      connection.close();
+      echo.closeAllConnections();
+      await new Promise((resolve) => echo.close(resolve));
+    }
+  });
+
+  it('keeps malformed JSON as bytes for the function to parse: no framework failure', async () => {
+    const response = await request(echo).post('/').set(JSON_TYPE).send('{bad');
     expect(response.status).toBe(200);
-    expect(response.headers['content-type']).toMatch(/^application\/json/);
-    expect(response.body).toEqual({ reached: true, rawBody: '{bad', failure: { status: 400, message: expect.any(String) } });
+    expect(response.body).toMatchObject({ rawBody: '{bad', failure: null });
   });
 
-  it('delivers a JSON body that is a bare string (refused by the framework parser in strict mode)', async () => {
-    const response = await request(echo).post('/').set('Content-Type', 'application/json').send('"text"');
-    expect(response.body).toMatchObject({ reached: true, rawBody: '"text"' });
-  });
-
-  it('delivers a body in an unsupported charset, drained, with the status the framework chose', async () => {
+  it('keeps a JSON body in any charset as bytes: the function judges the media type', async () => {
     const response = await request(echo).post('/').set('Content-Type', 'application/json; charset=latin1').send('{}');
-    expect(response.body).toMatchObject({ reached: true, rawBody: null, failure: { status: 415 } });
+    expect(response.body).toMatchObject({ rawBody: '{}', failure: null });
   });
 
-  it('delivers a corrupt gzip body', async () => {
-    const response = await request(echo)
-      .post('/')
-      .set('Content-Type', 'application/json')
-      .set('Content-Encoding', 'gzip')
-      .send('not gzip at all');
-    expect(response.body).toMatchObject({ reached: true, rawBody: null, failure: { status: 400 } });
+  it('keeps a bare JSON string (which the framework parser refuses in strict mode)', async () => {
+    const response = await request(echo).post('/').set(JSON_TYPE).send('"text"');
+    expect(response.body).toMatchObject({ rawBody: '"text"', failure: null });
   });
 
-  it('delivers a body in an unsupported content encoding', async () => {
-    const response = await request(echo)
-      .post('/')
-      .set('Content-Type', 'application/json')
-      .set('Content-Encoding', 'compress')
-      .send('{}');
-    expect(response.body).toMatchObject({ reached: true, rawBody: null, failure: { status: 415 } });
+  it('inflates a valid gzip body', async () => {
+    const response = await sendRaw(echo, 'POST', { ...JSON_TYPE, 'Content-Encoding': 'gzip' }, gzipSync('{"a":1}'));
+    expect(JSON.parse(response.text)).toMatchObject({ rawBody: '{"a":1}', failure: null });
   });
 
-  it('leaves readable bodies alone: a valid gzip body arrives inflated, with no failure', async () => {
-    const response = await sendRaw(echo, 'POST', { 'Content-Type': 'application/json', 'Content-Encoding': 'gzip' }, gzipSync('{"a":1}'));
-    expect(JSON.parse(response.text)).toEqual({ reached: true, rawBody: '{"a":1}', failure: null });
+  it('never reads a body with no media type at all', async () => {
+    const response = await sendRaw(echo, 'POST', {}, Buffer.from('x'.repeat(10 * BODY_LIMIT)));
+    expect(JSON.parse(response.text)).toMatchObject({ rawBodyBytes: null, failure: null });
   });
 
-  // Express apps built after registration share the patched final handler; these play the framework's middleware.
+  it('leaves body-parser as it was for every other user', () => {
+    expect({ ...bodyParser }).toEqual(bodyParserBefore);
+  });
+});
+
+describe('a body the framework cannot read reaches the function, with the failure, instead of an HTML page', () => {
+  it.each([
+    ['a corrupt gzip body', { ...JSON_TYPE, 'Content-Encoding': 'gzip' }, 'not gzip at all', 400],
+    ['an unsupported content encoding', { ...JSON_TYPE, 'Content-Encoding': 'compress' }, '{}', 415],
+  ])('%s', async (_name, headers, body, status) => {
+    const response = await sendRaw(echo, 'POST', headers, Buffer.from(body));
+    expect(response.status).toBe(200);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(JSON.parse(response.text)).toMatchObject({ rawBody: null, failure: { status, message: expect.any(String) } });
+  });
+});
+
+describe('every path reaches the function', () => {
+  it('hands over a path that is not valid percent-encoding, escaped, with the path as sent', async () => {
+    const response = await request(echo).get('/records/%E0%A4%A?x=1');
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ path: '/records/%25E0%25A4%25A', undecodablePath: '/records/%E0%A4%A' });
+  });
+
+  it.each(['/favicon.ico', '/robots.txt'])('hands over %s, which the framework would answer with an empty 404', async (path) => {
+    const response = await request(echo).get(path);
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ path });
+  });
+});
+
+it("runs the function outside the framework's per-request domain", async () => {
+  const response = await request(echo).get('/');
+  expect(response.body).toMatchObject({ inDomain: false });
+});
+
+describe('a framework failure that is not about the body', () => {
   let stdout: StdoutCapture;
   beforeEach(() => {
     stdout = captureStdout();
   });
-  afterEach(() => stdout.restore());
+  afterEach(() => {
+    stdout.restore();
+    jest.restoreAllMocks();
+  });
 
-  it('answers a framework failure that is not about the body with JSON 500, without its message or stack', async () => {
-    const app = express();
-    app.use((_req, _res, next) => next(new Error('secret internal detail')));
-    const response = await request(app).get('/');
+  it('is answered with our JSON 500, without its message or stack, and logged', async () => {
+    // The framework's execution-context middleware reads a header of every request first.
+    jest.spyOn(express.request, 'header').mockImplementationOnce(() => {
+      throw new Error('secret internal detail');
+    });
+    const response = await request(echo).get('/');
     expect(response.status).toBe(500);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
     expect(response.headers['x-content-type-options']).toBe('nosniff');
@@ -88,15 +226,12 @@ describe('registerHttpFunction: the framework body-reading failures reach the fu
     ]);
   });
 
-  it('dispatches a body failure only once: failing again on the second pass gives JSON 500, not a loop', async () => {
-    const app = express();
-    let passes = 0;
-    app.use((_req, _res, next) => {
-      passes += 1;
-      next(Object.assign(new Error('bad body'), { status: 400 }));
+  it('is dispatched once more only if it is a 4xx, and a second failure is our JSON 500, not a loop', async () => {
+    const header = jest.spyOn(express.request, 'header').mockImplementation(() => {
+      throw Object.assign(new Error('bad request'), { status: 400 });
     });
-    const response = await request(app).post('/').send('x');
-    expect(passes).toBe(2);
+    const response = await request(echo).post('/').set(JSON_TYPE).send('{}');
+    expect(header).toHaveBeenCalledTimes(2);
     expect(response.status).toBe(500);
     expect(response.body).toMatchObject({ success: false, error: expect.stringContaining('internal_error') });
   });

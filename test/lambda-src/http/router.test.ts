@@ -6,7 +6,7 @@ import { capturingLogger, serveFunction, steppingClock } from '../../support/fun
 
 /**
  * Our functions run outside the functions framework's per-request `domain`
- * (see `registerHttpFunction`), so nothing but the router stands between a
+ * (see `installFunctionsFramework`), so nothing but the router stands between a
  * failing handler and the framework's crash handling: every failure must
  * end as our JSON 500 and its log line, with no unhandled rejection or
  * uncaught exception (which the deployed runtime answers by killing the

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:net';
 import { banner, startLocalServers, type LocalServers } from '../../../lambda-src/local/server';
+import { RawConnection } from '../../../tools/raw-http-client';
 import { capturingLogger } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
 
@@ -76,6 +77,22 @@ describe('startLocalServers', () => {
     await expect(inFlight).rejects.toThrow();
     expect(warehouse.closeCalls).toBeGreaterThan(0);
     release();
+  });
+
+  it("answers what Node's HTTP parser refuses with our JSON on both servers", async () => {
+    const { servers } = await start();
+    running = servers;
+    for (const url of [servers.apiUrl, servers.subscriberUrl]) {
+      const { hostname, port } = new URL(url);
+      const connection = await RawConnection.open(hostname, Number(port));
+      connection.write('CONNECT example.org:443 HTTP/1.1\r\nHost: example.org:443\r\n\r\n');
+      const answer = await connection.nextAnswer();
+      expect([answer.status, JSON.parse(answer.body.toString('utf8'))]).toEqual([
+        501,
+        { success: false, error: 'Not implemented', details: [{ field: 'request', message: expect.stringMatching(/^CONNECT is not implemented/) }] },
+      ]);
+      connection.close();
+    }
   });
 
   it('returns the same stop promise on every call', async () => {
