@@ -38,11 +38,14 @@ const REQUEST_TIMEOUT_MS = 15_000;
 /** The record the seed's curl sends, which the stand-in must end up holding. */
 const SEED_RECORD = (JSON.parse(SEED_BODY) as { data: Record<string, unknown> }).data;
 
-/** Every temporary directory made so far, removed on exit or interruption. */
-const temporary: string[] = [];
+/** Every temporary directory not yet removed, so an interruption removes them too. */
+const temporary = new Set<string>();
 
-function removeTemporary(): void {
-  for (const directory of temporary.splice(0)) rmSync(directory, { recursive: true, force: true });
+function removeTemporary(directories: Iterable<string> = [...temporary]): void {
+  for (const directory of directories) {
+    rmSync(directory, { recursive: true, force: true });
+    temporary.delete(directory);
+  }
 }
 
 function synthesize(outdir: string): void {
@@ -83,15 +86,18 @@ async function deliver(fn: SynthesizedFunction, url: string): Promise<Delivery> 
   return { description: 'push envelope acked (200)', insertId: messageId };
 }
 
+/** Each table holds the record once or not at all, and at least one holds it. */
 function assertStored(standIn: BigQueryStandIn, tables: readonly SynthesizedTable[], delivery: Delivery): void {
-  const rows = tables.flatMap((table) => standIn.rows(table.ref));
-  const matches = rows.filter((row) => Object.entries(SEED_RECORD).every(([field, value]) => row.json[field] === value));
-  if (rows.length !== 1 || matches.length !== 1) {
-    throw new Error(`the stand-in holds ${JSON.stringify(rows.map((row) => row.json))}, expected the one record ${JSON.stringify(SEED_RECORD)}`);
+  const stored = tables.map((table) => ({ table, rows: standIn.rows(table.ref) }));
+  const isSeedRecord = (json: Record<string, unknown>) => Object.entries(SEED_RECORD).every(([field, value]) => json[field] === value);
+  const wrong = stored.filter(({ rows }) => rows.length > 1 || (rows.length === 1 && !isSeedRecord(rows[0]!.json)));
+  const holding = stored.filter(({ rows }) => rows.length === 1);
+  if (wrong.length > 0 || holding.length === 0) {
+    const contents = stored.map(({ table, rows }) => `${table.ref.datasetId}.${table.ref.tableId}: ${JSON.stringify(rows.map((row) => row.json))}`);
+    throw new Error(`the stand-in holds ${contents.join('; ')}, expected the one record ${JSON.stringify(SEED_RECORD)}`);
   }
-  if (delivery.insertId !== undefined && matches[0]!.insertId !== delivery.insertId) {
-    throw new Error(`the row's insert id is ${matches[0]!.insertId}, expected the message id ${delivery.insertId}`);
-  }
+  const otherId = holding.find(({ rows }) => delivery.insertId !== undefined && rows[0]!.insertId !== delivery.insertId);
+  if (otherId) throw new Error(`the row's insert id is ${otherId.rows[0]!.insertId}, expected the message id ${delivery.insertId}`);
 }
 
 interface Outcome {
@@ -102,12 +108,13 @@ interface Outcome {
 
 async function smoke(fn: SynthesizedFunction, tables: readonly SynthesizedTable[]): Promise<Outcome> {
   let nodeVersion: string | undefined;
+  let directory: string | undefined;
   const standIn = await BigQueryStandIn.start();
   try {
     const node = await nodeBinaryFor(fn.runtime);
     nodeVersion = node.version;
-    const directory = extractZip(readFileSync(fn.zipPath));
-    temporary.push(directory);
+    directory = extractZip(readFileSync(fn.zipPath));
+    temporary.add(directory);
     for (const table of tables) standIn.createTable(table.ref, table.fields);
     await buildLikeBuildpack(directory, node);
     const served = await launchLikeCloudRun({
@@ -136,6 +143,7 @@ async function smoke(fn: SynthesizedFunction, tables: readonly SynthesizedTable[
     return { nodeVersion, result: 'FAILED', error: error as Error };
   } finally {
     await standIn.stop();
+    if (directory !== undefined) removeTemporary([directory]);
   }
 }
 
@@ -145,7 +153,7 @@ function kibibytes(path: string): string {
 
 async function main(): Promise<number> {
   const outdir = mkdtempSync(join(tmpdir(), 'smoke-bundles-'));
-  temporary.push(outdir);
+  temporary.add(outdir);
   synthesize(outdir);
   const stacks = readSynthesizedApp(outdir);
   const functions = stacks.flatMap((stack) => stack.functions.map((fn) => ({ fn, tables: stack.tables })));
@@ -180,4 +188,4 @@ main()
     console.error(`smoke:bundles failed: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
   })
-  .finally(removeTemporary);
+  .finally(() => removeTemporary());
