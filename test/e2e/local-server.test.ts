@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { SEED_BODY, SEED_SUCCESS } from '../support/seed';
+import { SEED_BODY, SEED_SUCCESS } from '../../tools/seed';
 
 const ROOT = resolve(__dirname, '../..');
 

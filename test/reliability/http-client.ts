@@ -89,4 +89,4 @@ export function pushDelivery(payload: unknown, messageId: string): Record<string
   };
 }
 
-export { SEED_BODY, SEED_SUCCESS } from '../support/seed';
+export { SEED_BODY, SEED_SUCCESS } from '../../tools/seed';

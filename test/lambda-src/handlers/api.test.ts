@@ -9,7 +9,7 @@ import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
-import { SEED_BODY, SEED_SUCCESS } from '../../support/seed';
+import { SEED_BODY, SEED_SUCCESS } from '../../../tools/seed';
 
 
 function setup(overrides: Partial<HandlerDependencies> = {}) {

@@ -1,8 +1,8 @@
 /**
  * The seed specification's example exchange, byte for byte: the body of its
  * `curl -X POST <url> -H "Content-Type: application/json" -d '...'` request
- * and the exact 200 answer it promises. Tests compare against these literals
- * rather than anything the code under test produces.
+ * and the exact 200 answer it promises. Tests and the bundle smoke compare
+ * against these literals rather than anything the code under test produces.
  */
 export const SEED_BODY = `{
       "data": {
