@@ -2,7 +2,8 @@
  * The embedded warehouse for local runs and end-to-end tests: a DuckDB file
  * (default `.data/warehouse.duckdb`) holding table `ingest.records` with the
  * same columns and limits as the BigQuery table, and view
- * `ingest.records_latest` defined by the same SQL as the BigQuery view.
+ * `ingest.records_latest` defined by the same SQL as the BigQuery view (for
+ * people: reads query the table within their window, as on BigQuery).
  *
  * One process opens a file once: DuckDB lets two instances open the same
  * file in one process and then both write it unaware of each other, so every
@@ -21,6 +22,8 @@ import { dirname, resolve } from 'node:path';
 import {
   DuckDBInstance,
   INTEGER,
+  TIMESTAMPTZ,
+  timestampTZValue,
   VARCHAR,
   type DuckDBConnection,
   type DuckDBPreparedStatement,
@@ -43,6 +46,7 @@ import {
   RowsRejectedError,
   WarehouseError,
   type ListLatestOptions,
+  type ReadWindow,
   type RowError,
   type StoredRecord,
   type Warehouse,
@@ -102,10 +106,16 @@ const CREATE_SQL = [
 ];
 
 const namedParameter = (name: string) => `$${name}`;
-const LATEST_BY_ID_SQL = latestByIdQuery(LATEST_VIEW_SQL, namedParameter);
-const LATEST_PAGE_SQL = latestPageQuery(LATEST_VIEW_SQL, namedParameter);
-const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR };
-const LATEST_PAGE_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.limit]: INTEGER };
+const LATEST_BY_ID_SQL = latestByIdQuery(TABLE_SQL, namedParameter);
+const LATEST_PAGE_SQL = latestPageQuery(TABLE_SQL, namedParameter);
+const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
+const LATEST_PAGE_TYPES: Record<string, DuckDBType> = {
+  [READ_PARAMETERS.afterId]: VARCHAR,
+  [READ_PARAMETERS.limit]: INTEGER,
+  [READ_PARAMETERS.since]: TIMESTAMPTZ,
+};
+/** A window's start as DuckDB's instant, in epoch microseconds. */
+const sinceValue = (since: Date) => timestampTZValue(BigInt(since.getTime()) * 1000n);
 
 function storedRecord(row: Record<string, unknown>): StoredRecord {
   return storedRecordOf(row, row[UPDATED_AT_COLUMN] as Date);
@@ -259,17 +269,20 @@ class SharedDatabase {
     });
   }
 
-  getLatest(id: string): Promise<StoredRecord | undefined> {
+  getLatest(id: string, { since }: ReadWindow): Promise<StoredRecord | undefined> {
     return this.reads.run(async () => {
-      this.statements.latestById.bind({ [READ_PARAMETERS.id]: id }, LATEST_BY_ID_TYPES);
+      this.statements.latestById.bind({ [READ_PARAMETERS.id]: id, [READ_PARAMETERS.since]: sinceValue(since) }, LATEST_BY_ID_TYPES);
       const [row] = (await this.statements.latestById.runAndReadAll()).getRowObjectsJS();
       return row === undefined ? undefined : storedRecord(row);
     });
   }
 
-  listLatest({ afterId, limit }: ListLatestOptions): Promise<StoredRecord[]> {
+  listLatest({ afterId, limit, since }: ListLatestOptions): Promise<StoredRecord[]> {
     return this.reads.run(async () => {
-      this.statements.latestPage.bind({ [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit }, LATEST_PAGE_TYPES);
+      this.statements.latestPage.bind(
+        { [READ_PARAMETERS.since]: sinceValue(since), [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit },
+        LATEST_PAGE_TYPES,
+      );
       return (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS().map(storedRecord);
     });
   }
@@ -357,10 +370,10 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  async getLatest(id: string): Promise<StoredRecord | undefined> {
+  async getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined> {
     this.refuseIfClosed();
     try {
-      return await this.database.getLatest(id);
+      return await this.database.getLatest(id, window);
     } catch (error) {
       throw asWarehouseError(error, 'read');
     }
