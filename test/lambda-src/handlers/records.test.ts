@@ -3,11 +3,13 @@
  * `GET /records`, `PUT /records/{id}`) through the functions framework's own
  * server, over an in-memory warehouse with the port's read semantics.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import request from 'supertest';
 import type { Clock } from '../../../lambda-src/clock';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { encodePageToken } from '../../../lambda-src/handlers/page-token';
-import { DEFAULT_READ_WINDOW_HOURS } from '../../../lambda-src/handlers/records';
+import { DEFAULT_PAGE_LIMIT, DEFAULT_READ_WINDOW_HOURS, MAX_PAGE_LIMIT, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/handlers/records';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { ID_MAX_LENGTH } from '../../../lambda-src/record';
 import { ReadTooLargeError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
@@ -604,5 +606,27 @@ describe('read windows (since)', () => {
       { getLatest: 'old', since: earlier },
     ]);
     expect(warehouse.committedRows.at(-1)).toMatchObject({ id: 'old', value: 2, ingestedAt: START });
+  });
+});
+
+describe('docs/reads.md', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'reads.md'), 'utf8');
+
+  it('shows the bodies and page tokens the API really answers, at the instant its examples were taken', async () => {
+    const { agent, warehouse, clock } = setup();
+    clock.set(new Date('2026-01-02T03:04:05.678Z'));
+    await warehouse.insert(['123', '124', '125'].map((id) => stored(id)));
+    const missing = await agent.get('/records/999');
+    expect(doc).toContain(`# 404 ${missing.text}`);
+    const first = await agent.get('/records?limit=2');
+    expect(doc).toContain(`"nextPageToken":"${first.body.nextPageToken}"`);
+    expect(doc).toContain(`pageToken=${first.body.nextPageToken}`);
+    const put = await agent.put('/records/123').set('Content-Type', 'application/json').send('{"data": {"name": "Renamed", "value": 1.5}}');
+    expect(doc).toContain(`# 200 ${put.text}`);
+  });
+
+  it('states the limits the API enforces', () => {
+    expect(doc).toContain(`\`READ_WINDOW_HOURS\` (default ${DEFAULT_READ_WINDOW_HOURS}, 1 to ${MAX_READ_WINDOW_HOURS})`);
+    expect(doc).toContain(`(1 to ${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`);
   });
 });
