@@ -51,10 +51,10 @@ export const MAX_READ_WINDOW_HOURS = 24 * 365;
 const HOUR_MS = 60 * 60 * 1000;
 
 /** The error of a read or update of an id with no version in the window; `details` says since when, and how to look further back. */
-export const RECORD_NOT_FOUND_ERROR = 'Record not found';
+const RECORD_NOT_FOUND_ERROR = 'Record not found';
 
 /** The 200 body of an update, worded like `POST /`'s. */
-export const UPDATED_BODY = { success: true, message: 'Data updated successfully!' } as const;
+const UPDATED_BODY = { success: true, message: 'Data updated successfully!' } as const;
 
 const LIST_QUERY_PARAMETERS = ['limit', 'pageToken', 'since'] as const;
 const RECORD_QUERY_PARAMETERS = ['since'] as const;
@@ -83,7 +83,7 @@ function queryParametersOf(req: Request, allowed: readonly string[]): Checked<Ma
   const errors: FieldError[] = [];
   for (const [name, value] of parameters) {
     const field = `query.${name}`;
-    if (!allowed.includes(name)) errors.push({ field, message: allowed.length > 0 ? `unknown parameter (allowed: ${allowed.join(', ')})` : 'unknown parameter (none are allowed)' });
+    if (!allowed.includes(name)) errors.push({ field, message: `unknown parameter (allowed: ${allowed.join(', ')})` });
     else if (values.has(name)) errors.push({ field, message: 'must be given once' });
     else values.set(name, value);
   }
