@@ -7,10 +7,13 @@
  * connections).
  *
  * Endpoints live in a route table; a new REST method is one more entry plus
- * its handler. `jobs.query` runs only the few query shapes the adapter sends
+ * its handler. `jobs.query` runs only the two read shapes the adapter sends
  * (recognised by pattern, evaluated against the stored rows with the
  * request's parameters), not arbitrary SQL: anything else is refused, so a
- * query the adapter should not send fails loudly.
+ * query the adapter should not send fails loudly. It bills as BigQuery's
+ * on-demand pricing does: the logical bytes of the columns a query reads,
+ * in the partitions its filter on a day-partitioned table's partitioning
+ * column leaves, and at least 10 MiB.
  */
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -62,6 +65,16 @@ export interface QueryRequest {
   timeoutMs: number | undefined;
   jobCreationMode: string | undefined;
   authorization: string | undefined;
+  /** Set once the query has run: what it read and what it would bill. */
+  statistics?: QueryStatistics;
+}
+
+/** What a query read, as BigQuery counts it. */
+export interface QueryStatistics {
+  /** Logical bytes of the columns read, in the partitions not pruned. */
+  bytesProcessed: number;
+  /** `bytesProcessed`, but at least 10 MiB. */
+  bytesBilled: number;
 }
 
 /** Every route's recorded request. */
@@ -98,6 +111,11 @@ export interface ScriptedReply {
   outcome?: ScriptedOutcome;
 }
 
+export interface TableOptions {
+  /** A TIMESTAMP column the table is partitioned by, per UTC day, as `WarehouseTable` does. @default not partitioned */
+  dayPartitionedBy?: string;
+}
+
 export interface StandInOptions {
   /** Added before every reply, to model the network round trip. @default 0 */
   latencyMs?: number;
@@ -128,11 +146,7 @@ interface Table {
   rows: StoredRow[];
   /** insertAll deduplicates on insert id (BigQuery does it best-effort for about a minute; we keep them all). */
   insertIds: Set<string>;
-}
-
-/** A view with the latest-version semantics over `source` (see `createLatestView`). */
-interface LatestView {
-  source: Table;
+  dayPartitionedBy: string | undefined;
 }
 
 const STATUS_NAMES: Record<number, string> = {
@@ -172,11 +186,11 @@ function tableKey(ref: TableRef): string {
 /** BigQuery bills at least 10 MB for each table a query reads. */
 const MIN_BYTES_BILLED = 10 * 1024 * 1024;
 
-/** Logical bytes BigQuery bills for reading these columns: 2 + UTF-8 length per STRING, 8 per FLOAT or TIMESTAMP. */
-function bytesOf(table: Table): number {
+/** Logical bytes BigQuery bills for reading these columns of these rows: 2 + UTF-8 length per STRING, 8 per FLOAT or TIMESTAMP. */
+function bytesOf(rows: readonly StoredRow[], fields: readonly BigQueryField[]): number {
   let bytes = 0;
-  for (const row of table.rows) {
-    for (const field of table.fields) {
+  for (const row of rows) {
+    for (const field of fields) {
       const value = row.json[field.name];
       if (value === undefined || value === null) continue;
       bytes += field.type === 'STRING' ? 2 + Buffer.byteLength(String(value)) : 8;
@@ -184,6 +198,10 @@ function bytesOf(table: Table): number {
   }
   return bytes;
 }
+
+const MICROS_PER_DAY = 86_400_000_000;
+/** The UTC day a TIMESTAMP (in epoch microseconds) falls in, as `YYYY-MM-DD`. */
+const dayOf = (micros: number) => new Date(Math.floor(micros / MICROS_PER_DAY) * 86_400_000).toISOString().slice(0, 10);
 
 /** A stored TIMESTAMP (an insertAll value: RFC 3339-like text or epoch seconds) in epoch microseconds. */
 function timestampMicros(value: unknown): number {
@@ -194,15 +212,35 @@ function timestampMicros(value: unknown): number {
 }
 
 /**
- * The query shapes `BigQueryWarehouse` sends: `SELECT <columns> FROM
- * \`project.dataset.table\`` filtered on `id` by one named parameter, or
- * paged by id after one, up to another.
+ * The read shapes `BigQueryWarehouse` sends (`lambda-src/warehouse/latest-view.ts`),
+ * on one table (`project.dataset.table`): the latest version of one id at or after
+ * `@since`, newest first, one row; and a page of latest versions at or after
+ * `@since` with ids after `@afterId`, up to `@limit`. Both filter the
+ * partitioning column by itself against a parameter, which is what lets
+ * BigQuery prune partitions.
  */
-const SELECT_FROM = /^SELECT (?<columns>[A-Za-z_][A-Za-z0-9_]*(?:, [A-Za-z_][A-Za-z0-9_]*)*) FROM `(?<table>[^`]+)` /;
+const NAME = '[A-Za-z_][A-Za-z0-9_]*';
+const COLUMNS = `${NAME}(?:, ${NAME})*`;
+const LATEST_FIRST = 'ORDER BY ingested_at DESC, insert_id DESC';
 const QUERY_SHAPES = {
-  byId: new RegExp(`${SELECT_FROM.source}WHERE id = @(?<id>[A-Za-z_][A-Za-z0-9_]*)$`),
-  page: new RegExp(`${SELECT_FROM.source}WHERE id > @(?<afterId>[A-Za-z_][A-Za-z0-9_]*) ORDER BY id LIMIT @(?<limit>[A-Za-z_][A-Za-z0-9_]*)$`),
+  byId: new RegExp(
+    `^SELECT (?<columns>${COLUMNS}) FROM \`(?<table>[^\`]+)\` ` +
+      `WHERE id = @(?<id>${NAME}) AND ingested_at >= @(?<since>${NAME}) ${LATEST_FIRST} LIMIT 1$`,
+  ),
+  page: new RegExp(
+    [
+      `^SELECT (?<columns>${COLUMNS})`,
+      'FROM \\(',
+      `  SELECT \\k<columns>, ROW_NUMBER\\(\\) OVER \\(PARTITION BY id ${LATEST_FIRST}\\) AS version_rank`,
+      '  FROM `(?<table>[^`]+)`',
+      `  WHERE ingested_at >= @(?<since>${NAME}) AND id > @(?<afterId>${NAME})`,
+      '\\)',
+      `WHERE version_rank = 1 ORDER BY id LIMIT @(?<limit>${NAME})$`,
+    ].join('\n'),
+  ),
 };
+/** Columns both shapes read besides those they select: the filters' and the ordering's. */
+const READ_BESIDES_SELECTED = ['id', 'ingested_at', 'insert_id'];
 
 const QUERY_KEYS = new Set([
   'kind',
@@ -236,17 +274,28 @@ function queryShapeProblem(body: unknown): string | undefined {
   return undefined;
 }
 
-/** A typed named parameter's value, or why it cannot be used. */
-function parameterValue(parameters: readonly QueryParameter[], name: string, type: 'STRING' | 'INT64'): { value: string | number } | { problem: string } {
+/** A typed named parameter's value (a TIMESTAMP in epoch microseconds), or why it cannot be used. */
+function parameterValue(
+  parameters: readonly QueryParameter[],
+  name: string,
+  type: 'STRING' | 'INT64' | 'TIMESTAMP',
+): { value: string | number } | { problem: string } {
   const parameter = parameters.find((candidate) => candidate.name === name);
   if (parameter === undefined) return { problem: `Query parameter '${name}' not found` };
   if (parameter.parameterType?.type !== type) {
     return { problem: `Query parameter '${name}' has type ${parameter.parameterType?.type ?? 'unknown'}, the query needs ${type}` };
   }
   const raw = parameter.parameterValue?.value;
-  if (type === 'STRING') return typeof raw === 'string' ? { value: raw } : { problem: `Query parameter '${name}' has no STRING value` };
-  const text = String(raw);
-  return /^-?\d+$/.test(text) ? { value: Number(text) } : { problem: `Query parameter '${name}' has no INT64 value` };
+  switch (type) {
+    case 'STRING':
+      return typeof raw === 'string' ? { value: raw } : { problem: `Query parameter '${name}' has no STRING value` };
+    case 'INT64':
+      return /^-?\d+$/.test(String(raw)) ? { value: Number(raw) } : { problem: `Query parameter '${name}' has no INT64 value` };
+    case 'TIMESTAMP':
+      return typeof raw === 'string' && TIMESTAMP_PATTERN.test(raw) && !Number.isNaN(Date.parse(raw.replace(' UTC', 'Z')))
+        ? { value: timestampMicros(raw) }
+        : { problem: `Query parameter '${name}' has no TIMESTAMP value: ${JSON.stringify(raw)}` };
+  }
 }
 
 /** A `jobs.query` cell: every value is text, TIMESTAMP as int64 microseconds or float seconds per the request's format options. */
@@ -332,7 +381,6 @@ export class BigQueryStandIn {
   readonly url: string;
   private readonly recorded: RecordedRequest[] = [];
   private readonly tables = new Map<string, Table>();
-  private readonly latestViews = new Map<string, LatestView>();
   private readonly scripts = new Map<RouteName, ScriptedReply[]>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly routes: readonly Route[] = [
@@ -384,19 +432,12 @@ export class BigQueryStandIn {
   }
 
   /** Creates an empty table; insertAll into a table that does not exist answers 404, as BigQuery does. */
-  createTable(ref: TableRef, fields: readonly BigQueryField[]): void {
-    this.tables.set(tableKey(ref), { fields, rows: [], insertIds: new Set() });
-  }
-
-  /**
-   * Creates a view over `source` (which must exist) holding the latest
-   * version of each id: newest `ingested_at`, ties broken by the greater
-   * `insert_id`, as `WarehouseTable`'s view does.
-   */
-  createLatestView(ref: TableRef, source: TableRef): void {
-    const table = this.tables.get(tableKey(source));
-    if (!table) throw new Error(`stand-in has no table ${tableKey(source)}`);
-    this.latestViews.set(tableKey(ref), { source: table });
+  createTable(ref: TableRef, fields: readonly BigQueryField[], options: TableOptions = {}): void {
+    const partitioning = options.dayPartitionedBy;
+    if (partitioning !== undefined && fields.find((field) => field.name === partitioning)?.type !== 'TIMESTAMP') {
+      throw new Error(`stand-in can only partition by a TIMESTAMP column, not ${partitioning}`);
+    }
+    this.tables.set(tableKey(ref), { fields, rows: [], insertIds: new Set(), dayPartitionedBy: partitioning });
   }
 
   /** The rows stored in a table, in insertion order. */
@@ -480,22 +521,11 @@ export class BigQueryStandIn {
     if (!response.destroyed) BigQueryStandIn.send(response, reply);
   }
 
-  /** `project.dataset.table` (the project may itself hold dots, e.g. `example.com:p`) as a table or latest view. */
-  private source(reference: string): { fields: readonly BigQueryField[]; rows: StoredRow[]; table: Table } | undefined {
+  /** `project.dataset.table` (the project may itself hold dots, e.g. `example.com:p`). */
+  private table(reference: string): Table | undefined {
     const parts = reference.split('.');
     if (parts.length < 3) return undefined;
-    const ref = { tableId: parts.pop()!, datasetId: parts.pop()!, projectId: parts.join('.') };
-    const table = this.tables.get(tableKey(ref));
-    if (table) return { fields: table.fields, rows: table.rows, table };
-    const view = this.latestViews.get(tableKey(ref));
-    if (!view) return undefined;
-    const versions = view.source.rows.map((row) => ({
-      id: String(row.json.id),
-      insertId: String(row.json.insert_id),
-      ingestedAt: new Date(timestampMicros(row.json.ingested_at) / 1000),
-      row,
-    }));
-    return { fields: view.source.fields, rows: latestVersions(versions).map((version) => version.row), table: view.source };
+    return this.tables.get(tableKey({ tableId: parts.pop()!, datasetId: parts.pop()!, projectId: parts.join('.') }));
   }
 
   private acceptQuery(params: Record<string, string>, body: unknown, request: IncomingMessage): JsonReply | AcceptedRequest {
@@ -525,46 +555,60 @@ export class BigQueryStandIn {
     const page = QUERY_SHAPES.page.exec(request.query)?.groups;
     const shape = byId ?? page;
     if (!shape) return googleError(400, 'invalidQuery', `The BigQuery stand-in does not run this query: ${request.query}`);
-    const source = this.source(shape.table!);
-    if (!source) return googleError(404, 'notFound', `Not found: Table ${shape.table} was not found in location US`);
+    const table = this.table(shape.table!);
+    if (!table) return googleError(404, 'notFound', `Not found: Table ${shape.table} was not found in location US`);
     const columns = shape.columns!.split(', ');
-    const unknownColumn = columns.find((name) => !source.fields.some((field) => field.name === name));
+    const unknownColumn = [...columns, ...READ_BESIDES_SELECTED].find((name) => !table.fields.some((field) => field.name === name));
     if (unknownColumn !== undefined) return googleError(400, 'invalidQuery', `Unrecognized name: ${unknownColumn}`);
+    const parameter = (name: string, type: 'STRING' | 'INT64' | 'TIMESTAMP') => parameterValue(request.queryParameters, name, type);
 
-    const billed = Math.max(MIN_BYTES_BILLED, bytesOf(source.table));
-    if (request.maximumBytesBilled !== undefined && billed > Number(request.maximumBytesBilled)) {
-      return googleError(400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${request.maximumBytesBilled}. ${billed} or higher required.`);
+    const since = parameter(shape.since!, 'TIMESTAMP');
+    if ('problem' in since) return googleError(400, 'invalidQuery', since.problem);
+    const sinceMicros = Number(since.value);
+    // Pruning: only partitions whose day can hold a row at or after `since` are read, and billed.
+    const partitioning = table.dayPartitionedBy;
+    const scanned = partitioning === undefined ? table.rows : table.rows.filter((row) => dayOf(timestampMicros(row.json[partitioning])) >= dayOf(sinceMicros));
+    const read = table.fields.filter((field) => columns.includes(field.name) || READ_BESIDES_SELECTED.includes(field.name));
+    const bytesProcessed = bytesOf(scanned, read);
+    const bytesBilled = Math.max(MIN_BYTES_BILLED, bytesProcessed);
+    if (request.maximumBytesBilled !== undefined && bytesBilled > Number(request.maximumBytesBilled)) {
+      return googleError(400, 'bytesBilledLimitExceeded', `Query exceeded limit for bytes billed: ${request.maximumBytesBilled}. ${bytesBilled} or higher required.`);
     }
 
+    const versions = scanned
+      .map((row) => ({ id: String(row.json.id), insertId: String(row.json.insert_id), micros: timestampMicros(row.json.ingested_at), row }))
+      .filter((version) => version.micros >= sinceMicros)
+      .map((version) => ({ ...version, ingestedAt: new Date(version.micros / 1000) }));
     let rows: StoredRow[];
     if (byId) {
-      const id = parameterValue(request.queryParameters, byId.id!, 'STRING');
+      const id = parameter(byId.id!, 'STRING');
       if ('problem' in id) return googleError(400, 'invalidQuery', id.problem);
-      rows = source.rows.filter((row) => row.json.id === id.value);
+      rows = latestVersions(versions.filter((version) => version.id === id.value)).map((version) => version.row);
     } else {
-      const afterId = parameterValue(request.queryParameters, page!.afterId!, 'STRING');
+      const afterId = parameter(page!.afterId!, 'STRING');
       if ('problem' in afterId) return googleError(400, 'invalidQuery', afterId.problem);
-      const limit = parameterValue(request.queryParameters, page!.limit!, 'INT64');
+      const limit = parameter(page!.limit!, 'INT64');
       if ('problem' in limit) return googleError(400, 'invalidQuery', limit.problem);
       if (Number(limit.value) < 0) return googleError(400, 'invalidQuery', 'LIMIT must be non-negative');
-      rows = source.rows
-        .filter((row) => compareUtf8(String(row.json.id), String(afterId.value)) > 0)
-        .sort((a, b) => compareUtf8(String(a.json.id), String(b.json.id)))
-        .slice(0, Number(limit.value));
+      rows = latestVersions(versions)
+        .filter((version) => compareUtf8(version.id, String(afterId.value)) > 0)
+        .slice(0, Number(limit.value))
+        .map((version) => version.row);
     }
+    request.statistics = { bytesProcessed, bytesBilled };
 
     const reference =
       request.jobCreationMode === 'JOB_CREATION_OPTIONAL'
         ? { queryId: randomUUID() }
         : { jobReference: { projectId: request.projectId, jobId: `job_${randomUUID()}`, location: 'US' } };
     if (incomplete) return { status: 200, body: { kind: 'bigquery#queryResponse', ...reference, jobComplete: false } };
-    const fields = columns.map((name) => source.fields.find((field) => field.name === name)!);
+    const fields = columns.map((name) => table.fields.find((field) => field.name === name)!);
     const body: Record<string, unknown> = {
       kind: 'bigquery#queryResponse',
       schema: { fields: fields.map(({ name, type, mode }) => ({ name, type, mode })) },
       ...reference,
       totalRows: String(rows.length),
-      totalBytesProcessed: String(bytesOf(source.table)),
+      totalBytesProcessed: String(bytesProcessed),
       jobComplete: true,
       cacheHit: false,
     };

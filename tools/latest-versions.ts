@@ -1,12 +1,13 @@
 /**
  * The read semantics of the `Warehouse` port, in plain TypeScript, for the
- * test doubles and the BigQuery stand-in: one version per id (newest
+ * test doubles and the BigQuery stand-in: only versions stored at or after
+ * the window's `since`, one version per id (newest
  * `ingestedAt`, then the greater insert id), ids in UTF-8 byte order (what
  * BigQuery and DuckDB compare strings by; JavaScript's `<` compares UTF-16
  * code units, which orders some characters differently). The real adapters
  * are held to the same semantics by the contract suite.
  */
-import type { StoredRecord, WarehouseRow } from '../lambda-src/warehouse/warehouse';
+import type { ListLatestOptions, ReadWindow, StoredRecord, WarehouseRow } from '../lambda-src/warehouse/warehouse';
 
 /** What orders versions of one id. */
 export interface Version {
@@ -40,15 +41,20 @@ export function asStoredRecord({ id, name, value, ingestedAt }: WarehouseRow): S
   return { id, name, value, updatedAt: ingestedAt };
 }
 
-/** What `getLatest(id)` must answer over `rows`. */
-export function latestOf(rows: Iterable<WarehouseRow>, id: string): StoredRecord | undefined {
-  const [latest] = latestVersions([...rows].filter((row) => row.id === id));
+/** The versions a read with this window sees. */
+export function withinWindow<T extends Version>(versions: Iterable<T>, { since }: ReadWindow): T[] {
+  return [...versions].filter((version) => version.ingestedAt.getTime() >= since.getTime());
+}
+
+/** What `getLatest(id, window)` must answer over `rows`. */
+export function latestOf(rows: Iterable<WarehouseRow>, id: string, window: ReadWindow): StoredRecord | undefined {
+  const [latest] = latestVersions(withinWindow(rows, window).filter((row) => row.id === id));
   return latest === undefined ? undefined : asStoredRecord(latest);
 }
 
-/** What `listLatest({ afterId, limit })` must answer over `rows`. */
-export function latestPage(rows: Iterable<WarehouseRow>, afterId: string, limit: number): StoredRecord[] {
-  return latestVersions(rows)
+/** What `listLatest(options)` must answer over `rows`. */
+export function latestPage(rows: Iterable<WarehouseRow>, { afterId, limit, since }: ListLatestOptions): StoredRecord[] {
+  return latestVersions(withinWindow(rows, { since }))
     .filter((row) => compareUtf8(row.id, afterId) > 0)
     .slice(0, limit)
     .map(asStoredRecord);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DuckDBInstance } from '@duckdb/node-api';
-import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../lambda-src/warehouse/duckdb';
+import { DUCKDB_SCHEMA, DUCKDB_TABLE } from '../lambda-src/warehouse/duckdb';
 
 const ROOT = resolve(__dirname, '..');
 const SERVER = join(ROOT, 'lambda-src/local/server.ts');
@@ -64,12 +64,8 @@ export interface StoredRow {
   insert_id: string;
 }
 
-/**
- * Every row of the file, opened the way a restart would: the adapter applies
- * the rows its journal acknowledged, then DuckDB replays its own log.
- */
+/** Every row of the file, opened the way a restart would, so DuckDB first replays its write-ahead log. */
 export async function readStoredRows(databasePath: string): Promise<StoredRow[]> {
-  await (await DuckDbWarehouse.open(databasePath)).close();
   const instance = await DuckDBInstance.create(databasePath);
   try {
     const connection = await instance.connect();

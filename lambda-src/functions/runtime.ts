@@ -5,6 +5,7 @@
  */
 import { systemClock, type Clock } from '../clock';
 import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
+import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../handlers/records';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
@@ -28,6 +29,13 @@ export interface FunctionSettings {
   maxBodyBytes: number;
   /** `GOOGLE_CLOUD_PROJECT`: qualifies trace ids in the logs. */
   projectId: string | undefined;
+  /**
+   * `READ_WINDOW_HOURS` (1 to `MAX_READ_WINDOW_HOURS`): how far back reads
+   * look when the client names no `since`; on BigQuery what one read bills
+   * grows with it (see docs/reads.md).
+   * @default DEFAULT_READ_WINDOW_HOURS
+   */
+  readWindowHours?: number;
   /**
    * `GROUP_COMMIT_LINGER_MS` (0 to 60000): how long the batcher holds the
    * first queued row for company. Raising it keeps rows pending in the
@@ -62,6 +70,7 @@ export function functionSettingsFromEnv(env: Env = process.env): FunctionSetting
     maxBodyBytes: integerFromEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_MAX_BODY_BYTES),
     projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
     groupCommitLingerMs: integerFromEnv(env, 'GROUP_COMMIT_LINGER_MS', undefined, 0, MAX_GROUP_COMMIT_LINGER_MS),
+    readWindowHours: integerFromEnv(env, 'READ_WINDOW_HOURS', DEFAULT_READ_WINDOW_HOURS, 1, MAX_READ_WINDOW_HOURS),
   };
 }
 
@@ -98,6 +107,7 @@ export function createFunctionRuntime(options: FunctionRuntimeOptions): Function
   return {
     warehouse,
     maxBodyBytes: options.settings.maxBodyBytes,
+    readWindowHours: options.settings.readWindowHours,
     logger,
     clock: options.clock ?? systemClock,
     close: async () => {

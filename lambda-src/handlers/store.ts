@@ -17,6 +17,12 @@ export interface HandlerDependencies {
   warehouse: () => Promise<Warehouse>;
   /** Largest accepted request body (`MAX_BODY_BYTES`); a push message's decoded data has the same limit. */
   maxBodyBytes: number;
+  /**
+   * How far back a read looks when the client names no `since`
+   * (`READ_WINDOW_HOURS`).
+   * @default DEFAULT_READ_WINDOW_HOURS (records.ts)
+   */
+  readWindowHours?: number;
   logger: Logger;
   clock: Clock;
 }

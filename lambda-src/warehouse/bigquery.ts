@@ -11,20 +11,25 @@
  * once, with its class, within `requestTimeoutMs`.
  *
  * Reads are `jobs.query` calls, through `@google-cloud/bigquery`, against
- * the latest-version view with named query parameters (no value is ever part
- * of the SQL text) and `maximumBytesBilled`, so no single request can bill
- * more than that: a query that would is refused by BigQuery before it runs.
+ * the table itself (never the latest-version view, which scans every
+ * partition), bounded by a read window on the partitioning column, with
+ * named query parameters (no value is ever part of the SQL text) and
+ * `maximumBytesBilled`, so no single request can bill more than that: a
+ * query that would is refused by BigQuery before it runs, and surfaces as a
+ * `ReadTooLargeError`.
  */
 import type { BigQuery, BigQueryTimestamp, Query } from '@google-cloud/bigquery';
 import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { createRestClient, type RestClient } from './bigquery-rest';
 import { columnValue, type ColumnValue } from './columns';
-import { LATEST_VIEW_SUFFIX, READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
+import { READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
 import {
+  ReadTooLargeError,
   RowsRejectedError,
   WarehouseError,
   type ListLatestOptions,
+  type ReadWindow,
   type RowError,
   type StoredRecord,
   type Warehouse,
@@ -37,9 +42,8 @@ const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
 /**
- * 1 GiB: about $0.006 at on-demand prices, and room for a full scan of a
- * table of roughly ten million short rows (reads filter on the clustering
- * column `id`, so most scan far less).
+ * 1 GiB: about $0.006 at on-demand prices, and room for a read window of
+ * roughly ten million short rows (see docs/reads.md).
  */
 export const DEFAULT_MAX_BYTES_BILLED = 1024 ** 3;
 /** BigQuery bills at least 10 MB per table a query reads; a lower cap would refuse every read. */
@@ -53,14 +57,10 @@ export interface BigQueryWarehouseOptions {
   /** Table id. */
   table: string;
   /**
-   * Id of the latest-version view reads query (in the same dataset).
-   * @default `<table>_latest`, what `WarehouseTable` creates
-   */
-  latestView?: string;
-  /**
    * Most bytes one read query may bill. BigQuery refuses a query that would
-   * bill more before running it; the read then fails (500, `warehouse_error`).
-   * At least 10 MiB (BigQuery's per-table minimum).
+   * bill more before running it; the read then fails with a
+   * `ReadTooLargeError` (a narrower window fits). At least 10 MiB (BigQuery's
+   * per-table minimum).
    * @default 1 GiB
    */
   maxBytesBilled?: number;
@@ -162,6 +162,9 @@ const TRANSIENT_NETWORK_CODES = new Set([
   'ERR_STREAM_PREMATURE_CLOSE',
 ]);
 
+/** BigQuery's reason for a query refused because it would bill more than `maximumBytesBilled`. */
+const BYTES_BILLED_LIMIT_EXCEEDED = 'bytesBilledLimitExceeded';
+
 /** Google error reasons that mean "later", whatever the status code. */
 const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'rateLimitExceeded', 'userRateLimitExceeded']);
 
@@ -199,6 +202,7 @@ function classify(error: unknown, timeoutMs: number, operation: Operation): Ware
     const reasons = (details.errors ?? []).map((entry) => entry.reason).filter((reason): reason is string => typeof reason === 'string');
     const retryable = status >= 500 || status === 429 || status === 408 || reasons.some((reason) => TRANSIENT_REASONS.has(reason));
     const reasonText = reasons.length > 0 ? ` ${reasons[0]}` : '';
+    if (reasons.includes(BYTES_BILLED_LIMIT_EXCEEDED)) return new ReadTooLargeError(`BigQuery ${operation} refused: HTTP ${status}${reasonText}: ${message}`);
     return new WarehouseError(
       `BigQuery ${operation} failed: HTTP ${status}${reasonText}: ${message}`,
       retryable ? 'warehouse_unavailable' : 'warehouse_error',
@@ -213,13 +217,18 @@ function classify(error: unknown, timeoutMs: number, operation: Operation): Ware
 }
 
 /** Reads always send every parameter with its type, so nothing depends on the client inferring one. */
-const READ_PARAMETER_TYPES: Readonly<Record<string, string>> = { [READ_PARAMETERS.id]: 'STRING', [READ_PARAMETERS.afterId]: 'STRING', [READ_PARAMETERS.limit]: 'INT64' };
+const READ_PARAMETER_TYPES: Readonly<Record<string, string>> = {
+  [READ_PARAMETERS.id]: 'STRING',
+  [READ_PARAMETERS.afterId]: 'STRING',
+  [READ_PARAMETERS.limit]: 'INT64',
+  [READ_PARAMETERS.since]: 'TIMESTAMP',
+};
 
 const namedParameter = (name: string) => `@${name}`;
 
-/** `project.dataset.view`, backquoted. Config, not user input, but a backquote or backslash could still end the quoting. */
-function quotedTableName(projectId: string, dataset: string, view: string): string {
-  const name = `${projectId}.${dataset}.${view}`;
+/** `project.dataset.table`, backquoted. Config, not user input, but a backquote or backslash could still end the quoting. */
+function quotedTableName(projectId: string, dataset: string, table: string): string {
+  const name = `${projectId}.${dataset}.${table}`;
   if (/[`\\\n]/.test(name)) throw new Error(`BigQuery table name ${JSON.stringify(name)} must not contain a backquote, backslash or newline`);
   return `\`${name}\``;
 }
@@ -251,9 +260,9 @@ export class BigQueryWarehouse implements Warehouse {
     if (!Number.isSafeInteger(this.maxBytesBilled) || this.maxBytesBilled < MIN_MAX_BYTES_BILLED) {
       throw new Error(`maxBytesBilled must be an integer of at least ${MIN_MAX_BYTES_BILLED}, got ${options.maxBytesBilled}`);
     }
-    const view = quotedTableName(options.projectId, options.dataset, options.latestView ?? `${options.table}${LATEST_VIEW_SUFFIX}`);
-    this.latestByIdSql = latestByIdQuery(view, namedParameter);
-    this.latestPageSql = latestPageQuery(view, namedParameter);
+    const table = quotedTableName(options.projectId, options.dataset, options.table);
+    this.latestByIdSql = latestByIdQuery(table, namedParameter);
+    this.latestPageSql = latestPageQuery(table, namedParameter);
     const path = [options.projectId, 'datasets', options.dataset, 'tables', options.table].map(encodeURIComponent).join('/');
     this.insertAllUrl = `${this.apiEndpoint ?? GOOGLE_BIGQUERY_ENDPOINT}/bigquery/v2/projects/${path}/insertAll`;
   }
@@ -308,13 +317,17 @@ export class BigQueryWarehouse implements Warehouse {
     if (answer.insertErrors !== undefined && answer.insertErrors.length > 0) throw new RowsRejectedError(rowErrors(answer.insertErrors));
   }
 
-  async getLatest(id: string): Promise<StoredRecord | undefined> {
-    const [row] = await this.query(this.latestByIdSql, { [READ_PARAMETERS.id]: id });
+  async getLatest(id: string, { since }: ReadWindow): Promise<StoredRecord | undefined> {
+    const [row] = await this.query(this.latestByIdSql, { [READ_PARAMETERS.id]: id, [READ_PARAMETERS.since]: since });
     return row === undefined ? undefined : storedRecord(row);
   }
 
-  async listLatest({ afterId, limit }: ListLatestOptions): Promise<StoredRecord[]> {
-    const rows = await this.query(this.latestPageSql, { [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit });
+  async listLatest({ afterId, limit, since }: ListLatestOptions): Promise<StoredRecord[]> {
+    const rows = await this.query(this.latestPageSql, {
+      [READ_PARAMETERS.since]: since,
+      [READ_PARAMETERS.afterId]: afterId,
+      [READ_PARAMETERS.limit]: limit,
+    });
     return rows.map(storedRecord);
   }
 
@@ -322,7 +335,7 @@ export class BigQueryWarehouse implements Warehouse {
    * One `jobs.query` call. `timeoutMs` makes BigQuery answer within the
    * deadline, so an unfinished query fails here instead of being polled.
    */
-  private async query(sql: string, params: Record<string, string | number>): Promise<Record<string, unknown>[]> {
+  private async query(sql: string, params: Record<string, string | number | Date>): Promise<Record<string, unknown>[]> {
     this.refuseIfClosed();
     const request: Query = {
       query: sql,

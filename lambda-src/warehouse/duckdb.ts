@@ -2,7 +2,8 @@
  * The embedded warehouse for local runs and end-to-end tests: a DuckDB file
  * (default `.data/warehouse.duckdb`) holding table `ingest.records` with the
  * same columns and limits as the BigQuery table, and view
- * `ingest.records_latest` defined by the same SQL as the BigQuery view.
+ * `ingest.records_latest` defined by the same SQL as the BigQuery view (for
+ * people: reads query the table within their window, as on BigQuery).
  *
  * One process opens a file once: DuckDB lets two instances open the same
  * file in one process and then both write it unaware of each other, so every
@@ -11,17 +12,18 @@
  * connection, one at a time, so they never wait behind a write. The file is
  * released when the last of them closes.
  *
- * Inserts are acknowledged from a journal beside the file
- * (`<file>.journal/`) and reach the table in bulk shortly after; see
- * `SharedDatabase`. The file and its journal belong together: a copy of
- * the file alone may lack the last acknowledged rows until the adapter has
- * opened it once beside its journal.
+ * Each `insert` is one transaction, and resolves only once DuckDB has
+ * committed it (its write-ahead log is on disk): the group-commit batcher in
+ * front of the adapter turns the requests of a busy instance into few such
+ * transactions.
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import {
   DuckDBInstance,
   INTEGER,
+  TIMESTAMPTZ,
+  timestampTZValue,
   VARCHAR,
   type DuckDBConnection,
   type DuckDBPreparedStatement,
@@ -30,8 +32,6 @@ import {
 import { isStorableText, parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
 import { STOPPED_REASON } from './group-commit';
-import { requirePositiveInteger } from './options';
-import { RowJournal, type RecoveredEntry, type SealedEntries, type SealOptions } from './row-journal';
 import { SerialQueue } from './serial-queue';
 import {
   LATEST_VIEW_SUFFIX,
@@ -46,6 +46,7 @@ import {
   RowsRejectedError,
   WarehouseError,
   type ListLatestOptions,
+  type ReadWindow,
   type RowError,
   type StoredRecord,
   type Warehouse,
@@ -97,56 +98,24 @@ function columnDefinition(field: BigQueryField): string {
   return parts.join(' ');
 }
 
-const COLUMNS_SQL = WAREHOUSE_BIGQUERY_FIELDS.map(columnDefinition).join(', ');
 const CREATE_SQL = [
   `CREATE SCHEMA IF NOT EXISTS ${quote(DUCKDB_SCHEMA)}`,
-  `CREATE TABLE IF NOT EXISTS ${TABLE_SQL} (${COLUMNS_SQL})`,
+  `CREATE TABLE IF NOT EXISTS ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map(columnDefinition).join(', ')})`,
   // Replaced on every open, so a file made by an older version reads with today's definition.
   `CREATE OR REPLACE VIEW ${LATEST_VIEW_SQL} AS ${latestViewQuery(TABLE_SQL)}`,
 ];
 
-/** The journal of rows not yet applied lives beside the database file, in a directory of this suffix. */
-export const JOURNAL_SUFFIX = '.journal';
-
-/** The same definition, as a temporary table of the same name: DuckDB spells both alike, so their `sql` can be compared. */
-const EXPECTED_TABLE_SQL = `CREATE TEMP TABLE ${quote(DUCKDB_TABLE)} (${COLUMNS_SQL})`;
-const TABLE_DEFINITIONS_SQL =
-  `SELECT temporary, sql FROM duckdb_tables() WHERE table_name = '${DUCKDB_TABLE}' ` +
-  `AND (temporary OR schema_name = '${DUCKDB_SCHEMA}')`;
-
-/**
- * Journaled rows are acknowledged before DuckDB sees them, so the table must
- * accept any row the record schema does: one defined otherwise (by hand, or
- * by another version of this adapter) could refuse a row already
- * acknowledged. Such a file is refused when opened.
- */
-async function refuseForeignTable(connection: DuckDBConnection, file: string): Promise<void> {
-  await connection.run(EXPECTED_TABLE_SQL);
-  try {
-    const definitions = (await connection.runAndReadAll(TABLE_DEFINITIONS_SQL)).getRowObjectsJS();
-    const columnsOf = (temporary: boolean) => {
-      const sql = String(definitions.find((definition) => definition.temporary === temporary)?.sql);
-      return sql.slice(sql.indexOf('('), sql.endsWith(';') ? -1 : undefined);
-    };
-    const [found, expected] = [columnsOf(false), columnsOf(true)];
-    if (found !== expected) {
-      throw new WarehouseError(
-        `DuckDB table ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} in ${file} is not defined as this version defines it ` +
-          `(found ${found}, expected ${expected}); move the file aside to start a new one`,
-        'warehouse_error',
-        false,
-      );
-    }
-  } finally {
-    await connection.run(`DROP TABLE temp.${quote(DUCKDB_TABLE)}`);
-  }
-}
-
 const namedParameter = (name: string) => `$${name}`;
-const LATEST_BY_ID_SQL = latestByIdQuery(LATEST_VIEW_SQL, namedParameter);
-const LATEST_PAGE_SQL = latestPageQuery(LATEST_VIEW_SQL, namedParameter);
-const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR };
-const LATEST_PAGE_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.limit]: INTEGER };
+const LATEST_BY_ID_SQL = latestByIdQuery(TABLE_SQL, namedParameter);
+const LATEST_PAGE_SQL = latestPageQuery(TABLE_SQL, namedParameter);
+const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
+const LATEST_PAGE_TYPES: Record<string, DuckDBType> = {
+  [READ_PARAMETERS.afterId]: VARCHAR,
+  [READ_PARAMETERS.limit]: INTEGER,
+  [READ_PARAMETERS.since]: TIMESTAMPTZ,
+};
+/** A window's start as DuckDB's instant, in epoch microseconds. */
+const sinceValue = (since: Date) => timestampTZValue(BigInt(since.getTime()) * 1000n);
 
 function storedRecord(row: Record<string, unknown>): StoredRecord {
   return storedRecordOf(row, row[UPDATED_AT_COLUMN] as Date);
@@ -238,84 +207,18 @@ interface Statements {
   latestPage: DuckDBPreparedStatement;
 }
 
-/** A row as the journal keeps it: each column's value as `from_json` reads it, in `WAREHOUSE_BIGQUERY_FIELDS` order. */
-type JournalRow = Array<string | number>;
-
-/**
- * Rows are applied to the table once this many are journaled, or this long
- * after the first of them, whichever comes first. DuckDB's cost per commit
- * hardly depends on its size (about 0.7 ms of CPU for 1 row or 64 on our
- * 2-core machine), and reads apply what is journaled before they run.
- */
-const APPLY_AFTER_ROWS = 400;
-const APPLY_AFTER_MS = 100;
-/** When applying fails (a full disk, say), it is tried again this long after. */
-const APPLY_RETRY_MS = 1_000;
-
-export interface DuckDbWarehouseOptions {
-  /**
-   * Journaled rows waiting to be applied to the table at which inserts are
-   * refused as retryable (503) until they are applied, so that memory and
-   * the journal stay bounded while applying fails. Taken from the first open
-   * of a file in the process.
-   *
-   * @default 50000
-   */
-  maxUnappliedRows?: number;
-}
-const DEFAULT_MAX_UNAPPLIED_ROWS = 50_000;
-
-const journalRowOf = (row: WarehouseRow): JournalRow =>
-  WAREHOUSE_BIGQUERY_FIELDS.map((field) => COLUMN_TYPES[field.type].toJson(columnValue(row, field)));
-
-function journalRowsOf(entry: RecoveredEntry): JournalRow[] {
-  try {
-    const rows: unknown = JSON.parse(entry.text);
-    if (Array.isArray(rows) && rows.every((row) => Array.isArray(row) && row.length === WAREHOUSE_BIGQUERY_FIELDS.length)) {
-      return rows as JournalRow[];
-    }
-  } catch {
-    // Reported below with where it is.
-  }
-  throw new WarehouseError(`DuckDB journal entry at ${entry.at} is not a batch of rows; the journal is damaged`, 'warehouse_error', false);
-}
-
-/**
- * The instance, connections, statements and journal every `DuckDbWarehouse`
- * on one file shares.
- *
- * An insert is acknowledged once its rows are in the journal beside the
- * file (`<file>.journal/`, on disk), not once DuckDB has committed them:
- * DuckDB's cost per commit is nearly fixed, and committing every small batch
- * of a busy instance took the CPU the requests needed. The journaled rows go
- * into the table in bulk later, and always before a read, so every read sees
- * every acknowledged row; rows journaled but not applied when the process
- * died are applied when the file is opened again. That is sound only if
- * DuckDB cannot refuse a row the record schema accepted, so the table must
- * be exactly the one this adapter defines: a repeated insert id is skipped,
- * and a file whose table differs is refused when opened.
- */
+/** The instance, connections and statements every `DuckDbWarehouse` on one file shares. */
 class SharedDatabase {
   private readonly writes = new SerialQueue();
   private readonly reads = new SerialQueue();
-  /** Sealed journal entries not yet in the table, oldest first. */
-  private readonly unapplied: Array<SealedEntries<JournalRow[]>> = [];
-  private unappliedRows = 0;
-  private applying: Promise<void> = Promise.resolve();
-  private applyTimer?: NodeJS.Timeout;
-  /** The last timed apply failed, and `applyTimer` is its retry. */
-  private retryingApply = false;
-  private closing = false;
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connections: readonly DuckDBConnection[],
     private readonly statements: Statements,
-    private readonly journal: RowJournal<JournalRow[]>,
-    private readonly maxUnappliedRows: number,
   ) {}
 
-  static async open(file: string, options: DuckDbWarehouseOptions): Promise<SharedDatabase> {
+  static async open(file: string): Promise<SharedDatabase> {
     await mkdir(dirname(file), { recursive: true });
     const instance = await DuckDBInstance.create(file, INSTANCE_OPTIONS);
     const connections: DuckDBConnection[] = [];
@@ -323,7 +226,6 @@ class SharedDatabase {
       const writer = await instance.connect();
       connections.push(writer);
       for (const statement of CREATE_SQL) await writer.run(statement);
-      await refuseForeignTable(writer, file);
       const reader = await instance.connect();
       connections.push(reader);
       const statements: Statements = {
@@ -332,14 +234,7 @@ class SharedDatabase {
         latestById: await reader.prepare(LATEST_BY_ID_SQL),
         latestPage: await reader.prepare(LATEST_PAGE_SQL),
       };
-      // Only now: the instance holds the file's lock, so no other process is applying this journal.
-      const { journal, recovered } = await RowJournal.open<JournalRow[]>(`${file}${JOURNAL_SUFFIX}`);
-      const maxUnappliedRows = options.maxUnappliedRows ?? DEFAULT_MAX_UNAPPLIED_ROWS;
-      const database = new SharedDatabase(instance, connections, statements, journal, maxUnappliedRows);
-      const rows = recovered.entries.flatMap(journalRowsOf);
-      if (rows.length > 0) await database.insertIntoTable(rows);
-      await journal.discard(recovered.segments);
-      return database;
+      return new SharedDatabase(instance, connections, statements);
     } catch (error) {
       for (const connection of connections) connection.closeSync();
       instance.closeSync();
@@ -347,116 +242,20 @@ class SharedDatabase {
     }
   }
 
-  /** Journals the rows; resolves once they are on disk. */
-  async insert(rows: readonly WarehouseRow[]): Promise<void> {
-    if (this.unappliedRows >= this.maxUnappliedRows) {
-      this.scheduleApply(0);
-      throw new WarehouseError(
-        `DuckDB insert refused: ${this.unappliedRows} journaled rows are waiting to be applied`,
-        'warehouse_unavailable',
-        true,
-      );
-    }
-    const journalRows = rows.map(journalRowOf);
-    try {
-      await this.journal.append(JSON.stringify(journalRows), journalRows);
-    } catch (error) {
-      // A full or failing disk may recover; the rows are not acknowledged, so a retry is safe.
-      throw new WarehouseError(`DuckDB journal append failed: ${duckDbMessage(error)}`, 'warehouse_unavailable', true, { cause: error });
-    }
-    this.unappliedRows += journalRows.length;
-    this.scheduleApply(this.unappliedRows >= APPLY_AFTER_ROWS ? 0 : APPLY_AFTER_MS);
-  }
-
-  getLatest(id: string): Promise<StoredRecord | undefined> {
-    return this.afterApplying(() =>
-      this.reads.run(async () => {
-        this.statements.latestById.bind({ [READ_PARAMETERS.id]: id }, LATEST_BY_ID_TYPES);
-        const [row] = (await this.statements.latestById.runAndReadAll()).getRowObjectsJS();
-        return row === undefined ? undefined : storedRecord(row);
-      }),
-    );
-  }
-
-  listLatest({ afterId, limit }: ListLatestOptions): Promise<StoredRecord[]> {
-    return this.afterApplying(() =>
-      this.reads.run(async () => {
-        this.statements.latestPage.bind({ [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit }, LATEST_PAGE_TYPES);
-        return (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS().map(storedRecord);
-      }),
-    );
-  }
-
-  /** Applies what is journaled, then releases the file; a journal it could not apply stays for the next open. */
-  async close(): Promise<void> {
-    this.closing = true;
-    clearTimeout(this.applyTimer);
-    try {
-      await this.apply({ closeSegment: true });
-    } finally {
-      await this.journal.close();
-      await Promise.all([this.writes.drained(), this.reads.drained()]);
-      for (const statement of Object.values(this.statements)) statement.destroySync();
-      for (const connection of this.connections) connection.closeSync();
-      this.instance.closeSync();
-    }
-  }
-
-  private async afterApplying<T>(read: () => Promise<T>): Promise<T> {
-    if (this.unappliedRows > 0) await this.apply();
-    return read();
-  }
-
   /**
-   * A sooner apply replaces a pending timer, except the retry after a
-   * failure: otherwise every insert while the database fails would try the
-   * whole backlog again.
+   * Stores the rows in one transaction, skipping repeated insert ids, and
+   * resolves once it is committed. Almost every batch carries only new ids,
+   * and a plain insert costs about a third of one with `ON CONFLICT`
+   * (measured by `npm run bench`), so that is tried first; a repeated id
+   * fails it whole (nothing written) and the batch goes again, skipping the
+   * repeats.
    */
-  private scheduleApply(delayMs: number): void {
-    if (this.closing || (this.applyTimer !== undefined && (delayMs > 0 || this.retryingApply))) return;
-    clearTimeout(this.applyTimer);
-    this.applyTimer = setTimeout(() => {
-      this.applyTimer = undefined;
-      // A failure leaves the rows journaled; reads report it, and it is tried again.
-      this.apply().then(
-        () => {
-          this.retryingApply = false;
-        },
-        () => {
-          this.retryingApply = true;
-          this.scheduleApply(APPLY_RETRY_MS);
-        },
-      );
-    }, delayMs);
-  }
-
-  /** Applies every row journaled before the call, after any apply already under way. */
-  private apply(options?: SealOptions): Promise<void> {
-    const applied = this.applying.catch(() => undefined).then(() => this.applyJournaled(options));
-    this.applying = applied;
-    return applied;
-  }
-
-  private async applyJournaled(options?: SealOptions): Promise<void> {
-    this.unapplied.push(await this.journal.seal(options));
-    const batches = this.unapplied.length;
-    const rows = this.unapplied.flatMap((sealed) => sealed.payloads.flat());
-    if (rows.length > 0) await this.insertIntoTable(rows);
-    const applied = this.unapplied.splice(0, batches);
-    this.unappliedRows -= rows.length;
-    await this.journal.discard(applied.flatMap((sealed) => sealed.segments));
-  }
-
-  /**
-   * Stores the rows in one transaction, skipping repeated insert ids. Almost
-   * every batch carries only new ids, and a plain insert costs about a third
-   * of one with `ON CONFLICT` (measured by `npm run bench`), so that is tried
-   * first; a repeated id fails it whole (nothing written) and the batch goes
-   * again, skipping the repeats.
-   */
-  private insertIntoTable(rows: readonly JournalRow[]): Promise<void> {
+  insert(rows: readonly WarehouseRow[]): Promise<void> {
     return this.writes.run(async () => {
-      const columns = WAREHOUSE_BIGQUERY_FIELDS.map((_, index) => JSON.stringify(rows.map((row) => row[index])));
+      const columns = WAREHOUSE_BIGQUERY_FIELDS.map((field) => {
+        const { toJson } = COLUMN_TYPES[field.type];
+        return JSON.stringify(rows.map((row) => toJson(columnValue(row, field))));
+      });
       const run = (statement: DuckDBPreparedStatement) => {
         columns.forEach((column, index) => statement.bindVarchar(index + 1, column));
         return statement.run();
@@ -468,6 +267,31 @@ class SharedDatabase {
         await run(this.statements.insertSkippingRepeats);
       }
     });
+  }
+
+  getLatest(id: string, { since }: ReadWindow): Promise<StoredRecord | undefined> {
+    return this.reads.run(async () => {
+      this.statements.latestById.bind({ [READ_PARAMETERS.id]: id, [READ_PARAMETERS.since]: sinceValue(since) }, LATEST_BY_ID_TYPES);
+      const [row] = (await this.statements.latestById.runAndReadAll()).getRowObjectsJS();
+      return row === undefined ? undefined : storedRecord(row);
+    });
+  }
+
+  listLatest({ afterId, limit, since }: ListLatestOptions): Promise<StoredRecord[]> {
+    return this.reads.run(async () => {
+      this.statements.latestPage.bind(
+        { [READ_PARAMETERS.since]: sinceValue(since), [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit },
+        LATEST_PAGE_TYPES,
+      );
+      return (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS().map(storedRecord);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.writes.drained(), this.reads.drained()]);
+    for (const statement of Object.values(this.statements)) statement.destroySync();
+    for (const connection of this.connections) connection.closeSync();
+    this.instance.closeSync();
   }
 }
 
@@ -481,11 +305,11 @@ const openDatabases = new Map<string, OpenDatabase>();
 /** Files whose last user closed them and whose instance is still shutting down; a new open waits for it. */
 const closingDatabases = new Map<string, Promise<void>>();
 
-async function acquire(file: string, options: DuckDbWarehouseOptions): Promise<SharedDatabase> {
+async function acquire(file: string): Promise<SharedDatabase> {
   let entry = openDatabases.get(file);
   if (!entry) {
     const previousClose = closingDatabases.get(file) ?? Promise.resolve();
-    const opened: OpenDatabase = { users: 0, database: previousClose.then(() => SharedDatabase.open(file, options)) };
+    const opened: OpenDatabase = { users: 0, database: previousClose.then(() => SharedDatabase.open(file)) };
     opened.database.catch(() => {
       if (openDatabases.get(file) === opened) openDatabases.delete(file);
     });
@@ -525,11 +349,10 @@ export class DuckDbWarehouse implements Warehouse {
   ) {}
 
   /** Opens (creating the file, its directory, schema and table if needed) the warehouse at `path`. */
-  static async open(path: string, options: DuckDbWarehouseOptions = {}): Promise<DuckDbWarehouse> {
-    if (options.maxUnappliedRows !== undefined) requirePositiveInteger('DuckDbWarehouse', 'maxUnappliedRows', options.maxUnappliedRows);
+  static async open(path: string): Promise<DuckDbWarehouse> {
     const file = resolve(path);
     try {
-      return new DuckDbWarehouse(file, await acquire(file, options));
+      return new DuckDbWarehouse(file, await acquire(file));
     } catch (error) {
       throw asWarehouseError(error, `open of ${file}`);
     }
@@ -547,10 +370,10 @@ export class DuckDbWarehouse implements Warehouse {
     }
   }
 
-  async getLatest(id: string): Promise<StoredRecord | undefined> {
+  async getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined> {
     this.refuseIfClosed();
     try {
-      return await this.database.getLatest(id);
+      return await this.database.getLatest(id, window);
     } catch (error) {
       throw asWarehouseError(error, 'read');
     }

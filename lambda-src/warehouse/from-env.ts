@@ -5,15 +5,13 @@
  *   functions get it from their construct).
  * - DuckDB: `DUCKDB_PATH` (default `.data/warehouse.duckdb`).
  * - BigQuery: `GOOGLE_CLOUD_PROJECT` (required), `BIGQUERY_DATASET`
- *   (default `ingest`), `BIGQUERY_TABLE` (default `records`),
- *   `BIGQUERY_LATEST_VIEW` (default `<table>_latest`, the view reads query),
- *   `BIGQUERY_MAX_BYTES_BILLED` (default 1 GiB: the most one read query may bill),
+ *   (default `ingest`), `BIGQUERY_TABLE` (default `records`; reads query it
+ *   too), `BIGQUERY_MAX_BYTES_BILLED` (default 1 GiB: the most one read query may bill),
  *   `BIGQUERY_EMULATOR_HOST` (optional: an emulator or stand-in, no credentials).
  *
  * An empty variable counts as unset. A bad value is an error naming the variable.
  */
 import { BigQueryWarehouse, DEFAULT_MAX_BYTES_BILLED, MIN_MAX_BYTES_BILLED, emulatorEndpointFromEnv } from './bigquery';
-import { LATEST_VIEW_SUFFIX } from './latest-view';
 import type { Warehouse } from './warehouse';
 
 export const DEFAULT_DUCKDB_PATH = '.data/warehouse.duckdb';
@@ -32,8 +30,6 @@ export interface BigQueryWarehouseConfig {
   projectId: string;
   dataset: string;
   table: string;
-  /** The latest-version view reads query. */
-  latestView: string;
   /** Most bytes one read query may bill. */
   maxBytesBilled: number;
   /** Emulator / stand-in base URL; absent means Google's endpoint with Application Default Credentials. */
@@ -71,8 +67,6 @@ function bigQueryConfig(env: Env): BigQueryWarehouseConfig {
   if (project === undefined) throw new Error('GOOGLE_CLOUD_PROJECT is required when WAREHOUSE=bigquery');
   const dataset = variable(env, 'BIGQUERY_DATASET') ?? DEFAULT_BIGQUERY_DATASET;
   const table = variable(env, 'BIGQUERY_TABLE') ?? DEFAULT_BIGQUERY_TABLE;
-  const namedView = variable(env, 'BIGQUERY_LATEST_VIEW');
-  const latestView = namedView ?? `${table}${LATEST_VIEW_SUFFIX}`;
   const maxBytesBilled = variable(env, 'BIGQUERY_MAX_BYTES_BILLED') ?? String(DEFAULT_MAX_BYTES_BILLED);
   const config: BigQueryWarehouseConfig = {
     kind: 'bigquery',
@@ -84,12 +78,6 @@ function bigQueryConfig(env: Env): BigQueryWarehouseConfig {
     ),
     dataset: checked('BIGQUERY_DATASET', dataset, DATASET_ID.test(dataset), 'must be 1-1024 letters, digits or underscores'),
     table: checked('BIGQUERY_TABLE', table, isTableId(table), TABLE_ID_RULE),
-    latestView: checked(
-      namedView === undefined ? `BIGQUERY_LATEST_VIEW (unset: BIGQUERY_TABLE + ${JSON.stringify(LATEST_VIEW_SUFFIX)})` : 'BIGQUERY_LATEST_VIEW',
-      latestView,
-      isTableId(latestView),
-      TABLE_ID_RULE,
-    ),
     maxBytesBilled: Number(
       checked(
         'BIGQUERY_MAX_BYTES_BILLED',

@@ -1,4 +1,4 @@
-import type { ListLatestOptions, StoredRecord, Warehouse, WarehouseRow } from './warehouse';
+import type { ListLatestOptions, ReadWindow, StoredRecord, Warehouse, WarehouseRow } from './warehouse';
 
 /**
  * Base of a `Warehouse` that wraps another (batching, logging, fault
@@ -12,8 +12,8 @@ export abstract class WarehouseDecorator implements Warehouse {
     return this.inner.insert(rows);
   }
 
-  getLatest(id: string): Promise<StoredRecord | undefined> {
-    return this.inner.getLatest(id);
+  getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined> {
+    return this.inner.getLatest(id, window);
   }
 
   listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {

@@ -18,8 +18,18 @@ export interface StoredRecord extends IngestRecord {
   updatedAt: Date;
 }
 
-/** One page of a listing, keyset-paginated on `id`. */
-export interface ListLatestOptions {
+/**
+ * How far back a read looks. Versions stored before `since` are not read at
+ * all, so a read costs what the window holds, not what the table holds: a
+ * record whose latest version is older than `since` is not found.
+ */
+export interface ReadWindow {
+  /** The earliest `ingestedAt` read (inclusive). */
+  since: Date;
+}
+
+/** One page of a listing, keyset-paginated on `id`, within a read window. */
+export interface ListLatestOptions extends ReadWindow {
   /** Only ids greater than this one; `''` (every id is non-empty) starts from the first id. */
   afterId: string;
   /** Most records returned; a positive integer. */
@@ -35,17 +45,20 @@ export interface Warehouse {
   insert(rows: readonly WarehouseRow[]): Promise<void>;
   /**
    * The latest version of the record `id` (newest `ingestedAt`, ties broken
-   * by the greater insert id), or undefined when no row has that id. `id`
-   * is data, never SQL: any string is just an id that may not exist.
-   * Fails with a `WarehouseError`, retryable when a retry may succeed.
+   * by the greater insert id) if it was stored at or after `since`, else
+   * undefined. `id` is data, never SQL: any string is just an id that may
+   * not exist. Fails with a `WarehouseError`, retryable when a retry may
+   * succeed, or a `ReadTooLargeError` when the window holds more than one
+   * read may scan.
    */
-  getLatest(id: string): Promise<StoredRecord | undefined>;
+  getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined>;
   /**
    * The latest version of each record whose id sorts after `afterId`
-   * (by UTF-8 bytes, the same order in every adapter), in id order, at most
-   * `limit` of them. Paging with the last id of each page as the next
-   * `afterId` visits every id present throughout exactly once, however many
-   * versions are written meanwhile. Fails like `getLatest`.
+   * (by UTF-8 bytes, the same order in every adapter) and whose latest
+   * version was stored at or after `since`, in id order, at most `limit` of
+   * them. Paging with the last id of each page as the next `afterId`, and
+   * the same `since`, visits every such id present throughout exactly once,
+   * however many versions are written meanwhile. Fails like `getLatest`.
    */
   listLatest(options: ListLatestOptions): Promise<StoredRecord[]>;
   /** Releases connections and files. Safe to call twice. */
@@ -87,5 +100,17 @@ export class RowsRejectedError extends WarehouseError {
   constructor(readonly rowErrors: readonly RowError[], options?: { cause?: unknown }) {
     super(`warehouse rejected ${rowErrors.length} row(s)`, 'warehouse_rejected_rows', false, options);
     this.name = 'RowsRejectedError';
+  }
+}
+
+/**
+ * The warehouse refused a read because its window holds more data than one
+ * read may scan (BigQuery's `maximumBytesBilled`): a later `since` makes it
+ * fit, so it is the caller's to narrow, not a failure of ours.
+ */
+export class ReadTooLargeError extends WarehouseError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, 'warehouse_error', false, options);
+    this.name = 'ReadTooLargeError';
   }
 }

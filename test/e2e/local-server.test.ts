@@ -202,7 +202,7 @@ describe('npm start, end to end', () => {
     const path = `/records/${encodeURIComponent(id)}`;
     const read = await get(path);
     expect(read.status).toBe(404);
-    expect(await read.text()).toBe('{"success":false,"error":"Record not found"}');
+    expect(await read.json()).toEqual({ success: false, error: 'Record not found', details: [{ field: 'query.since', message: expect.stringMatching(/^no version of this record was stored since /) }] });
     expect((await put(path, { data: { name: 'n', value: 1 } })).status).toBe(404);
   });
 

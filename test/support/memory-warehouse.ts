@@ -7,6 +7,7 @@
 import {
   WarehouseError,
   type ListLatestOptions,
+  type ReadWindow,
   type StoredRecord,
   type Warehouse,
   type WarehouseRow,
@@ -19,7 +20,7 @@ export class MemoryWarehouse implements Warehouse {
   /** Every `insert` call's rows, in arrival order, whatever its outcome. */
   readonly insertCalls: (readonly WarehouseRow[])[] = [];
   /** Every read call's arguments, in arrival order. */
-  readonly readCalls: Array<{ getLatest: string } | { listLatest: ListLatestOptions }> = [];
+  readonly readCalls: Array<{ getLatest: string; since: Date } | { listLatest: ListLatestOptions }> = [];
   closeCalls = 0;
   private failure: unknown;
   private held: Promise<void> | undefined;
@@ -59,16 +60,16 @@ export class MemoryWarehouse implements Warehouse {
     for (const row of rows) if (!this.rows.has(row.insertId)) this.rows.set(row.insertId, row);
   }
 
-  async getLatest(id: string): Promise<StoredRecord | undefined> {
-    this.readCalls.push({ getLatest: id });
+  async getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined> {
+    this.readCalls.push({ getLatest: id, since: window.since });
     this.refuseRead();
-    return latestOf(this.rows.values(), id);
+    return latestOf(this.rows.values(), id, window);
   }
 
   async listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
     this.readCalls.push({ listLatest: options });
     this.refuseRead();
-    return latestPage(this.rows.values(), options.afterId, options.limit);
+    return latestPage(this.rows.values(), options);
   }
 
   private refuseRead(): void {

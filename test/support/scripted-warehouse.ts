@@ -7,6 +7,7 @@
 import {
   RowsRejectedError,
   type ListLatestOptions,
+  type ReadWindow,
   type RowError,
   type StoredRecord,
   type Warehouse,
@@ -107,14 +108,14 @@ export class ScriptedWarehouse implements Warehouse {
     if (outcome.type === 'rejectRows') throw new RowsRejectedError(outcome.rowErrors);
   }
 
-  async getLatest(id: string): Promise<StoredRecord | undefined> {
+  async getLatest(id: string, window: ReadWindow): Promise<StoredRecord | undefined> {
     this.events.push('getLatest');
-    return latestOf(this.committedRows(), id);
+    return latestOf(this.committedRows(), id, window);
   }
 
   async listLatest(options: ListLatestOptions): Promise<StoredRecord[]> {
     this.events.push('listLatest');
-    return latestPage(this.committedRows(), options.afterId, options.limit);
+    return latestPage(this.committedRows(), options);
   }
 
   private committedRows(): WarehouseRow[] {

@@ -3,7 +3,8 @@
  * these talk to it over plain HTTP, without the client library.
  */
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../lambda-src/record';
-import { BigQueryStandIn, type TableRef } from '../../tools/bigquery-standin';
+import { latestByIdQuery, latestPageQuery, UPDATED_AT_COLUMN } from '../../lambda-src/warehouse/latest-view';
+import { BigQueryStandIn, type TableOptions, type TableRef } from '../../tools/bigquery-standin';
 
 let standIn: BigQueryStandIn;
 let tables = 0;
@@ -16,10 +17,10 @@ afterAll(async () => {
   await standIn.stop();
 });
 
-function freshTable(): TableRef {
+function freshTable(options?: TableOptions): TableRef {
   tables += 1;
   const ref = { projectId: 'p-1', datasetId: 'ds', tableId: `t${tables}` };
-  standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS);
+  standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS, options);
   return ref;
 }
 
@@ -150,8 +151,11 @@ describe('jobs.query', () => {
   const queriesUrl = () => `${standIn.url}/bigquery/v2/projects/p-1/queries?prettyPrint=false`;
   const stringParameter = (name: string, value: string) => ({ name, parameterType: { type: 'STRING' }, parameterValue: { value } });
   const limitParameter = (value: string) => ({ name: 'limit', parameterType: { type: 'INT64' }, parameterValue: { value } });
-  const byId = (view: string) => `SELECT id, name, value, ingested_at FROM \`p-1.ds.${view}\` WHERE id = @id`;
-  const page = (view: string) => `SELECT id, name, value, ingested_at FROM \`p-1.ds.${view}\` WHERE id > @afterId ORDER BY id LIMIT @limit`;
+  const sinceParameter = (value: string) => ({ name: 'since', parameterType: { type: 'TIMESTAMP' }, parameterValue: { value } });
+  const EVER = sinceParameter('1970-01-01T00:00:00.000Z');
+  // The adapter's own SQL, so the stand-in is held to the shapes production sends.
+  const byId = (table: string) => latestByIdQuery(`\`p-1.ds.${table}\``, (name) => `@${name}`);
+  const page = (table: string) => latestPageQuery(`\`p-1.ds.${table}\``, (name) => `@${name}`);
   const query = (sql: string, parameters: unknown[], extra: Record<string, unknown> = {}) => ({
     query: sql,
     queryParameters: parameters,
@@ -161,11 +165,9 @@ describe('jobs.query', () => {
     ...extra,
   });
 
-  /** A table holding two versions of `a` (the later one wins), two of `b` at the same instant (the greater insert id wins) and one of `😀`, plus its latest view. */
-  async function versionedTable(): Promise<{ table: string; view: string }> {
-    const ref = freshTable();
-    const view = { ...ref, tableId: `${ref.tableId}_latest` };
-    standIn.createLatestView(view, ref);
+  /** A table holding two versions of `a` (the later one wins), two of `b` at the same instant (the greater insert id wins) and one each of `😀` and U+FFFD. */
+  async function versionedTable(): Promise<string> {
+    const ref = freshTable({ dayPartitionedBy: UPDATED_AT_COLUMN });
     const rows = [
       json({ id: 'a', name: 'old', insert_id: 'a1', ingested_at: '2024-01-15T12:00:00.000Z' }),
       json({ id: 'a', name: 'new', insert_id: 'a0', ingested_at: '2024-01-15T12:00:00.001Z' }),
@@ -175,12 +177,12 @@ describe('jobs.query', () => {
       json({ id: '\uFFFD', name: 'replacement', insert_id: 'r', ingested_at: '2024-01-15T12:00:00Z' }),
     ];
     await post(insertAllUrl(ref), { rows: rows.map((row) => ({ json: row })) });
-    return { table: ref.tableId, view: view.tableId };
+    return ref.tableId;
   }
 
-  test('reads the latest version of one id from a latest view, in the REST shape: schema, f/v cells, int64 microsecond timestamps', async () => {
-    const { view } = await versionedTable();
-    const reply = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')]));
+  test('reads the latest version of one id, in the REST shape: schema, f/v cells, int64 microsecond timestamps', async () => {
+    const table = await versionedTable();
+    const reply = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a'), EVER]));
     expect(reply.status).toBe(200);
     expect(reply.body).toMatchObject({
       kind: 'bigquery#queryResponse',
@@ -197,36 +199,44 @@ describe('jobs.query', () => {
       },
       rows: [{ f: [{ v: 'a' }, { v: 'new' }, { v: '1.5' }, { v: '1705320000001000' }] }],
     });
-    const tie = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'b')]));
+    const tie = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'b'), EVER]));
     expect(tie.body.rows[0].f[1]).toEqual({ v: 'wins' });
   });
 
-  test('a plain table answers every version; float-second timestamps unless int64 ones are asked for', async () => {
-    const { table } = await versionedTable();
-    const reply = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a')], { formatOptions: undefined }));
-    expect(reply.body.rows.map((row: { f: { v: string }[] }) => row.f[3]!.v)).toEqual(['1705320000', '1705320000.001']);
+  test('reads only versions at or after since; float-second timestamps unless int64 ones are asked for', async () => {
+    const table = await versionedTable();
+    const at = async (since: string) => {
+      const reply = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a'), sinceParameter(since)], { formatOptions: undefined }));
+      return (reply.body.rows ?? []).map((row: { f: { v: string }[] }) => [row.f[1]!.v, row.f[3]!.v]);
+    };
+    expect(await at('2024-01-15T12:00:00.001Z')).toEqual([['new', '1705320000.001']]);
+    expect(await at('2024-01-15 12:00:00.002 UTC')).toEqual([]);
   });
 
-  test('pages by id in UTF-8 byte order after the given id, up to the limit; an empty page has no rows', async () => {
-    const { view } = await versionedTable();
-    const ids = async (afterId: string, limit: string) => {
-      const reply = await post(queriesUrl(), query(page(view), [stringParameter('afterId', afterId), limitParameter(limit)]));
+  test('pages by id in UTF-8 byte order after the given id, up to the limit, within the window; an empty page has no rows', async () => {
+    const table = await versionedTable();
+    const ids = async (afterId: string, limit: string, since = EVER) => {
+      const reply = await post(queriesUrl(), query(page(table), [since, stringParameter('afterId', afterId), limitParameter(limit)]));
       return (reply.body.rows ?? []).map((row: { f: { v: string }[] }) => row.f[0]!.v);
     };
     expect(await ids('', '10')).toEqual(['a', 'b', '\uFFFD', '😀']);
     expect(await ids('a', '2')).toEqual(['b', '\uFFFD']);
     expect(await ids('\uFFFD', '2')).toEqual(['😀']);
-    const empty = await post(queriesUrl(), query(page(view), [stringParameter('afterId', '😀'), limitParameter('5')]));
+    expect(await ids('', '10', sinceParameter('2024-01-15T12:00:00.001Z'))).toEqual(['a']);
+    const empty = await post(queriesUrl(), query(page(table), [EVER, stringParameter('afterId', '😀'), limitParameter('5')]));
     expect(empty.body).toMatchObject({ jobComplete: true, totalRows: '0' });
     expect(empty.body).not.toHaveProperty('rows');
   });
 
-  test('records the request as sent; JOB_CREATION_OPTIONAL answers with a queryId instead of a job', async () => {
-    const { view } = await versionedTable();
-    const sent = query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: '1073741824', jobCreationMode: 'JOB_CREATION_OPTIONAL', timeoutMs: 5000 });
+  test('records the request as sent and what it read; JOB_CREATION_OPTIONAL answers with a queryId instead of a job', async () => {
+    const table = await versionedTable();
+    const sent = query(byId(table), [stringParameter('id', 'a'), EVER], { maximumBytesBilled: '1073741824', jobCreationMode: 'JOB_CREATION_OPTIONAL', timeoutMs: 5000 });
     const reply = await post(queriesUrl(), sent);
     expect(reply.body.queryId).toEqual(expect.any(String));
     expect(reply.body).not.toHaveProperty('jobReference');
+    // Six rows of id, name, value, insert_id and ingested_at: 2 bytes and the text per string, 8 per number or timestamp.
+    const strings = [['a', 'old', 'a1'], ['a', 'new', 'a0'], ['b', 'loses', 'b1'], ['b', 'wins', 'b2'], ['😀', 'emoji', 'e'], ['\uFFFD', 'replacement', 'r']];
+    const bytesProcessed = strings.flat().reduce((sum, text) => sum + 2 + Buffer.byteLength(text), 0) + strings.length * (8 + 8);
     expect(standIn.requestsTo('jobs.query').at(-1)).toEqual({
       route: 'jobs.query',
       projectId: 'p-1',
@@ -238,37 +248,59 @@ describe('jobs.query', () => {
       timeoutMs: 5000,
       jobCreationMode: 'JOB_CREATION_OPTIONAL',
       authorization: undefined,
+      statistics: { bytesProcessed, bytesBilled: 10 * 1024 * 1024 },
     });
   });
 
+  test('a day-partitioned table is read, and billed, only in the partitions since can reach; an unpartitioned one whole', async () => {
+    const partitioned = freshTable({ dayPartitionedBy: UPDATED_AT_COLUMN });
+    const unpartitioned = freshTable();
+    const rows = [
+      json({ id: 'x', name: 'n'.repeat(98), insert_id: 'old', ingested_at: '2024-01-14T23:59:59.999Z' }),
+      json({ id: 'x', name: 'n'.repeat(98), insert_id: 'new', ingested_at: '2024-01-15T00:00:00.000Z' }),
+    ];
+    for (const ref of [partitioned, unpartitioned]) await post(insertAllUrl(ref), { rows: rows.map((row) => ({ json: row })) });
+    const bytesRead = async (table: string, since: string) => {
+      await post(queriesUrl(), query(page(table), [sinceParameter(since), stringParameter('afterId', ''), limitParameter('10')]));
+      return standIn.requestsTo('jobs.query').at(-1)!.statistics!.bytesProcessed;
+    };
+    const rowBytes = 3 + 100 + 8 + 5 + 8; // id, name, value, insert_id ('old'/'new'), ingested_at
+    expect(await bytesRead(partitioned.tableId, '2024-01-15T12:00:00Z')).toBe(rowBytes);
+    expect(await bytesRead(partitioned.tableId, '2024-01-14T12:00:00Z')).toBe(2 * rowBytes);
+    expect(await bytesRead(unpartitioned.tableId, '2024-01-15T12:00:00Z')).toBe(2 * rowBytes);
+  });
+
   test('refuses a query that would bill more than maximumBytesBilled (at least 10 MB per table), as BigQuery does', async () => {
-    const { view } = await versionedTable();
-    const capped = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: String(10 * 1024 * 1024 - 1) }));
+    const table = await versionedTable();
+    const capped = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a'), EVER], { maximumBytesBilled: String(10 * 1024 * 1024 - 1) }));
     expect(capped).toMatchObject({ status: 400, body: { error: { errors: [{ reason: 'bytesBilledLimitExceeded' }] } } });
-    const enough = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')], { maximumBytesBilled: String(10 * 1024 * 1024) }));
+    const enough = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a'), EVER], { maximumBytesBilled: String(10 * 1024 * 1024) }));
     expect(enough.status).toBe(200);
   });
 
   test.each([
-    ['legacy SQL', (view: string) => query(byId(view), [stringParameter('id', 'a')], { useLegacySql: undefined }), 400, 'invalidQuery'],
-    ['a query shape it does not run', (view: string) => query(`SELECT * FROM \`p-1.ds.${view}\``, []), 400, 'invalidQuery'],
-    ['a value spliced into the SQL', (view: string) => query(`SELECT id FROM \`p-1.ds.${view}\` WHERE id = 'a'`, []), 400, 'invalidQuery'],
-    ['a missing parameter', (view: string) => query(byId(view), []), 400, 'invalidQuery'],
-    ['a parameter of the wrong type', (view: string) => query(byId(view), [{ ...stringParameter('id', 'a'), parameterType: { type: 'INT64' } }]), 400, 'invalidQuery'],
-    ['a negative limit', (view: string) => query(page(view), [stringParameter('afterId', ''), limitParameter('-1')]), 400, 'invalidQuery'],
-    ['an unknown column', (view: string) => query(byId(view).replace('name', 'colour'), [stringParameter('id', 'a')]), 400, 'invalidQuery'],
-    ['an unknown view', () => query(byId('missing'), [stringParameter('id', 'a')]), 404, 'notFound'],
-    ['an unknown request field', (view: string) => query(byId(view), [], { sql: 'x' }), 400, 'invalid'],
+    ['legacy SQL', (table: string) => query(byId(table), [stringParameter('id', 'a'), EVER], { useLegacySql: undefined }), 400, 'invalidQuery'],
+    ['a query shape it does not run', (table: string) => query(`SELECT * FROM \`p-1.ds.${table}\``, []), 400, 'invalidQuery'],
+    ['a value spliced into the SQL', (table: string) => query(`SELECT id FROM \`p-1.ds.${table}\` WHERE id = 'a'`, []), 400, 'invalidQuery'],
+    ['a read without a window', (table: string) => query(`SELECT id, name FROM \`p-1.ds.${table}\` WHERE id = @id`, [stringParameter('id', 'a')]), 400, 'invalidQuery'],
+    ['a missing parameter', (table: string) => query(byId(table), [EVER]), 400, 'invalidQuery'],
+    ['a missing window', (table: string) => query(byId(table), [stringParameter('id', 'a')]), 400, 'invalidQuery'],
+    ['a parameter of the wrong type', (table: string) => query(byId(table), [{ ...stringParameter('id', 'a'), parameterType: { type: 'INT64' } }, EVER]), 400, 'invalidQuery'],
+    ['a window start that is not a timestamp', (table: string) => query(byId(table), [stringParameter('id', 'a'), sinceParameter('yesterday')]), 400, 'invalidQuery'],
+    ['a negative limit', (table: string) => query(page(table), [EVER, stringParameter('afterId', ''), limitParameter('-1')]), 400, 'invalidQuery'],
+    ['an unknown column', (table: string) => query(byId(table).replace('name', 'colour'), [stringParameter('id', 'a'), EVER]), 400, 'invalidQuery'],
+    ['an unknown table', () => query(byId('missing'), [stringParameter('id', 'a'), EVER]), 404, 'notFound'],
+    ['an unknown request field', (table: string) => query(byId(table), [], { sql: 'x' }), 400, 'invalid'],
   ])('answers %s with a Google error', async (_, build, status, reason) => {
-    const { view } = await versionedTable();
-    const reply = await post(queriesUrl(), build(view));
+    const table = await versionedTable();
+    const reply = await post(queriesUrl(), build(table));
     expect(reply).toEqual({ status, body: { error: expect.objectContaining({ code: status, errors: [expect.objectContaining({ reason })] }) } });
   });
 
   test('can be scripted to answer that the query has not completed', async () => {
-    const { view } = await versionedTable();
+    const table = await versionedTable();
     standIn.script('jobs.query', { outcome: { kind: 'incomplete' } });
-    const reply = await post(queriesUrl(), query(byId(view), [stringParameter('id', 'a')]));
+    const reply = await post(queriesUrl(), query(byId(table), [stringParameter('id', 'a'), EVER]));
     expect(reply.body).toMatchObject({ jobComplete: false, jobReference: { jobId: expect.any(String) } });
     expect(reply.body).not.toHaveProperty('rows');
   });

@@ -1,17 +1,28 @@
 import { createFunctionRuntime, functionSettingsFromEnv, DEFAULT_MAX_BODY_BYTES } from '../../../lambda-src/functions/runtime';
+import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/handlers/records';
 import { GroupCommitWarehouse } from '../../../lambda-src/warehouse/group-commit';
 import { WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
 
 describe('functionSettingsFromEnv', () => {
-  it('defaults to a 1 MiB body limit and no project', () => {
-    expect(functionSettingsFromEnv({})).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, projectId: undefined });
+  it('defaults to a 1 MiB body limit, no project and a 24-hour read window', () => {
+    expect(functionSettingsFromEnv({})).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, projectId: undefined, readWindowHours: DEFAULT_READ_WINDOW_HOURS });
     expect(DEFAULT_MAX_BODY_BYTES).toBe(1048576);
+    expect(DEFAULT_READ_WINDOW_HOURS).toBe(24);
   });
 
-  it('reads MAX_BODY_BYTES and GOOGLE_CLOUD_PROJECT', () => {
-    expect(functionSettingsFromEnv({ MAX_BODY_BYTES: '2048', GOOGLE_CLOUD_PROJECT: 'demo' })).toEqual({ maxBodyBytes: 2048, projectId: 'demo' });
+  it('reads MAX_BODY_BYTES, GOOGLE_CLOUD_PROJECT and READ_WINDOW_HOURS', () => {
+    expect(functionSettingsFromEnv({ MAX_BODY_BYTES: '2048', GOOGLE_CLOUD_PROJECT: 'demo', READ_WINDOW_HOURS: '168' })).toEqual({
+      maxBodyBytes: 2048,
+      projectId: 'demo',
+      readWindowHours: 168,
+    });
+    expect(functionSettingsFromEnv({ READ_WINDOW_HOURS: String(MAX_READ_WINDOW_HOURS) }).readWindowHours).toBe(MAX_READ_WINDOW_HOURS);
+  });
+
+  it.each(['0', '-1', '1.5', 'a day', '8761', '1e2'])('refuses READ_WINDOW_HOURS=%j, naming the variable', (value) => {
+    expect(() => functionSettingsFromEnv({ READ_WINDOW_HOURS: value })).toThrow(/^READ_WINDOW_HOURS must be an integer from 1 to 8760/);
   });
 
   it.each(['0', '-1', '1.5', 'lots', '4194305', '1e3'])('refuses MAX_BODY_BYTES=%j, naming the variable', (value) => {
@@ -26,7 +37,8 @@ describe('createFunctionRuntime', () => {
     const adapter = new MemoryWarehouse();
     const open = jest.fn(async () => adapter);
     const logger = capturingLogger();
-    const runtime = createFunctionRuntime({ functionName: 'api', openWarehouse: open, settings: { maxBodyBytes: 10, projectId: undefined }, logger });
+    const runtime = createFunctionRuntime({ functionName: 'api', openWarehouse: open, settings: { maxBodyBytes: 10, projectId: undefined, readWindowHours: 3 }, logger });
+    expect(runtime.readWindowHours).toBe(3);
     expect(open).not.toHaveBeenCalled();
     expect(runtime.maxBodyBytes).toBe(10);
     const warehouse = await runtime.warehouse();

@@ -40,12 +40,12 @@ describe('InsertFailureLogWarehouse', () => {
     const logger = capturingLogger();
     const warehouse = new InsertFailureLogWarehouse(inner, logger, 'api');
     await warehouse.insert(rows);
-    expect(await warehouse.getLatest('a')).toEqual({ id: 'a', name: 'a', value: 1, updatedAt: new Date(0) });
-    expect(await warehouse.listLatest({ afterId: 'a', limit: 5 })).toEqual([{ id: 'b', name: 'b', value: 2, updatedAt: new Date(0) }]);
+    expect(await warehouse.getLatest('a', { since: new Date(0) })).toEqual({ id: 'a', name: 'a', value: 1, updatedAt: new Date(0) });
+    expect(await warehouse.listLatest({ afterId: 'a', limit: 5, since: new Date(0) })).toEqual([{ id: 'b', name: 'b', value: 2, updatedAt: new Date(0) }]);
     const failure = new WarehouseError('503 from BigQuery', 'warehouse_unavailable', true);
     inner.failWith(failure);
-    await expect(warehouse.getLatest('a')).rejects.toBe(failure);
-    await expect(warehouse.listLatest({ afterId: '', limit: 1 })).rejects.toBe(failure);
+    await expect(warehouse.getLatest('a', { since: new Date(0) })).rejects.toBe(failure);
+    await expect(warehouse.listLatest({ afterId: '', limit: 1, since: new Date(0) })).rejects.toBe(failure);
     expect(logger.lines).toEqual([]);
   });
 

@@ -9,10 +9,10 @@ import request from 'supertest';
 import type { Clock } from '../../../lambda-src/clock';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { encodePageToken } from '../../../lambda-src/handlers/page-token';
-import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT, RECORD_NOT_FOUND_BODY, UPDATED_BODY } from '../../../lambda-src/handlers/records';
+import { DEFAULT_PAGE_LIMIT, DEFAULT_READ_WINDOW_HOURS, MAX_PAGE_LIMIT, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/handlers/records';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { ID_MAX_LENGTH } from '../../../lambda-src/record';
-import { WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { ReadTooLargeError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { INJECTION_SHAPED_IDS } from '../warehouse/contract';
 import { capturingLogger, serveFunction } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
@@ -52,6 +52,25 @@ const recordPath = (id: string) => `/records/${encodeURIComponent(id)}`;
 
 const stored = (id: string, ms = 0): WarehouseRow => ({ id, name: `name ${id}`, value: 1, insertId: `seed-${id}-${ms}`, ingestedAt: new Date(START.getTime() + ms) });
 
+const HOUR_MS = 60 * 60 * 1000;
+/** The start of the default read window at `now`. */
+const defaultSince = (now: Date) => new Date(now.getTime() - DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+
+/** The 404 body of a read that found no version of the record since `since`. */
+const notFoundBody = (since: Date) => ({
+  success: false,
+  error: 'Record not found',
+  details: [
+    {
+      field: 'query.since',
+      message: `no version of this record was stored since ${since.toISOString()}; to look further back, pass an earlier since (an RFC 3339 timestamp)`,
+    },
+  ],
+});
+
+/** A page token as the API issues it, with the window the test's first page would have. */
+const token = (afterId: string, since = defaultSince(START)) => encodePageToken({ afterId, since });
+
 describe('GET /records/{id}', () => {
   it('answers 200 with the latest version, updatedAt in RFC 3339', async () => {
     const { agent, post, lines } = setup();
@@ -65,13 +84,18 @@ describe('GET /records/{id}', () => {
     expect(lines.at(-1)).toMatchObject({ event: 'read', function: 'api', outcome: 'success', rows: 1, httpRequest: { requestMethod: 'GET', status: 200 } });
   });
 
-  it('answers 404 {"success":false,"error":"Record not found"} for an unknown id', async () => {
-    const { agent, post, lines } = setup();
+  it('answers 404 for an unknown id, saying since when it looked and how to look further back', async () => {
+    const { agent, post, lines, clock } = setup();
     await post({ id: 'known', name: 'n', value: 1 });
     const response = await agent.get('/records/unknown');
     expect(response.status).toBe(404);
-    expect(response.text).toBe('{"success":false,"error":"Record not found"}');
-    expect(lines.at(-1)).toMatchObject({ event: 'read', outcome: 'rejected', errorClass: 'not_found', reason: 'no record with id "unknown"' });
+    expect(response.body).toEqual(notFoundBody(defaultSince(clock.now())));
+    expect(lines.at(-1)).toMatchObject({
+      event: 'read',
+      outcome: 'rejected',
+      errorClass: 'not_found',
+      reason: `no record with id "unknown" since ${defaultSince(clock.now()).toISOString()}`,
+    });
   });
 
   it.each([
@@ -86,16 +110,16 @@ describe('GET /records/{id}', () => {
     const response = await agent.get(recordPath(id));
     expect(response.status).toBe(200);
     expect(response.body.data.id).toBe(id);
-    expect(warehouse.readCalls.at(-1)).toEqual({ getLatest: id });
+    expect(warehouse.readCalls.at(-1)).toEqual({ getLatest: id, since: expect.any(Date) });
   });
 
   it.each(INJECTION_SHAPED_IDS)('treats the id %j as data: 404, the warehouse asked for exactly that id', async (id) => {
-    const { agent, post, warehouse } = setup();
+    const { agent, post, warehouse, clock } = setup();
     await post({ id: 'a', name: 'n', value: 1 });
     const response = await agent.get(recordPath(id));
     expect(response.status).toBe(404);
-    expect(response.body).toEqual({ success: false, error: 'Record not found' });
-    expect(warehouse.readCalls.at(-1)).toEqual({ getLatest: id });
+    expect(response.body).toEqual(notFoundBody(defaultSince(clock.now())));
+    expect(warehouse.readCalls.at(-1)).toEqual({ getLatest: id, since: defaultSince(clock.now()) });
   });
 
   it.each(['%', '%E0%A4%A', '%FF', 'a%2'])('answers 400 for the malformed percent-encoding %s, asking the warehouse nothing', async (raw) => {
@@ -124,7 +148,7 @@ describe('GET /records/{id}', () => {
     const { agent } = setup();
     const response = await agent.get('/records/123?fields=name');
     expect(response.status).toBe(400);
-    expect(response.body.details).toEqual([{ field: 'query.fields', message: 'unknown parameter (none are allowed)' }]);
+    expect(response.body.details).toEqual([{ field: 'query.fields', message: 'unknown parameter (allowed: since)' }]);
   });
 
   it.each(['/records/', '/records/a/b', '/records//a', '/%zz/records'])('answers %s with a JSON 404 (an id is exactly one path segment)', async (path) => {
@@ -187,7 +211,7 @@ describe('GET /records', () => {
     const response = await agent.get('/records?limit=2');
     expect(response.body.data).toHaveLength(2);
     expect(response.body).not.toHaveProperty('nextPageToken');
-    expect(warehouse.readCalls).toEqual([{ listLatest: { afterId: '', limit: 3 } }]);
+    expect(warehouse.readCalls).toEqual([{ listLatest: { afterId: '', limit: 3, since: defaultSince(START) } }]);
   });
 
   it('defaults to 100 per page and accepts up to 1000', async () => {
@@ -198,7 +222,10 @@ describe('GET /records', () => {
     expect(first.body.nextPageToken).toEqual(expect.any(String));
     const all = await agent.get('/records?limit=1000');
     expect(all.body.data).toHaveLength(150);
-    expect(warehouse.readCalls).toEqual([{ listLatest: { afterId: '', limit: 101 } }, { listLatest: { afterId: '', limit: 1001 } }]);
+    expect(warehouse.readCalls).toEqual([
+      { listLatest: { afterId: '', limit: 101, since: defaultSince(START) } },
+      { listLatest: { afterId: '', limit: 1001, since: defaultSince(START) } },
+    ]);
   });
 
   it('answers an empty warehouse with no records and no token, logging the rows read', async () => {
@@ -219,23 +246,31 @@ describe('GET /records', () => {
     },
   );
 
+  const since = defaultSince(START).toISOString();
+  const encoded = (json: string) => Buffer.from(json).toString('base64url');
   const tampered: Array<[string, string]> = [
     ['not base64url', 'not a token!'],
     ['empty', ''],
-    ['base64 padding added', `${encodePageToken('a')}=`],
-    ['a character changed so the JSON breaks', `x${encodePageToken('a').slice(1)}`],
-    ['truncated', encodePageToken('abc').slice(0, -2)],
-    ['extra bytes appended', `${encodePageToken('a')}AAAA`],
-    ['another version', Buffer.from(JSON.stringify({ v: 2, after: 'a' })).toString('base64url')],
-    ['an extra field', Buffer.from(JSON.stringify({ v: 1, after: 'a', limit: 5 })).toString('base64url')],
-    ['keys in another order', Buffer.from(JSON.stringify({ after: 'a', v: 1 })).toString('base64url')],
-    ['whitespace in the JSON', Buffer.from('{"v":1, "after":"a"}').toString('base64url')],
-    ['an empty id', encodePageToken('')],
-    ['an id that is too long', encodePageToken('x'.repeat(ID_MAX_LENGTH + 1))],
-    ['an id that is a number', Buffer.from(JSON.stringify({ v: 1, after: 5 })).toString('base64url')],
-    ['a JSON array', Buffer.from('[1,"a"]').toString('base64url')],
-    ['JSON null', Buffer.from('null').toString('base64url')],
-    ['a forbidden key', Buffer.from('{"v":1,"after":"a","__proto__":{}}').toString('base64url')],
+    ['base64 padding added', `${token('a')}=`],
+    ['a character changed so the JSON breaks', `x${token('a').slice(1)}`],
+    ['truncated', token('abc').slice(0, -2)],
+    ['extra bytes appended', `${token('a')}AAAA`],
+    ['version 1, from before tokens carried a window', encoded(JSON.stringify({ v: 1, after: 'a' }))],
+    ['another version', encoded(JSON.stringify({ v: 3, after: 'a', since }))],
+    ['no window', encoded(JSON.stringify({ v: 2, after: 'a' }))],
+    ['an extra field', encoded(JSON.stringify({ v: 2, after: 'a', since, limit: 5 }))],
+    ['keys in another order', encoded(JSON.stringify({ after: 'a', since, v: 2 }))],
+    ['whitespace in the JSON', encoded(`{"v":2, "after":"a","since":"${since}"}`)],
+    ['a window start spelled otherwise', encoded(JSON.stringify({ v: 2, after: 'a', since: since.replace('.678Z', '.678+00:00') }))],
+    ['a window start that is not a timestamp', encoded(JSON.stringify({ v: 2, after: 'a', since: 'yesterday' }))],
+    ['a window start in the year 0', encoded(JSON.stringify({ v: 2, after: 'a', since: '0000-06-01T00:00:00.000Z' }))],
+    ['a window start in the future', token('a', new Date(START.getTime() + 1))],
+    ['an empty id', token('')],
+    ['an id that is too long', token('x'.repeat(ID_MAX_LENGTH + 1))],
+    ['an id that is a number', encoded(JSON.stringify({ v: 2, after: 5, since }))],
+    ['a JSON array', encoded('[1,"a"]')],
+    ['JSON null', encoded('null')],
+    ['a forbidden key', encoded(`{"v":2,"after":"a","since":"${since}","__proto__":{}}`)],
     ['bytes that are not UTF-8', Buffer.from([0x7b, 0xff, 0x7d]).toString('base64url')],
     ['far too long', 'A'.repeat(10_000)],
   ];
@@ -250,9 +285,9 @@ describe('GET /records', () => {
   it('accepts a token for the longest id of control characters, which escape to six bytes each', async () => {
     const { agent, warehouse } = setup();
     const id = '\u0001'.repeat(ID_MAX_LENGTH);
-    const response = await agent.get(`/records?pageToken=${encodePageToken(id)}`);
+    const response = await agent.get(`/records?pageToken=${token(id)}`);
     expect(response.status).toBe(200);
-    expect(warehouse.readCalls).toEqual([{ listLatest: { afterId: id, limit: 101 } }]);
+    expect(warehouse.readCalls).toEqual([{ listLatest: { afterId: id, limit: 101, since: defaultSince(START) } }]);
   });
 
   it('refuses unknown and repeated parameters, naming each', async () => {
@@ -261,7 +296,7 @@ describe('GET /records', () => {
     expect(response.status).toBe(400);
     expect(response.body.details).toEqual([
       { field: 'query.limit', message: 'must be given once' },
-      { field: 'query.offset', message: 'unknown parameter (allowed: limit, pageToken)' },
+      { field: 'query.offset', message: 'unknown parameter (allowed: limit, pageToken, since)' },
     ]);
   });
 
@@ -304,7 +339,7 @@ describe('PUT /records/{id}', () => {
     const { put, warehouse, lines } = setup();
     const response = await put('/records/nobody', { data: { name: 'n', value: 1 } });
     expect(response.status).toBe(404);
-    expect(response.text).toBe('{"success":false,"error":"Record not found"}');
+    expect(response.body).toEqual(notFoundBody(defaultSince(START)));
     expect(warehouse.insertCalls).toEqual([]);
     expect(lines[0]).toMatchObject({ event: 'update', outcome: 'rejected', errorClass: 'not_found' });
   });
@@ -402,15 +437,196 @@ describe('PUT /records/{id}', () => {
   });
 });
 
-describe("the README's read and update section", () => {
-  const readme = readFileSync(join(__dirname, '..', '..', '..', 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('### `GET /records/{id}`'), readme.indexOf('### `POST /` on `subscriber`'));
+describe('read windows (since)', () => {
+  it('reads back to now minus READ_WINDOW_HOURS by default: a record last written before that is not found, and an earlier since finds it', async () => {
+    const { agent, warehouse, clock } = setup();
+    await warehouse.insert([stored('old', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS - 1), stored('edge', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS)]);
+    expect((await agent.get('/records/old')).body).toEqual(notFoundBody(defaultSince(START)));
+    expect((await agent.get('/records/edge')).status).toBe(200);
+    expect((await agent.get('/records')).body.data.map((record: { id: string }) => record.id)).toEqual(['edge']);
+    const earlier = new Date(START.getTime() - 2 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS).toISOString();
+    expect((await agent.get(`/records/old?since=${earlier}`)).status).toBe(200);
+    expect((await agent.get(`/records?since=${earlier}`)).body.data.map((record: { id: string }) => record.id)).toEqual(['edge', 'old']);
+    expect(clock.now()).toEqual(START);
+  });
 
-  it('shows the bodies, limits and page token the API really uses', () => {
-    expect(section).toContain(`# 404 ${JSON.stringify(RECORD_NOT_FOUND_BODY)}`);
-    expect(section).toContain(`# 200 ${JSON.stringify(UPDATED_BODY)}`);
-    expect(section).toContain(`"nextPageToken":"${encodePageToken('124')}"`);
-    expect(section).toContain(`pageToken=${encodePageToken('124')}`);
-    expect(section).toContain(`1 to ${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT}`);
+  it('takes the default window from readWindowHours (READ_WINDOW_HOURS)', async () => {
+    const { agent, warehouse } = setup({ readWindowHours: 2 });
+    await agent.get('/records/a');
+    await agent.get('/records');
+    const since = new Date(START.getTime() - 2 * HOUR_MS);
+    expect(warehouse.readCalls).toEqual([{ getLatest: 'a', since }, { listLatest: { afterId: '', limit: 101, since } }]);
+  });
+
+  it.each([
+    ['2026-01-01T00:00:00Z', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01t00:00:00z', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01T01:30:00+01:30', '2026-01-01T00:00:00.000Z'],
+    ['2025-12-31T23:00:00-01:00', '2026-01-01T00:00:00.000Z'],
+    ['2026-01-01T00:00:00.5Z', '2026-01-01T00:00:00.500Z'],
+    ['2026-01-01T00:00:00.123000Z', '2026-01-01T00:00:00.123Z'],
+    ['2026-01-01T00:00:00.123001Z', '2026-01-01T00:00:00.124Z'],
+    ['2024-02-29T12:00:00Z', '2024-02-29T12:00:00.000Z'],
+    ['0001-01-01T00:00:00Z', '0001-01-01T00:00:00.000Z'],
+    ['0001-01-01T00:30:00+01:00', '0001-01-01T00:00:00.000Z'],
+  ])('reads since %s as the instant %s (a finer fraction rounds up: stored versions carry milliseconds)', async (given, instant) => {
+    const { agent, warehouse } = setup();
+    expect((await agent.get(`/records/a?since=${encodeURIComponent(given)}`)).status).toBe(404);
+    expect((await agent.get(`/records?since=${encodeURIComponent(given)}`)).status).toBe(200);
+    expect(warehouse.readCalls).toEqual([
+      { getLatest: 'a', since: new Date(instant) },
+      { listLatest: { afterId: '', limit: 101, since: new Date(instant) } },
+    ]);
+  });
+
+  const SINCE_RULE = 'must be an RFC 3339 timestamp such as 2026-01-02T03:04:05Z (send a + in an offset as %2B)';
+  it.each([
+    '',
+    'yesterday',
+    '1767225600',
+    '2026-01-01',
+    '2026-01-01T00:00Z',
+    '2026-01-01T00:00:00',
+    '2026-01-01 00:00:00Z',
+    '2026-01-01T00:00:00 01:00',
+    '2026-01-01T00:00:00.Z',
+    '2026-02-29T00:00:00Z',
+    '2026-13-01T00:00:00Z',
+    '2026-01-01T24:00:00Z',
+    '2026-01-01T00:60:00Z',
+    '2025-12-31T23:59:60Z',
+    '2026-01-01T00:00:00+24:00',
+    '0000-01-01T00:00:00Z',
+    '+002026-01-01T00:00:00Z',
+  ])('answers since=%j with 400 naming since, on every read route, asking the warehouse nothing', async (since) => {
+    const { agent, put, warehouse } = setup();
+    const query = `since=${encodeURIComponent(since)}`;
+    for (const response of [await agent.get(`/records/a?${query}`), await agent.get(`/records?${query}`), await put(`/records/a?${query}`, { data: { name: 'n', value: 1 } })]) {
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({ success: false, error: 'Invalid input data', details: [{ field: 'query.since', message: SINCE_RULE }] });
+    }
+    expect(warehouse.readCalls).toEqual([]);
+  });
+
+  it('answers a since in the future with 400 naming since; now itself is accepted', async () => {
+    const { agent, warehouse } = setup();
+    const future = new Date(START.getTime() + 1).toISOString();
+    const message = `must not be in the future (it is ${START.toISOString()})`;
+    expect((await agent.get(`/records/a?since=${future}`)).body.details).toEqual([{ field: 'query.since', message }]);
+    expect((await agent.get(`/records?since=${future}`)).body.details).toEqual([{ field: 'query.since', message }]);
+    expect(warehouse.readCalls).toEqual([]);
+    expect((await agent.get(`/records?since=${START.toISOString()}`)).status).toBe(200);
+  });
+
+  it('answers a repeated since with 400', async () => {
+    const { agent } = setup();
+    const response = await agent.get(`/records/a?since=${START.toISOString()}&since=${START.toISOString()}`);
+    expect(response.body.details).toEqual([{ field: 'query.since', message: 'must be given once' }]);
+  });
+
+  it('reports a bad since beside a bad limit, both named', async () => {
+    const { agent } = setup();
+    const response = await agent.get('/records?limit=0&since=today');
+    expect(response.body.details.map((detail: { field: string }) => detail.field)).toEqual(['query.limit', 'query.since']);
+  });
+
+  it('keeps the first page\'s window on every later page, however far the clock moves, so paging is stable', async () => {
+    const { agent, warehouse, clock } = setup();
+    await warehouse.insert([stored('a'), stored('b'), stored('c')]);
+    const first = await agent.get('/records?limit=1');
+    clock.advance(3 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+    const second = await agent.get(`/records?limit=1&pageToken=${first.body.nextPageToken}`);
+    const third = await agent.get(`/records?limit=1&pageToken=${second.body.nextPageToken}&since=${encodeURIComponent(defaultSince(START).toISOString())}`);
+    expect([first, second, third].map((page) => page.body.data.map((record: { id: string }) => record.id))).toEqual([['a'], ['b'], ['c']]);
+    expect(first.body.nextPageToken).toBe(token('a'));
+    expect(warehouse.readCalls.map((call) => ('listLatest' in call ? call.listLatest.since : undefined))).toEqual([
+      defaultSince(START),
+      defaultSince(START),
+      defaultSince(START),
+    ]);
+  });
+
+  it('a page token carries an explicit since too', async () => {
+    const { agent, warehouse } = setup();
+    await warehouse.insert([stored('a'), stored('b')]);
+    const since = new Date(START.getTime() - 7 * 24 * HOUR_MS);
+    const first = await agent.get(`/records?limit=1&since=${since.toISOString()}`);
+    expect(first.body.nextPageToken).toBe(token('a', since));
+  });
+
+  it('answers a page token beside a since naming another instant with 400 naming since and the token\'s instant', async () => {
+    const { agent, warehouse } = setup();
+    const other = new Date(START.getTime() - HOUR_MS);
+    const response = await agent.get(`/records?pageToken=${token('a')}&since=${other.toISOString()}`);
+    expect(response.status).toBe(400);
+    expect(response.body.details).toEqual([
+      {
+        field: 'query.since',
+        message: `must be left out, or name the instant the page token carries (${defaultSince(START).toISOString()}): a listing keeps the window of its first page`,
+      },
+    ]);
+    expect(warehouse.readCalls).toEqual([]);
+  });
+
+  it('answers a window BigQuery refuses to scan (bytesBilledLimitExceeded) with 400 naming since, on every read route, storing nothing', async () => {
+    const { agent, put, warehouse, lines } = setup();
+    warehouse.failWith(new ReadTooLargeError('BigQuery query refused: HTTP 400 bytesBilledLimitExceeded: Query exceeded limit for bytes billed'));
+    const since = new Date(START.getTime() - 30 * 24 * HOUR_MS);
+    const detail = {
+      field: 'query.since',
+      message: `the window from ${since.toISOString()} holds more data than one read may scan; pass a later since to narrow it`,
+    };
+    for (const response of [
+      await agent.get(`/records/a?since=${since.toISOString()}`),
+      await agent.get(`/records?since=${since.toISOString()}`),
+      await put(`/records/a?since=${since.toISOString()}`, { data: { name: 'n', value: 1 } }),
+    ]) {
+      expect(response.status).toBe(400);
+      expect(response.body).toEqual({ success: false, error: 'Invalid input data', details: [detail] });
+    }
+    expect(warehouse.insertCalls).toEqual([]);
+    expect(lines.map((line) => [line.outcome, line.errorClass])).toEqual([
+      ['rejected', 'invalid_input'],
+      ['rejected', 'invalid_input'],
+      ['rejected', 'invalid_input'],
+    ]);
+  });
+
+  it('PUT reads with the window GET would: a record last written before it is 404, and found with an earlier since', async () => {
+    const { put, warehouse } = setup();
+    await warehouse.insert([stored('old', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS - 1)]);
+    const refused = await put('/records/old', { data: { name: 'n', value: 2 } });
+    expect(refused.status).toBe(404);
+    expect(refused.body).toEqual(notFoundBody(defaultSince(START)));
+    expect(warehouse.insertCalls).toHaveLength(1);
+    const earlier = new Date(START.getTime() - 2 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+    expect((await put(`/records/old?since=${earlier.toISOString()}`, { data: { name: 'n', value: 2 } })).status).toBe(200);
+    expect(warehouse.readCalls).toEqual([
+      { getLatest: 'old', since: defaultSince(START) },
+      { getLatest: 'old', since: earlier },
+    ]);
+    expect(warehouse.committedRows.at(-1)).toMatchObject({ id: 'old', value: 2, ingestedAt: START });
+  });
+});
+
+describe('docs/reads.md', () => {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'reads.md'), 'utf8');
+
+  it('shows the bodies and page tokens the API really answers, at the instant its examples were taken', async () => {
+    const { agent, warehouse, clock } = setup();
+    clock.set(new Date('2026-01-02T03:04:05.678Z'));
+    await warehouse.insert(['123', '124', '125'].map((id) => stored(id)));
+    const missing = await agent.get('/records/999');
+    expect(doc).toContain(`# 404 ${missing.text}`);
+    const first = await agent.get('/records?limit=2');
+    expect(doc).toContain(`"nextPageToken":"${first.body.nextPageToken}"`);
+    expect(doc).toContain(`pageToken=${first.body.nextPageToken}`);
+    const put = await agent.put('/records/123').set('Content-Type', 'application/json').send('{"data": {"name": "Renamed", "value": 1.5}}');
+    expect(doc).toContain(`# 200 ${put.text}`);
+  });
+
+  it('states the limits the API enforces', () => {
+    expect(doc).toContain(`\`READ_WINDOW_HOURS\` (default ${DEFAULT_READ_WINDOW_HOURS}, 1 to ${MAX_READ_WINDOW_HOURS})`);
+    expect(doc).toContain(`(1 to ${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`);
   });
 });

@@ -2,7 +2,8 @@ import { createServer } from 'node:net';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { UPDATED_AT_COLUMN } from '../../../lambda-src/warehouse/latest-view';
+import { ReadTooLargeError, RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../../tools/bigquery-standin';
 import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
@@ -21,12 +22,11 @@ afterAll(async () => {
   await standIn.stop();
 });
 
-/** A new empty table in the stand-in, and its coordinates for the adapter. */
+/** A new empty table in the stand-in, partitioned by day as `WarehouseTable` makes it (and no view), and its coordinates for the adapter. */
 function freshTable(): { ref: TableRef; options: BigQueryWarehouseOptions } {
   tables += 1;
   const ref = { projectId: PROJECT, datasetId: DATASET, tableId: `records_${tables}` };
-  standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS);
-  standIn.createLatestView({ ...ref, tableId: `${ref.tableId}_latest` }, ref);
+  standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS, { dayPartitionedBy: UPDATED_AT_COLUMN });
   return { ref, options: { projectId: PROJECT, dataset: DATASET, table: ref.tableId, apiEndpoint: standIn.url } };
 }
 
@@ -196,85 +196,111 @@ describe('BigQueryWarehouse on the wire', () => {
 
 describe('BigQueryWarehouse reads on the wire', () => {
   const MARKER = 'user-text-marker';
+  const SINCE = new Date('2024-01-15T00:00:00.000Z');
+  const sinceParameter = { name: 'since', parameterType: { type: 'TIMESTAMP' }, parameterValue: { value: '2024-01-15T00:00:00.000Z' } };
 
   /** The jobs.query requests since `before` (a count of all of them). */
   const queriesSince = (before: number): QueryRequest[] => standIn.requestsTo('jobs.query').slice(before);
 
-  test('getLatest: one GoogleSQL jobs.query on the latest view, the id only as a typed named parameter, bytes billed capped, no credentials', async () => {
+  test('getLatest: one GoogleSQL jobs.query on the table itself, the window on its partitioning column, every value a typed named parameter', async () => {
     const { ref, options } = freshTable();
     const warehouse = new BigQueryWarehouse({ ...options, requestTimeoutMs: 4000 });
     const id = `${MARKER} ${INJECTION_SHAPED_IDS[0]}`;
     await warehouse.insert([row({ id, name: 'found' })]);
     const before = standIn.requestsTo('jobs.query').length;
 
-    expect(await warehouse.getLatest(id)).toMatchObject({ id, name: 'found' });
+    expect(await warehouse.getLatest(id, { since: SINCE })).toMatchObject({ id, name: 'found' });
     const [sent, ...more] = queriesSince(before);
     expect(more).toEqual([]);
     expect(sent).toEqual({
       route: 'jobs.query',
       projectId: PROJECT,
-      query: `SELECT id, name, value, ingested_at FROM \`${PROJECT}.${DATASET}.${ref.tableId}_latest\` WHERE id = @id`,
-      queryParameters: [{ name: 'id', parameterType: { type: 'STRING' }, parameterValue: { value: id } }],
+      query:
+        `SELECT id, name, value, ingested_at FROM \`${PROJECT}.${DATASET}.${ref.tableId}\` ` +
+        'WHERE id = @id AND ingested_at >= @since ORDER BY ingested_at DESC, insert_id DESC LIMIT 1',
+      queryParameters: [{ name: 'id', parameterType: { type: 'STRING' }, parameterValue: { value: id } }, sinceParameter],
       parameterMode: 'named',
       useLegacySql: false,
       maximumBytesBilled: String(1024 ** 3),
       timeoutMs: 4000,
       jobCreationMode: 'JOB_CREATION_OPTIONAL',
       authorization: undefined,
+      statistics: expect.any(Object),
     });
     expect(sent!.query).not.toContain(MARKER);
   });
 
-  test.each(INJECTION_SHAPED_IDS)('the id %j never reaches the SQL text and finds nothing', async (id) => {
-    const { options } = freshTable();
-    const warehouse = new BigQueryWarehouse(options);
-    await warehouse.insert(rows(2));
-    const before = standIn.requestsTo('jobs.query').length;
-    expect(await warehouse.getLatest(id)).toBeUndefined();
-    expect(await warehouse.listLatest({ afterId: id, limit: 5 })).toEqual(expect.any(Array));
-    for (const sent of queriesSince(before)) {
-      expect(sent.query).toMatch(/^SELECT id, name, value, ingested_at FROM `[^`]+_latest` WHERE id (= @id|> @afterId ORDER BY id LIMIT @limit)$/);
-      expect(sent.queryParameters.map((parameter) => parameter.parameterValue?.value)).toContain(id);
-    }
-  });
-
-  test('listLatest: afterId as STRING and limit as INT64 parameters, ordered by id on the view', async () => {
+  test('listLatest: the window and the page inside the scan of the table itself, ROW_NUMBER per id, ordered by id, every value a typed named parameter', async () => {
     const { ref, options } = freshTable();
     const warehouse = new BigQueryWarehouse(options);
     await warehouse.insert([row({ id: 'b' }), row({ id: 'a' }), row({ id: 'c' })]);
     const before = standIn.requestsTo('jobs.query').length;
-    expect((await warehouse.listLatest({ afterId: `a`, limit: 1 })).map((record) => record.id)).toEqual(['b']);
+    expect((await warehouse.listLatest({ afterId: 'a', limit: 1, since: SINCE })).map((record) => record.id)).toEqual(['b']);
     const [sent] = queriesSince(before);
     expect(sent!.query).toBe(
-      `SELECT id, name, value, ingested_at FROM \`${PROJECT}.${DATASET}.${ref.tableId}_latest\` WHERE id > @afterId ORDER BY id LIMIT @limit`,
+      [
+        'SELECT id, name, value, ingested_at',
+        'FROM (',
+        '  SELECT id, name, value, ingested_at, ROW_NUMBER() OVER (PARTITION BY id ORDER BY ingested_at DESC, insert_id DESC) AS version_rank',
+        `  FROM \`${PROJECT}.${DATASET}.${ref.tableId}\``,
+        '  WHERE ingested_at >= @since AND id > @afterId',
+        ')',
+        'WHERE version_rank = 1 ORDER BY id LIMIT @limit',
+      ].join('\n'),
     );
     expect(sent!.queryParameters).toEqual([
+      sinceParameter,
       { name: 'afterId', parameterType: { type: 'STRING' }, parameterValue: { value: 'a' } },
       { name: 'limit', parameterType: { type: 'INT64' }, parameterValue: { value: 1 } },
     ]);
     expect(sent!.maximumBytesBilled).toBe(String(1024 ** 3));
   });
 
-  test('latestView and maxBytesBilled are configurable', async () => {
+  test.each(INJECTION_SHAPED_IDS)('the id %j never reaches the SQL text, finds nothing, and every read names the table, never a view', async (id) => {
     const { ref, options } = freshTable();
-    standIn.createLatestView({ ...ref, tableId: 'records_now' }, ref);
-    const warehouse = new BigQueryWarehouse({ ...options, latestView: 'records_now', maxBytesBilled: 50 * 1024 * 1024 });
+    const warehouse = new BigQueryWarehouse(options);
+    await warehouse.insert(rows(2));
     const before = standIn.requestsTo('jobs.query').length;
-    await warehouse.getLatest('x');
-    expect(queriesSince(before)[0]).toMatchObject({ maximumBytesBilled: String(50 * 1024 * 1024) });
-    expect(queriesSince(before)[0]!.query).toContain(`\`${PROJECT}.${DATASET}.records_now\``);
+    expect(await warehouse.getLatest(id, { since: SINCE })).toBeUndefined();
+    expect(await warehouse.listLatest({ afterId: id, limit: 5, since: SINCE })).toEqual(expect.any(Array));
+    const sent = queriesSince(before);
+    expect(sent).toHaveLength(2);
+    for (const query of sent) {
+      expect([...query.query.matchAll(/FROM `([^`]+)`/g)].map((match) => match[1])).toEqual([`${PROJECT}.${DATASET}.${ref.tableId}`]);
+      expect(query.query).not.toContain('_latest');
+      expect(query.query).toMatch(/\bWHERE (id = @id AND )?ingested_at >= @since\b/);
+      expect(query.queryParameters).toContainEqual(sinceParameter);
+      expect(query.queryParameters.map((parameter) => parameter.parameterValue?.value)).toContain(id);
+    }
   });
 
-  test('a query over the bytes-billed cap is refused by BigQuery: a non-retryable warehouse_error naming the reason', async () => {
+  test('what a read bills depends on its window, not on the table: old partitions are pruned, and a window over the cap is a ReadTooLargeError', async () => {
     const { options } = freshTable();
     const warehouse = new BigQueryWarehouse({ ...options, maxBytesBilled: 10 * 1024 * 1024 });
-    // 8500 rows of about 1.3 kB each: just over 10 MiB, so a read of the view bills more than the cap.
+    // 8500 rows of about 1.3 kB each, three days before the window: just over 10 MiB in partitions a read of the window never scans.
+    const old = new Date('2024-01-12T12:00:00.000Z');
     for (let batch = 0; batch < 17; batch += 1) {
-      await warehouse.insert(Array.from({ length: 500 }, () => row({ id: 'i'.repeat(256), name: 'n'.repeat(1024) })));
+      await warehouse.insert(Array.from({ length: 500 }, () => row({ id: 'i'.repeat(256), name: 'n'.repeat(1024), ingestedAt: old })));
     }
-    const failure = await failureOf(warehouse.getLatest('x'));
+    await warehouse.insert([row({ id: 'recent', ingestedAt: new Date('2024-01-15T09:00:00.000Z') })]);
+    const before = standIn.requestsTo('jobs.query').length;
+    expect(await warehouse.getLatest('recent', { since: SINCE })).toMatchObject({ id: 'recent' });
+    expect((await warehouse.listLatest({ afterId: '', limit: 10, since: SINCE })).map((record) => record.id)).toEqual(['recent']);
+    for (const sent of queriesSince(before)) expect(sent.statistics).toEqual({ bytesProcessed: expect.any(Number), bytesBilled: 10 * 1024 * 1024 });
+    expect(queriesSince(before)[0]!.statistics!.bytesProcessed).toBeLessThan(100);
+
+    const failure = await failureOf(warehouse.listLatest({ afterId: '', limit: 10, since: old }));
+    expect(failure).toBeInstanceOf(ReadTooLargeError);
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
-    expect(failure.message).toMatch(/^BigQuery query failed: HTTP 400 bytesBilledLimitExceeded/);
+    expect(failure.message).toMatch(/^BigQuery query refused: HTTP 400 bytesBilledLimitExceeded/);
+  });
+
+  test('maxBytesBilled is configurable', async () => {
+    const { options } = freshTable();
+    const warehouse = new BigQueryWarehouse({ ...options, maxBytesBilled: 50 * 1024 * 1024 });
+    const before = standIn.requestsTo('jobs.query').length;
+    await warehouse.getLatest('x', { since: SINCE });
+    expect(queriesSince(before)[0]).toMatchObject({ maximumBytesBilled: String(50 * 1024 * 1024) });
   });
 
   test.each([
@@ -284,15 +310,15 @@ describe('BigQueryWarehouse reads on the wire', () => {
     const { options } = freshTable();
     const before = standIn.requestsTo('jobs.query').length;
     standIn.script('jobs.query', { outcome: { kind: 'httpError', status, reason } });
-    const failure = await failureOf(new BigQueryWarehouse(options).listLatest({ afterId: '', limit: 10 }));
+    const failure = await failureOf(new BigQueryWarehouse(options).listLatest({ afterId: '', limit: 10, since: SINCE }));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toContain(`BigQuery query failed: HTTP ${status}`);
     expect(queriesSince(before)).toHaveLength(1);
   });
 
-  test('a missing view is a non-retryable warehouse_error', async () => {
+  test('a missing table is a non-retryable warehouse_error', async () => {
     const { options } = freshTable();
-    const failure = await failureOf(new BigQueryWarehouse({ ...options, latestView: 'no_such_view' }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, table: 'no_such_table' }).getLatest('x', { since: SINCE }));
     expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
     expect(failure.message).toMatch(/HTTP 404 notFound/);
   });
@@ -301,7 +327,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
     const { options } = freshTable();
     const before = standIn.requestsTo('jobs.query').length;
     standIn.script('jobs.query', { outcome: { kind: 'incomplete' } });
-    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 3000 }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 3000 }).getLatest('x', { since: SINCE }));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery query did not complete within 3000 ms');
     expect(queriesSince(before)).toHaveLength(1);
@@ -310,7 +336,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
   test('a reply slower than requestTimeoutMs is a retryable warehouse_unavailable', async () => {
     const { options } = freshTable();
     standIn.script('jobs.query', { delayMs: 60_000 });
-    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 }).getLatest('x'));
+    const failure = await failureOf(new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 }).getLatest('x', { since: SINCE }));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery query did not answer within 200 ms');
   });
@@ -318,7 +344,7 @@ describe('BigQueryWarehouse reads on the wire', () => {
   test.each([
     [{ maxBytesBilled: 10 * 1024 * 1024 - 1 }, /^maxBytesBilled must be an integer of at least 10485760/],
     [{ maxBytesBilled: 1.5e9 + 0.5 }, /^maxBytesBilled must be an integer/],
-    [{ latestView: 'v`; DROP TABLE x; --' }, /must not contain a backquote/],
+    [{ table: 'v`; DROP TABLE x; --' }, /must not contain a backquote/],
     [{ table: 'records\\' }, /must not contain a backquote, backslash or newline/],
   ])('refuses options %j at construction', (overrides, message) => {
     expect(() => new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'records', ...overrides })).toThrow(message);

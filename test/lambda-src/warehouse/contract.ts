@@ -4,11 +4,11 @@
  * warehouse and to read back what it really stored (from the DuckDB file, or
  * from the BigQuery stand-in's table), never through the port itself. The
  * read section holds `getLatest` and `listLatest` to the semantics in
- * test/support/latest-versions.ts.
+ * tools/latest-versions.ts, the read window included.
  */
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../../lambda-src/record';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError, type ReadWindow, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { asStoredRecord, compareUtf8, latestPage } from '../../../tools/latest-versions';
 
 /** A row as the storage holds it. */
@@ -71,15 +71,18 @@ export const INJECTION_SHAPED_IDS = [
   'a\u0000b',
 ];
 
+/** A window that holds every row these tests store. */
+const WHOLE_TABLE: ReadWindow = { since: new Date(0) };
+
 /** A later instant than `row()` gives, `ms` milliseconds after a fixed base. */
 const at = (ms: number) => new Date(Date.UTC(2025, 5, 1, 0, 0, 0) + ms);
 
 /** Walks every page of `listLatest` with `limit`, the last id of each page being the next `afterId`. */
-async function walkPages(warehouse: Warehouse, limit: number): Promise<StoredRecord[][]> {
+async function walkPages(warehouse: Warehouse, limit: number, window = WHOLE_TABLE): Promise<StoredRecord[][]> {
   const pages: StoredRecord[][] = [];
   let afterId = '';
   for (;;) {
-    const page = await warehouse.listLatest({ afterId, limit });
+    const page = await warehouse.listLatest({ afterId, limit, ...window });
     pages.push(page);
     if (page.length < limit) return pages;
     afterId = page.at(-1)!.id;
@@ -191,8 +194,8 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
       await expect(subject.warehouse.close()).resolves.toBeUndefined();
       const failures = await Promise.all([
         subject.warehouse.insert(rows(1)).catch((error: unknown) => error),
-        subject.warehouse.getLatest('any').catch((error: unknown) => error),
-        subject.warehouse.listLatest({ afterId: '', limit: 1 }).catch((error: unknown) => error),
+        subject.warehouse.getLatest('any', WHOLE_TABLE).catch((error: unknown) => error),
+        subject.warehouse.listLatest({ afterId: '', limit: 1, ...WHOLE_TABLE }).catch((error: unknown) => error),
       ]);
       for (const failure of failures) {
         expect(failure).toBeInstanceOf(WarehouseError);
@@ -202,13 +205,13 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
 
     describe('reads', () => {
       test('an id never stored is undefined, in an empty warehouse and beside other records', async () => {
-        expect(await subject.warehouse.getLatest('missing')).toBeUndefined();
+        expect(await subject.warehouse.getLatest('missing', WHOLE_TABLE)).toBeUndefined();
         await subject.warehouse.insert([row({ id: 'present' })]);
-        expect(await subject.warehouse.getLatest('missing')).toBeUndefined();
-        expect(await subject.warehouse.getLatest('presen')).toBeUndefined();
-        expect(await subject.warehouse.getLatest('present ')).toBeUndefined();
-        expect(await subject.warehouse.getLatest('PRESENT')).toBeUndefined();
-        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(1);
+        expect(await subject.warehouse.getLatest('missing', WHOLE_TABLE)).toBeUndefined();
+        expect(await subject.warehouse.getLatest('presen', WHOLE_TABLE)).toBeUndefined();
+        expect(await subject.warehouse.getLatest('present ', WHOLE_TABLE)).toBeUndefined();
+        expect(await subject.warehouse.getLatest('PRESENT', WHOLE_TABLE)).toBeUndefined();
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10, ...WHOLE_TABLE })).toHaveLength(1);
       });
 
       test('the newest ingestedAt wins, whatever order the versions were stored in; updatedAt is its ingestedAt', async () => {
@@ -219,8 +222,8 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
           row({ id: 'versioned', name: 'late arrival of an old version', value: 0, ingestedAt: at(500) }),
         ];
         for (const version of versions) await subject.warehouse.insert([version]);
-        expect(await subject.warehouse.getLatest('versioned')).toEqual({ id: 'versioned', name: 'third', value: 3, updatedAt: at(3000) });
-        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toEqual([
+        expect(await subject.warehouse.getLatest('versioned', WHOLE_TABLE)).toEqual({ id: 'versioned', name: 'third', value: 3, updatedAt: at(3000) });
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10, ...WHOLE_TABLE })).toEqual([
           { id: 'versioned', name: 'third', value: 3, updatedAt: at(3000) },
         ]);
       });
@@ -234,43 +237,43 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
           row({ id: 'tie-3', name: 'loses', insertId: 'tie-3-a', ingestedAt: at(0) }),
           row({ id: 'tie-3', name: 'wins', insertId: 'tie-3-b', ingestedAt: at(0) }),
         ]);
-        for (const id of ['tie-1', 'tie-2', 'tie-3']) expect((await subject.warehouse.getLatest(id))?.name).toBe('wins');
-        expect((await subject.warehouse.listLatest({ afterId: '', limit: 10 })).map((record) => record.name)).toEqual(['wins', 'wins', 'wins']);
+        for (const id of ['tie-1', 'tie-2', 'tie-3']) expect((await subject.warehouse.getLatest(id, WHOLE_TABLE))?.name).toBe('wins');
+        expect((await subject.warehouse.listLatest({ afterId: '', limit: 10, ...WHOLE_TABLE })).map((record) => record.name)).toEqual(['wins', 'wins', 'wins']);
       });
 
       test('values read back exactly as stored', async () => {
         const batch = edgeCaseRows();
         await subject.warehouse.insert(batch);
-        for (const stored of batch) expect(await subject.warehouse.getLatest(stored.id)).toEqual(asStoredRecord(stored));
-        expect(await subject.warehouse.listLatest({ afterId: '', limit: batch.length })).toEqual(latestPage(batch, '', batch.length));
+        for (const stored of batch) expect(await subject.warehouse.getLatest(stored.id, WHOLE_TABLE)).toEqual(asStoredRecord(stored));
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: batch.length, ...WHOLE_TABLE })).toEqual(latestPage(batch, { afterId: '', limit: batch.length, ...WHOLE_TABLE }));
       });
 
       test('injection-shaped ids are only data: each finds exactly its own record, or nothing', async () => {
         const [stored, ...absent] = INJECTION_SHAPED_IDS;
         const others = [row({ id: 'a' }), row({ id: '1' }), row({ id: stored! + ' ' })];
         await subject.warehouse.insert([row({ id: stored!, name: 'the one' }), ...others]);
-        expect(await subject.warehouse.getLatest(stored!)).toMatchObject({ id: stored, name: 'the one' });
-        for (const id of absent) expect(await subject.warehouse.getLatest(id)).toBeUndefined();
+        expect(await subject.warehouse.getLatest(stored!, WHOLE_TABLE)).toMatchObject({ id: stored, name: 'the one' });
+        for (const id of absent) expect(await subject.warehouse.getLatest(id, WHOLE_TABLE)).toBeUndefined();
         for (const afterId of INJECTION_SHAPED_IDS) {
-          const page = await subject.warehouse.listLatest({ afterId, limit: 10 });
+          const page = await subject.warehouse.listLatest({ afterId, limit: 10, ...WHOLE_TABLE });
           expect(page.map((record) => record.id)).toEqual(
             [stored!, ...others.map((other) => other.id)].filter((id) => compareUtf8(id, afterId) > 0).sort(compareUtf8),
           );
         }
         // Nothing was dropped or changed by any of them.
-        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(4);
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10, ...WHOLE_TABLE })).toHaveLength(4);
       });
 
       test('a listing is in UTF-8 byte order of ids, one latest version each', async () => {
         const ids = ['b', 'a', 'B', 'é', 'e\u0301', '😀', '\uFFFD', '\uE000', 'a a', 'a', 'Z', '10', '9', 'b'];
         const stored = ids.map((id, index) => row({ id, value: index, ingestedAt: at(index) }));
         await subject.warehouse.insert(stored);
-        const listed = await subject.warehouse.listLatest({ afterId: '', limit: 1000 });
-        expect(listed).toEqual(latestPage(stored, '', 1000));
+        const listed = await subject.warehouse.listLatest({ afterId: '', limit: 1000, ...WHOLE_TABLE });
+        expect(listed).toEqual(latestPage(stored, { afterId: '', limit: 1000, ...WHOLE_TABLE }));
         // Code point order, which JavaScript's UTF-16 comparison gets wrong for U+E000..U+FFFF against astral characters.
         expect(listed.map((record) => record.id).slice(-3)).toEqual(['\uE000', '\uFFFD', '😀']);
-        expect(await subject.warehouse.listLatest({ afterId: '😀', limit: 10 })).toEqual([]);
-        expect((await subject.warehouse.listLatest({ afterId: 'a', limit: 2 })).map((record) => record.id)).toEqual(['a a', 'b']);
+        expect(await subject.warehouse.listLatest({ afterId: '😀', limit: 10, ...WHOLE_TABLE })).toEqual([]);
+        expect((await subject.warehouse.listLatest({ afterId: 'a', limit: 2, ...WHOLE_TABLE })).map((record) => record.id)).toEqual(['a a', 'b']);
       });
 
       test.each([1, 2, 3, 7, 8, 50])('paging with limit %i visits each id once, in order, with its latest version', async (limit) => {
@@ -280,7 +283,43 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
         ]).flat();
         await subject.warehouse.insert(stored);
         const pages = await walkPages(subject.warehouse, limit);
-        expect(pages.flat()).toEqual(latestPage(stored, '', 1000));
+        expect(pages.flat()).toEqual(latestPage(stored, { afterId: '', limit: 1000, ...WHOLE_TABLE }));
+        expect(pages.slice(0, -1).every((page) => page.length === limit)).toBe(true);
+      });
+
+      test('a window reads only versions stored at or after since: the latest of those, or nothing', async () => {
+        const window = { since: at(1000) };
+        await subject.warehouse.insert([
+          row({ id: 'before', name: 'old', ingestedAt: at(0) }),
+          row({ id: 'before', name: 'still old', ingestedAt: at(999) }),
+          row({ id: 'at-since', name: 'exactly at since', ingestedAt: at(1000) }),
+          row({ id: 'renewed', name: 'old', ingestedAt: at(500) }),
+          row({ id: 'renewed', name: 'new', ingestedAt: at(1500) }),
+          row({ id: 'twice-inside', name: 'newest', ingestedAt: at(2000) }),
+          row({ id: 'twice-inside', name: 'newer', ingestedAt: at(1200) }),
+        ]);
+        expect(await subject.warehouse.getLatest('before', window)).toBeUndefined();
+        expect(await subject.warehouse.getLatest('before', WHOLE_TABLE)).toMatchObject({ name: 'still old' });
+        expect(await subject.warehouse.getLatest('at-since', window)).toEqual({ id: 'at-since', name: 'exactly at since', value: expect.any(Number), updatedAt: at(1000) });
+        expect(await subject.warehouse.getLatest('renewed', window)).toMatchObject({ name: 'new', updatedAt: at(1500) });
+        expect(await subject.warehouse.getLatest('twice-inside', window)).toMatchObject({ name: 'newest', updatedAt: at(2000) });
+        expect((await subject.warehouse.listLatest({ afterId: '', limit: 10, ...window })).map(({ id, name }) => [id, name])).toEqual([
+          ['at-since', 'exactly at since'],
+          ['renewed', 'new'],
+          ['twice-inside', 'newest'],
+        ]);
+        const afterEverything = { since: at(2001) };
+        expect(await subject.warehouse.getLatest('twice-inside', afterEverything)).toBeUndefined();
+        expect(await subject.warehouse.listLatest({ afterId: '', limit: 10, ...afterEverything })).toEqual([]);
+      });
+
+      test.each([1, 2, 3])('paging within a window with limit %i counts only the records in it', async (limit) => {
+        const window = { since: at(1000) };
+        const stored = ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map((id, index) => row({ id, ingestedAt: at([0, 1000, 999, 1001, 5000, 10, 1000][index]!) }));
+        await subject.warehouse.insert(stored);
+        const pages = await walkPages(subject.warehouse, limit, window);
+        expect(pages.flat().map((record) => record.id)).toEqual(['b', 'd', 'e', 'g']);
+        expect(pages.flat()).toEqual(latestPage(stored, { afterId: '', limit: 1000, ...window }));
         expect(pages.slice(0, -1).every((page) => page.length === limit)).toBe(true);
       });
 
@@ -297,9 +336,9 @@ export function describeWarehouseContract(adapterName: string, open: () => Promi
         const seen: StoredRecord[] = [];
         let afterId = '';
         for (let clock = 1000; ; clock += 10) {
-          const page = await subject.warehouse.listLatest({ afterId, limit });
+          const page = await subject.warehouse.listLatest({ afterId, limit, ...WHOLE_TABLE });
           // A page reflects every write made before it was read.
-          expect(page).toEqual(latestPage(written, afterId, limit));
+          expect(page).toEqual(latestPage(written, { afterId, limit, ...WHOLE_TABLE }));
           seen.push(...page);
           if (page.length < limit) break;
           afterId = page.at(-1)!.id;

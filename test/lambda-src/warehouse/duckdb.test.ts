@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
-import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse, JOURNAL_SUFFIX } from '../../../lambda-src/warehouse/duckdb';
+import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { scratchDirectory } from '../../support/scratch-directory';
@@ -128,36 +128,10 @@ describe('DuckDbWarehouse', () => {
     expect(await readFile(path)).toEqual([]);
   });
 
-  test('a table defined otherwise than this adapter defines it is refused when opened, and left as it was', async () => {
-    const path = freshPath();
-    // A rule of its own could refuse a row the journal already acknowledged.
-    mkdirSync(dirname(path), { recursive: true });
-    const instance = await DuckDBInstance.create(path);
-    const connection = await instance.connect();
-    await connection.run(`CREATE SCHEMA ${DUCKDB_SCHEMA}`);
-    await connection.run(
-      `CREATE TABLE ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} (id VARCHAR NOT NULL, name VARCHAR NOT NULL CHECK (name <> 'poison'), ` +
-        'value DOUBLE NOT NULL, insert_id VARCHAR NOT NULL UNIQUE, ingested_at TIMESTAMPTZ NOT NULL)',
-    );
-    await connection.run(
-      `INSERT INTO ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} VALUES ('kept', 'before', 1, 'insert-1', TIMESTAMPTZ '2026-01-01 00:00:00+00')`,
-    );
-    connection.closeSync();
-    instance.closeSync();
-
-    const failure = await DuckDbWarehouse.open(path).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(WarehouseError);
-    expect(failure).toMatchObject({ errorClass: 'warehouse_error', retryable: false });
-    expect((failure as Error).message).toContain(`${DUCKDB_SCHEMA}.${DUCKDB_TABLE} in ${path} is not defined as this version defines it`);
-    expect((failure as Error).message).toContain(`'poison'`);
-    expect((await readFile(path)).map((stored) => stored.id)).toEqual(['kept']);
-  });
-
-  test('rows acknowledged by a process that then died are in the table when the file is next opened, each once', async () => {
+  test('an insert resolves only once DuckDB has committed it: a process killed right after holds its rows, each once', async () => {
     const path = freshPath();
     const acknowledged = rows(3);
-    const repeated = acknowledged[0]!;
-    // The process inserts (acknowledged: journaled), then dies before any apply or close.
+    // The process inserts (and the second insert repeats an insert id), then dies before closing the file.
     const script = `
       const { DuckDbWarehouse } = require(${JSON.stringify(require.resolve('../../../lambda-src/warehouse/duckdb'))});
       (async () => {
@@ -172,93 +146,8 @@ describe('DuckDbWarehouse', () => {
       child.once('exit', (code, exitSignal) => resolve([code, exitSignal])),
     );
     expect(signal).toBe('SIGKILL');
-    expect(await readFile(path)).toEqual([]);
-    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).not.toHaveLength(0);
-
-    const warehouse = await DuckDbWarehouse.open(path);
-    expect(await warehouse.getLatest(repeated.id)).toMatchObject({ id: repeated.id, name: repeated.name });
-    await warehouse.close();
     expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(acknowledged)));
-    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual([]);
   }, 30_000);
-
-  test('a journal entry that is not a batch of rows fails the open, naming where it is, and stays for inspection', async () => {
-    const path = freshPath();
-    await (await DuckDbWarehouse.open(path)).close();
-    const segment = join(`${path}${JOURNAL_SUFFIX}`, '000000000001.journal');
-    writeFileSync(segment, '{"not":"rows"}\n');
-
-    const failure = await DuckDbWarehouse.open(path).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(WarehouseError);
-    expect((failure as Error).message).toContain(`journal entry at ${segment}:1 is not a batch of rows`);
-    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual(['000000000001.journal']);
-  });
-
-  test('an insert is visible to the very next read, before its rows are applied in bulk', async () => {
-    const warehouse = await DuckDbWarehouse.open(freshPath());
-    const [first] = rows(1);
-    await warehouse.insert([first!]);
-    expect(await warehouse.getLatest(first!.id)).toMatchObject({ id: first!.id });
-    expect(await warehouse.listLatest({ afterId: '', limit: 10 })).toHaveLength(1);
-    await warehouse.close();
-  });
-
-  test.each([0, -1, 1.5, Number.NaN])('maxUnappliedRows %p is refused, naming the option', async (maxUnappliedRows) => {
-    await expect(DuckDbWarehouse.open(freshPath(), { maxUnappliedRows })).rejects.toThrow(
-      `DuckDbWarehouse: maxUnappliedRows must be a positive integer, got ${maxUnappliedRows}`,
-    );
-  });
-
-  test('while maxUnappliedRows journaled rows wait to be applied, inserts are refused as retryable; once applied, accepted', async () => {
-    const path = freshPath();
-    const warehouse = await DuckDbWarehouse.open(path, { maxUnappliedRows: 2 });
-    const [first, second, refused] = rows(3);
-    await warehouse.insert([first!, second!]);
-    const failure = await warehouse.insert([refused!]).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(WarehouseError);
-    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
-    expect((failure as Error).message).toBe('DuckDB insert refused: 2 journaled rows are waiting to be applied');
-
-    // A read applies what is journaled first.
-    expect(await warehouse.getLatest(first!.id)).toMatchObject({ id: first!.id });
-    await warehouse.insert([refused!]);
-    await warehouse.close();
-    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([first!, second!, refused!])));
-  });
-
-  test('a journal that cannot be written fails the insert as retryable warehouse_unavailable; the retry is stored once', async () => {
-    const path = freshPath();
-    const warehouse = await DuckDbWarehouse.open(path);
-    // The journal's first segment is a device that refuses every write (ENOSPC).
-    symlinkSync('/dev/full', join(`${path}${JOURNAL_SUFFIX}`, '000000000001.journal'));
-    const batch = rows(2);
-    const failure = await warehouse.insert(batch).catch((error: unknown) => error);
-    expect(failure).toBeInstanceOf(WarehouseError);
-    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
-    expect((failure as Error).message).toMatch(/^DuckDB journal append failed: ENOSPC/);
-
-    await warehouse.insert(batch);
-    await warehouse.close();
-    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored(batch)));
-    expect(readdirSync(`${path}${JOURNAL_SUFFIX}`)).toEqual([]);
-  });
-
-  test('journaled rows are applied in the background, without a read: an insert refused at the bound is soon accepted', async () => {
-    const path = freshPath();
-    const warehouse = await DuckDbWarehouse.open(path, { maxUnappliedRows: 1 });
-    const [first, second] = rows(2);
-    await warehouse.insert([first!]);
-    await expect(warehouse.insert([second!])).rejects.toMatchObject({ errorClass: 'warehouse_unavailable' });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const failure = await warehouse.insert([second!]).catch((error: unknown) => error);
-      if (failure === undefined) break;
-      if (Date.now() > deadline) throw failure;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    await warehouse.close();
-    expect(byInsertId(await readFile(path))).toEqual(byInsertId(asStored([first!, second!])));
-  });
 
   test('a path that cannot hold a database fails to open with a WarehouseError', async () => {
     const blocker = join(scratch.path, 'a-file');

@@ -34,21 +34,14 @@ describe('warehouseConfigFromEnv', () => {
     expect(() => warehouseConfigFromEnv({ WAREHOUSE: 'BigQuery' })).toThrow(/^WAREHOUSE must be/);
   });
 
-  test('BigQuery with defaults for dataset, table, latest view and bytes billed', () => {
+  test('BigQuery with defaults for dataset, table and bytes billed', () => {
     expect(warehouseConfigFromEnv({ WAREHOUSE: 'bigquery', GOOGLE_CLOUD_PROJECT: 'my-project' })).toEqual({
       kind: 'bigquery',
       projectId: 'my-project',
       dataset: 'ingest',
       table: 'records',
-      latestView: 'records_latest',
       maxBytesBilled: 1024 ** 3,
     });
-  });
-
-  test('the latest view follows BIGQUERY_TABLE unless BIGQUERY_LATEST_VIEW names it', () => {
-    const env = { WAREHOUSE: 'bigquery', GOOGLE_CLOUD_PROJECT: 'my-project', BIGQUERY_TABLE: 'events' };
-    expect(warehouseConfigFromEnv(env)).toMatchObject({ table: 'events', latestView: 'events_latest' });
-    expect(warehouseConfigFromEnv({ ...env, BIGQUERY_LATEST_VIEW: 'events_now' })).toMatchObject({ latestView: 'events_now' });
   });
 
   test('BigQuery with every variable set', () => {
@@ -58,7 +51,6 @@ describe('warehouseConfigFromEnv', () => {
         GOOGLE_CLOUD_PROJECT: 'example.com:my-project',
         BIGQUERY_DATASET: 'Ingest_2024',
         BIGQUERY_TABLE: 'récords 2024-01',
-        BIGQUERY_LATEST_VIEW: 'récords now',
         BIGQUERY_MAX_BYTES_BILLED: '10485760',
         BIGQUERY_EMULATOR_HOST: 'http://127.0.0.1:9050/',
       }),
@@ -67,7 +59,6 @@ describe('warehouseConfigFromEnv', () => {
       projectId: 'example.com:my-project',
       dataset: 'Ingest_2024',
       table: 'récords 2024-01',
-      latestView: 'récords now',
       maxBytesBilled: 10485760,
       apiEndpoint: 'http://127.0.0.1:9050',
     });
@@ -88,7 +79,7 @@ describe('warehouseConfigFromEnv', () => {
     ['BIGQUERY_TABLE', 'records; DROP'],
     ['BIGQUERY_TABLE', 'a/b'],
     ['BIGQUERY_TABLE', 'é'.repeat(513)],
-    ['BIGQUERY_LATEST_VIEW', 'records`; DROP'],
+    ['BIGQUERY_TABLE', 'records`; DROP'],
     ['BIGQUERY_MAX_BYTES_BILLED', '1GiB'],
     ['BIGQUERY_MAX_BYTES_BILLED', '10485759'],
     ['BIGQUERY_MAX_BYTES_BILLED', '-1'],
@@ -106,16 +97,9 @@ describe('warehouseConfigFromEnv', () => {
       GOOGLE_CLOUD_PROJECT: 'a'.repeat(30),
       BIGQUERY_DATASET: 'd'.repeat(1024),
       BIGQUERY_TABLE: 'é'.repeat(512),
-      BIGQUERY_LATEST_VIEW: 'v'.repeat(1024),
       BIGQUERY_MAX_BYTES_BILLED: String(Number.MAX_SAFE_INTEGER),
     });
-    expect(config).toMatchObject({ dataset: 'd'.repeat(1024), table: 'é'.repeat(512), latestView: 'v'.repeat(1024), maxBytesBilled: Number.MAX_SAFE_INTEGER });
-  });
-
-  test('a default latest-view name that would be too long says where it came from', () => {
-    expect(() => warehouseConfigFromEnv({ WAREHOUSE: 'bigquery', GOOGLE_CLOUD_PROJECT: 'my-project', BIGQUERY_TABLE: 'é'.repeat(512) })).toThrow(
-      /^BIGQUERY_LATEST_VIEW \(unset: BIGQUERY_TABLE \+ "_latest"\) must be at most 1024 bytes/,
-    );
+    expect(config).toMatchObject({ dataset: 'd'.repeat(1024), table: 'é'.repeat(512), maxBytesBilled: Number.MAX_SAFE_INTEGER });
   });
 });
 

@@ -533,8 +533,8 @@ describe('GroupCommitWarehouse reads', () => {
     await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
     const queued = track(warehouse.insert(requestRows('queued', 1)));
 
-    expect(await warehouse.getLatest('first-1')).toEqual({ id: 'first-1', name: 'row', value: 1, updatedAt: new Date(0) });
-    expect((await warehouse.listLatest({ afterId: '', limit: 10 })).map((record) => record.id)).toEqual(['first-0', 'first-1']);
+    expect(await warehouse.getLatest('first-1', { since: new Date(0) })).toEqual({ id: 'first-1', name: 'row', value: 1, updatedAt: new Date(0) });
+    expect((await warehouse.listLatest({ afterId: '', limit: 10, since: new Date(0) })).map((record) => record.id)).toEqual(['first-0', 'first-1']);
     expect(inner.events.filter((event) => event === 'getLatest' || event === 'listLatest')).toEqual(['getLatest', 'listLatest']);
     expect([blocked.status, queued.status]).toEqual(['pending', 'pending']);
 
