@@ -4,7 +4,7 @@ import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
-import { LATEST_VIEW_SUFFIX, latestViewQuery } from '../lambda-src/warehouse/latest-view';
+import { LATEST_VIEW_SUFFIX, latestViewQuery, UPDATED_AT_COLUMN } from '../lambda-src/warehouse/latest-view';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
 import { integerIn, labelProblems, matches, validateProps } from './private/validation';
@@ -90,7 +90,7 @@ export class WarehouseTable extends Construct {
   public readonly latestViewId: string;
   /** `project.dataset.table`, the form Pub/Sub BigQuery subscriptions take. */
   public readonly tableReference: string;
-  /** Environment that points the ingest functions at this table (`WAREHOUSE=bigquery`, project, dataset, table, latest view). */
+  /** Environment that points the ingest functions at this table (`WAREHOUSE=bigquery`, project, dataset, table). */
   public readonly warehouseEnvironment: Readonly<Record<string, string>>;
 
   constructor(scope: Construct, id: string, props: WarehouseTableProps) {
@@ -125,7 +125,7 @@ export class WarehouseTable extends Construct {
       schema: JSON.stringify(WAREHOUSE_BIGQUERY_FIELDS),
       timePartitioning: {
         type: 'DAY',
-        field: 'ingested_at',
+        field: UPDATED_AT_COLUMN,
         expirationMs: props.partitionExpirationDays === undefined ? undefined : props.partitionExpirationDays * DAY_MS,
       },
       clustering: ['id'],
@@ -159,7 +159,6 @@ export class WarehouseTable extends Construct {
       GOOGLE_CLOUD_PROJECT: this.project,
       BIGQUERY_DATASET: this.dataset.datasetId,
       BIGQUERY_TABLE: this.table.tableId,
-      BIGQUERY_LATEST_VIEW: this.latestView.tableId,
     };
   }
 

@@ -6,6 +6,7 @@
  * (`ingest.<env>` in cdktf.json, or `CDKTF_CONTEXT_JSON`), never by editing code.
  */
 import * as v from 'valibot';
+import { MAX_READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
 import { emailAddressProblem } from '../constructs/email-address';
 import { notificationChannelIdProblem } from '../constructs/monitoring-channels';
 
@@ -51,11 +52,17 @@ export interface EnvironmentConfig {
     readonly partitionExpirationDays: number | null;
   };
   /**
-   * The HTTP API function, the largest request body it accepts, and the most
+   * The HTTP API function, the largest request body it accepts, the most
    * bytes one of its read queries may bill (BigQuery refuses a query that
-   * would bill more before running it).
+   * would bill more before running it), and how many hours back a read looks
+   * when the client names no `since` (what a read bills grows with it:
+   * docs/reads.md).
    */
-  readonly api: FunctionSizing & { readonly maxBodyBytes: number; readonly readMaxBytesBilled: number };
+  readonly api: FunctionSizing & {
+    readonly maxBodyBytes: number;
+    readonly readMaxBytesBilled: number;
+    readonly readWindowHours: number;
+  };
   /** The Pub/Sub push subscriber function. */
   readonly subscriber: FunctionSizing;
   readonly pubsub: {
@@ -158,6 +165,7 @@ const EnvironmentConfigSchema = v.strictObject({
     ...sizing,
     maxBodyBytes: integer(1024, MAX_BODY_BYTES_LIMIT),
     readMaxBytesBilled: integer(MIN_READ_MAX_BYTES_BILLED, Number.MAX_SAFE_INTEGER),
+    readWindowHours: integer(1, MAX_READ_WINDOW_HOURS),
   }),
   subscriber: v.strictObject(sizing),
   pubsub: v.strictObject({

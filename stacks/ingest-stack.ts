@@ -91,7 +91,11 @@ export class IngestStack extends TerraformStack {
     };
     this.api = new HttpIngestFunction(this, 'api', {
       ...common,
-      environment: { ...common.environment, BIGQUERY_MAX_BYTES_BILLED: String(config.api.readMaxBytesBilled) },
+      environment: {
+        ...common.environment,
+        BIGQUERY_MAX_BYTES_BILLED: String(config.api.readMaxBytesBilled),
+        READ_WINDOW_HOURS: String(config.api.readWindowHours),
+      },
       entry: FUNCTION_ENTRIES.api,
       entryPoint: 'api',
       functionName: 'ingest-api',

@@ -5,10 +5,10 @@
  */
 import { systemClock, type Clock } from '../clock';
 import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
-import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../handlers/records';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
+import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../rules/limits';
 import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
 import { GroupCommitWarehouse, type GroupCommitOptions } from '../warehouse/group-commit';
 import type { Warehouse } from '../warehouse/warehouse';

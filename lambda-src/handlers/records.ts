@@ -34,6 +34,7 @@ import { readJsonBody } from '../http/json-body';
 import type { RequestScope, RouteHandler } from '../http/router';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { RecordSchema, type FieldError } from '../record';
+import { DEFAULT_READ_WINDOW_HOURS } from '../rules/limits';
 import { ReadTooLargeError, type ReadWindow, type StoredRecord, type WarehouseRow } from '../warehouse/warehouse';
 import { idempotencyKeyOf, insertIdPrefix } from './ingest';
 import { decodePageToken, encodePageToken, type PageCursor } from './page-token';
@@ -43,10 +44,6 @@ import { storeRows, warehouseFailure, type HandlerDependencies } from './store';
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
 
-/** How far back a read looks when the client names no `since`, in hours (`READ_WINDOW_HOURS`). */
-export const DEFAULT_READ_WINDOW_HOURS = 24;
-/** A year: a default window longer than that is surely a typo, and a read meant to reach further names its `since`. */
-export const MAX_READ_WINDOW_HOURS = 24 * 365;
 const HOUR_MS = 60 * 60 * 1000;
 
 /** The error of a read or update of an id with no version in the window; `details` says since when, and how to look further back. */

@@ -59,7 +59,6 @@ describe('WarehouseTable with defaults', () => {
     expect([table.datasetId, table.tableId, table.latestViewId]).toEqual(['ingest', 'records', 'records_latest']);
     expect(Object.keys(table.warehouseEnvironment).sort()).toEqual([
       'BIGQUERY_DATASET',
-      'BIGQUERY_LATEST_VIEW',
       'BIGQUERY_TABLE',
       'GOOGLE_CLOUD_PROJECT',
       'WAREHOUSE',

@@ -9,6 +9,7 @@ import {
   type EnvironmentConfig,
 } from '../../stacks/config';
 import { DEV, ENVIRONMENTS, PROD } from '../../stacks/environments';
+import { MAX_READ_WINDOW_HOURS } from '../../lambda-src/rules/limits';
 
 const withChanges = (base: EnvironmentConfig, changes: object): EnvironmentConfig =>
   resolveEnvironmentConfig(base, { context: changes });
@@ -58,6 +59,15 @@ describe('environment defaults', () => {
     expect(MIN_READ_MAX_BYTES_BILLED).toBe(MIN_MAX_BYTES_BILLED);
     expect(environmentConfigProblems(withChanges(DEV, { api: { readMaxBytesBilled: MIN_READ_MAX_BYTES_BILLED - 1 } }))).toEqual([
       `dev.api.readMaxBytesBilled: must be at least ${MIN_READ_MAX_BYTES_BILLED}, got ${MIN_READ_MAX_BYTES_BILLED - 1}`,
+    ]);
+  });
+
+  it('bounds the default read window where the function does', () => {
+    expect(environmentConfigProblems(withChanges(DEV, { api: { readWindowHours: 0 } }))).toEqual([
+      'dev.api.readWindowHours: must be at least 1, got 0',
+    ]);
+    expect(environmentConfigProblems(withChanges(DEV, { api: { readWindowHours: MAX_READ_WINDOW_HOURS + 1 } }))).toEqual([
+      `dev.api.readWindowHours: must be at most ${MAX_READ_WINDOW_HOURS}, got ${MAX_READ_WINDOW_HOURS + 1}`,
     ]);
   });
 });

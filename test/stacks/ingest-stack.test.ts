@@ -160,15 +160,16 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     for (const grant of readGrants) expect(grant.member).toMatch(apiMember);
   });
 
-  it('tells the API, and only the API, which view to read and how many bytes a read may bill', () => {
+  it('tells the API, and only the API, how far back a read looks and how many bytes it may bill', () => {
     const environmentOf = (fn: 'api' | 'subscriber') =>
       (functions[Object.keys(functions).find((id) => id.startsWith(`${fn}_`))!]!.service_config as { environment_variables: Record<string, string> })
         .environment_variables;
     expect(environmentOf('api')).toMatchObject({
-      BIGQUERY_LATEST_VIEW: expect.stringMatching(/^\$\{google_bigquery_table\.warehouse_latest-view_[^.]+\.table_id\}$/),
       BIGQUERY_MAX_BYTES_BILLED: String(stack.config.api.readMaxBytesBilled),
+      READ_WINDOW_HOURS: String(stack.config.api.readWindowHours),
     });
     expect(environmentOf('subscriber')).not.toHaveProperty('BIGQUERY_MAX_BYTES_BILLED');
+    expect(environmentOf('subscriber')).not.toHaveProperty('READ_WINDOW_HOURS');
   });
 
   it('outputs what a deployer needs', () => {
@@ -199,7 +200,6 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
       GOOGLE_CLOUD_PROJECT: stack.config.project,
       BIGQUERY_DATASET: stack.config.warehouse.datasetId,
       BIGQUERY_TABLE: stack.config.warehouse.tableId,
-      BIGQUERY_LATEST_VIEW: stack.table.latestViewId,
     };
     expect(Object.keys(resolved).sort()).toEqual(Object.keys(deployed).sort());
     expect(loadTargetInRuntime(extractZip(zip), target, resolved)).toBe('http');

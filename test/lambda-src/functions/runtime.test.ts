@@ -1,5 +1,5 @@
 import { createFunctionRuntime, functionSettingsFromEnv, DEFAULT_MAX_BODY_BYTES } from '../../../lambda-src/functions/runtime';
-import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/handlers/records';
+import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
 import { GroupCommitWarehouse } from '../../../lambda-src/warehouse/group-commit';
 import { WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger } from '../../support/function-server';
