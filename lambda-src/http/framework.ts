@@ -508,17 +508,27 @@ function replaceSignalHandling(internals: FrameworkInternals, installed: Install
   };
 }
 
-/** Drains the server while the shutdown hooks run; 0 if both finished well within the grace period. */
-async function shutDown(server: Server, installed: Installation): Promise<number> {
+/**
+ * Runs `shutdown` with a deadline that resolves when `graceMs` have passed
+ * (what `drainServer` cuts connections at), and stops the clock once it ends.
+ */
+export async function withGracePeriod<T>(graceMs: number, shutdown: (deadline: Promise<void>) => Promise<T>): Promise<T> {
   let graceOver!: () => void;
   const deadline = new Promise<void>((resolve) => (graceOver = resolve));
-  const timer = setTimeout(graceOver, SHUTDOWN_GRACE_MS);
-  const orderly = Promise.all([drainServer(server, deadline), Promise.allSettled([...installed.shutdownHooks].map((hook) => hook()))]).then(
-    ([, results]) => (results.every((result) => result.status === 'fulfilled') ? 0 : 1),
-  );
+  const timer = setTimeout(graceOver, graceMs);
   try {
-    return await Promise.race([orderly, deadline.then(() => 1)]);
+    return await shutdown(deadline);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Drains the server while the shutdown hooks run; 0 if both finished well within the grace period. */
+function shutDown(server: Server, installed: Installation): Promise<number> {
+  return withGracePeriod(SHUTDOWN_GRACE_MS, (deadline) => {
+    const orderly = Promise.all([drainServer(server, deadline), Promise.allSettled([...installed.shutdownHooks].map((hook) => hook()))]).then(
+      ([, results]) => (results.every((result) => result.status === 'fulfilled') ? 0 : 1),
+    );
+    return Promise.race([orderly, deadline.then(() => 1)]);
+  });
 }

@@ -18,7 +18,7 @@ import type { Clock } from '../clock';
 import { createApiFunction } from '../handlers/api';
 import { pushEnvelopeLimit } from '../handlers/push';
 import { createSubscriberFunction } from '../handlers/subscriber';
-import { drainServer, installFunctionsFramework, SHUTDOWN_GRACE_MS } from '../http/framework';
+import { drainServer, installFunctionsFramework, SHUTDOWN_GRACE_MS, withGracePeriod } from '../http/framework';
 import { FUNCTION_NAMES } from '../log-events';
 import type { Logger } from '../logging';
 import { createFunctionRuntime, functionSettingsFromEnv, integerFromEnv, type FunctionSettings } from '../functions/runtime';
@@ -87,15 +87,13 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
   let stopping: Promise<void> | undefined;
   const graceMs = options.shutdownGraceMs ?? SHUTDOWN_GRACE_MS;
   const stop = async () => {
-    let graceOver!: () => void;
-    const deadline = new Promise<void>((resolve) => (graceOver = resolve));
-    const timer = setTimeout(graceOver, graceMs);
     try {
-      await Promise.all([drainServer(api, deadline), drainServer(subscriber, deadline)]);
-      // Flushes what the batchers hold; a warehouse call that hangs past the grace period is abandoned.
-      await Promise.race([Promise.all([runtimes.api.close(), runtimes.subscriber.close()]), deadline]);
+      await withGracePeriod(graceMs, async (deadline) => {
+        await Promise.all([drainServer(api, deadline), drainServer(subscriber, deadline)]);
+        // Flushes what the batchers hold; a warehouse call that hangs past the grace period is abandoned.
+        await Promise.race([Promise.all([runtimes.api.close(), runtimes.subscriber.close()]), deadline]);
+      });
     } finally {
-      clearTimeout(timer);
       await options.warehouse.close();
     }
   };
