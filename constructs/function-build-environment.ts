@@ -5,9 +5,12 @@ import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { Sleep } from '@cdktf/provider-time/lib/sleep';
-import { fitName, kebab, SERVICE_ACCOUNT_ID_PATTERN, serviceAccountId } from './private/naming';
+import { DAY_SECONDS, seconds } from '../lambda-src/rules/durations';
+import { kebab, type NameRule } from '../lambda-src/rules/naming';
+import { fitName, SERVICE_ACCOUNT_ID, serviceAccountId } from './private/naming';
 import { projectData } from './private/project';
 import { ensureTimeProvider } from './private/time-provider';
+import { secondsOf, times } from './private/tokens';
 import { integerIn, labelProblems, matches, validateProps } from './private/validation';
 
 /** Props of {@link FunctionBuildEnvironment}. */
@@ -52,10 +55,12 @@ export interface FunctionBuildEnvironmentProps {
   readonly labels?: Record<string, string>;
 }
 
-const REPOSITORY_ID = /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
-const DAY_SECONDS = 24 * 60 * 60;
+const REPOSITORY_ID: NameRule = {
+  pattern: /^[a-z](?:[a-z0-9-]{0,61}[a-z0-9])?$/,
+  rule: 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter',
+};
 /** IAM grants take effect within about a minute; the first build must not start before. */
-const IAM_PROPAGATION = '60s';
+const IAM_PROPAGATION_SECONDS = 60;
 
 /** Roles the build account holds, each on the narrowest resource IAM offers for it. */
 export const BUILD_ROLES = {
@@ -104,10 +109,10 @@ export class FunctionBuildEnvironment extends Construct {
     const keepRecentVersions = props.keepRecentVersions ?? 5;
     const deleteAfterDays = props.deleteAfterDays ?? 30;
     validateProps(this, [
-      matches('repositoryId', repositoryId, REPOSITORY_ID, 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter'),
-      matches('serviceAccountId', accountId, SERVICE_ACCOUNT_ID_PATTERN, 'must be 6-30 lowercase letters, digits or hyphens, starting with a letter'),
-      integerIn('keepRecentVersions', keepRecentVersions, 1, 100),
-      integerIn('deleteAfterDays', deleteAfterDays, 1, 3650),
+      matches('repositoryId', repositoryId, REPOSITORY_ID),
+      matches('serviceAccountId', accountId, SERVICE_ACCOUNT_ID),
+      integerIn('keepRecentVersions', keepRecentVersions, { min: 1, max: 100 }),
+      integerIn('deleteAfterDays', deleteAfterDays, { min: 1, max: 3650 }),
       ...labelProblems('labels', props.labels),
     ]);
     this.location = props.location;
@@ -135,7 +140,7 @@ export class FunctionBuildEnvironment extends Construct {
         {
           id: 'delete-old-versions',
           action: 'DELETE',
-          condition: { tagState: 'ANY', olderThan: `${deleteAfterDays * DAY_SECONDS}s` },
+          condition: { tagState: 'ANY', olderThan: secondsOf(times(deleteAfterDays, DAY_SECONDS)) },
         },
       ],
     });
@@ -168,7 +173,7 @@ export class FunctionBuildEnvironment extends Construct {
     ensureTimeProvider(this);
     // Runs once; again only if the build account is replaced, since its grants then start over.
     const propagation = new Sleep(this, 'iam-propagation', {
-      createDuration: IAM_PROPAGATION,
+      createDuration: seconds(IAM_PROPAGATION_SECONDS),
       triggers: { build_account: this.serviceAccount.uniqueId },
       dependsOn: roleGrants,
     });

@@ -4,6 +4,7 @@ import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-o
 import { FunctionBundle } from './function-bundle';
 import { projectData } from './private/project';
 import { shortHash } from './private/naming';
+import { BUCKET_NAME } from '../lambda-src/rules/naming';
 import { labelProblems, matches, validateProps } from './private/validation';
 
 /** Props of {@link FunctionSourceBucket}. */
@@ -39,8 +40,6 @@ export interface FunctionSourceBucketProps {
   readonly kmsKeyName?: string;
 }
 
-const BUCKET_NAME = /^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$/;
-
 /**
  * A private bucket for function source zips: uniform bucket-level access,
  * public access prevention enforced, no ACLs. Objects are named by the zip's
@@ -56,7 +55,7 @@ export class FunctionSourceBucket extends Construct {
   constructor(scope: Construct, id: string, props: FunctionSourceBucketProps) {
     super(scope, id);
     validateProps(this, [
-      matches('bucketName', props.bucketName, BUCKET_NAME, 'must be 3-63 of [a-z0-9._-], starting and ending with a letter or digit'),
+      matches('bucketName', props.bucketName, BUCKET_NAME),
       ...labelProblems('labels', props.labels),
     ]);
     const name = props.bucketName ?? `${projectData(this, props.project).projectId}-gcf-source-${shortHash(this.node.path, 6)}`;

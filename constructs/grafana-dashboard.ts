@@ -28,12 +28,13 @@ import {
   TimeSeriesListBuilder,
 } from '@grafana/grafana-foundation-sdk/googlecloudmonitoring';
 import { PanelBuilder as TimeseriesPanelBuilder } from '@grafana/grafana-foundation-sdk/timeseries';
+import { seconds } from '../lambda-src/rules/durations';
 import { AVAILABILITY_SLO } from './monitoring-policy';
 import {
-  assertMonitoredPipeline,
   dashboardPanels,
   type LabelCondition,
   type MonitoredPipeline,
+  monitoredPipelineProblems,
   type PanelQuery,
   type PanelSpec,
   sloDisplayNames,
@@ -81,7 +82,7 @@ function grafanaQuery(pipeline: MonitoredPipeline, query: PanelQuery, refId: str
           new TimeSeriesListBuilder()
             .projectName(projectName)
             .filters(grafanaFilters(query.selection))
-            .alignmentPeriod(`+${query.alignmentSeconds}s`)
+            .alignmentPeriod(`+${seconds(query.alignmentSeconds)}`)
             .perSeriesAligner(query.aligner)
             .crossSeriesReducer(query.reducer)
             .groupBys([...query.groupBy]),
@@ -101,7 +102,7 @@ function grafanaQuery(pipeline: MonitoredPipeline, query: PanelQuery, refId: str
         .goal(AVAILABILITY_SLO.goal)
         .perSeriesAligner('ALIGN_MEAN')
         .alignmentPeriod('cloud-monitoring-auto');
-      if (query.lookbackSeconds !== undefined) slo.lookbackPeriod(`${query.lookbackSeconds}s`);
+      if (query.lookbackSeconds !== undefined) slo.lookbackPeriod(seconds(query.lookbackSeconds));
       return target.queryType(QueryType.SLO).aliasBy(query.seriesName).sloQuery(slo);
     }
   }
@@ -144,9 +145,10 @@ function grafanaPanel(pipeline: MonitoredPipeline, spec: PanelSpec, id: number):
   return panel;
 }
 
-/** The pipeline's Grafana dashboard model, ready to be written as JSON. */
+/** The pipeline's Grafana dashboard model, ready to be written as JSON; refuses a pipeline it cannot be drawn for. */
 export function buildGrafanaDashboard(pipeline: MonitoredPipeline): Dashboard {
-  assertMonitoredPipeline(pipeline, 'buildGrafanaDashboard');
+  const problems = monitoredPipelineProblems(pipeline, { plainStrings: true });
+  if (problems.length > 0) throw new Error(`buildGrafanaDashboard: ${problems.map(({ prop, message }) => `${prop}: ${message}`).join('; ')}`);
   const builder = new DashboardBuilder(`${pipeline.namePrefix} ingest pipeline`)
     .uid(grafanaDashboardUid(pipeline))
     .description(

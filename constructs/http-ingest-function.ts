@@ -8,10 +8,12 @@ import { FunctionBuildEnvironment } from './function-build-environment';
 import { FunctionBundle } from './function-bundle';
 import { FunctionSourceBucket } from './function-source-bucket';
 import type { Grantee, IGrantable } from './grantee';
+import { INTEGER_SETTINGS, integerTextProblem, MAX_BODY_BYTES } from '../lambda-src/rules/limits';
+import { FUNCTION_NAME, kebab, type NameRule } from '../lambda-src/rules/naming';
 import { grantOnce } from './private/grants';
-import { fitName, kebab, serviceAccountId } from './private/naming';
+import { fitName, serviceAccountId } from './private/naming';
 import { projectData } from './private/project';
-import { integerIn, labelProblems, matches, PropProblem, validateProps } from './private/validation';
+import { integerIn, isToken, labelProblems, matches, problemIf, type PropProblem, validateProps } from './private/validation';
 
 /** A Secret Manager secret version exposed to the function as an environment variable. */
 export interface SecretReference {
@@ -118,12 +120,15 @@ export interface HttpIngestFunctionProps {
   /**
    * Plain environment variables. Names that look like secrets (`*SECRET*`,
    * `*PASSWORD*`, `*TOKEN*`, `*API_KEY*`, `*CREDENTIAL*`, `*PRIVATE_KEY*`)
-   * are refused: pass those through `secretEnvironmentVariables`.
+   * are refused: pass those through `secretEnvironmentVariables`. A setting
+   * the function reads (`READ_WINDOW_HOURS`, …) is refused out of the range
+   * it accepts at load.
    * @default no extra variables
    */
   readonly environment?: Record<string, string>;
   /**
-   * Largest request body accepted, in bytes (`MAX_BODY_BYTES`).
+   * Largest request body accepted, in bytes (`MAX_BODY_BYTES`, within the
+   * range in `lambda-src/rules/limits.ts` that the function enforces at load).
    * @default unset: the function's own default (1 MiB)
    */
   readonly maxBodyBytes?: number;
@@ -148,14 +153,22 @@ export interface HttpIngestFunctionProps {
   readonly buildEnvironment?: FunctionBuildEnvironment;
 }
 
-const FUNCTION_NAME = /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/;
-const MEMORY = /^[1-9][0-9]*(?:Mi|Gi|M|G)$/;
-const CPU = /^(?:[0-9]+(?:\.[0-9]+)?)$/;
+const MEMORY: NameRule = { pattern: /^[1-9][0-9]*(?:Mi|Gi|M|G)$/, rule: "must be a size such as '512Mi' or '1Gi'" };
+const CPU: NameRule = { pattern: /^(?:[0-9]+(?:\.[0-9]+)?)$/, rule: "must be a number of vCPUs such as '1' or '0.5'" };
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const RESERVED_ENV = /^(?:X_GOOGLE_|FUNCTION_TARGET$|FUNCTION_SIGNATURE_TYPE$|K_SERVICE$|K_REVISION$|K_CONFIGURATION$|PORT$)/;
 const SECRET_LOOKING_ENV = /SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|PRIVATE_?KEY|CREDENTIAL/i;
-/** Cloud Run's request size limit for HTTP/1 requests. */
-const MAX_REQUEST_BYTES = 32 * 1024 * 1024;
+const SETTINGS = new Map(INTEGER_SETTINGS.map((setting) => [setting.variable, setting]));
+
+/** What {@link HttpIngestFunction} accepts for its size and scaling props; stack configs check theirs by the same rules. */
+export const FUNCTION_SIZING_RULES = {
+  memory: MEMORY,
+  cpu: CPU,
+  timeoutSeconds: { min: 1, max: 3600 },
+  minInstanceCount: { min: 0, max: 1000 },
+  maxInstanceCount: { min: 1, max: 1000 },
+  maxInstanceRequestConcurrency: { min: 2, max: 1000 },
+} as const;
 
 function environmentProblems(
   environment: Record<string, string>,
@@ -168,7 +181,9 @@ function environmentProblems(
     if (SECRET_LOOKING_ENV.test(name)) {
       return [{ prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' }];
     }
-    return [];
+    const setting = SETTINGS.get(name);
+    const problem = setting === undefined || isToken(environment[name]) ? undefined : integerTextProblem(environment[name]!, setting);
+    return problem === undefined ? [] : [{ prop, message: problem }];
   });
   const secret = Object.keys(secrets).flatMap((name): PropProblem[] => {
     const prop = `secretEnvironmentVariables.${name}`;
@@ -227,6 +242,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
   constructor(scope: Construct, id: string, props: HttpIngestFunctionProps) {
     super(scope, id);
     this.functionName = props.functionName ?? fitName(kebab(id), 63);
+    // Names derived from the function's: from the construct id when the function's is known only to Terraform.
+    const nameStem = isToken(this.functionName) ? fitName(kebab(id), 63) : this.functionName;
     this.region = props.region;
     this.timeoutSeconds = props.timeoutSeconds ?? 60;
     const cpu = props.cpu ?? '1';
@@ -234,24 +251,24 @@ export class HttpIngestFunction extends Construct implements IGrantable {
     const minInstances = props.minInstanceCount ?? 0;
     const environment = { ...props.environment };
     const secrets = props.secretEnvironmentVariables ?? {};
+    const rules = FUNCTION_SIZING_RULES;
     validateProps(this, [
-      matches('functionName', this.functionName, FUNCTION_NAME, 'must be 1-63 lowercase letters, digits or hyphens, starting with a letter'),
-      matches('memory', props.memory, MEMORY, "must be a size such as '512Mi' or '1Gi'"),
-      matches('cpu', cpu, CPU, "must be a number of vCPUs such as '1' or '0.5'"),
-      integerIn('timeoutSeconds', this.timeoutSeconds, 1, 3600),
-      integerIn('minInstanceCount', minInstances, 0, 1000),
-      integerIn('maxInstanceCount', props.maxInstanceCount, 1, 1000),
-      minInstances > props.maxInstanceCount ? { prop: 'minInstanceCount', message: 'must not exceed maxInstanceCount' } : undefined,
-      integerIn('maxInstanceRequestConcurrency', concurrency, 2, 1000),
-      Number(cpu) < 1 && concurrency > 1
-        ? { prop: 'cpu', message: 'must be at least 1 to serve more than one request per instance' }
-        : undefined,
-      integerIn('maxBodyBytes', props.maxBodyBytes, 1, MAX_REQUEST_BYTES),
+      matches('functionName', this.functionName, FUNCTION_NAME),
+      matches('memory', props.memory, rules.memory),
+      matches('cpu', cpu, rules.cpu),
+      integerIn('timeoutSeconds', this.timeoutSeconds, rules.timeoutSeconds),
+      integerIn('minInstanceCount', minInstances, rules.minInstanceCount),
+      integerIn('maxInstanceCount', props.maxInstanceCount, rules.maxInstanceCount),
+      problemIf('minInstanceCount', minInstances > props.maxInstanceCount, 'must not exceed maxInstanceCount', [minInstances, props.maxInstanceCount]),
+      integerIn('maxInstanceRequestConcurrency', concurrency, rules.maxInstanceRequestConcurrency),
+      problemIf('cpu', Number(cpu) < 1 && concurrency > 1, 'must be at least 1 to serve more than one request per instance', [cpu, concurrency]),
+      integerIn('maxBodyBytes', props.maxBodyBytes, MAX_BODY_BYTES),
+      problemIf(`environment.${MAX_BODY_BYTES.variable}`, props.maxBodyBytes !== undefined && MAX_BODY_BYTES.variable in environment, 'is also set by maxBodyBytes; set one of them', []),
       ...environmentProblems(environment, secrets),
       ...labelProblems('labels', props.labels),
       buildRegionProblem(props.buildEnvironment, props.region),
     ]);
-    if (props.maxBodyBytes !== undefined) environment.MAX_BODY_BYTES = String(props.maxBodyBytes);
+    if (props.maxBodyBytes !== undefined) environment[MAX_BODY_BYTES.variable] = isToken(props.maxBodyBytes) ? Token.asString(props.maxBodyBytes) : String(props.maxBodyBytes);
 
     this.bundle = new FunctionBundle(this, 'bundle', {
       entry: props.entry,
@@ -261,21 +278,21 @@ export class HttpIngestFunction extends Construct implements IGrantable {
     this.sourceBucket =
       props.sourceBucket ??
       new FunctionSourceBucket(this, 'source', { location: props.region, project: props.project, labels: props.labels });
-    const sourceObject = this.sourceBucket.addBundle(this.functionName, this.bundle);
+    const sourceObject = this.sourceBucket.addBundle(nameStem, this.bundle);
     this.buildEnvironment =
       props.buildEnvironment ??
       new FunctionBuildEnvironment(this, 'build', {
         location: props.region,
         project: props.project,
-        repositoryId: this.functionName,
-        serviceAccountId: serviceAccountId(this.functionName, '-build'),
+        repositoryId: nameStem,
+        serviceAccountId: serviceAccountId(nameStem, '-build'),
         labels: props.labels,
       });
 
     this.serviceAccount =
       props.serviceAccount ??
       new ServiceAccount(this, 'service-account', {
-        accountId: serviceAccountId(this.functionName, '-fn'),
+        accountId: serviceAccountId(nameStem, '-fn'),
         displayName: `Runs the ${this.functionName} function`,
         project: props.project,
       });

@@ -6,11 +6,13 @@ import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { kebab, PUBSUB_NAME } from '../lambda-src/rules/naming';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
-import { fitName, kebab, serviceAccountId } from './private/naming';
+import { fitName, serviceAccountId } from './private/naming';
 import { projectData, pubsubServiceAgentMember } from './private/project';
-import { integerIn, labelProblems, matches, validateProps } from './private/validation';
+import { secondsOf } from './private/tokens';
+import { integerIn, isToken, labelProblems, matches, problemIf, validateProps } from './private/validation';
 
 /** Something a push subscription can deliver to: an HTTPS endpoint that checks IAM (e.g. `HttpIngestFunction`). */
 export interface IPushTarget {
@@ -153,19 +155,29 @@ export interface IngestTopicProps {
   readonly bigQueryTable?: IBigQueryTarget;
 }
 
-const TOPIC_NAME = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
-const NAME_RULE = "must be 3-255 of [A-Za-z0-9-_.~+%], start with a letter and not with 'goog'";
 const SUBSCRIPTION_NAME_LENGTH = 255;
-
-function seconds(value: number): string {
-  return `${value}s`;
-}
 
 const DEFAULT_SUBSCRIPTION_RETENTION_SECONDS = 86_400;
 const DEFAULT_MAX_DELIVERY_ATTEMPTS = 5;
 const DEFAULT_MINIMUM_BACKOFF_SECONDS = 10;
 const DEFAULT_MAXIMUM_BACKOFF_SECONDS = 600;
 const DEFAULT_DEAD_LETTER_RETENTION_SECONDS = 604_800;
+
+/** What {@link IngestTopic} accepts for its numeric props (Pub/Sub's limits); stack configs check theirs by the same rules. */
+export const INGEST_TOPIC_RULES = {
+  messageRetentionSeconds: { min: 600, max: 2_678_400 },
+  subscriptionRetentionSeconds: { min: 600, max: 604_800 },
+  deadLetterRetentionSeconds: { min: 600, max: 604_800 },
+  maxDeliveryAttempts: { min: 5, max: 100 },
+  minimumBackoffSeconds: { min: 0, max: 600 },
+  maximumBackoffSeconds: { min: 0, max: 600 },
+  ackDeadlineSeconds: { min: 10, max: 600 },
+} as const;
+
+/** `value` within `range`; a token is passed on as it is (Pub/Sub refuses it at apply if out of range). */
+function clamped(value: number, range: { readonly min: number; readonly max: number }): number {
+  return isToken(value) ? value : Math.min(range.max, Math.max(range.min, value));
+}
 
 /**
  * The Pub/Sub side of ingestion: the ingest topic, a dead-letter topic with
@@ -210,22 +222,21 @@ export class IngestTopic extends Construct {
     this.baseName = topicName;
     const minimumBackoff = props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS;
     const maximumBackoff = props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS;
+    const rules = INGEST_TOPIC_RULES;
     validateProps(this, [
-      matches('topicName', topicName, TOPIC_NAME, NAME_RULE),
-      integerIn('messageRetentionSeconds', props.messageRetentionSeconds, 600, 2_678_400),
-      integerIn('subscriptionRetentionSeconds', props.subscriptionRetentionSeconds, 600, 604_800),
-      integerIn('deadLetterRetentionSeconds', props.deadLetterRetentionSeconds, 600, 604_800),
-      integerIn('maxDeliveryAttempts', props.maxDeliveryAttempts, 5, 100),
-      integerIn('minimumBackoffSeconds', minimumBackoff, 0, 600),
-      integerIn('maximumBackoffSeconds', maximumBackoff, 0, 600),
-      minimumBackoff > maximumBackoff
-        ? { prop: 'minimumBackoffSeconds', message: 'must not exceed maximumBackoffSeconds' }
-        : undefined,
+      matches('topicName', topicName, PUBSUB_NAME),
+      integerIn('messageRetentionSeconds', props.messageRetentionSeconds, rules.messageRetentionSeconds),
+      integerIn('subscriptionRetentionSeconds', props.subscriptionRetentionSeconds, rules.subscriptionRetentionSeconds),
+      integerIn('deadLetterRetentionSeconds', props.deadLetterRetentionSeconds, rules.deadLetterRetentionSeconds),
+      integerIn('maxDeliveryAttempts', props.maxDeliveryAttempts, rules.maxDeliveryAttempts),
+      integerIn('minimumBackoffSeconds', minimumBackoff, rules.minimumBackoffSeconds),
+      integerIn('maximumBackoffSeconds', maximumBackoff, rules.maximumBackoffSeconds),
+      problemIf('minimumBackoffSeconds', minimumBackoff > maximumBackoff, 'must not exceed maximumBackoffSeconds', [minimumBackoff, maximumBackoff]),
       ...labelProblems('labels', props.labels),
     ]);
     this.serviceAgent = pubsubServiceAgentMember(projectData(this, props.project));
 
-    const topicRetention = props.messageRetentionSeconds === undefined ? undefined : seconds(props.messageRetentionSeconds);
+    const topicRetention = props.messageRetentionSeconds === undefined ? undefined : secondsOf(props.messageRetentionSeconds);
     this.topic = new PubsubTopic(this, 'topic', {
       name: topicName,
       project: props.project,
@@ -257,7 +268,7 @@ export class IngestTopic extends Construct {
       topic: this.deadLetterTopic.id,
       labels: props.labels,
       ackDeadlineSeconds: 60,
-      messageRetentionDuration: seconds(props.deadLetterRetentionSeconds ?? DEFAULT_DEAD_LETTER_RETENTION_SECONDS),
+      messageRetentionDuration: secondsOf(props.deadLetterRetentionSeconds ?? DEFAULT_DEAD_LETTER_RETENTION_SECONDS),
       // A dead letter is acknowledged once replayed or recorded as lost: keeping it after that is storage nobody reads.
       retainAckedMessages: false,
       expirationPolicy: { ttl: '' },
@@ -288,8 +299,8 @@ export class IngestTopic extends Construct {
    * not refused and dead-lettered.
    */
   public addPushSubscription(id: string, options: PushSubscriptionOptions): PubsubSubscription {
-    const ackDeadline = options.ackDeadlineSeconds ?? Math.min(600, Math.max(10, options.target.timeoutSeconds));
-    validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, 10, 600)]);
+    const ackDeadline = options.ackDeadlineSeconds ?? clamped(options.target.timeoutSeconds, INGEST_TOPIC_RULES.ackDeadlineSeconds);
+    validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, INGEST_TOPIC_RULES.ackDeadlineSeconds)]);
     const invoker = this.invokerAccount();
     const invokeGrant = options.target.grantInvoke(invoker.account);
     return this.addDeliverySubscription(id, options.subscriptionName, [invokeGrant, invoker.tokenCreator], {
@@ -344,26 +355,28 @@ export class IngestTopic extends Construct {
     const retention = this.props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS;
     const attempts = this.props.maxDeliveryAttempts ?? DEFAULT_MAX_DELIVERY_ATTEMPTS;
     // Each attempt may wait out its ack deadline, then the longest backoff, before the next one.
-    const deliveryWindow = attempts * ((delivery.ackDeadlineSeconds ?? 0) + (this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS));
+    const ackDeadline = delivery.ackDeadlineSeconds ?? 0;
+    const maximumBackoff = this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS;
+    const deliveryWindow = attempts * (ackDeadline + maximumBackoff);
     validateProps(this, [
-      matches(`${id}.subscriptionName`, name, TOPIC_NAME, NAME_RULE),
-      retention < deliveryWindow
-        ? {
-            prop: 'subscriptionRetentionSeconds',
-            message: `must be at least ${deliveryWindow} for subscription ${id} (${attempts} attempts of up to ${delivery.ackDeadlineSeconds} s plus backoff), or a message expires before it is dead-lettered and is lost`,
-          }
-        : undefined,
+      matches(`${id}.subscriptionName`, name, PUBSUB_NAME),
+      problemIf(
+        'subscriptionRetentionSeconds',
+        retention < deliveryWindow,
+        `must be at least ${deliveryWindow} for subscription ${id} (${attempts} attempts of up to ${ackDeadline} s plus backoff), or a message expires before it is dead-lettered and is lost`,
+        [retention, attempts, ackDeadline, maximumBackoff],
+      ),
     ]);
     const subscription = new PubsubSubscription(this, id, {
       name,
       project: this.props.project,
       topic: this.topic.id,
       labels: this.props.labels,
-      messageRetentionDuration: seconds(this.props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS),
+      messageRetentionDuration: secondsOf(retention),
       expirationPolicy: { ttl: '' },
       retryPolicy: {
-        minimumBackoff: seconds(this.props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS),
-        maximumBackoff: seconds(this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS),
+        minimumBackoff: secondsOf(this.props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS),
+        maximumBackoff: secondsOf(maximumBackoff),
       },
       deadLetterPolicy: {
         deadLetterTopic: this.deadLetterTopic.id,
@@ -385,8 +398,10 @@ export class IngestTopic extends Construct {
 
   private invokerAccount(): { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember } {
     if (this.invoker) return this.invoker;
+    // Named after the construct id when the topic's name is known only to Terraform.
+    const stem = isToken(this.baseName) ? kebab(this.node.id) : this.baseName;
     const account = new ServiceAccount(this, 'push-invoker', {
-      accountId: serviceAccountId(this.baseName, '-push'),
+      accountId: serviceAccountId(stem, '-push'),
       displayName: `Authenticates push deliveries of ${this.baseName}`,
       project: this.props.project,
     });

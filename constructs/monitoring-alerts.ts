@@ -36,14 +36,16 @@ import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { Construct } from 'constructs';
 import { OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
-import type { WarehouseErrorClass } from '../lambda-src/warehouse/warehouse';
+import { seconds } from '../lambda-src/rules/durations';
+import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';
+import type { WarehouseErrorClass } from '../lambda-src/rules/warehouse-errors';
 import { grafanaDashboardJson, grafanaDashboardUid, grafanaProvisioningYaml } from './grafana-dashboard';
 import {
   addNotificationChannels,
   type NotificationChannelConfig,
-  notificationChannelErrors,
-  notificationChannelIdErrors,
+  notificationChannelIdProblems,
   notificationChannelName,
+  notificationChannelProblems,
 } from './monitoring-channels';
 import { cloudMonitoringDashboard } from './monitoring-dashboard';
 import {
@@ -55,14 +57,11 @@ import {
   INSERT_ERROR_ALERT,
   LATENCY_ALERT,
   LOG_METRIC_PROPAGATION_SECONDS,
-  MAX_BURN_RATE_LOOKBACK_SECONDS,
   ROWS_PER_REQUEST_BUCKET_BOUNDS,
-  seconds,
 } from './monitoring-policy';
 import {
   apiGoodRequests,
   apiRequests,
-  assertMonitoredPipeline,
   burnRateFilter,
   dashboardPanels,
   deadLetterBacklog,
@@ -73,6 +72,7 @@ import {
   logMetricNames,
   logMetricSeries,
   type MonitoredPipeline,
+  monitoredPipelineProblems,
   monitoringFilter,
   type PanelKey,
   sloDisplayNames,
@@ -80,6 +80,7 @@ import {
   successfulIngestLatencies,
 } from './monitoring-signals';
 import { ensureTimeProvider } from './private/time-provider';
+import { isToken, labelProblems, type PropProblem, validateProps } from './private/validation';
 
 /**
  * Where the Grafana provisioning file expects the dashboards: mount
@@ -113,7 +114,8 @@ export interface MonitoringAlertsProps extends MonitoredPipeline {
   /**
    * Write the Grafana dashboard (`<outdir>/grafana/<stack>-dashboard.json`)
    * and its provisioning file (`<outdir>/grafana/provisioning/dashboards.yaml`)
-   * when the app synthesizes.
+   * when the app synthesizes. The file is written at synth, so the
+   * pipeline's names must then be plain strings, not Terraform references.
    * @default true
    */
   readonly grafanaDashboard?: boolean;
@@ -129,8 +131,6 @@ const WAREHOUSE_ERROR_CLASSES = {
   other: 'warehouse_error',
 } as const satisfies Record<string, WarehouseErrorClass>;
 
-const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
-const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
 const STACK_FILE_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*$/;
 
 /** What a runbook says: the meaning, the panels to open and the first steps, in order. */
@@ -186,25 +186,16 @@ export class MonitoringAlerts extends Construct {
 
   constructor(scope: Construct, id: string, props: MonitoringAlertsProps) {
     super(scope, id);
-    const owner = `MonitoringAlerts ${this.node.path}`;
-    assertMonitoredPipeline(props, owner);
-    const channelProblems = [
-      ...notificationChannelErrors(props.notificationChannels ?? []),
-      ...notificationChannelIdErrors(props.notificationChannelIds ?? []),
-    ];
-    if (channelProblems.length > 0) throw new Error(`${owner}: ${channelProblems.join('; ')}`);
+    const writesGrafana = props.grafanaDashboard ?? true;
     const userLabels = props.userLabels ?? {};
     this.userLabels = Object.keys(userLabels).length > 0 ? { ...userLabels } : undefined;
-    for (const [key, value] of Object.entries(userLabels)) {
-      if (!LABEL_KEY.test(key) || !LABEL_VALUE.test(value)) {
-        throw new Error(`${owner}: userLabels.${key}="${value}" is not a valid Google Cloud label (lowercase letters, digits, _ and -)`);
-      }
-    }
-    for (const rule of Object.values(BURN_RATE_RULES) as BurnRateRule[]) {
-      if (rule.lookbackSeconds.some((lookback) => lookback > MAX_BURN_RATE_LOOKBACK_SECONDS)) {
-        throw new Error(`${owner}: a burn-rate lookback exceeds Cloud Monitoring's 24 h limit`);
-      }
-    }
+    validateProps(this, [
+      ...monitoredPipelineProblems(props, { plainStrings: writesGrafana }),
+      ...notificationChannelProblems(props.notificationChannels ?? []),
+      ...notificationChannelIdProblems(props.notificationChannelIds ?? []),
+      ...labelProblems('userLabels', props.userLabels),
+      ...(writesGrafana ? this.grafanaFileProblems() : []),
+    ]);
 
     const { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId } = props;
     this.pipeline = { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId };
@@ -235,9 +226,7 @@ export class MonitoringAlerts extends Construct {
       dependsOn: [...Object.values(this.logMetrics), this.slo],
     });
 
-    if (props.grafanaDashboard ?? true) {
-      this.grafanaDashboardFile = this.writeGrafanaAtSynth(owner);
-    }
+    if (writesGrafana) this.grafanaDashboardFile = this.writeGrafanaAtSynth();
   }
 
   private addLogMetrics(): Record<LogMetricKey, LoggingMetric> {
@@ -326,7 +315,8 @@ export class MonitoringAlerts extends Construct {
     const p = this.pipeline;
     const logs = (filter: string) => ({
       displayName: 'Logs Explorer: matching lines',
-      url: `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(filter)}?project=${p.project}`,
+      // A filter that names a Terraform reference cannot be URL-encoded at synth: that link opens the explorer unfiltered.
+      url: `https://console.cloud.google.com/logs/query${isToken(filter) ? '' : `;query=${encodeURIComponent(filter)}`}?project=${p.project}`,
     });
     const dashboards = { displayName: 'Cloud Monitoring dashboards', url: `https://console.cloud.google.com/monitoring/dashboards?project=${p.project}` };
     const sloPage = { displayName: 'SLO and error budget', url: `https://console.cloud.google.com/monitoring/services?project=${p.project}` };
@@ -411,7 +401,7 @@ export class MonitoringAlerts extends Construct {
           },
         ],
         runbook: {
-          meaning: `More than ${INSERT_ERROR_ALERT.maxErrorsPerWindow} warehouse (BigQuery) insert calls failed in the last ${INSERT_ERROR_ALERT.windowSeconds / 60} minutes. Each failed call may carry a batch of up to 500 rows: HTTP callers were answered 5xx and retry, Pub/Sub messages are redelivered and end in the dead-letter subscription if the failure persists.`,
+          meaning: `More than ${INSERT_ERROR_ALERT.maxErrorsPerWindow} warehouse (BigQuery) insert calls failed in the last ${INSERT_ERROR_ALERT.windowSeconds / 60} minutes. Each failed call may carry a batch of up to ${MAX_RECORDS_PER_INSERT} rows: HTTP callers were answered 5xx and retry, Pub/Sub messages are redelivered and end in the dead-letter subscription if the failure persists.`,
           panels: ['insertErrors', 'deadLetters', 'requests'],
           firstSteps: [
             'Open the matching log lines (link below) and group them by `jsonPayload.errorClass`.',
@@ -542,28 +532,34 @@ export class MonitoringAlerts extends Construct {
     ].join('\n');
   }
 
-  /**
-   * Registers a synth hook that writes the Grafana files into the app's
-   * outdir. Nothing is written while constructs are built or when a test
-   * renders the stack JSON only; the files appear when the app synthesizes.
-   */
-  private writeGrafanaAtSynth(owner: string): string {
+  /** Why this construct cannot write its stack's Grafana dashboard file, if it cannot. */
+  private grafanaFileProblems(): PropProblem[] {
     const stack = TerraformStack.of(this);
     const stackName = stack.node.id;
     if (!STACK_FILE_NAME.test(stackName)) {
-      throw new Error(`${owner}: the stack id "${stackName}" names the Grafana file and may hold only letters, digits, _ and -`);
+      return [{ prop: 'grafanaDashboard', message: `the stack id ${JSON.stringify(stackName)} names the Grafana file and may hold only letters, digits, _ and -; set grafanaDashboard: false or rename the stack` }];
     }
     const other = stack.node.findAll().find((node) => node !== this && node instanceof MonitoringAlerts && node.grafanaDashboardFile !== undefined);
     if (other !== undefined) {
-      throw new Error(`${owner}: ${other.node.path} already writes the Grafana dashboard of stack ${stackName}; set grafanaDashboard: false on one of them`);
+      return [{ prop: 'grafanaDashboard', message: `${other.node.path} already writes the Grafana dashboard of stack ${stackName}; set grafanaDashboard: false on one of them` }];
     }
-    const file = path.posix.join('grafana', `${stackName}-dashboard.json`);
-    const dashboard = grafanaDashboardJson(this.pipeline);
+    return [];
+  }
+
+  /**
+   * Registers a synth hook that writes the Grafana files into the app's
+   * outdir. Nothing is written while constructs are built or when a test
+   * renders the stack JSON only; the files appear when the app synthesizes,
+   * and only if no validation failed.
+   */
+  private writeGrafanaAtSynth(): string {
+    const stack = TerraformStack.of(this);
+    const file = path.posix.join('grafana', `${stack.node.id}-dashboard.json`);
     addCustomSynthesis(this, {
       onSynthesize: (session) => {
         const provisioning = path.join(session.outdir, 'grafana', 'provisioning');
         fs.mkdirSync(provisioning, { recursive: true });
-        fs.writeFileSync(path.join(session.outdir, file), dashboard);
+        fs.writeFileSync(path.join(session.outdir, file), grafanaDashboardJson(this.pipeline));
         fs.writeFileSync(path.join(provisioning, 'dashboards.yaml'), grafanaProvisioningYaml(GRAFANA_DASHBOARDS_MOUNT));
       },
     });

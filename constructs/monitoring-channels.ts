@@ -7,10 +7,11 @@
  */
 import { DataGoogleSecretManagerSecretVersionAccess } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version-access';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
-import { Token } from 'cdktf';
 import type { Construct } from 'constructs';
+import { nameProblem, PROJECT_ID } from '../lambda-src/rules/naming';
 import { emailAddressProblem } from './email-address';
 import type { SecretReference } from './http-ingest-function';
+import { isToken, type PropProblem } from './private/validation';
 
 /** An e-mail notification channel. */
 export interface EmailChannelConfig {
@@ -41,83 +42,85 @@ const SLACK_CHANNEL = /^#?[a-z0-9][a-z0-9._-]{0,79}$/;
 const SECRET = /^(projects\/[a-z0-9-]+\/secrets\/)?[A-Za-z0-9_-]{1,255}$/;
 const SECRET_VERSION = /^(latest|[1-9][0-9]*)$/;
 
-function secretErrors(reference: SecretReference | undefined, field: string): string[] {
+function secretProblems(reference: SecretReference | undefined, field: string): PropProblem[] {
   if (reference === undefined || typeof reference.secret !== 'string') {
-    return [`${field}.secret is required: the Secret Manager secret that holds the credential (never the credential itself)`];
+    return [{ prop: `${field}.secret`, message: 'is required: the Secret Manager secret that holds the credential (never the credential itself)' }];
   }
-  const errors: string[] = [];
-  if (!Token.isUnresolved(reference.secret) && !SECRET.test(reference.secret)) {
-    errors.push(`${field}.secret "${reference.secret}" is not a Secret Manager secret id or projects/<project>/secrets/<id> name`);
+  const problems: PropProblem[] = [];
+  if (!isToken(reference.secret) && !SECRET.test(reference.secret)) {
+    problems.push({ prop: `${field}.secret`, message: `${JSON.stringify(reference.secret)} is not a Secret Manager secret id or projects/<project>/secrets/<id> name` });
   }
-  if (reference.version !== undefined && !SECRET_VERSION.test(reference.version)) {
-    errors.push(`${field}.version "${reference.version}" is not "latest" or a version number`);
+  if (reference.version !== undefined && !isToken(reference.version) && !SECRET_VERSION.test(reference.version)) {
+    problems.push({ prop: `${field}.version`, message: `${JSON.stringify(reference.version)} is not "latest" or a version number` });
   }
-  return errors;
+  return problems;
 }
 
 /**
  * Problems with a list of channel configs, each naming its field
- * (`notificationChannels[1].address ...`); empty when the list is valid.
- * Stack config validation calls this too, and adds its own rule that prod
- * has at least one channel.
+ * (`notificationChannels[1].address`); empty when the list is valid. A
+ * value given as a Terraform reference is left for Google to check.
  */
-export function notificationChannelErrors(channels: readonly NotificationChannelConfig[], field = 'notificationChannels'): string[] {
-  const errors: string[] = [];
+export function notificationChannelProblems(channels: readonly NotificationChannelConfig[], field = 'notificationChannels'): PropProblem[] {
+  const problems: PropProblem[] = [];
   const seen = new Map<string, number>();
   channels.forEach((channel, index) => {
     const at = `${field}[${index}]`;
     switch (channel.type) {
       case 'email': {
-        const problem = emailAddressProblem(channel.address);
-        if (problem !== undefined) errors.push(`${at}.address ${JSON.stringify(channel.address)} ${problem}`);
+        const problem = isToken(channel.address) ? undefined : emailAddressProblem(channel.address);
+        if (problem !== undefined) problems.push({ prop: `${at}.address`, message: `${JSON.stringify(channel.address)} ${problem}` });
         break;
       }
       case 'slack':
-        if (typeof channel.channelName !== 'string' || !SLACK_CHANNEL.test(channel.channelName)) {
-          errors.push(`${at}.channelName ${JSON.stringify(channel.channelName)} is not a Slack channel name like #ingest-alerts`);
+        if (typeof channel.channelName !== 'string' || (!isToken(channel.channelName) && !SLACK_CHANNEL.test(channel.channelName))) {
+          problems.push({ prop: `${at}.channelName`, message: `${JSON.stringify(channel.channelName)} is not a Slack channel name like #ingest-alerts` });
         }
-        errors.push(...secretErrors(channel.authTokenSecret, `${at}.authTokenSecret`));
+        problems.push(...secretProblems(channel.authTokenSecret, `${at}.authTokenSecret`));
         break;
       case 'pagerduty':
-        errors.push(...secretErrors(channel.serviceKeySecret, `${at}.serviceKeySecret`));
+        problems.push(...secretProblems(channel.serviceKeySecret, `${at}.serviceKeySecret`));
         break;
       default:
-        errors.push(`${at}.type ${JSON.stringify((channel as { type?: unknown }).type)} is not one of email, slack, pagerduty`);
+        problems.push({ prop: `${at}.type`, message: `${JSON.stringify((channel as { type?: unknown }).type)} is not one of email, slack, pagerduty` });
         return;
     }
     const id = channelId(channel);
     const first = seen.get(id);
-    if (first !== undefined) errors.push(`${at} repeats ${field}[${first}]`);
+    if (first !== undefined) problems.push({ prop: at, message: `repeats ${field}[${first}]` });
     else seen.set(id, index);
   });
-  return errors;
+  return problems;
 }
 
-/** A channel made elsewhere: its full name, or its numeric id in the pipeline's project. */
-const CHANNEL_REFERENCE = /^(?:projects\/[a-z][a-z0-9-]{4,28}[a-z0-9]\/notificationChannels\/)?[0-9]{1,30}$/;
+/** A channel made elsewhere: its full name (`projects/<project id>/notificationChannels/<id>`), or its numeric id in the pipeline's project. */
+const CHANNEL_REFERENCE = /^(?:projects\/([^/]+)\/notificationChannels\/)?[0-9]{1,30}$/;
 
 /** Why `id` does not reference a notification channel (to follow the id in a message), or undefined when it does. */
 export function notificationChannelIdProblem(id: unknown): string | undefined {
-  return typeof id === 'string' && CHANNEL_REFERENCE.test(id)
+  const match = typeof id === 'string' ? CHANNEL_REFERENCE.exec(id) : null;
+  const project = match?.[1];
+  return match !== null && (project === undefined || nameProblem(project, PROJECT_ID) === undefined)
     ? undefined
     : 'is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>';
 }
 
 /**
  * Problems with references to existing notification channels, each naming
- * its field (`notificationChannelIds[0] ...`); empty when every one is valid.
+ * its field (`notificationChannelIds[0]`); empty when every one is valid.
  */
-export function notificationChannelIdErrors(ids: readonly string[], field = 'notificationChannelIds'): string[] {
-  const errors: string[] = [];
+export function notificationChannelIdProblems(ids: readonly string[], field = 'notificationChannelIds'): PropProblem[] {
+  const problems: PropProblem[] = [];
   ids.forEach((id, index) => {
+    if (isToken(id)) return;
     const problem = notificationChannelIdProblem(id);
     if (problem !== undefined) {
-      errors.push(`${field}[${index}] ${JSON.stringify(id)} ${problem}`);
+      problems.push({ prop: `${field}[${index}]`, message: `${JSON.stringify(id)} ${problem}` });
     } else if (ids.indexOf(id) !== index) {
-      errors.push(`${field}[${index}] repeats ${field}[${ids.indexOf(id)}]`);
+      problems.push({ prop: `${field}[${index}]`, message: `repeats ${field}[${ids.indexOf(id)}]` });
     }
   });
-  return errors;
+  return problems;
 }
 
 /** The full resource name of an existing channel, given as a name or as an id in `project`. */

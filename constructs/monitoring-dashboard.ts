@@ -16,7 +16,7 @@ import {
   sloSelectorFilter,
   type ThresholdLine,
 } from './monitoring-signals';
-import { seconds } from './monitoring-policy';
+import { seconds } from '../lambda-src/rules/durations';
 
 /** Grid of the mosaic layout: two tiles per row. */
 const COLUMNS = 48;

@@ -3,6 +3,7 @@
  * threshold lines of both dashboards and the README's Operations section are
  * all built from these numbers, so changing one here changes it everywhere.
  */
+import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';
 
 /**
  * "Latencia alta: si la latencia de la API supera los 200ms", measured on what
@@ -95,10 +96,5 @@ export const INGEST_LATENCY_BUCKET_BOUNDS_MS = [
   5, 10, 25, 50, 75, 100, 125, 150, 175, 200, 250, 300, 400, 500, 750, 1000, 2500, 5000, 10000,
 ] as const;
 
-/** Bucket bounds of the rows-per-request distribution; a request carries at most 500 records. */
-export const ROWS_PER_REQUEST_BUCKET_BOUNDS = [1, 2, 5, 10, 25, 50, 100, 250, 500] as const;
-
-/** `3600` -> `"3600s"`, the duration format of the Monitoring API. */
-export function seconds(value: number): string {
-  return `${value}s`;
-}
+/** Bucket bounds of the rows-per-request distribution, up to the most records a request carries. */
+export const ROWS_PER_REQUEST_BUCKET_BOUNDS = [1, 2, 5, 10, 25, 50, 100, 250, MAX_RECORDS_PER_INSERT] as const;

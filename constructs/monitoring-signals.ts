@@ -4,8 +4,9 @@
  * resources (monitoring-alerts.ts) and the Grafana JSON (grafana-dashboard.ts)
  * are two renderings of these definitions, so they cannot drift apart.
  */
-import { Token } from 'cdktf';
 import { FUNCTION_NAMES, INSERT_FAILED_EVENT, OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
+import { seconds } from '../lambda-src/rules/durations';
+import { FUNCTION_NAME, nameProblem, type NameRule, PROJECT_ID, PUBSUB_NAME } from '../lambda-src/rules/naming';
 import {
   AVAILABILITY_SLO,
   BURN_RATE_RULES,
@@ -13,10 +14,14 @@ import {
   INSERT_ERROR_ALERT,
   LATENCY_ALERT,
   LATENCY_PANEL_PERCENTILES,
-  seconds,
 } from './monitoring-policy';
+import { isToken, problemIf, type PropProblem } from './private/validation';
 
-/** The deployed pieces of one pipeline, by the names Cloud Monitoring knows them. */
+/**
+ * The deployed pieces of one pipeline, by the names Cloud Monitoring knows
+ * them. A field may be a Terraform reference where the names only reach
+ * Terraform; the Grafana dashboard file, written at synth, needs plain strings.
+ */
 export interface MonitoredPipeline {
   /** Google Cloud project id that runs the functions and holds the metrics. */
   readonly project: string;
@@ -33,38 +38,45 @@ export interface MonitoredPipeline {
   readonly deadLetterSubscriptionId: string;
 }
 
-const PIPELINE_FIELD_RULES: Record<keyof MonitoredPipeline, { pattern: RegExp; expected: string }> = {
-  project: { pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, expected: 'a Google Cloud project id (6-30 lowercase letters, digits, hyphens)' },
-  namePrefix: { pattern: /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, expected: '2-32 lowercase letters, digits and hyphens, starting with a letter' },
-  apiServiceName: { pattern: /^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, expected: 'a Cloud Run service name (lowercase letters, digits, hyphens, at most 49)' },
-  subscriberServiceName: { pattern: /^[a-z]([-a-z0-9]{0,47}[a-z0-9])?$/, expected: 'a Cloud Run service name (lowercase letters, digits, hyphens, at most 49)' },
-  deadLetterSubscriptionId: { pattern: /^[a-zA-Z][-a-zA-Z0-9_.~+%]{2,254}$/, expected: 'a Pub/Sub subscription id (not the projects/... path)' },
+const PIPELINE_FIELD_RULES: Record<keyof MonitoredPipeline, NameRule> = {
+  project: PROJECT_ID,
+  namePrefix: { pattern: /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, rule: 'must be 2-32 lowercase letters, digits and hyphens, starting with a letter' },
+  apiServiceName: FUNCTION_NAME,
+  subscriberServiceName: FUNCTION_NAME,
+  deadLetterSubscriptionId: {
+    pattern: PUBSUB_NAME.pattern,
+    rule: 'must be a Pub/Sub subscription name (3-255 of [A-Za-z0-9-_.~+%], a letter first), not its projects/… id',
+  },
 };
 
 /**
- * Refuses a pipeline description the filters cannot be built from. Every value
- * must be a plain string, not a Terraform reference: it is also written into
- * the Grafana dashboard file at synth, where nothing resolves references.
+ * Every problem with a pipeline description, one per field. With
+ * `plainStrings`, a Terraform reference is one too: the Grafana dashboard
+ * file is written at synth, where nothing resolves references.
  */
-export function assertMonitoredPipeline(pipeline: MonitoredPipeline, owner: string): void {
-  for (const field of Object.keys(PIPELINE_FIELD_RULES) as (keyof MonitoredPipeline)[]) {
+export function monitoredPipelineProblems(pipeline: MonitoredPipeline, options: { readonly plainStrings: boolean }): PropProblem[] {
+  const fields = Object.keys(PIPELINE_FIELD_RULES) as (keyof MonitoredPipeline)[];
+  const problems = fields.map((field): PropProblem | undefined => {
     const value: unknown = pipeline[field];
-    const rule = PIPELINE_FIELD_RULES[field];
-    if (typeof value !== 'string') {
-      throw new Error(`${owner}: ${field} is required (${rule.expected})`);
+    if (!isToken(value)) {
+      const message = nameProblem(value, PIPELINE_FIELD_RULES[field]);
+      return message === undefined ? undefined : { prop: field, message };
     }
-    if (Token.isUnresolved(value)) {
-      throw new Error(
-        `${owner}: ${field} must be a plain string, not a Terraform reference, because it is written into the Grafana dashboard at synth`,
-      );
-    }
-    if (!rule.pattern.test(value)) {
-      throw new Error(`${owner}: ${field} "${value}" is not ${rule.expected}`);
-    }
-  }
-  if (pipeline.apiServiceName === pipeline.subscriberServiceName) {
-    throw new Error(`${owner}: apiServiceName and subscriberServiceName are both "${pipeline.apiServiceName}"; they must name two services`);
-  }
+    if (!options.plainStrings) return undefined;
+    return {
+      prop: field,
+      message: 'must be a plain string, not a Terraform reference: the Grafana dashboard file is written at synth (or set grafanaDashboard: false)',
+    };
+  });
+  problems.push(
+    problemIf(
+      'subscriberServiceName',
+      typeof pipeline.apiServiceName === 'string' && pipeline.apiServiceName === pipeline.subscriberServiceName,
+      `must name another service than apiServiceName (both are ${JSON.stringify(pipeline.apiServiceName)})`,
+      [pipeline.apiServiceName],
+    ),
+  );
+  return problems.filter((problem): problem is PropProblem => problem !== undefined);
 }
 
 // ---------------------------------------------------------------- names

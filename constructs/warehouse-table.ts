@@ -5,13 +5,16 @@ import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-tabl
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
 import { LATEST_VIEW_SUFFIX, latestViewQuery, UPDATED_AT_COLUMN } from '../lambda-src/warehouse/latest-view';
+import { DAY_MS } from '../lambda-src/rules/durations';
+import { DATASET_ID, TABLE_ID } from '../lambda-src/rules/naming';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
-import { integerIn, labelProblems, matches, validateProps } from './private/validation';
+import { times } from './private/tokens';
+import { integerIn, labelProblems, matches, problemIf, validateProps } from './private/validation';
 
 /** Props of {@link WarehouseTable}. */
 export interface WarehouseTableProps {
-  /** Id of the dataset to create (letters, digits, underscores). */
+  /** Id of the dataset to create (letters, digits, underscores: `DATASET_ID` in `lambda-src/rules/naming.ts`). */
   readonly datasetId: string;
   /**
    * Id of the table inside the dataset.
@@ -58,9 +61,10 @@ export interface WarehouseTableProps {
   readonly partitionExpirationDays?: number;
 }
 
-const BIGQUERY_ID = /^[A-Za-z0-9_]{1,1024}$/;
-const ID_RULE = 'must be 1-1024 letters, digits or underscores';
-const DAY_MS = 24 * 60 * 60 * 1000;
+/** What {@link WarehouseTable} accepts for its numeric props; stack configs check theirs by the same rules. */
+export const WAREHOUSE_TABLE_RULES = {
+  partitionExpirationDays: { min: 1, max: 100_000 },
+} as const;
 
 /**
  * The warehouse: a BigQuery dataset, an append-only table whose columns are
@@ -99,11 +103,11 @@ export class WarehouseTable extends Construct {
     const latestViewId = props.latestViewId ?? `${tableId}${LATEST_VIEW_SUFFIX}`;
     const disposable = props.disposable ?? false;
     validateProps(this, [
-      matches('datasetId', props.datasetId, BIGQUERY_ID, ID_RULE),
-      matches('tableId', tableId, BIGQUERY_ID, ID_RULE),
-      matches('latestViewId', latestViewId, BIGQUERY_ID, ID_RULE),
-      tableId === latestViewId ? { prop: 'latestViewId', message: 'must differ from tableId' } : undefined,
-      integerIn('partitionExpirationDays', props.partitionExpirationDays, 1, 100_000),
+      matches('datasetId', props.datasetId, DATASET_ID),
+      matches('tableId', tableId, TABLE_ID),
+      matches('latestViewId', latestViewId, TABLE_ID),
+      problemIf('latestViewId', tableId === latestViewId, 'must differ from tableId', [tableId, latestViewId]),
+      integerIn('partitionExpirationDays', props.partitionExpirationDays, WAREHOUSE_TABLE_RULES.partitionExpirationDays),
       ...labelProblems('labels', props.labels),
     ]);
 
@@ -126,7 +130,7 @@ export class WarehouseTable extends Construct {
       timePartitioning: {
         type: 'DAY',
         field: UPDATED_AT_COLUMN,
-        expirationMs: props.partitionExpirationDays === undefined ? undefined : props.partitionExpirationDays * DAY_MS,
+        expirationMs: props.partitionExpirationDays === undefined ? undefined : times(props.partitionExpirationDays, DAY_MS),
       },
       clustering: ['id'],
       deletionProtection: !disposable,

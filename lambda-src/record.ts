@@ -11,9 +11,7 @@
  * (type, max length, description) to derive the BigQuery schema from.
  */
 import * as v from 'valibot';
-
-export const ID_MAX_LENGTH = 256;
-export const NAME_MAX_LENGTH = 1024;
+import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from './rules/limits';
 
 /**
  * Text a warehouse can store: a JSON `\ud800` escape parses to a lone UTF-16

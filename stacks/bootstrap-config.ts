@@ -8,7 +8,8 @@
  * editing code. Values are validated before synthesis; an invalid one fails
  * with a message naming the field and its variable.
  */
-import * as v from 'valibot';
+import { BUCKET_NAME, type NameRule, PROJECT_ID, REGION } from '../lambda-src/rules/naming';
+import { type ConfigChecks, configProblems, ConfigurationError, named } from './config-checks';
 import { DEV, PROD } from './environments';
 
 /** The GitHub repository whose workflows may deploy. */
@@ -83,61 +84,51 @@ export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
   deployProjects: { dev: DEV.project, prod: PROD.project },
 };
 
-const projectId = v.pipe(
-  v.string(),
-  v.regex(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter)'),
-);
+const GITHUB_NUMERIC_ID: NameRule = { pattern: /^[1-9][0-9]{0,19}$/, rule: "must be GitHub's numeric id (digits only)" };
 
-const numericId = v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,19}$/, "must be GitHub's numeric id (digits only)"));
-
-const BootstrapConfigSchema = v.strictObject({
-  project: projectId,
-  region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1')),
-  stateBucket: v.pipe(
-    v.string(),
-    v.regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, 'must be a bucket name of 3-63 lowercase letters, digits, hyphens or underscores'),
-    v.check((name) => !name.startsWith('goog') && !name.includes('google'), 'must not start with "goog" or contain "google"'),
-  ),
-  identityPoolId: v.pipe(
-    v.string(),
-    v.regex(/^[a-z0-9-]{4,32}$/, 'must be 4-32 lowercase letters, digits or hyphens'),
-    v.check((id) => !id.startsWith('gcp-'), 'must not start with "gcp-" (reserved by Google)'),
-  ),
-  github: v.strictObject({
-    owner: v.pipe(v.string(), v.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, 'must be a GitHub user or organisation login')),
-    name: v.pipe(v.string(), v.regex(/^[A-Za-z0-9._-]{1,100}$/, 'must be a GitHub repository name (letters, digits, ".", "_" or "-")')),
-    ownerId: numericId,
-    repositoryId: numericId,
+const BOOTSTRAP_CONFIG_CHECKS: ConfigChecks = {
+  project: named(PROJECT_ID),
+  region: named(REGION),
+  stateBucket: named(BUCKET_NAME),
+  identityPoolId: named({
+    pattern: /^(?!gcp-)[a-z0-9-]{4,32}$/,
+    rule: 'must be 4-32 lowercase letters, digits or hyphens, not starting with "gcp-" (reserved by Google)',
   }),
-  deployProjects: v.strictObject({ dev: projectId, prod: projectId }),
-});
+  github: {
+    owner: named({ pattern: /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$/, rule: 'must be a GitHub user or organisation login' }),
+    name: named({ pattern: /^[A-Za-z0-9._-]{1,100}$/, rule: 'must be a GitHub repository name (letters, digits, ".", "_" or "-")' }),
+    ownerId: named(GITHUB_NUMERIC_ID),
+    repositoryId: named(GITHUB_NUMERIC_ID),
+  },
+  deployProjects: { dev: named(PROJECT_ID), prod: named(PROJECT_ID) },
+};
+
+/**
+ * Every problem with a bootstrap config, one line each, naming the field as
+ * `bootstrap.<path>` and the variable that sets it. Empty when valid.
+ */
+export function bootstrapConfigProblems(config: BootstrapConfig): string[] {
+  return configProblems(config, BOOTSTRAP_CONFIG_CHECKS).map(({ field, message }) => {
+    const variable = field in BOOTSTRAP_ENV ? ` (set by ${BOOTSTRAP_ENV[field as BootstrapField]})` : '';
+    return `bootstrap.${field}${variable}: ${message}`;
+  });
+}
 
 function fieldValue(config: BootstrapConfig, field: BootstrapField): string {
   return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config) as string;
 }
 
-/** Checks a complete config; throws one error listing every bad field, its variable and the value received. */
-export function validateBootstrapConfig(config: BootstrapConfig): BootstrapConfig {
-  const result = v.safeParse(BootstrapConfigSchema, config);
-  if (result.success) return result.output;
-  const problems = result.issues.map((issue) => {
-    const field = v.getDotPath(issue) ?? '(root)';
-    const variable = field in BOOTSTRAP_ENV ? ` (${BOOTSTRAP_ENV[field as BootstrapField]})` : '';
-    return `  - ${field}${variable} ${issue.message}, got ${JSON.stringify(issue.input)}`;
-  });
-  throw new Error(`Invalid bootstrap config:\n${problems.join('\n')}`);
-}
-
 /**
  * The defaults overridden by whichever `BOOTSTRAP_ENV` variables are set to a
- * non-empty value (an unset repository secret reaches a workflow as ""), validated.
+ * non-empty value (an unset repository secret reaches a workflow as ""). An
+ * invalid result is a `ConfigurationError` listing every problem.
  */
 export function bootstrapConfigFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   defaults: BootstrapConfig = DEFAULT_BOOTSTRAP_CONFIG,
 ): BootstrapConfig {
   const pick = (field: BootstrapField): string => env[BOOTSTRAP_ENV[field]] || fieldValue(defaults, field);
-  return validateBootstrapConfig({
+  const config: BootstrapConfig = {
     project: pick('project'),
     region: pick('region'),
     stateBucket: pick('stateBucket'),
@@ -149,5 +140,8 @@ export function bootstrapConfigFromEnv(
       repositoryId: pick('github.repositoryId'),
     },
     deployProjects: { dev: pick('deployProjects.dev'), prod: pick('deployProjects.prod') },
-  });
+  };
+  const problems = bootstrapConfigProblems(config);
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return config;
 }

@@ -5,10 +5,14 @@
  * them from environment variables (`ENVIRONMENT_VARIABLES`) or cdktf context
  * (`ingest.<env>` in cdktf.json, or `CDKTF_CONTEXT_JSON`), never by editing code.
  */
-import * as v from 'valibot';
-import { MAX_READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
+import { MAX_BODY_BYTES, READ_MAX_BYTES_BILLED, READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
+import { BUCKET_NAME, DATASET_ID, type NameRule, PROJECT_ID, PUBSUB_NAME, REGION, TABLE_ID } from '../lambda-src/rules/naming';
 import { emailAddressProblem } from '../constructs/email-address';
+import { FUNCTION_SIZING_RULES } from '../constructs/http-ingest-function';
+import { INGEST_TOPIC_RULES } from '../constructs/ingest-topic';
 import { notificationChannelIdProblem } from '../constructs/monitoring-channels';
+import { WAREHOUSE_TABLE_RULES } from '../constructs/warehouse-table';
+import { boolean, type ConfigChecks, type ConfigProblem, configProblems, integer, isPlainObject, labels, named, nullable, strings } from './config-checks';
 
 /** Size and scaling of one function. */
 export interface FunctionSizing {
@@ -119,81 +123,57 @@ export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Readonly<Record<stri
 /** Fields set from comma-separated variables. */
 const LIST_FIELDS: ReadonlySet<string> = new Set(['alerting.notificationEmails', 'alerting.notificationChannelIds']);
 
-const integer = (min: number, max: number) =>
-  v.pipe(
-    v.number('must be a number'),
-    v.integer('must be an integer'),
-    v.minValue(min, `must be at least ${min}`),
-    v.maxValue(max, `must be at most ${max}`),
-  );
-const text = (pattern: RegExp, rule: string) => v.pipe(v.string('must be a string'), v.regex(pattern, rule));
-
-const sizing = {
-  memory: text(/^[1-9][0-9]*(?:Mi|Gi)$/, "must be a size such as '512Mi' or '1Gi'"),
-  cpu: text(/^[1-9][0-9]*$/, "must be a whole number of vCPUs such as '1' (concurrency needs at least 1)"),
-  minInstances: integer(0, 1000),
-  maxInstances: integer(1, 1000),
-  concurrency: integer(2, 1000),
-  timeoutSeconds: integer(10, 540),
+const sizing: ConfigChecks = {
+  memory: named(FUNCTION_SIZING_RULES.memory),
+  cpu: named(FUNCTION_SIZING_RULES.cpu),
+  minInstances: integer(FUNCTION_SIZING_RULES.minInstanceCount),
+  maxInstances: integer(FUNCTION_SIZING_RULES.maxInstanceCount),
+  concurrency: integer(FUNCTION_SIZING_RULES.maxInstanceRequestConcurrency),
+  timeoutSeconds: integer(FUNCTION_SIZING_RULES.timeoutSeconds),
 };
 
-/** The largest body limit the function accepts (`MAX_MAX_BODY_BYTES` in lambda-src/functions/runtime.ts; a test keeps them equal). */
-export const MAX_BODY_BYTES_LIMIT = 4 * 1024 * 1024;
+/** An environment's name: it names the stack, the state prefix and every resource's prefix. */
+const ENVIRONMENT_NAME: NameRule = { pattern: /^[a-z][a-z0-9-]{0,19}$/, rule: 'must be 1-20 lowercase letters, digits or hyphens, starting with a letter' };
+/** A BigQuery location: a multi-region or a region. */
+const BIGQUERY_LOCATION: NameRule = { pattern: /^(?:US|EU|[a-z]+-[a-z]+[0-9]+)$/, rule: "must be 'US', 'EU' or a region" };
 
-/** BigQuery bills at least 10 MiB per table a query reads (`MIN_MAX_BYTES_BILLED` in lambda-src/warehouse/bigquery.ts; a test keeps them equal). */
-export const MIN_READ_MAX_BYTES_BILLED = 10 * 1024 * 1024;
-
-const EnvironmentConfigSchema = v.strictObject({
-  name: text(/^[a-z][a-z0-9-]{0,19}$/, 'must be 1-20 lowercase letters, digits or hyphens'),
-  project: text(/^[a-z][a-z0-9-]{4,28}[a-z0-9]$/, 'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens)'),
-  region: text(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1'),
-  stateBucket: text(/^[a-z0-9][a-z0-9_.-]{1,61}[a-z0-9]$/, 'must be a bucket name (3-63 lowercase letters, digits, ".", "_" or "-")'),
-  labels: v.record(
-    text(/^[a-z][a-z0-9_-]{0,62}$/, 'label keys are 1-63 lowercase letters, digits, "_" or "-", starting with a letter'),
-    text(/^[a-z0-9_-]{0,63}$/, 'label values are at most 63 lowercase letters, digits, "_" or "-"'),
-    'must be an object of labels',
-  ),
-  disposable: v.boolean('must be true or false'),
-  public: v.boolean('must be true or false'),
-  warehouse: v.strictObject({
-    datasetId: text(/^[A-Za-z0-9_]{1,1024}$/, 'must be letters, digits or underscores'),
-    tableId: text(/^[A-Za-z0-9_]{1,1000}$/, 'must be letters, digits or underscores'),
-    location: text(/^(?:US|EU|[a-z]+-[a-z]+[0-9]+)$/, "must be 'US', 'EU' or a region"),
-    partitionExpirationDays: v.nullable(integer(1, 100_000)),
-  }),
-  api: v.strictObject({
+/**
+ * Each field's check, by the rule of whatever takes the value: the
+ * function's limits for what it reads at load, the construct's for its props.
+ */
+const ENVIRONMENT_CONFIG_CHECKS: ConfigChecks = {
+  name: named(ENVIRONMENT_NAME),
+  project: named(PROJECT_ID),
+  region: named(REGION),
+  stateBucket: named(BUCKET_NAME),
+  labels,
+  disposable: boolean,
+  public: boolean,
+  warehouse: {
+    datasetId: named(DATASET_ID),
+    tableId: named(TABLE_ID),
+    location: named(BIGQUERY_LOCATION),
+    partitionExpirationDays: nullable(integer(WAREHOUSE_TABLE_RULES.partitionExpirationDays)),
+  },
+  api: {
     ...sizing,
-    maxBodyBytes: integer(1024, MAX_BODY_BYTES_LIMIT),
-    readMaxBytesBilled: integer(MIN_READ_MAX_BYTES_BILLED, Number.MAX_SAFE_INTEGER),
-    readWindowHours: integer(1, MAX_READ_WINDOW_HOURS),
-  }),
-  subscriber: v.strictObject(sizing),
-  pubsub: v.strictObject({
-    topicName: text(/^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,200}$/, 'must be a Pub/Sub topic name'),
-    maxDeliveryAttempts: integer(5, 100),
-    minimumBackoffSeconds: integer(0, 600),
-    maximumBackoffSeconds: integer(0, 600),
-    messageRetentionSeconds: v.nullable(integer(600, 2_678_400)),
-    subscriptionRetentionSeconds: integer(600, 604_800),
-    deadLetterRetentionSeconds: integer(600, 604_800),
-  }),
-  // Addresses and ids are checked by policyProblems, with the rules the monitoring construct applies.
-  alerting: v.strictObject({
-    notificationEmails: v.array(v.string('must be a string'), 'must be a list of e-mail addresses'),
-    notificationChannelIds: v.array(v.string('must be a string'), 'must be a list of notification channel ids'),
-  }),
-});
-
-/** A configuration the app refuses: its message says which setting to change, so the app prints it without a stack trace. */
-export class ConfigurationError extends Error {
-  override readonly name = 'ConfigurationError';
-}
-
-/** One reason a config is refused: the dotted field (`prod.public`) and why. */
-export interface ConfigProblem {
-  readonly field: string;
-  readonly message: string;
-}
+    maxBodyBytes: integer(MAX_BODY_BYTES),
+    readMaxBytesBilled: integer(READ_MAX_BYTES_BILLED),
+    readWindowHours: integer(READ_WINDOW_HOURS),
+  },
+  subscriber: sizing,
+  pubsub: {
+    topicName: named(PUBSUB_NAME),
+    maxDeliveryAttempts: integer(INGEST_TOPIC_RULES.maxDeliveryAttempts),
+    minimumBackoffSeconds: integer(INGEST_TOPIC_RULES.minimumBackoffSeconds),
+    maximumBackoffSeconds: integer(INGEST_TOPIC_RULES.maximumBackoffSeconds),
+    messageRetentionSeconds: nullable(integer(INGEST_TOPIC_RULES.messageRetentionSeconds)),
+    subscriptionRetentionSeconds: integer(INGEST_TOPIC_RULES.subscriptionRetentionSeconds),
+    deadLetterRetentionSeconds: integer(INGEST_TOPIC_RULES.deadLetterRetentionSeconds),
+  },
+  // Each address and id is checked by alertingProblems, with the rules the monitoring construct applies.
+  alerting: { notificationEmails: strings, notificationChannelIds: strings },
+};
 
 /** Where a deployer sets who is paged, for the messages that refuse a destination. */
 function alertingAlternatives(name: string): string {
@@ -248,23 +228,13 @@ function variableHint(config: { name?: unknown }, field: string): string {
 /**
  * Every problem with `config`, each naming its field as `<env>.<path>` (and
  * the environment variable that sets it, if one does). Empty when valid.
+ * Rules between fields are checked once every field is well formed.
  */
 export function environmentConfigProblems(config: EnvironmentConfig): string[] {
   const name = typeof config.name === 'string' ? config.name : '(unnamed)';
   const format = ({ field, message }: ConfigProblem) => `${name}.${field}${variableHint(config, field)}: ${message}`;
-  const result = v.safeParse(EnvironmentConfigSchema, config);
-  if (!result.success) {
-    return result.issues.map((issue) => {
-      const field = v.getDotPath(issue) ?? '(root)';
-      const unknownField = issue.type === 'strict_object' && issue.expected === 'never';
-      return format({ field, message: unknownField ? 'is not a config field' : `${issue.message}, got ${JSON.stringify(issue.input)}` });
-    });
-  }
-  return policyProblems(config).map(format);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  const fieldProblems = configProblems(config, ENVIRONMENT_CONFIG_CHECKS);
+  return (fieldProblems.length > 0 ? fieldProblems : policyProblems(config)).map(format);
 }
 
 function mergeOverrides<T>(base: T, overrides: unknown, field: string): T {

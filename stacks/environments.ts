@@ -4,7 +4,7 @@
  * deployment overrides them (see `ENVIRONMENT_VARIABLES` in config.ts and
  * the README's "Deploying" section) without editing this file.
  */
-import { DEFAULT_READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
+import { READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
 import type { EnvironmentConfig } from './config';
 
 const MIB = 1024 * 1024;
@@ -44,7 +44,7 @@ export const DEV: EnvironmentConfig = {
     timeoutSeconds: 60,
     maxBodyBytes: MIB,
     readMaxBytesBilled: READ_MAX_BYTES_BILLED,
-    readWindowHours: DEFAULT_READ_WINDOW_HOURS,
+    readWindowHours: READ_WINDOW_HOURS.default,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60 },
   alerting: { notificationEmails: [], notificationChannelIds: [] },
@@ -66,7 +66,7 @@ export const PROD: EnvironmentConfig = {
     timeoutSeconds: 60,
     maxBodyBytes: MIB,
     readMaxBytesBilled: READ_MAX_BYTES_BILLED,
-    readWindowHours: DEFAULT_READ_WINDOW_HOURS,
+    readWindowHours: READ_WINDOW_HOURS.default,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, concurrency: 80, timeoutSeconds: 60 },
   // Who is paged is each deployment's own: PROD_ALERT_EMAILS or PROD_ALERT_CHANNELS (prod refuses to synthesize without one).

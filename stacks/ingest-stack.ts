@@ -8,7 +8,8 @@ import { IngestTopic } from '../constructs/ingest-topic';
 import { MonitoringAlerts } from '../constructs/monitoring-alerts';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
-import { ConfigurationError, environmentConfigProblems, type EnvironmentConfig } from './config';
+import { environmentConfigProblems, type EnvironmentConfig } from './config';
+import { ConfigurationError } from './config-checks';
 import { addGoogleProvider, addTimeProvider } from './google-provider';
 
 /** The function entry points the stacks deploy (the ones `npm start` serves locally). */
@@ -52,7 +53,7 @@ export class IngestStack extends TerraformStack {
     this.config = config;
     // Built from a bad config, the constructs would fail on their own terms (a prop name, not the variable to set).
     const problems = environmentConfigProblems(config);
-    if (problems.length > 0) throw new ConfigurationError(`Invalid configuration of stack ${config.name}:\n${problems.map((problem) => `  ${problem}`).join('\n')}`);
+    if (problems.length > 0) throw new ConfigurationError(problems);
     Aspects.of(this).add(new GcpPolicyPack({ environment: config.name }));
 
     addGoogleProvider(this, { project: config.project, region: config.region });

@@ -6,14 +6,21 @@
  * spends seconds starting up before it runs the app); `cdktf synth` runs it
  * through cdktf.json, and both write the same bytes. `buildApp` is what the
  * tests synthesize, so they see exactly what gets deployed.
+ *
+ * A configuration error ends the run with every problem of every selected
+ * stack, one line each, and no stack trace: the config fields (named with
+ * the variable that sets them) of each stack whose config is invalid, and the
+ * props the constructs of the others refuse (`[<construct path>] <prop>: …`).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { App } from 'cdktf';
+import type { IConstruct } from 'constructs';
 import { CONTEXT_ENV } from 'cdktf/lib/app';
 import { bootstrapConfigFromEnv } from './bootstrap-config';
 import { BootstrapStack } from './bootstrap-stack';
-import { ConfigurationError, resolveEnvironmentConfig } from './config';
+import { resolveEnvironmentConfig } from './config';
+import { ConfigurationError } from './config-checks';
 import { ENVIRONMENTS } from './environments';
 import { IngestStack } from './ingest-stack';
 
@@ -38,9 +45,9 @@ export function selectedStacks(raw: string | undefined): readonly string[] {
   const names = requested.length > 0 ? requested : [DEFAULT_STACKS];
   const unknown = names.filter((name) => name !== ALL_STACKS && !STACK_NAMES.includes(name));
   if (unknown.length > 0) {
-    throw new ConfigurationError(
+    throw new ConfigurationError([
       `${STACKS_VARIABLE}: unknown stack ${unknown.map((name) => `"${name}"`).join(', ')}; known stacks: ${[...STACK_NAMES, ALL_STACKS].join(', ')}`,
-    );
+    ]);
   }
   return names.includes(ALL_STACKS) ? STACK_NAMES : STACK_NAMES.filter((name) => names.includes(name));
 }
@@ -71,6 +78,28 @@ export interface IngestApp {
   readonly bootstrap?: BootstrapStack;
 }
 
+/** Runs `build`, collecting the problems of a `ConfigurationError` instead of stopping at it. */
+function collecting<T>(problems: string[], build: () => T): T | undefined {
+  try {
+    return build();
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    problems.push(...error.problems);
+    return undefined;
+  }
+}
+
+/** What synthesis would refuse in the constructs under `scope`, one line each: `[<construct path>] <prop>: <why>`. */
+function constructProblems(scope: IConstruct): string[] {
+  return scope.node.findAll().flatMap((construct) => construct.node.validate().map((message) => `[${construct.node.path}] ${message}`));
+}
+
+/**
+ * The app with the stacks `STACKS` selects, checked. Throws one
+ * `ConfigurationError` holding every problem: the config problems of every
+ * selected stack, then what the constructs of the others refuse (cdktf's
+ * own check at synth stops at the first stack that fails).
+ */
 export function buildApp(options: BuildAppOptions = {}): IngestApp {
   // No stack traces in the output: they hold absolute paths of this machine.
   const context = options.context ?? (process.env[CONTEXT_ENV] === undefined ? cdktfJsonContext() : undefined);
@@ -78,13 +107,17 @@ export function buildApp(options: BuildAppOptions = {}): IngestApp {
   const overrides = (app.node.tryGetContext(CONTEXT_KEY) ?? {}) as Record<string, unknown>;
   const env = options.env ?? process.env;
   const selected = selectedStacks(env[STACKS_VARIABLE]);
-  const stacks = Object.fromEntries(
-    ENVIRONMENTS.filter((defaults) => selected.includes(defaults.name)).map((defaults) => [
-      defaults.name,
-      new IngestStack(app, resolveEnvironmentConfig(defaults, { env, context: overrides[defaults.name] })),
-    ]),
-  );
-  const bootstrap = selected.includes(BOOTSTRAP_STACK) ? new BootstrapStack(app, BOOTSTRAP_STACK, bootstrapConfigFromEnv(env)) : undefined;
+  const problems: string[] = [];
+  const stacks: Record<string, IngestStack> = {};
+  for (const defaults of ENVIRONMENTS.filter(({ name }) => selected.includes(name))) {
+    const stack = collecting(problems, () => new IngestStack(app, resolveEnvironmentConfig(defaults, { env, context: overrides[defaults.name] })));
+    if (stack !== undefined) stacks[defaults.name] = stack;
+  }
+  const bootstrap = selected.includes(BOOTSTRAP_STACK)
+    ? collecting(problems, () => new BootstrapStack(app, BOOTSTRAP_STACK, bootstrapConfigFromEnv(env)))
+    : undefined;
+  problems.push(...constructProblems(app));
+  if (problems.length > 0) throw new ConfigurationError(problems);
   return { app, stacks, bootstrap };
 }
 

@@ -1,17 +1,9 @@
 import { createHash } from 'node:crypto';
+import { kebab, type NameRule } from '../../lambda-src/rules/naming';
 
 /** First `length` hex characters of the SHA-256 of `text`: a stable, short disambiguator. */
 export function shortHash(text: string, length = 8): string {
   return createHash('sha256').update(text).digest('hex').slice(0, length);
-}
-
-/** Lower-cases `text` and turns every run of characters outside `[a-z0-9]` into one hyphen. */
-export function kebab(text: string): string {
-  return text
-    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
-    .toLowerCase()
-    .replace(/[^a-z0-9]+/g, '-')
-    .replace(/^-+|-+$/g, '');
 }
 
 /**
@@ -26,7 +18,10 @@ export function fitName(base: string, maxLength: number): string {
 }
 
 /** Service account ids: 6-30 characters, a lowercase letter first, `[a-z0-9-]`, no trailing hyphen. */
-export const SERVICE_ACCOUNT_ID_PATTERN = /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
+export const SERVICE_ACCOUNT_ID: NameRule = {
+  pattern: /^[a-z][a-z0-9-]{4,28}[a-z0-9]$/,
+  rule: 'must be 6-30 lowercase letters, digits or hyphens, starting with a letter',
+};
 
 /** A valid service account id made from `base` and a role `suffix` (e.g. `-fn`, `-push`). */
 export function serviceAccountId(base: string, suffix: string): string {

@@ -1,4 +1,17 @@
+/**
+ * The one way constructs check their props: each check returns the problems
+ * it finds, and {@link validateProps} registers them as a construct
+ * validation, so a synth reports every problem of every construct together,
+ * one line each, as `[<construct path>] <prop>: <why>`.
+ *
+ * A value that is a Terraform token (a `TerraformVariable`, a resource
+ * attribute, a number or list encoded as a token) is not known until
+ * Terraform runs: the checks pass it, and it synthesizes.
+ */
+import { Token } from 'cdktf';
 import { Construct } from 'constructs';
+import { integerProblem, type IntegerRange } from '../../lambda-src/rules/limits';
+import { labelProblems as labelRuleProblems, nameProblem, type NameRule } from '../../lambda-src/rules/naming';
 
 /** One finding of a props check: the prop's name and why its value is refused. */
 export interface PropProblem {
@@ -12,34 +25,40 @@ export interface PropProblem {
  */
 export function validateProps(scope: Construct, problems: readonly (PropProblem | undefined)[]): void {
   const found = problems.filter((problem): problem is PropProblem => problem !== undefined);
-  scope.node.addValidation({ validate: () => found.map(({ prop, message }) => `${prop}: ${message}`) });
+  if (found.length > 0) scope.node.addValidation({ validate: () => found.map(({ prop, message }) => `${prop}: ${message}`) });
 }
 
-/** A problem unless `value` is an integer in [min, max]. */
-export function integerIn(prop: string, value: number | undefined, min: number, max: number): PropProblem | undefined {
-  if (value === undefined) return undefined;
-  if (Number.isInteger(value) && value >= min && value <= max) return undefined;
-  return { prop, message: `must be an integer from ${min} to ${max}, got ${value}` };
+/** Whether `value` is only known once Terraform runs. */
+export function isToken(value: unknown): boolean {
+  return Token.isUnresolved(value);
 }
 
-/** A problem unless `value` matches `pattern`. */
-export function matches(prop: string, value: string | undefined, pattern: RegExp, rule: string): PropProblem | undefined {
-  if (value === undefined || pattern.test(value)) return undefined;
-  return { prop, message: `${rule}, got '${value}'` };
+/** A problem unless `value` is an integer in `range` (or absent, or a token). */
+export function integerIn(prop: string, value: number | undefined, range: IntegerRange): PropProblem | undefined {
+  if (value === undefined || isToken(value)) return undefined;
+  const message = integerProblem(value, range);
+  return message === undefined ? undefined : { prop, message };
 }
 
-const LABEL_KEY = /^[a-z][a-z0-9_-]{0,62}$/;
-const LABEL_VALUE = /^[a-z0-9_-]{0,63}$/;
+/** A problem unless `value` keeps `rule` (or is absent, or a token). */
+export function matches(prop: string, value: string | undefined, rule: NameRule): PropProblem | undefined {
+  if (value === undefined || isToken(value)) return undefined;
+  const message = nameProblem(value, rule);
+  return message === undefined ? undefined : { prop, message };
+}
 
-/** Problems with Google Cloud labels: keys and values are lowercase, at most 63 characters. */
+/**
+ * A problem when `broken` holds, a rule between props, unless one of
+ * `operands` is a token: what the comparison saw then is not the value.
+ */
+export function problemIf(prop: string, broken: boolean, message: string, operands: readonly unknown[]): PropProblem | undefined {
+  return broken && !operands.some(isToken) ? { prop, message } : undefined;
+}
+
+/** Problems with Google Cloud labels (the map, a key or a value may be a token). */
 export function labelProblems(prop: string, labels: Readonly<Record<string, string>> | undefined): PropProblem[] {
-  return Object.entries(labels ?? {}).flatMap(([key, value]) => {
-    if (!LABEL_KEY.test(key)) {
-      return [{ prop: `${prop}.${key}`, message: 'label keys start with a lowercase letter and hold at most 63 of [a-z0-9_-]' }];
-    }
-    if (!LABEL_VALUE.test(value)) {
-      return [{ prop: `${prop}.${key}`, message: `label values hold at most 63 of [a-z0-9_-], got '${value}'` }];
-    }
-    return [];
-  });
+  if (labels === undefined || isToken(labels)) return [];
+  const literal = Object.fromEntries(Object.entries(labels).filter(([key, value]) => !isToken(key) && !isToken(value)));
+  return labelRuleProblems(literal).map(({ key, message }) => ({ prop: `${prop}.${key}`, message }));
 }
+

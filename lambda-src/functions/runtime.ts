@@ -8,36 +8,25 @@ import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
-import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../rules/limits';
+import { GROUP_COMMIT_LINGER_MS, integerFromEnv, MAX_BODY_BYTES, READ_WINDOW_HOURS } from '../rules/limits';
 import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
 import { GroupCommitWarehouse, type GroupCommitOptions } from '../warehouse/group-commit';
 import type { Warehouse } from '../warehouse/warehouse';
 
-export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
-/**
- * A full request must fit one group-commit batch (5 MB of row JSON, half of
- * BigQuery's 10 MB insertAll limit) with room for the insert ids and
- * timestamps added to each row.
- */
-export const MAX_MAX_BODY_BYTES = 4 * 1024 * 1024;
-
-/** A linger this long already makes every request slow; more is surely a typo. */
-export const MAX_GROUP_COMMIT_LINGER_MS = 60_000;
-
 export interface FunctionSettings {
-  /** `MAX_BODY_BYTES`: largest request body (and decoded push data) accepted. */
+  /** `MAX_BODY_BYTES` (see `MAX_BODY_BYTES` in rules/limits.ts): largest request body (and decoded push data) accepted. */
   maxBodyBytes: number;
   /** `GOOGLE_CLOUD_PROJECT`: qualifies trace ids in the logs. */
   projectId: string | undefined;
   /**
-   * `READ_WINDOW_HOURS` (1 to `MAX_READ_WINDOW_HOURS`): how far back reads
-   * look when the client names no `since`; on BigQuery what one read bills
-   * grows with it (see docs/reads.md).
-   * @default DEFAULT_READ_WINDOW_HOURS
+   * `READ_WINDOW_HOURS` (see rules/limits.ts): how far back reads look when
+   * the client names no `since`; on BigQuery what one read bills grows with
+   * it (see docs/reads.md).
+   * @default `READ_WINDOW_HOURS.default`
    */
   readWindowHours?: number;
   /**
-   * `GROUP_COMMIT_LINGER_MS` (0 to 60000): how long the batcher holds the
+   * `GROUP_COMMIT_LINGER_MS` (see rules/limits.ts): how long the batcher holds the
    * first queued row for company. Raising it keeps rows pending in the
    * batcher, which is how the drain test catches them there at SIGTERM;
    * production wants the default.
@@ -48,29 +37,12 @@ export interface FunctionSettings {
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-/** Reads an integer variable; an invalid value is an error naming the variable. */
-export function integerFromEnv<Fallback extends number | undefined>(
-  env: Env,
-  name: string,
-  fallback: Fallback,
-  min: number,
-  max: number,
-): number | Fallback {
-  const raw = env[name];
-  if (raw === undefined || raw.trim() === '') return fallback;
-  const value = Number(raw);
-  if (!/^\s*\d+\s*$/.test(raw) || value < min || value > max) {
-    throw new Error(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
-  }
-  return value;
-}
-
 export function functionSettingsFromEnv(env: Env = process.env): FunctionSettings {
   return {
-    maxBodyBytes: integerFromEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_MAX_BODY_BYTES),
+    maxBodyBytes: integerFromEnv(env, MAX_BODY_BYTES),
     projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
-    groupCommitLingerMs: integerFromEnv(env, 'GROUP_COMMIT_LINGER_MS', undefined, 0, MAX_GROUP_COMMIT_LINGER_MS),
-    readWindowHours: integerFromEnv(env, 'READ_WINDOW_HOURS', DEFAULT_READ_WINDOW_HOURS, 1, MAX_READ_WINDOW_HOURS),
+    groupCommitLingerMs: integerFromEnv(env, GROUP_COMMIT_LINGER_MS),
+    readWindowHours: integerFromEnv(env, READ_WINDOW_HOURS),
   };
 }
 

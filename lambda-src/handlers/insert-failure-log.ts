@@ -6,7 +6,8 @@
  */
 import type { FunctionName } from '../log-events';
 import type { Logger } from '../logging';
-import { RowsRejectedError, WarehouseError, type Warehouse, type WarehouseRow } from '../warehouse/warehouse';
+import { asWarehouseError, RowsRejectedError, type WarehouseError } from '../rules/warehouse-errors';
+import type { Warehouse, WarehouseRow } from '../warehouse/warehouse';
 import { WarehouseDecorator } from '../warehouse/warehouse-decorator';
 
 /** Reads and close pass through: a failed read is told by its own request line. */
@@ -34,13 +35,6 @@ export class InsertFailureLogWarehouse extends WarehouseDecorator {
       throw failure;
     }
   }
-}
-
-/** Anything else an adapter (or opening it) throws is an unclassified warehouse failure, not retried blindly. */
-export function asWarehouseError(error: unknown): WarehouseError {
-  if (error instanceof WarehouseError) return error;
-  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-  return new WarehouseError(message, 'warehouse_error', false, { cause: error });
 }
 
 const MAX_DESCRIBED_ROW_ERRORS = 5;

@@ -15,7 +15,8 @@
  */
 import * as v from 'valibot';
 import { parseJsonBytes } from '../http/safe-json';
-import { ID_MAX_LENGTH, RecordSchema } from '../record';
+import { RecordSchema } from '../record';
+import { ID_MAX_LENGTH } from '../rules/limits';
 
 /** Version 2 tokens carry the read window; a version 1 token, issued before there was one, is refused like any stranger. */
 const TOKEN_VERSION = 2;

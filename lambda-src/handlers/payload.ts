@@ -4,9 +4,7 @@
  * schema in `record.ts`; this module only adds the envelope and batch rules.
  */
 import { parseRecord, type FieldError, type IngestRecord } from '../record';
-
-/** BigQuery's recommended ceiling for rows per insertAll request. */
-export const MAX_BATCH_RECORDS = 500;
+import { MAX_RECORDS_PER_INSERT } from '../rules/limits';
 
 const PAYLOAD_KEYS: ReadonlySet<string> = new Set(['data']);
 
@@ -27,8 +25,8 @@ export function parseIngestPayload(value: unknown): IngestPayloadResult {
 
   const batch = Array.isArray(data);
   const candidates: unknown[] = batch ? data : [data];
-  if (batch && (candidates.length === 0 || candidates.length > MAX_BATCH_RECORDS)) {
-    const sizeError = { field: 'data', message: `must hold between 1 and ${MAX_BATCH_RECORDS} records, got ${candidates.length}` };
+  if (batch && (candidates.length === 0 || candidates.length > MAX_RECORDS_PER_INSERT)) {
+    const sizeError = { field: 'data', message: `must hold between 1 and ${MAX_RECORDS_PER_INSERT} records, got ${candidates.length}` };
     return { ok: false, errors: [sizeError, ...envelopeErrors], rows: candidates.length };
   }
 

@@ -34,7 +34,8 @@ import { readJsonBody } from '../http/json-body';
 import type { RequestScope, RouteHandler } from '../http/router';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { RecordSchema, type FieldError } from '../record';
-import { DEFAULT_READ_WINDOW_HOURS } from '../rules/limits';
+import { HOUR_MS } from '../rules/durations';
+import { READ_WINDOW_HOURS } from '../rules/limits';
 import { ReadTooLargeError, type ReadWindow, type StoredRecord, type WarehouseRow } from '../warehouse/warehouse';
 import { idempotencyKeyOf, insertIdPrefix } from './ingest';
 import { decodePageToken, encodePageToken, type PageCursor } from './page-token';
@@ -43,8 +44,6 @@ import { storeRows, warehouseFailure, type HandlerDependencies } from './store';
 
 export const DEFAULT_PAGE_LIMIT = 100;
 export const MAX_PAGE_LIMIT = 1000;
-
-const HOUR_MS = 60 * 60 * 1000;
 
 /** The error of a read or update of an id with no version in the window; `details` says since when, and how to look further back. */
 const RECORD_NOT_FOUND_ERROR = 'Record not found';
@@ -132,7 +131,7 @@ function explicitSinceOf(parameters: Map<string, string>, now: Date): { ok: true
 
 /** Where a read window starts when the client names none. */
 function defaultSince(deps: HandlerDependencies, now: Date): Date {
-  return new Date(now.getTime() - (deps.readWindowHours ?? DEFAULT_READ_WINDOW_HOURS) * HOUR_MS);
+  return new Date(now.getTime() - (deps.readWindowHours ?? READ_WINDOW_HOURS.default) * HOUR_MS);
 }
 
 /** The read window of `GET /records/{id}` and `PUT /records/{id}`: `since`, or the default window. */

@@ -9,7 +9,8 @@ import type { RequestScope } from '../http/router';
 import type { Logger } from '../logging';
 import type { IngestRecord } from '../record';
 import type { Warehouse, WarehouseRow } from '../warehouse/warehouse';
-import { asWarehouseError, describeWarehouseFailure } from './insert-failure-log';
+import { asWarehouseError } from '../rules/warehouse-errors';
+import { describeWarehouseFailure } from './insert-failure-log';
 
 /** What the handlers need from the outside world; tests pass doubles. */
 export interface HandlerDependencies {
@@ -20,7 +21,7 @@ export interface HandlerDependencies {
   /**
    * How far back a read looks when the client names no `since`
    * (`READ_WINDOW_HOURS`).
-   * @default DEFAULT_READ_WINDOW_HOURS (records.ts)
+   * @default `READ_WINDOW_HOURS.default` (rules/limits.ts)
    */
   readWindowHours?: number;
   logger: Logger;

@@ -21,7 +21,8 @@ import { createSubscriberFunction } from '../handlers/subscriber';
 import { drainServer, installFunctionsFramework, SHUTDOWN_GRACE_MS, withGracePeriod } from '../http/framework';
 import { FUNCTION_NAMES } from '../log-events';
 import type { Logger } from '../logging';
-import { createFunctionRuntime, functionSettingsFromEnv, integerFromEnv, type FunctionSettings } from '../functions/runtime';
+import { createFunctionRuntime, functionSettingsFromEnv, type FunctionSettings } from '../functions/runtime';
+import { integerFromEnv } from '../rules/limits';
 import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
 import type { Warehouse } from '../warehouse/warehouse';
 
@@ -162,8 +163,8 @@ export function describeWarehouse(config: WarehouseConfig): string {
 async function main(): Promise<void> {
   const env = process.env;
   const settings = functionSettingsFromEnv(env);
-  const port = integerFromEnv(env, 'PORT', DEFAULT_PORT, 0, 65535);
-  const pubsubPort = integerFromEnv(env, 'PUBSUB_PORT', DEFAULT_PUBSUB_PORT, 0, 65535);
+  const port = integerFromEnv(env, { variable: 'PORT', min: 0, max: 65535, default: DEFAULT_PORT });
+  const pubsubPort = integerFromEnv(env, { variable: 'PUBSUB_PORT', min: 0, max: 65535, default: DEFAULT_PUBSUB_PORT });
   const host = env.HOST || DEFAULT_HOST;
   const warehouseConfig = warehouseConfigFromEnv(env);
   const warehouse = await openWarehouse(warehouseConfig);

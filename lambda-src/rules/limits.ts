@@ -1,9 +1,113 @@
 /**
  * Limits the runtime enforces and the constructs and stacks check at synth,
  * so a configuration that synthesizes is one the functions accept at load.
+ * A function setting is an {@link IntegerSetting}: the runtime reads it with
+ * {@link integerFromEnv}, and synth checks a value, given as a number or as
+ * the variable's text, with {@link integerProblem} and
+ * {@link integerTextProblem}; the three share one rule and one message.
  */
 
-/** How far back a read looks when the client names no `since`, in hours (`READ_WINDOW_HOURS`). */
-export const DEFAULT_READ_WINDOW_HOURS = 24;
-/** A year: a default window longer than that is surely a typo, and a read meant to reach further names its `since`. */
-export const MAX_READ_WINDOW_HOURS = 24 * 365;
+const MIB = 1024 * 1024;
+
+/** A whole-number setting of a function, read from an environment variable. */
+export interface IntegerSetting {
+  /** The environment variable the function reads it from. */
+  readonly variable: string;
+  /** Smallest value accepted. */
+  readonly min: number;
+  /** Largest value accepted. */
+  readonly max: number;
+  /**
+   * The value when the variable is unset or empty.
+   * @default none: the caller decides
+   */
+  readonly default?: number;
+}
+
+/** Records in one request or Pub/Sub message, and rows in one warehouse insert: BigQuery's recommended insertAll ceiling. */
+export const MAX_RECORDS_PER_INSERT = 500;
+
+/** Bytes of row JSON in one warehouse insert: half of BigQuery's 10 MB insertAll limit, leaving room for the client's per-row envelope. */
+export const MAX_INSERT_BYTES = 5_000_000;
+
+/**
+ * Largest request body (and decoded push data) a function accepts. A full
+ * request must fit one insert ({@link MAX_INSERT_BYTES}) with room for the
+ * insert id and timestamp added to each row.
+ */
+export const MAX_BODY_BYTES = { variable: 'MAX_BODY_BYTES', min: 1, max: 4 * MIB, default: MIB } as const satisfies IntegerSetting;
+
+/**
+ * How far back a read looks when the client names no `since`, in hours. A
+ * year at most: a default window longer than that is surely a typo, and a
+ * read meant to reach further names its `since`.
+ */
+export const READ_WINDOW_HOURS = { variable: 'READ_WINDOW_HOURS', min: 1, max: 24 * 365, default: 24 } as const satisfies IntegerSetting;
+
+/**
+ * Most bytes one BigQuery read query may bill. BigQuery bills at least
+ * 10 MiB per table a query reads, so a lower cap would refuse every read.
+ * The default, 1 GiB, is about $0.006 on demand, and room for a read window
+ * of roughly ten million short rows (see docs/reads.md).
+ */
+export const READ_MAX_BYTES_BILLED = {
+  variable: 'BIGQUERY_MAX_BYTES_BILLED',
+  min: 10 * MIB,
+  max: Number.MAX_SAFE_INTEGER,
+  default: 1024 * MIB,
+} as const satisfies IntegerSetting;
+
+/**
+ * How long the group-commit batcher holds the first queued row for company,
+ * in milliseconds; unset leaves the warehouse's own default. A linger of a
+ * minute already makes every request slow: more is surely a typo.
+ */
+export const GROUP_COMMIT_LINGER_MS = { variable: 'GROUP_COMMIT_LINGER_MS', min: 0, max: 60_000 } as const satisfies IntegerSetting;
+
+/** Every integer setting a function reads, for the checks that cover them all. */
+export const INTEGER_SETTINGS: readonly IntegerSetting[] = [MAX_BODY_BYTES, READ_WINDOW_HOURS, READ_MAX_BYTES_BILLED, GROUP_COMMIT_LINGER_MS];
+
+/** Longest record `id`, in characters (the BigQuery column's `maxLength` too). */
+export const ID_MAX_LENGTH = 256;
+/** Longest record `name`, in characters. */
+export const NAME_MAX_LENGTH = 1024;
+
+/** An inclusive range of whole numbers. */
+export interface IntegerRange {
+  readonly min: number;
+  readonly max: number;
+}
+
+const rangeRule = ({ min, max }: IntegerRange): string => `must be an integer from ${min} to ${max}`;
+
+/** Why `value` is not an integer in `range` (to follow the setting's name), or undefined when it is. */
+export function integerProblem(value: unknown, range: IntegerRange): string | undefined {
+  if (typeof value === 'number' && Number.isInteger(value) && value >= range.min && value <= range.max) return undefined;
+  return `${rangeRule(range)}, got ${JSON.stringify(value)}`;
+}
+
+/** Digits, perhaps padded with spaces: the only text a setting's variable may hold. */
+const WHOLE_NUMBER_TEXT = /^\s*\d+\s*$/;
+
+/** Why `raw`, the text of `setting`'s variable, is refused (to follow the variable's name), or undefined when it is accepted. */
+export function integerTextProblem(raw: string, setting: IntegerSetting): string | undefined {
+  const value = Number(raw);
+  if (WHOLE_NUMBER_TEXT.test(raw) && value >= setting.min && value <= setting.max) return undefined;
+  return `${rangeRule(setting)}, got ${JSON.stringify(raw)}`;
+}
+
+/**
+ * Reads `setting` from `env`: its default when the variable is unset or
+ * empty, else the number it holds. Anything else throws, naming the variable.
+ */
+export function integerFromEnv<S extends IntegerSetting>(
+  env: Readonly<Record<string, string | undefined>>,
+  setting: S,
+): S extends { readonly default: number } ? number : number | undefined;
+export function integerFromEnv(env: Readonly<Record<string, string | undefined>>, setting: IntegerSetting): number | undefined {
+  const raw = env[setting.variable];
+  if (raw === undefined || raw.trim() === '') return setting.default;
+  const problem = integerTextProblem(raw, setting);
+  if (problem !== undefined) throw new Error(`${setting.variable} ${problem}`);
+  return Number(raw);
+}

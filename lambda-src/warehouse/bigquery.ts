@@ -21,6 +21,8 @@
 import type { BigQuery, BigQueryTimestamp, Query } from '@google-cloud/bigquery';
 import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
+import { integerProblem, READ_MAX_BYTES_BILLED } from '../rules/limits';
+import { asWarehouseError } from '../rules/warehouse-errors';
 import { createRestClient, type RestClient } from './bigquery-rest';
 import { columnValue, type ColumnValue } from './columns';
 import { READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
@@ -41,14 +43,6 @@ export const GOOGLE_BIGQUERY_ENDPOINT = 'https://bigquery.googleapis.com';
 const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
-/**
- * 1 GiB: about $0.006 at on-demand prices, and room for a read window of
- * roughly ten million short rows (see docs/reads.md).
- */
-export const DEFAULT_MAX_BYTES_BILLED = 1024 ** 3;
-/** BigQuery bills at least 10 MB per table a query reads; a lower cap would refuse every read. */
-export const MIN_MAX_BYTES_BILLED = 10 * 1024 * 1024;
-
 export interface BigQueryWarehouseOptions {
   /** Project that owns the dataset. */
   projectId: string;
@@ -168,35 +162,26 @@ const BYTES_BILLED_LIMIT_EXCEEDED = 'bytesBilledLimitExceeded';
 /** Google error reasons that mean "later", whatever the status code. */
 const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'rateLimitExceeded', 'userRateLimitExceeded']);
 
-const MAX_DETAIL_LENGTH = 300;
-
-function shorten(text: string): string {
-  const line = text.split('\n', 1)[0]!;
-  return line.length > MAX_DETAIL_LENGTH ? `${line.slice(0, MAX_DETAIL_LENGTH)}…` : line;
-}
-
 type Operation = 'insertAll' | 'query';
 
 /** What the client throws when `jobs.query` answers `jobComplete: false` and a `timeoutMs` was given. */
 const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
 
 /**
- * Classifies a failed call: an HTTP status (ours or the client library's
- * `code`), a network error code, or our deadline. The client's error objects
- * carry the HTTP exchange, request headers (a bearer token) included, so
- * errors are never attached as `cause`: only status, reason and message are
- * kept.
+ * The failures of a call this adapter recognises (`message` is the error's
+ * `failureText`): an HTTP status (ours or the client library's `code`), a
+ * network error code, or our deadline. Only status, reason and message are
+ * kept: the client's error objects carry the HTTP exchange, request headers
+ * (a bearer token) included.
  */
-function classify(error: unknown, timeoutMs: number, operation: Operation): WarehouseError {
-  if (error instanceof WarehouseError) return error;
+function classify(error: unknown, message: string, timeoutMs: number, operation: Operation): WarehouseError | undefined {
   if (error instanceof DeadlineExceeded) {
     return new WarehouseError(`BigQuery ${operation} did not answer within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }
   if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
     return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }
-  const details = (error ?? {}) as { code?: unknown; message?: unknown; errors?: { reason?: unknown }[] };
-  const message = shorten(typeof details.message === 'string' ? details.message : String(error));
+  const details = (error ?? {}) as { code?: unknown; errors?: { reason?: unknown }[] };
   if (typeof details.code === 'number') {
     const status = details.code;
     const reasons = (details.errors ?? []).map((entry) => entry.reason).filter((reason): reason is string => typeof reason === 'string');
@@ -212,8 +197,12 @@ function classify(error: unknown, timeoutMs: number, operation: Operation): Ware
   if (typeof details.code === 'string' && TRANSIENT_NETWORK_CODES.has(details.code)) {
     return new WarehouseError(`BigQuery ${operation} failed: ${details.code}`, 'warehouse_unavailable', true);
   }
-  const name = error instanceof Error ? error.name : 'Error';
-  return new WarehouseError(`BigQuery ${operation} failed: ${name}: ${message}`, 'warehouse_error', false);
+  return undefined;
+}
+
+/** A failed call as the port's error. */
+function failure(error: unknown, timeoutMs: number, operation: Operation): WarehouseError {
+  return asWarehouseError(error, { operation: `BigQuery ${operation}`, classify: (cause, text) => classify(cause, text, timeoutMs, operation) });
 }
 
 /** Reads always send every parameter with its type, so nothing depends on the client inferring one. */
@@ -256,9 +245,10 @@ export class BigQueryWarehouse implements Warehouse {
     if (!Number.isFinite(this.requestTimeoutMs) || this.requestTimeoutMs <= 0) {
       throw new Error(`requestTimeoutMs must be a positive number, got ${options.requestTimeoutMs}`);
     }
-    this.maxBytesBilled = options.maxBytesBilled ?? DEFAULT_MAX_BYTES_BILLED;
-    if (!Number.isSafeInteger(this.maxBytesBilled) || this.maxBytesBilled < MIN_MAX_BYTES_BILLED) {
-      throw new Error(`maxBytesBilled must be an integer of at least ${MIN_MAX_BYTES_BILLED}, got ${options.maxBytesBilled}`);
+    this.maxBytesBilled = options.maxBytesBilled ?? READ_MAX_BYTES_BILLED.default;
+    const problem = integerProblem(this.maxBytesBilled, READ_MAX_BYTES_BILLED);
+    if (problem !== undefined) {
+      throw new Error(`maxBytesBilled ${problem}`);
     }
     const table = quotedTableName(options.projectId, options.dataset, options.table);
     this.latestByIdSql = latestByIdQuery(table, namedParameter);
@@ -312,7 +302,7 @@ export class BigQueryWarehouse implements Warehouse {
         this.requestTimeoutMs,
       )) as InsertAllAnswer;
     } catch (error) {
-      throw classify(error, this.requestTimeoutMs, 'insertAll');
+      throw failure(error, this.requestTimeoutMs, 'insertAll');
     }
     if (answer.insertErrors !== undefined && answer.insertErrors.length > 0) throw new RowsRejectedError(rowErrors(answer.insertErrors));
   }
@@ -350,7 +340,7 @@ export class BigQueryWarehouse implements Warehouse {
       const [rows] = await withDeadline(async () => (await this.bigQuery()).query(request, { timeoutMs: this.requestTimeoutMs }), this.requestTimeoutMs);
       return rows;
     } catch (error) {
-      throw classify(error, this.requestTimeoutMs, 'query');
+      throw failure(error, this.requestTimeoutMs, 'query');
     }
   }
 

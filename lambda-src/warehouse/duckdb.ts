@@ -42,6 +42,7 @@ import {
   storedRecordOf,
   UPDATED_AT_COLUMN,
 } from './latest-view';
+import { asWarehouseError, failureText } from '../rules/warehouse-errors';
 import {
   RowsRejectedError,
   WarehouseError,
@@ -143,25 +144,16 @@ const INSERT_SKIPPING_REPEATS_SQL = `${INSERT_NEW_SQL} ON CONFLICT (${quote(INSE
  */
 const REPEATED_INSERT_ID = /^Constraint Error: .*duplicate key/i;
 
-const MAX_MESSAGE_LENGTH = 300;
-
-function duckDbMessage(error: unknown): string {
-  // Not `instanceof Error`: the native binding's errors may come from another realm (e.g. under jest).
-  const candidate = (error as { message?: unknown } | null)?.message;
-  const message = typeof candidate === 'string' ? candidate : String(error);
-  const firstLine = message.split('\n', 1)[0]!;
-  return firstLine.length > MAX_MESSAGE_LENGTH ? `${firstLine.slice(0, MAX_MESSAGE_LENGTH)}…` : firstLine;
-}
-
 /** DuckDB prefixes messages with its exception type; these can pass (disk, memory, a concurrent writer). */
 const TRANSIENT_ERROR = /^(IO|Out of Memory|TransactionContext|Interrupt) Error/;
 
-function asWarehouseError(error: unknown, action: string): WarehouseError {
-  if (error instanceof WarehouseError) return error;
-  const message = duckDbMessage(error);
-  return TRANSIENT_ERROR.test(message)
-    ? new WarehouseError(`DuckDB ${action} failed: ${message}`, 'warehouse_unavailable', true)
-    : new WarehouseError(`DuckDB ${action} failed: ${message}`, 'warehouse_error', false);
+/** A DuckDB failure as the port's error: the transient exception types are retryable, the rest unclassified. */
+function duckDbFailure(error: unknown, action: string): WarehouseError {
+  const operation = `DuckDB ${action}`;
+  return asWarehouseError(error, {
+    operation,
+    classify: (_, text) => (TRANSIENT_ERROR.test(text) ? new WarehouseError(`${operation} failed: ${text}`, 'warehouse_unavailable', true) : undefined),
+  });
 }
 
 /** Why a row cannot be stored, in the words of the record schema; undefined when it can. */
@@ -263,7 +255,7 @@ class SharedDatabase {
       try {
         await run(this.statements.insertNew);
       } catch (error) {
-        if (!REPEATED_INSERT_ID.test(duckDbMessage(error))) throw error;
+        if (!REPEATED_INSERT_ID.test(failureText(error))) throw error;
         await run(this.statements.insertSkippingRepeats);
       }
     });
@@ -354,7 +346,7 @@ export class DuckDbWarehouse implements Warehouse {
     try {
       return new DuckDbWarehouse(file, await acquire(file));
     } catch (error) {
-      throw asWarehouseError(error, `open of ${file}`);
+      throw duckDbFailure(error, `open of ${file}`);
     }
   }
 
@@ -366,7 +358,7 @@ export class DuckDbWarehouse implements Warehouse {
     try {
       await this.database.insert(rows);
     } catch (error) {
-      throw asWarehouseError(error, 'insert');
+      throw duckDbFailure(error, 'insert');
     }
   }
 
@@ -375,7 +367,7 @@ export class DuckDbWarehouse implements Warehouse {
     try {
       return await this.database.getLatest(id, window);
     } catch (error) {
-      throw asWarehouseError(error, 'read');
+      throw duckDbFailure(error, 'read');
     }
   }
 
@@ -384,7 +376,7 @@ export class DuckDbWarehouse implements Warehouse {
     try {
       return await this.database.listLatest(options);
     } catch (error) {
-      throw asWarehouseError(error, 'read');
+      throw duckDbFailure(error, 'read');
     }
   }
 

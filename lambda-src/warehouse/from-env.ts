@@ -11,7 +11,9 @@
  *
  * An empty variable counts as unset. A bad value is an error naming the variable.
  */
-import { BigQueryWarehouse, DEFAULT_MAX_BYTES_BILLED, MIN_MAX_BYTES_BILLED, emulatorEndpointFromEnv } from './bigquery';
+import { integerFromEnv, READ_MAX_BYTES_BILLED } from '../rules/limits';
+import { DATASET_ID, nameProblem, PROJECT_ID, TABLE_ID } from '../rules/naming';
+import { BigQueryWarehouse, emulatorEndpointFromEnv } from './bigquery';
 import type { Warehouse } from './warehouse';
 
 export const DEFAULT_DUCKDB_PATH = '.data/warehouse.duckdb';
@@ -45,20 +47,8 @@ function variable(env: Env, name: string): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
 }
 
-// https://cloud.google.com/resource-manager/docs/creating-managing-projects: 6-30 lowercase letters, digits and
-// hyphens, starting with a letter, not ending with a hyphen; legacy domain-scoped ids carry an `example.com:` prefix.
-const PROJECT_ID = /^(?:[a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$/;
-// https://cloud.google.com/bigquery/docs/datasets#dataset-naming: letters, digits, underscores; at most 1024 characters.
-const DATASET_ID = /^[A-Za-z0-9_]{1,1024}$/;
-// https://cloud.google.com/bigquery/docs/tables#table_naming: Unicode letters, marks, digits, connectors (e.g. `_`),
-// dashes and spaces; at most 1024 UTF-8 bytes.
-const TABLE_ID = /^[\p{L}\p{M}\p{N}\p{Pc}\p{Pd}\p{Zs}]+$/u;
-const TABLE_ID_MAX_BYTES = 1024;
-const TABLE_ID_RULE = 'must be at most 1024 bytes of letters, marks, digits, underscores, dashes or spaces';
-const isTableId = (value: string) => TABLE_ID.test(value) && Buffer.byteLength(value) <= TABLE_ID_MAX_BYTES;
-
-function checked(name: string, value: string, valid: boolean, rule: string): string {
-  if (!valid) throw new Error(`${name} ${rule}, got ${JSON.stringify(value)}`);
+function checked(name: string, value: string, problem: string | undefined): string {
+  if (problem !== undefined) throw new Error(`${name} ${problem}`);
   return value;
 }
 
@@ -67,25 +57,12 @@ function bigQueryConfig(env: Env): BigQueryWarehouseConfig {
   if (project === undefined) throw new Error('GOOGLE_CLOUD_PROJECT is required when WAREHOUSE=bigquery');
   const dataset = variable(env, 'BIGQUERY_DATASET') ?? DEFAULT_BIGQUERY_DATASET;
   const table = variable(env, 'BIGQUERY_TABLE') ?? DEFAULT_BIGQUERY_TABLE;
-  const maxBytesBilled = variable(env, 'BIGQUERY_MAX_BYTES_BILLED') ?? String(DEFAULT_MAX_BYTES_BILLED);
   const config: BigQueryWarehouseConfig = {
     kind: 'bigquery',
-    projectId: checked(
-      'GOOGLE_CLOUD_PROJECT',
-      project,
-      PROJECT_ID.test(project),
-      'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter)',
-    ),
-    dataset: checked('BIGQUERY_DATASET', dataset, DATASET_ID.test(dataset), 'must be 1-1024 letters, digits or underscores'),
-    table: checked('BIGQUERY_TABLE', table, isTableId(table), TABLE_ID_RULE),
-    maxBytesBilled: Number(
-      checked(
-        'BIGQUERY_MAX_BYTES_BILLED',
-        maxBytesBilled,
-        /^\d+$/.test(maxBytesBilled) && Number(maxBytesBilled) >= MIN_MAX_BYTES_BILLED && Number.isSafeInteger(Number(maxBytesBilled)),
-        `must be a whole number of bytes from ${MIN_MAX_BYTES_BILLED} (BigQuery's 10 MiB minimum per query) to ${Number.MAX_SAFE_INTEGER}`,
-      ),
-    ),
+    projectId: checked('GOOGLE_CLOUD_PROJECT', project, nameProblem(project, PROJECT_ID)),
+    dataset: checked('BIGQUERY_DATASET', dataset, nameProblem(dataset, DATASET_ID)),
+    table: checked('BIGQUERY_TABLE', table, nameProblem(table, TABLE_ID)),
+    maxBytesBilled: integerFromEnv(env, READ_MAX_BYTES_BILLED),
   };
   const apiEndpoint = emulatorEndpointFromEnv(env);
   return apiEndpoint === undefined ? config : { ...config, apiEndpoint };

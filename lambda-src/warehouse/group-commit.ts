@@ -14,6 +14,7 @@
  * the inner adapter must not re-send on its own (the BigQuery adapter posts
  * each insertAll once), so a re-send is never hidden from the retry budget.
  */
+import { MAX_INSERT_BYTES, MAX_RECORDS_PER_INSERT } from '../rules/limits';
 import { jsonByteLength } from './json-size';
 import { requirePositiveInteger } from './options';
 import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
@@ -27,13 +28,13 @@ export interface GroupCommitOptions {
    * Most rows sent in one inner insert. One request is never split across
    * inserts, so a request with more rows than this is refused; keep it at
    * least the largest request the handlers accept.
-   * @default 500 (BigQuery's recommended insertAll size, and the API's per-request record limit)
+   * @default `MAX_RECORDS_PER_INSERT` (BigQuery's recommended insertAll size, and the API's per-request record limit)
    */
   maxBatchRows?: number;
   /**
    * Most bytes (UTF-8 length of the rows' JSON) sent in one inner insert.
    * A request larger than this is refused.
-   * @default 5_000_000 (half of BigQuery's 10 MB insertAll request limit, leaving room for the client's per-row envelope)
+   * @default `MAX_INSERT_BYTES` (half of BigQuery's 10 MB insertAll request limit)
    */
   maxBatchBytes?: number;
   /**
@@ -72,8 +73,8 @@ export interface GroupCommitOptions {
 }
 
 export const GROUP_COMMIT_DEFAULTS: Readonly<Required<GroupCommitOptions>> = {
-  maxBatchRows: 500,
-  maxBatchBytes: 5_000_000,
+  maxBatchRows: MAX_RECORDS_PER_INSERT,
+  maxBatchBytes: MAX_INSERT_BYTES,
   lingerMs: 2,
   maxInFlightBatches: 4,
   maxQueuedRows: 5000,

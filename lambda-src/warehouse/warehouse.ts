@@ -65,52 +65,11 @@ export interface Warehouse {
   close(): Promise<void>;
 }
 
-/**
- * Failure classes, stable strings: they appear in logs as `errorClass` and
- * log-based metrics and alerts filter on them.
- */
-export type WarehouseErrorClass =
-  | 'warehouse_unavailable' // connection refused, 5xx, timeout: a retry may succeed
-  | 'warehouse_rejected_rows' // per-row insertErrors: the data was refused
-  | 'warehouse_overloaded' // the group-commit queue is full: shed load now, a retry may succeed
-  | 'warehouse_error'; // anything else
-
-export class WarehouseError extends Error {
-  constructor(
-    message: string,
-    readonly errorClass: WarehouseErrorClass,
-    /** True when the same insert may succeed later (answer 503 / nack). */
-    readonly retryable: boolean,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'WarehouseError';
-  }
-}
-
-/** One refused row of a batch, by its index in the `insert` call. */
-export interface RowError {
-  index: number;
-  reason: string;
-  message: string;
-}
-
-/** The warehouse refused some rows of a batch (BigQuery `insertErrors`). */
-export class RowsRejectedError extends WarehouseError {
-  constructor(readonly rowErrors: readonly RowError[], options?: { cause?: unknown }) {
-    super(`warehouse rejected ${rowErrors.length} row(s)`, 'warehouse_rejected_rows', false, options);
-    this.name = 'RowsRejectedError';
-  }
-}
-
-/**
- * The warehouse refused a read because its window holds more data than one
- * read may scan (BigQuery's `maximumBytesBilled`): a later `since` makes it
- * fit, so it is the caller's to narrow, not a failure of ours.
- */
-export class ReadTooLargeError extends WarehouseError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, 'warehouse_error', false, options);
-    this.name = 'ReadTooLargeError';
-  }
-}
+/** How the port fails: with the classes the handlers answer by and the alerts count. */
+export {
+  ReadTooLargeError,
+  RowsRejectedError,
+  WarehouseError,
+  type RowError,
+  type WarehouseErrorClass,
+} from '../rules/warehouse-errors';

@@ -67,6 +67,6 @@ describe('FunctionSourceBucket with every prop', () => {
 describe('FunctionSourceBucket validation', () => {
   it('refuses a name Cloud Storage would refuse', () => {
     const { stack } = synthesize((s) => new FunctionSourceBucket(s, 'b', { location: 'US', bucketName: 'Bad_Name!' }));
-    expect(validationErrors(stack)).toEqual([expect.stringMatching(/^bucketName: must be 3-63/)]);
+    expect(validationErrors(stack)).toEqual([expect.stringMatching(/^bucketName: must be a bucket name \(3-63 .*, got "Bad_Name!"$/)]);
   });
 });

@@ -132,7 +132,7 @@ describe('Grafana dashboard', () => {
   });
 
   test('refuses values it could not put in the file', () => {
-    expect(() => buildGrafanaDashboard({ ...PIPELINE, namePrefix: 'Ingest Prod' })).toThrow(/buildGrafanaDashboard: namePrefix "Ingest Prod"/);
+    expect(() => buildGrafanaDashboard({ ...PIPELINE, namePrefix: 'Ingest Prod' })).toThrow(/^buildGrafanaDashboard: namePrefix: must be 2-32 lowercase letters.*, got "Ingest Prod"$/);
   });
 });
 

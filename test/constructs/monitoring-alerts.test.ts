@@ -5,13 +5,21 @@ import { LoggingMetric } from '@cdktf/provider-google/lib/logging-metric';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import { MonitoringSlo } from '@cdktf/provider-google/lib/monitoring-slo';
 import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
-import { Fn, TerraformStack, Testing } from 'cdktf';
+import { Fn, TerraformStack, TerraformVariable, Testing } from 'cdktf';
 import { grafanaDashboardJson, grafanaProvisioningYaml } from '../../constructs/grafana-dashboard';
 import { GRAFANA_DASHBOARDS_MOUNT, MonitoringAlerts, type MonitoringAlertsProps } from '../../constructs/monitoring-alerts';
-import { notificationChannelErrors, notificationChannelIdErrors } from '../../constructs/monitoring-channels';
-import { AVAILABILITY_SLO, BURN_RATE_RULES, INSERT_ERROR_ALERT, LATENCY_ALERT, LOG_METRIC_PROPAGATION_SECONDS } from '../../constructs/monitoring-policy';
+import { notificationChannelIdProblems, notificationChannelProblems } from '../../constructs/monitoring-channels';
+import {
+  AVAILABILITY_SLO,
+  BURN_RATE_RULES,
+  INSERT_ERROR_ALERT,
+  LATENCY_ALERT,
+  LOG_METRIC_PROPAGATION_SECONDS,
+  MAX_BURN_RATE_LOOKBACK_SECONDS,
+} from '../../constructs/monitoring-policy';
 import { INSERT_FAILED_EVENT, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
+import { validationErrors } from '../support/synth';
 
 Testing.setupJest();
 
@@ -39,7 +47,7 @@ function newStack(id: string): TerraformStack {
 
 // One full synth for the whole file: it yields the stack JSON and the Grafana files.
 const stack = newStack('dev');
-const monitoring = new MonitoringAlerts(stack, 'Monitoring', PROPS);
+const monitoring = new MonitoringAlerts(stack, 'monitoring', PROPS);
 const outdir = Testing.fullSynth(stack);
 const synthText = fs.readFileSync(path.join(outdir, 'stacks', 'dev', 'cdk.tf.json'), 'utf8');
 const synth: Json = JSON.parse(synthText);
@@ -161,7 +169,7 @@ describe('MonitoringAlerts alert policies', () => {
   });
 
   test('every policy on a log-based metric is created after the metric and after a one-time propagation wait', () => {
-    const [waitId, wait] = Object.entries(synth.resource.time_sleep as Record<string, Json>).find(([id]) => id.startsWith('Monitoring_LogMetricPropagation'))!;
+    const [waitId, wait] = Object.entries(synth.resource.time_sleep as Record<string, Json>).find(([id]) => id.startsWith('monitoring_LogMetricPropagation'))!;
     expect(wait.create_duration).toBe(`${LOG_METRIC_PROPAGATION_SECONDS}s`);
     const metricIds = Object.fromEntries(Object.entries(synth.resource.google_logging_metric as Record<string, Json>).map(([id, m]) => [m.name, id]));
     expect(wait.triggers).toEqual({
@@ -192,8 +200,8 @@ describe('MonitoringAlerts alert policies', () => {
       { alignment_period: '600s', per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_SUM' },
     ]);
     expect(insertErrors.depends_on).toEqual([
-      expect.stringMatching(/^google_logging_metric\.Monitoring_InsertErrorsMetric/),
-      expect.stringMatching(/^time_sleep\.Monitoring_LogMetricPropagation/),
+      expect.stringMatching(/^google_logging_metric\.monitoring_InsertErrorsMetric/),
+      expect.stringMatching(/^time_sleep\.monitoring_LogMetricPropagation/),
     ]);
     expect(insertErrors.documentation.links[0].url).toContain(encodeURIComponent(`jsonPayload.event="${INSERT_FAILED_EVENT}"`));
   });
@@ -230,7 +238,7 @@ describe('MonitoringAlerts alert policies', () => {
     expect(slow.documentation.content).toContain('24 h');
     const lookbacks = [...synthText.matchAll(/select_slo_burn_rate\(\\"[^"\\]+\\", \\"(\d+)s\\"\)/g)].map((m) => Number(m[1]));
     expect(lookbacks.sort((a, b) => a - b)).toEqual([300, 1800, 3600, 3600, 21600]);
-    expect(Math.max(...lookbacks)).toBeLessThanOrEqual(24 * 3600);
+    expect(Math.max(...lookbacks)).toBeLessThanOrEqual(MAX_BURN_RATE_LOOKBACK_SECONDS);
   });
 
   test('the SLO name in the burn-rate filters is the one the SLO resources define', () => {
@@ -282,7 +290,7 @@ describe('MonitoringAlerts notification channels', () => {
 
   test('config errors name the field', () => {
     expect(
-      notificationChannelErrors([
+      notificationChannelProblems([
         { type: 'email', address: 'not-an-address' },
         { type: 'slack', channelName: 'Bad Channel', authTokenSecret: { secret: 'ok' } },
         { type: 'pagerduty', serviceKeySecret: { secret: 'key', version: 'newest' } },
@@ -291,34 +299,47 @@ describe('MonitoringAlerts notification channels', () => {
         { type: 'email', address: 'a@b.io' },
       ]),
     ).toEqual([
-      'notificationChannels[0].address "not-an-address" is not an e-mail address',
-      'notificationChannels[1].channelName "Bad Channel" is not a Slack channel name like #ingest-alerts',
-      'notificationChannels[2].serviceKeySecret.version "newest" is not "latest" or a version number',
-      'notificationChannels[3].type "sms" is not one of email, slack, pagerduty',
-      'notificationChannels[5] repeats notificationChannels[4]',
+      { prop: 'notificationChannels[0].address', message: '"not-an-address" is not an e-mail address' },
+      { prop: 'notificationChannels[1].channelName', message: '"Bad Channel" is not a Slack channel name like #ingest-alerts' },
+      { prop: 'notificationChannels[2].serviceKeySecret.version', message: '"newest" is not "latest" or a version number' },
+      { prop: 'notificationChannels[3].type', message: '"sms" is not one of email, slack, pagerduty' },
+      { prop: 'notificationChannels[5]', message: 'repeats notificationChannels[4]' },
     ]);
-    expect(notificationChannelErrors([{ type: 'slack', channelName: '#x' } as never])).toEqual([
-      'notificationChannels[0].authTokenSecret.secret is required: the Secret Manager secret that holds the credential (never the credential itself)',
+    expect(notificationChannelProblems([{ type: 'slack', channelName: '#x' } as never])).toEqual([
+      {
+        prop: 'notificationChannels[0].authTokenSecret.secret',
+        message: 'is required: the Secret Manager secret that holds the credential (never the credential itself)',
+      },
     ]);
   });
 
   test.each(['oncall@example.com', 'oncall@alerts.example.org', 'ops@EXAMPLE.NET', 'a@b.example', 'a@team.test', 'a@x.invalid', 'a@localhost.localhost'])(
     'refuses %s: a reserved domain where no page is ever read',
     (address) => {
-      expect(notificationChannelErrors([{ type: 'email', address }])).toEqual([
-        expect.stringMatching(new RegExp(`^notificationChannels\\[0\\]\\.address "${address.replace(/\./g, '\\.')}" is at .+, a domain reserved for examples where no mail is ever delivered$`)),
+      expect(notificationChannelProblems([{ type: 'email', address }])).toEqual([
+        {
+          prop: 'notificationChannels[0].address',
+          message: expect.stringMatching(new RegExp(`^"${address.replace(/\./g, '\\.')}" is at .+, a domain reserved for examples where no mail is ever delivered$`)),
+        },
       ]);
     },
   );
 
   test.each(['oncall@example.co', 'oncall@myexample.com', 'pager@test-team.io'])('accepts %s, which only resembles a reserved domain', (address) => {
-    expect(notificationChannelErrors([{ type: 'email', address }])).toEqual([]);
+    expect(notificationChannelProblems([{ type: 'email', address }])).toEqual([]);
   });
 
   test('existing channels are referenced by id or full name, and nothing else', () => {
-    expect(notificationChannelIdErrors(['123', 'projects/acme-shared/notificationChannels/42', 'slack-alerts', '123'])).toEqual([
-      'notificationChannelIds[2] "slack-alerts" is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>',
-      'notificationChannelIds[3] repeats notificationChannelIds[0]',
+    expect(notificationChannelIdProblems(['123', 'projects/acme-shared/notificationChannels/42', 'slack-alerts', 'projects/Not A Project/notificationChannels/7', '123'])).toEqual([
+      {
+        prop: 'notificationChannelIds[2]',
+        message: '"slack-alerts" is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>',
+      },
+      {
+        prop: 'notificationChannelIds[3]',
+        message: '"projects/Not A Project/notificationChannels/7" is not a notification channel id (digits) or projects/<project>/notificationChannels/<id>',
+      },
+      { prop: 'notificationChannelIds[4]', message: 'repeats notificationChannelIds[0]' },
     ]);
   });
 });
@@ -372,7 +393,7 @@ describe('MonitoringAlerts Grafana output', () => {
 
   test('building the constructs or rendering the stack JSON writes nothing', () => {
     const quietStack = newStack('quiet');
-    new MonitoringAlerts(quietStack, 'Monitoring', PIPELINE);
+    new MonitoringAlerts(quietStack, 'monitoring', PIPELINE);
     Testing.synth(quietStack);
     const appOutdir = (quietStack.node.scope as unknown as { outdir: string }).outdir;
     expect(fs.existsSync(path.join(appOutdir, 'grafana'))).toBe(false);
@@ -380,43 +401,65 @@ describe('MonitoringAlerts Grafana output', () => {
 
   test('grafanaDashboard: false writes no Grafana file', () => {
     const offStack = newStack('off');
-    const off = new MonitoringAlerts(offStack, 'Monitoring', { ...PIPELINE, grafanaDashboard: false });
+    const off = new MonitoringAlerts(offStack, 'monitoring', { ...PIPELINE, grafanaDashboard: false });
     expect(off.grafanaDashboardFile).toBeUndefined();
     expect(fs.existsSync(path.join(Testing.fullSynth(offStack), 'grafana'))).toBe(false);
   });
 });
 
 describe('MonitoringAlerts props validation', () => {
-  const build = (props: Partial<MonitoringAlertsProps>, stackId = 'validation') =>
-    new MonitoringAlerts(newStack(stackId), 'Monitoring', { ...PIPELINE, ...props } as MonitoringAlertsProps);
+  const problemsOf = (props: Partial<MonitoringAlertsProps>, stackId = 'validation'): string[] => {
+    const stack = newStack(stackId);
+    new MonitoringAlerts(stack, 'monitoring', { ...PIPELINE, ...props } as MonitoringAlertsProps);
+    return validationErrors(stack);
+  };
 
   test.each([
-    [{ apiServiceName: 'Ingest_API' }, /apiServiceName "Ingest_API" is not a Cloud Run service name/],
-    [{ deadLetterSubscriptionId: 'projects/p/subscriptions/dlq' }, /deadLetterSubscriptionId .* is not a Pub\/Sub subscription id/],
-    [{ project: 'X' }, /project "X" is not a Google Cloud project id/],
-    [{ subscriberServiceName: PIPELINE.apiServiceName }, /must name two services/],
-    [{ apiServiceName: Fn.lower('ingest-dev-api') }, /apiServiceName must be a plain string, not a Terraform reference/],
-    [{ notificationChannels: [{ type: 'email', address: 'nobody' }] }, /notificationChannels\[0\]\.address "nobody" is not an e-mail address/],
+    [{ apiServiceName: 'Ingest_API' }, /^apiServiceName: must be 1-63 lowercase letters, digits or hyphens, .*, got "Ingest_API"$/],
+    [{ deadLetterSubscriptionId: 'projects/p/subscriptions/dlq' }, /^deadLetterSubscriptionId: must be a Pub\/Sub subscription name .*, not its projects\/… id/],
+    [{ project: 'X' }, /^project: must be a Google Cloud project id .*, got "X"$/],
+    [{ subscriberServiceName: PIPELINE.apiServiceName }, /^subscriberServiceName: must name another service than apiServiceName/],
+    [{ apiServiceName: Fn.lower('ingest-dev-api') }, /^apiServiceName: must be a plain string, not a Terraform reference: the Grafana dashboard file is written at synth/],
+    [{ notificationChannels: [{ type: 'email', address: 'nobody' }] }, /^notificationChannels\[0\]\.address: "nobody" is not an e-mail address$/],
     [{ notificationChannels: [{ type: 'email', address: 'ingest-oncall@example.com' }] }, /"ingest-oncall@example\.com" is at example\.com, a domain reserved/],
-    [{ notificationChannelIds: ['#ingest-alerts'] }, /notificationChannelIds\[0\] "#ingest-alerts" is not a notification channel id/],
-    [{ userLabels: { Team: 'x' } }, /userLabels\.Team="x" is not a valid Google Cloud label/],
-  ])('refuses %j', (props, message) => {
-    expect(() => build(props as Partial<MonitoringAlertsProps>)).toThrow(message);
+    [{ notificationChannelIds: ['#ingest-alerts'] }, /^notificationChannelIds\[0\]: "#ingest-alerts" is not a notification channel id/],
+    [{ userLabels: { Team: 'x' } }, /^userLabels\.Team: label keys are 1-63 lowercase letters/],
+  ])('refuses %j in one line naming the prop', (props, message) => {
+    expect(problemsOf(props as Partial<MonitoringAlertsProps>)).toEqual([expect.stringMatching(message)]);
+  });
+
+  test('reports every problem of one construct together', () => {
+    expect(problemsOf({ project: 'X', userLabels: { Team: 'x' }, notificationChannelIds: ['#ingest-alerts'] })).toHaveLength(3);
+  });
+
+  test('takes Terraform references for the pipeline when it writes no Grafana file', () => {
+    const stack = newStack('references');
+    const project = new TerraformVariable(stack, 'project', { type: 'string' });
+    const service = new TerraformVariable(stack, 'api-service', { type: 'string' });
+    new MonitoringAlerts(stack, 'monitoring', { ...PIPELINE, project: project.stringValue, apiServiceName: service.stringValue, grafanaDashboard: false });
+    expect(validationErrors(stack)).toEqual([]);
+    const synthesized = JSON.parse(Testing.synth(stack));
+    const latencyPolicy = (Object.values(synthesized.resource.google_monitoring_alert_policy) as Json[]).find((p) => p.display_name.includes('latency'))!;
+    expect(latencyPolicy.project).toBe('${var.project}');
+    expect(latencyPolicy.conditions[0].condition_threshold.filter).toContain('metric.type="logging.googleapis.com/user/ingest-dev/ingest_latency_ms"');
+    expect(latencyPolicy.documentation.content).toContain('`${var.api-service}`');
+    expect(latencyPolicy.documentation.links[0].url).toBe('https://console.cloud.google.com/logs/query?project=${var.project}');
   });
 
   test('refuses a stack id that cannot name the Grafana file', () => {
-    expect(() => build({}, 'dev.v2')).toThrow(/stack id "dev\.v2" names the Grafana file/);
+    expect(problemsOf({}, 'dev.v2')).toEqual([expect.stringMatching(/^grafanaDashboard: the stack id "dev\.v2" names the Grafana file/)]);
   });
 
   test('refuses a second Grafana writer in the same stack', () => {
     const twice = newStack('twice');
-    new MonitoringAlerts(twice, 'First', PIPELINE);
-    expect(() => new MonitoringAlerts(twice, 'Second', { ...PIPELINE, namePrefix: 'ingest-dev2' })).toThrow(/already writes the Grafana dashboard/);
+    new MonitoringAlerts(twice, 'first', PIPELINE);
+    new MonitoringAlerts(twice, 'second', { ...PIPELINE, namePrefix: 'ingest-dev2' });
+    expect(validationErrors(twice)).toEqual([expect.stringMatching(/^grafanaDashboard: twice\/first already writes the Grafana dashboard/)]);
   });
 
   test('synthesis is deterministic', () => {
     const again = newStack('dev');
-    new MonitoringAlerts(again, 'Monitoring', PROPS);
+    new MonitoringAlerts(again, 'monitoring', PROPS);
     expect(Testing.synth(again)).toBe(matcherSynth);
   });
 });

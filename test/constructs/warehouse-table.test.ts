@@ -151,7 +151,7 @@ describe('WarehouseTable validation', () => {
     const errors = validationErrors(stack);
     expect(errors).toEqual(
       expect.arrayContaining([
-        expect.stringMatching(/^datasetId: must be 1-1024 letters, digits or underscores, got 'bad-dataset'/),
+        'datasetId: must be 1-1024 letters, digits or underscores, got "bad-dataset"',
         'latestViewId: must differ from tableId',
         expect.stringMatching(/^partitionExpirationDays: must be an integer from 1/),
         expect.stringMatching(/^labels\.Team: label keys/),

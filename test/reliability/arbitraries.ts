@@ -9,7 +9,7 @@
  * is valid is stored, exactly once and as sent.
  */
 import fc from 'fast-check';
-import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../lambda-src/record';
+import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../lambda-src/rules/limits';
 import { MAX_BATCH, type FuzzRequest } from './oracle';
 
 const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));

@@ -3,8 +3,7 @@
  * with the 4xx it must get. `corpus.test.ts` sends them; the README quotes
  * their number.
  */
-import { MAX_BATCH_RECORDS } from '../../lambda-src/handlers/payload';
-import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../lambda-src/record';
+import { ID_MAX_LENGTH, MAX_RECORDS_PER_INSERT, NAME_MAX_LENGTH } from '../../lambda-src/rules/limits';
 import { MAX_BODY_BYTES } from './functions';
 import { pushDelivery, SEED_BODY, type RawRequest } from './http-client';
 
@@ -104,7 +103,7 @@ export const CORPUS: readonly CorpusCase[] = [
   // Size limits.
   api(`body over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),
   api('batch of 0', batch(0)),
-  api(`batch of ${MAX_BATCH_RECORDS + 1}`, batch(MAX_BATCH_RECORDS + 1)),
+  api(`batch of ${MAX_RECORDS_PER_INSERT + 1}`, batch(MAX_RECORDS_PER_INSERT + 1)),
   api('one bad record inside a batch of 3', JSON.stringify({ data: [RECORD, { ...RECORD, id: '124', value: 'x' }, { ...RECORD, id: '125' }] })),
   // Content types, encodings, headers.
   api('text/plain', JSON.stringify({ data: RECORD }), 415, { 'Content-Type': 'text/plain' }),
@@ -150,7 +149,7 @@ export const CORPUS: readonly CorpusCase[] = [
   pushed('push data value 1e400', recordText('1e400')),
   pushed('push data with a 500,000-character key', `{"data":{"id":"1","name":"x","value":1,"${'k'.repeat(500_000)}":1}}`),
   pushed('push data __proto__ in the record', '{"data":{"id":"1","name":"x","value":1,"__proto__":{"polluted":true}}}'),
-  pushed(`push data batch of ${MAX_BATCH_RECORDS + 1}`, batch(MAX_BATCH_RECORDS + 1)),
+  pushed(`push data batch of ${MAX_RECORDS_PER_INSERT + 1}`, batch(MAX_RECORDS_PER_INSERT + 1)),
   pushed('push data one bad record inside a batch', JSON.stringify({ data: [RECORD, { ...RECORD, id: '' }] })),
   pushed('push data 100,000 nested arrays', nestedArrays(100_000)),
   pushed(`push data over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),

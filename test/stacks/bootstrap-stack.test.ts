@@ -11,6 +11,7 @@ import {
   ROLES_GRANTED_BY_INGEST_STACKS,
 } from '../../stacks/bootstrap-stack';
 import { BOOTSTRAP_ENV, DEFAULT_BOOTSTRAP_CONFIG, bootstrapConfigFromEnv, type BootstrapConfig } from '../../stacks/bootstrap-config';
+import type { ConfigurationError } from '../../stacks/config-checks';
 import { buildApp } from '../../stacks/main';
 import { ALL_STACKS_ENV } from '../support/synth';
 
@@ -214,16 +215,29 @@ describe('bootstrap config', () => {
 
   test('a bad value fails with the field, its variable and the value', () => {
     expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV['github.ownerId']]: 'acme' })).toThrow(
-      'github.ownerId (BOOTSTRAP_GITHUB_OWNER_ID) must be GitHub\'s numeric id (digits only), got "acme"',
+      'bootstrap.github.ownerId (set by BOOTSTRAP_GITHUB_OWNER_ID): must be GitHub\'s numeric id (digits only), got "acme"',
     );
-    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV.stateBucket]: 'Has Spaces' })).toThrow(/stateBucket \(TF_STATE_BUCKET\) must be a bucket name/);
-    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV['deployProjects.dev']]: 'x' })).toThrow(/deployProjects\.dev \(DEV_PROJECT_ID\) must be a Google Cloud project id/);
+    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV.stateBucket]: 'Has Spaces' })).toThrow(/^bootstrap\.stateBucket \(set by TF_STATE_BUCKET\): must be a bucket name/);
+    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV['deployProjects.dev']]: 'x' })).toThrow(
+      /^bootstrap\.deployProjects\.dev \(set by DEV_PROJECT_ID\): must be a Google Cloud project id/,
+    );
   });
 
-  test('reports every bad field at once', () => {
-    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV.region]: 'mars', [BOOTSTRAP_ENV['github.owner']]: '-bad' })).toThrow(
-      /region \(BOOTSTRAP_REGION\)[\s\S]*github\.owner \(BOOTSTRAP_GITHUB_OWNER\)/,
-    );
+  test('reports every bad field at once, one line each', () => {
+    let problems: readonly string[] = [];
+    try {
+      bootstrapConfigFromEnv({ [BOOTSTRAP_ENV.region]: 'mars', [BOOTSTRAP_ENV['github.owner']]: '-bad' });
+    } catch (error) {
+      problems = (error as ConfigurationError).problems;
+    }
+    expect(problems).toEqual([
+      'bootstrap.region (set by BOOTSTRAP_REGION): must be a Google Cloud region such as us-central1, got "mars"',
+      'bootstrap.github.owner (set by BOOTSTRAP_GITHUB_OWNER): must be a GitHub user or organisation login, got "-bad"',
+    ]);
+  });
+
+  test('refuses a state bucket name Cloud Storage reserves, as the ingest stacks do', () => {
+    expect(() => bootstrapConfigFromEnv({ [BOOTSTRAP_ENV.stateBucket]: 'google-state' })).toThrow(/not starting with "goog" nor holding "google"/);
   });
 });
 

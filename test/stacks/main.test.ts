@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildApp, selectedStacks, STACK_NAMES } from '../../stacks/main';
+import { ConfigurationError } from '../../stacks/config-checks';
+import { buildApp, type BuildAppOptions, selectedStacks, STACK_NAMES } from '../../stacks/main';
 import { ALL_STACKS_ENV, freshOutdir } from '../support/synth';
 
 const projectRoot = join(__dirname, '..', '..');
@@ -62,8 +63,52 @@ describe('npm run synth', () => {
     const { status, stderr } = runSynth({ STACKS: 'prod' });
     expect(status).toBe(1);
     expect(stderr.trim().split('\n')).toEqual([
-      'Invalid configuration of stack prod:',
-      expect.stringMatching(/^  prod\.alerting\.notificationEmails \(set by PROD_ALERT_EMAILS\): prod pages nobody; .*PROD_ALERT_CHANNELS/),
+      expect.stringMatching(/^prod\.alerting\.notificationEmails \(set by PROD_ALERT_EMAILS\): prod pages nobody; .*PROD_ALERT_CHANNELS/),
     ]);
   }, 120_000);
+
+  it('reports three independent mistakes in two stacks as three lines, with no stack trace', () => {
+    const { status, stderr } = runSynth({
+      STACKS: 'dev,prod',
+      DEV_PROJECT_ID: 'Not A Project',
+      PROD_PUBLIC: 'true',
+      PROD_ALERT_EMAILS: 'oncall@example.com',
+    });
+    expect(status).toBe(1);
+    expect(stderr.trim().split('\n')).toEqual([
+      'dev.project (set by DEV_PROJECT_ID): must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter), got "Not A Project"',
+      'prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)',
+      expect.stringMatching(/^prod\.alerting\.notificationEmails \(set by PROD_ALERT_EMAILS\): "oncall@example\.com" is at example\.com, /),
+    ]);
+  }, 120_000);
+});
+
+describe('buildApp', () => {
+  const problemsOf = (options: BuildAppOptions): readonly string[] => {
+    try {
+      buildApp({ outdir: freshOutdir(), ...options });
+      return [];
+    } catch (error) {
+      if (!(error instanceof ConfigurationError)) throw error;
+      return error.problems;
+    }
+  };
+
+  it('reports the config problems of one stack with the props the constructs of the others refuse', () => {
+    expect(
+      problemsOf({
+        env: { ...ALL_STACKS_ENV, PROD_PUBLIC: 'true', BOOTSTRAP_REGION: 'mars' },
+        context: { ingest: { dev: { api: { cpu: '0.5' }, subscriber: { cpu: '0.5' } } } },
+      }),
+    ).toEqual([
+      'prod.public (set by PROD_PUBLIC): must be false in prod (invocation is IAM-only)',
+      'bootstrap.region (set by BOOTSTRAP_REGION): must be a Google Cloud region such as us-central1, got "mars"',
+      '[dev/api] cpu: must be at least 1 to serve more than one request per instance',
+      '[dev/subscriber] cpu: must be at least 1 to serve more than one request per instance',
+    ]);
+  });
+
+  it('builds a valid app without a problem', () => {
+    expect(problemsOf({ env: ALL_STACKS_ENV, context: {} })).toEqual([]);
+  });
 });

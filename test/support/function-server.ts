@@ -10,7 +10,7 @@ import * as functions from '@google-cloud/functions-framework';
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Clock } from '../../lambda-src/clock';
-import { MAX_MAX_BODY_BYTES } from '../../lambda-src/functions/runtime';
+import { MAX_BODY_BYTES } from '../../lambda-src/rules/limits';
 import { pushEnvelopeLimit } from '../../lambda-src/handlers/push';
 import { installFunctionsFramework } from '../../lambda-src/http/framework';
 import { createLogger, type Logger } from '../../lambda-src/logging';
@@ -23,7 +23,7 @@ let registrations = 0;
  * is its handlers' to enforce.
  */
 export function serveFunction(fn: HttpFunction): Server {
-  installFunctionsFramework({ maxBodyBytes: pushEnvelopeLimit(MAX_MAX_BODY_BYTES) });
+  installFunctionsFramework({ maxBodyBytes: pushEnvelopeLimit(MAX_BODY_BYTES.max) });
   registrations += 1;
   const name = `test-function-${registrations}`;
   functions.http(name, fn);

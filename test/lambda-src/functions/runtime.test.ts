@@ -1,5 +1,5 @@
-import { createFunctionRuntime, functionSettingsFromEnv, DEFAULT_MAX_BODY_BYTES } from '../../../lambda-src/functions/runtime';
-import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
+import { createFunctionRuntime, functionSettingsFromEnv } from '../../../lambda-src/functions/runtime';
+import { MAX_BODY_BYTES, READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
 import { GroupCommitWarehouse } from '../../../lambda-src/warehouse/group-commit';
 import { WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger } from '../../support/function-server';
@@ -7,9 +7,9 @@ import { MemoryWarehouse } from '../../support/memory-warehouse';
 
 describe('functionSettingsFromEnv', () => {
   it('defaults to a 1 MiB body limit, no project and a 24-hour read window', () => {
-    expect(functionSettingsFromEnv({})).toEqual({ maxBodyBytes: DEFAULT_MAX_BODY_BYTES, projectId: undefined, readWindowHours: DEFAULT_READ_WINDOW_HOURS });
-    expect(DEFAULT_MAX_BODY_BYTES).toBe(1048576);
-    expect(DEFAULT_READ_WINDOW_HOURS).toBe(24);
+    expect(functionSettingsFromEnv({})).toEqual({ maxBodyBytes: MAX_BODY_BYTES.default, projectId: undefined, readWindowHours: READ_WINDOW_HOURS.default });
+    expect(MAX_BODY_BYTES.default).toBe(1048576);
+    expect(READ_WINDOW_HOURS.default).toBe(24);
   });
 
   it('reads MAX_BODY_BYTES, GOOGLE_CLOUD_PROJECT and READ_WINDOW_HOURS', () => {
@@ -18,7 +18,7 @@ describe('functionSettingsFromEnv', () => {
       projectId: 'demo',
       readWindowHours: 168,
     });
-    expect(functionSettingsFromEnv({ READ_WINDOW_HOURS: String(MAX_READ_WINDOW_HOURS) }).readWindowHours).toBe(MAX_READ_WINDOW_HOURS);
+    expect(functionSettingsFromEnv({ READ_WINDOW_HOURS: String(READ_WINDOW_HOURS.max) }).readWindowHours).toBe(READ_WINDOW_HOURS.max);
   });
 
   it.each(['0', '-1', '1.5', 'a day', '8761', '1e2'])('refuses READ_WINDOW_HOURS=%j, naming the variable', (value) => {

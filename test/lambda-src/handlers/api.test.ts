@@ -4,7 +4,7 @@
  */
 import request from 'supertest';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
-import { MAX_BATCH_RECORDS } from '../../../lambda-src/handlers/payload';
+import { MAX_RECORDS_PER_INSERT } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
@@ -155,11 +155,11 @@ describe('POST / with a batch', () => {
     expect(warehouse.insertCalls).toEqual([]);
   });
 
-  it(`accepts ${MAX_BATCH_RECORDS} records and refuses ${MAX_BATCH_RECORDS + 1} or none`, async () => {
+  it(`accepts ${MAX_RECORDS_PER_INSERT} records and refuses ${MAX_RECORDS_PER_INSERT + 1} or none`, async () => {
     const { warehouse, post } = setup();
     const batch = (size: number) => JSON.stringify({ data: Array.from({ length: size }, (_, index) => record(`r${index}`)) });
-    expect((await post(batch(MAX_BATCH_RECORDS))).status).toBe(200);
-    const tooMany = await post(batch(MAX_BATCH_RECORDS + 1));
+    expect((await post(batch(MAX_RECORDS_PER_INSERT))).status).toBe(200);
+    const tooMany = await post(batch(MAX_RECORDS_PER_INSERT + 1));
     expect(tooMany.status).toBe(400);
     expect(tooMany.body.details).toEqual([{ field: 'data', message: `must hold between 1 and 500 records, got 501` }]);
     const none = await post(batch(0));

@@ -1,4 +1,4 @@
-import { InsertFailureLogWarehouse, asWarehouseError, describeWarehouseFailure } from '../../../lambda-src/handlers/insert-failure-log';
+import { InsertFailureLogWarehouse, describeWarehouseFailure } from '../../../lambda-src/handlers/insert-failure-log';
 import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
@@ -70,10 +70,5 @@ describe('describeWarehouseFailure', () => {
     expect(describeWarehouseFailure(new RowsRejectedError(rowErrors))).toBe(
       'warehouse rejected 7 row(s) (row 0: invalid: bad 0; row 1: invalid: bad 1; row 2: invalid: bad 2; row 3: invalid: bad 3; row 4: invalid: bad 4; and 2 more)',
     );
-  });
-
-  it('keeps a WarehouseError as it is', () => {
-    const error = new WarehouseError('x', 'warehouse_unavailable', true);
-    expect(asWarehouseError(error)).toBe(error);
   });
 });

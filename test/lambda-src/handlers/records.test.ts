@@ -10,9 +10,8 @@ import type { Clock } from '../../../lambda-src/clock';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { encodePageToken } from '../../../lambda-src/handlers/page-token';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../../lambda-src/handlers/records';
-import { DEFAULT_READ_WINDOW_HOURS, MAX_READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
+import { ID_MAX_LENGTH, READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
-import { ID_MAX_LENGTH } from '../../../lambda-src/record';
 import { ReadTooLargeError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { INJECTION_SHAPED_IDS } from '../warehouse/contract';
 import { capturingLogger, serveFunction } from '../../support/function-server';
@@ -55,7 +54,7 @@ const stored = (id: string, ms = 0): WarehouseRow => ({ id, name: `name ${id}`, 
 
 const HOUR_MS = 60 * 60 * 1000;
 /** The start of the default read window at `now`. */
-const defaultSince = (now: Date) => new Date(now.getTime() - DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+const defaultSince = (now: Date) => new Date(now.getTime() - READ_WINDOW_HOURS.default * HOUR_MS);
 
 /** The 404 body of a read that found no version of the record since `since`. */
 const notFoundBody = (since: Date) => ({
@@ -441,11 +440,11 @@ describe('PUT /records/{id}', () => {
 describe('read windows (since)', () => {
   it('reads back to now minus READ_WINDOW_HOURS by default: a record last written before that is not found, and an earlier since finds it', async () => {
     const { agent, warehouse, clock } = setup();
-    await warehouse.insert([stored('old', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS - 1), stored('edge', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS)]);
+    await warehouse.insert([stored('old', -READ_WINDOW_HOURS.default * HOUR_MS - 1), stored('edge', -READ_WINDOW_HOURS.default * HOUR_MS)]);
     expect((await agent.get('/records/old')).body).toEqual(notFoundBody(defaultSince(START)));
     expect((await agent.get('/records/edge')).status).toBe(200);
     expect((await agent.get('/records')).body.data.map((record: { id: string }) => record.id)).toEqual(['edge']);
-    const earlier = new Date(START.getTime() - 2 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS).toISOString();
+    const earlier = new Date(START.getTime() - 2 * READ_WINDOW_HOURS.default * HOUR_MS).toISOString();
     expect((await agent.get(`/records/old?since=${earlier}`)).status).toBe(200);
     expect((await agent.get(`/records?since=${earlier}`)).body.data.map((record: { id: string }) => record.id)).toEqual(['edge', 'old']);
     expect(clock.now()).toEqual(START);
@@ -535,7 +534,7 @@ describe('read windows (since)', () => {
     const { agent, warehouse, clock } = setup();
     await warehouse.insert([stored('a'), stored('b'), stored('c')]);
     const first = await agent.get('/records?limit=1');
-    clock.advance(3 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+    clock.advance(3 * READ_WINDOW_HOURS.default * HOUR_MS);
     const second = await agent.get(`/records?limit=1&pageToken=${first.body.nextPageToken}`);
     const third = await agent.get(`/records?limit=1&pageToken=${second.body.nextPageToken}&since=${encodeURIComponent(defaultSince(START).toISOString())}`);
     expect([first, second, third].map((page) => page.body.data.map((record: { id: string }) => record.id))).toEqual([['a'], ['b'], ['c']]);
@@ -595,12 +594,12 @@ describe('read windows (since)', () => {
 
   it('PUT reads with the window GET would: a record last written before it is 404, and found with an earlier since', async () => {
     const { put, warehouse } = setup();
-    await warehouse.insert([stored('old', -DEFAULT_READ_WINDOW_HOURS * HOUR_MS - 1)]);
+    await warehouse.insert([stored('old', -READ_WINDOW_HOURS.default * HOUR_MS - 1)]);
     const refused = await put('/records/old', { data: { name: 'n', value: 2 } });
     expect(refused.status).toBe(404);
     expect(refused.body).toEqual(notFoundBody(defaultSince(START)));
     expect(warehouse.insertCalls).toHaveLength(1);
-    const earlier = new Date(START.getTime() - 2 * DEFAULT_READ_WINDOW_HOURS * HOUR_MS);
+    const earlier = new Date(START.getTime() - 2 * READ_WINDOW_HOURS.default * HOUR_MS);
     expect((await put(`/records/old?since=${earlier.toISOString()}`, { data: { name: 'n', value: 2 } })).status).toBe(200);
     expect(warehouse.readCalls).toEqual([
       { getLatest: 'old', since: defaultSince(START) },
@@ -627,7 +626,7 @@ describe('docs/reads.md', () => {
   });
 
   it('states the limits the API enforces', () => {
-    expect(doc).toContain(`\`READ_WINDOW_HOURS\` (default ${DEFAULT_READ_WINDOW_HOURS}, 1 to ${MAX_READ_WINDOW_HOURS})`);
+    expect(doc).toContain(`\`READ_WINDOW_HOURS\` (default ${READ_WINDOW_HOURS.default}, 1 to ${READ_WINDOW_HOURS.max})`);
     expect(doc).toContain(`(1 to ${MAX_PAGE_LIMIT}, default ${DEFAULT_PAGE_LIMIT})`);
   });
 });
