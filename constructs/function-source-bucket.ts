@@ -5,7 +5,8 @@ import { FunctionBundle } from './function-bundle';
 import { projectData } from './private/project';
 import { shortHash } from './private/naming';
 import { BUCKET_NAME } from '../lambda-src/rules/naming';
-import { labelProblems, matches, validateProps } from './private/validation';
+import type { IEncryptionKey } from './encryption-key';
+import { encryptionKeyProblem, labelProblems, matches, validateProps } from './private/validation';
 
 /** Props of {@link FunctionSourceBucket}. */
 export interface FunctionSourceBucketProps {
@@ -33,11 +34,11 @@ export interface FunctionSourceBucketProps {
    */
   readonly forceDestroy?: boolean;
   /**
-   * Cloud KMS key (`projects/…/cryptoKeys/…`) that encrypts new objects (CMEK).
-   * The Cloud Storage service agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
+   * Cloud KMS key that encrypts new objects (CMEK). The Cloud Storage
+   * service agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
    * @default Google-managed encryption
    */
-  readonly kmsKeyName?: string;
+  readonly encryptionKey?: IEncryptionKey;
 }
 
 /**
@@ -57,6 +58,7 @@ export class FunctionSourceBucket extends Construct {
     validateProps(this, [
       matches('bucketName', props.bucketName, BUCKET_NAME),
       ...labelProblems('labels', props.labels),
+      encryptionKeyProblem('encryptionKey', props.encryptionKey),
     ]);
     const name = props.bucketName ?? `${projectData(this, props.project).projectId}-gcf-source-${shortHash(this.node.path, 6)}`;
     this.bucket = new StorageBucket(this, 'bucket', {
@@ -67,7 +69,7 @@ export class FunctionSourceBucket extends Construct {
       publicAccessPrevention: 'enforced',
       forceDestroy: props.forceDestroy ?? false,
       labels: props.labels,
-      encryption: props.kmsKeyName ? { defaultKmsKeyName: props.kmsKeyName } : undefined,
+      encryption: props.encryptionKey ? { defaultKmsKeyName: props.encryptionKey.id } : undefined,
     });
     this.bucketName = this.bucket.name;
   }

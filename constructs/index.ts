@@ -8,6 +8,7 @@ export * from './function-bundle';
 export * from './function-source-bucket';
 export * from './function-build-environment';
 export * from './email-address';
+export * from './encryption-key';
 export * from './warehouse-table';
 export * from './http-ingest-function';
 export * from './ingest-topic';

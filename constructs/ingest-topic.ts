@@ -7,12 +7,13 @@ import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-ia
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { kebab, PUBSUB_NAME } from '../lambda-src/rules/naming';
+import type { IEncryptionKey } from './encryption-key';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
 import { fitName, serviceAccountId } from './private/naming';
 import { projectData, pubsubServiceAgentMember } from './private/project';
 import { secondsOf } from './private/tokens';
-import { integerIn, isToken, labelProblems, matches, problemIf, validateProps } from './private/validation';
+import { encryptionKeyProblem, integerIn, isToken, labelProblems, matches, problemIf, validateProps } from './private/validation';
 
 /** Something a push subscription can deliver to: an HTTPS endpoint that checks IAM (e.g. `HttpIngestFunction`). */
 export interface IPushTarget {
@@ -139,7 +140,7 @@ export interface IngestTopicProps {
    * agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
    * @default Google-managed encryption
    */
-  readonly kmsKeyName?: string;
+  readonly encryptionKey?: IEncryptionKey;
   /**
    * Push every message to this endpoint (same as calling
    * `addPushSubscription('push', { target })`).
@@ -233,6 +234,7 @@ export class IngestTopic extends Construct {
       integerIn('maximumBackoffSeconds', maximumBackoff, rules.maximumBackoffSeconds),
       problemIf('minimumBackoffSeconds', minimumBackoff > maximumBackoff, 'must not exceed maximumBackoffSeconds', [minimumBackoff, maximumBackoff]),
       ...labelProblems('labels', props.labels),
+      encryptionKeyProblem('encryptionKey', props.encryptionKey),
     ]);
     this.serviceAgent = pubsubServiceAgentMember(projectData(this, props.project));
 
@@ -242,7 +244,7 @@ export class IngestTopic extends Construct {
       project: props.project,
       labels: props.labels,
       messageRetentionDuration: topicRetention,
-      kmsKeyName: props.kmsKeyName,
+      kmsKeyName: props.encryptionKey?.id,
     });
     this.topicName = topicName;
     this.topicId = this.topic.id;
@@ -254,7 +256,7 @@ export class IngestTopic extends Construct {
       project: props.project,
       labels: props.labels,
       messageRetentionDuration: topicRetention,
-      kmsKeyName: props.kmsKeyName,
+      kmsKeyName: props.encryptionKey?.id,
     });
     new PubsubTopicIamMember(this, 'dead-letter-publisher', {
       project: this.deadLetterTopic.project,

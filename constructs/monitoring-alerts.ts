@@ -38,6 +38,7 @@ import { Construct } from 'constructs';
 import { OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
 import { seconds } from '../lambda-src/rules/durations';
 import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';
+import { kebab } from '../lambda-src/rules/naming';
 import type { WarehouseErrorClass } from '../lambda-src/rules/warehouse-errors';
 import { grafanaDashboardJson, grafanaDashboardUid, grafanaProvisioningYaml } from './grafana-dashboard';
 import {
@@ -197,8 +198,8 @@ export class MonitoringAlerts extends Construct {
       ...(writesGrafana ? this.grafanaFileProblems() : []),
     ]);
 
-    const { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId } = props;
-    this.pipeline = { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionId };
+    const { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionName } = props;
+    this.pipeline = { project, namePrefix, apiServiceName, subscriberServiceName, deadLetterSubscriptionName };
     this.dashboardName = `${namePrefix} ingest pipeline`;
 
     this.logMetrics = this.addLogMetrics();
@@ -220,7 +221,7 @@ export class MonitoringAlerts extends Construct {
     this.alertPolicies = Object.fromEntries(
       (Object.entries(definitions) as [AlertKey, PolicyDefinition][]).map(([key, definition]) => [key, this.addPolicy(key, definition)]),
     ) as Record<AlertKey, MonitoringAlertPolicy>;
-    this.dashboard = new MonitoringDashboard(this, 'Dashboard', {
+    this.dashboard = new MonitoringDashboard(this, 'dashboard', {
       project,
       dashboardJson: JSON.stringify(cloudMonitoringDashboard(this.pipeline, this.dashboardName)),
       dependsOn: [...Object.values(this.logMetrics), this.slo],
@@ -244,20 +245,20 @@ export class MonitoringAlerts extends Construct {
     const rowsLabels = labels('function');
     const latencyLabels = labels('function', 'outcome');
     return {
-      insertErrors: metric('InsertErrorsMetric', 'insertErrors', {
+      insertErrors: metric('insert-errors-metric', 'insertErrors', {
         description: 'Failed warehouse (BigQuery) insert calls, one per failed call, by function and error class.',
         metricDescriptor: { metricKind: 'DELTA', valueType: 'INT64', unit: '1', displayName: 'Warehouse insert errors', labels: insertErrorLabels.labels },
         labelExtractors: insertErrorLabels.extractors,
       }),
       // A log-based metric that sums a field must be a DISTRIBUTION; its sum is the row count.
-      rowsIngested: metric('RowsIngestedMetric', 'rowsIngested', {
+      rowsIngested: metric('rows-ingested-metric', 'rowsIngested', {
         description: 'Rows committed per successful ingest request (HTTP POST / and Pub/Sub push); the distribution sum is rows ingested.',
         metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit: '1', displayName: 'Rows ingested', labels: rowsLabels.labels },
         labelExtractors: rowsLabels.extractors,
         valueExtractor: 'EXTRACT(jsonPayload.rows)',
         bucketOptions: { explicitBuckets: { bounds: [...ROWS_PER_REQUEST_BUCKET_BOUNDS] } },
       }),
-      ingestLatency: metric('IngestLatencyMetric', 'ingestLatency', {
+      ingestLatency: metric('ingest-latency-metric', 'ingestLatency', {
         description: 'Handler latency of the ingest paths only (HTTP POST / and Pub/Sub push), milliseconds, by function and outcome.',
         metricDescriptor: { metricKind: 'DELTA', valueType: 'DISTRIBUTION', unit: 'ms', displayName: 'Ingest latency', labels: latencyLabels.labels },
         labelExtractors: latencyLabels.extractors,
@@ -271,13 +272,13 @@ export class MonitoringAlerts extends Construct {
     const { project } = this.pipeline;
     const ids = sloIds(this.pipeline);
     const names = sloDisplayNames(this.pipeline);
-    const service = new MonitoringCustomService(this, 'ApiService', {
+    const service = new MonitoringCustomService(this, 'api-service', {
       project,
       serviceId: ids.serviceId,
       displayName: names.service,
       userLabels: this.userLabels,
     });
-    const slo = new MonitoringSlo(this, 'AvailabilitySlo', {
+    const slo = new MonitoringSlo(this, 'availability-slo', {
       project,
       service: service.serviceId,
       sloId: ids.sloId,
@@ -304,7 +305,7 @@ export class MonitoringAlerts extends Construct {
     ensureTimeProvider(this);
     const names = logMetricNames(this.pipeline);
     const read = [...new Set(definitions.flatMap((definition) => definition.logMetrics))].sort();
-    return new Sleep(this, 'LogMetricPropagation', {
+    return new Sleep(this, 'log-metric-propagation', {
       createDuration: seconds(LOG_METRIC_PROPAGATION_SECONDS),
       triggers: Object.fromEntries(read.map((key) => [names[key], this.logMetrics[key].id])),
       dependsOn: read.map((key) => this.logMetrics[key]),
@@ -455,11 +456,11 @@ export class MonitoringAlerts extends Construct {
         dependsOn: [this.slo],
       },
       deadLetters: {
-        displayName: `${p.namePrefix}: messages in dead-letter subscription ${p.deadLetterSubscriptionId}`,
+        displayName: `${p.namePrefix}: messages in dead-letter subscription ${p.deadLetterSubscriptionName}`,
         severity: 'ERROR',
         conditions: [
           {
-            displayName: `Undelivered messages in ${p.deadLetterSubscriptionId} > ${DEAD_LETTER_ALERT.maxUndeliveredMessages}`,
+            displayName: `Undelivered messages in ${p.deadLetterSubscriptionName} > ${DEAD_LETTER_ALERT.maxUndeliveredMessages}`,
             conditionThreshold: {
               filter: monitoringFilter(deadLetterBacklog(p)),
               aggregations: [
@@ -478,10 +479,10 @@ export class MonitoringAlerts extends Construct {
           },
         ],
         runbook: {
-          meaning: `Pub/Sub gave up delivering at least one message to the subscriber and moved it to the dead-letter subscription \`${p.deadLetterSubscriptionId}\`. Each message there is a record that is not in the warehouse. The alert stays open until the subscription is empty.`,
+          meaning: `Pub/Sub gave up delivering at least one message to the subscriber and moved it to the dead-letter subscription \`${p.deadLetterSubscriptionName}\`. Each message there is a record that is not in the warehouse. The alert stays open until the subscription is empty.`,
           panels: ['deadLetters', 'insertErrors', 'requests'],
           firstSteps: [
-            `Look at a few messages without acknowledging them: \`gcloud pubsub subscriptions pull ${p.deadLetterSubscriptionId} --project=${p.project} --limit=5\` (no \`--auto-ack\`); the attribute \`CloudPubSubDeadLetterSourceDeliveryCount\` says how often delivery was tried.`,
+            `Look at a few messages without acknowledging them: \`gcloud pubsub subscriptions pull ${p.deadLetterSubscriptionName} --project=${p.project} --limit=5\` (no \`--auto-ack\`); the attribute \`CloudPubSubDeadLetterSourceDeliveryCount\` says how often delivery was tried.`,
             `Find the subscriber's log lines for them (\`jsonPayload.event="${REQUEST_EVENTS.push}"\`, outcome \`${OUTCOMES.rejected}\` or \`${OUTCOMES.failed}\`) to learn why.`,
             'Rejected (invalid data): fix the producer, record the loss, then acknowledge the messages. Failed (warehouse outage): once the insert-errors alert is closed, republish the messages to the ingest topic and acknowledge them here; redelivery never duplicates a row.',
           ],
@@ -494,7 +495,7 @@ export class MonitoringAlerts extends Construct {
   }
 
   private addPolicy(key: AlertKey, definition: PolicyDefinition): MonitoringAlertPolicy {
-    return new MonitoringAlertPolicy(this, `${key[0].toUpperCase()}${key.slice(1)}Alert`, {
+    return new MonitoringAlertPolicy(this, `${kebab(key)}-alert`, {
       project: this.pipeline.project,
       displayName: definition.displayName,
       severity: definition.severity,

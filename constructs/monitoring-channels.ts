@@ -8,7 +8,7 @@
 import { DataGoogleSecretManagerSecretVersionAccess } from '@cdktf/provider-google/lib/data-google-secret-manager-secret-version-access';
 import { MonitoringNotificationChannel } from '@cdktf/provider-google/lib/monitoring-notification-channel';
 import type { Construct } from 'constructs';
-import { nameProblem, PROJECT_ID } from '../lambda-src/rules/naming';
+import { kebab, nameProblem, PROJECT_ID } from '../lambda-src/rules/naming';
 import { emailAddressProblem } from './email-address';
 import type { SecretReference } from './http-ingest-function';
 import { isToken, type PropProblem } from './private/validation';
@@ -130,14 +130,13 @@ export function notificationChannelName(project: string, id: string): string {
 
 /** A construct id derived from the channel's content, so reordering the list does not replace channels. */
 function channelId(channel: NotificationChannelConfig): string {
-  const slug = (text: string) => text.toLowerCase().replace(/[^a-z0-9]+/g, '-').replace(/^-|-$/g, '');
   switch (channel.type) {
     case 'email':
-      return `Email-${slug(channel.address)}`;
+      return `email-${kebab(channel.address)}`;
     case 'slack':
-      return `Slack-${slug(channel.channelName)}`;
+      return `slack-${kebab(channel.channelName)}`;
     case 'pagerduty':
-      return `PagerDuty-${slug(channel.serviceKeySecret.secret)}`;
+      return `pagerduty-${kebab(channel.serviceKeySecret.secret)}`;
   }
 }
 
@@ -154,7 +153,7 @@ export interface NotificationChannelsOptions {
 export function addNotificationChannels(scope: Construct, options: NotificationChannelsOptions): MonitoringNotificationChannel[] {
   const { project, namePrefix, userLabels } = options;
   const readSecret = (id: string, reference: SecretReference): string =>
-    new DataGoogleSecretManagerSecretVersionAccess(scope, `${id}Secret`, {
+    new DataGoogleSecretManagerSecretVersionAccess(scope, `${id}-secret`, {
       project: reference.project ?? project,
       secret: reference.secret,
       version: reference.version ?? 'latest',

@@ -34,8 +34,11 @@ export interface MonitoredPipeline {
   readonly apiServiceName: string;
   /** Cloud Run service name of the Pub/Sub subscriber function. */
   readonly subscriberServiceName: string;
-  /** Id (short name, not the full path) of the dead-letter subscription. */
-  readonly deadLetterSubscriptionId: string;
+  /**
+   * Name of the dead-letter subscription (`IngestTopic.deadLetterSubscriptionName`),
+   * not its `projects/…/subscriptions/…` id: the backlog metric labels it by name.
+   */
+  readonly deadLetterSubscriptionName: string;
 }
 
 const PIPELINE_FIELD_RULES: Record<keyof MonitoredPipeline, NameRule> = {
@@ -43,7 +46,7 @@ const PIPELINE_FIELD_RULES: Record<keyof MonitoredPipeline, NameRule> = {
   namePrefix: { pattern: /^[a-z][a-z0-9-]{0,30}[a-z0-9]$/, rule: 'must be 2-32 lowercase letters, digits and hyphens, starting with a letter' },
   apiServiceName: FUNCTION_NAME,
   subscriberServiceName: FUNCTION_NAME,
-  deadLetterSubscriptionId: {
+  deadLetterSubscriptionName: {
     pattern: PUBSUB_NAME.pattern,
     rule: 'must be a Pub/Sub subscription name (3-255 of [A-Za-z0-9-_.~+%], a letter first), not its projects/… id',
   },
@@ -237,7 +240,7 @@ export function deadLetterBacklog(pipeline: MonitoredPipeline): TimeSeriesSelect
   return {
     metricType: UNDELIVERED_MESSAGES_METRIC,
     resourceType: PUBSUB_SUBSCRIPTION,
-    labels: [{ key: 'resource.label.subscription_id', op: '=', value: pipeline.deadLetterSubscriptionId }],
+    labels: [{ key: 'resource.label.subscription_id', op: '=', value: pipeline.deadLetterSubscriptionName }],
   };
 }
 

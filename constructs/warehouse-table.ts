@@ -7,10 +7,11 @@ import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
 import { LATEST_VIEW_SUFFIX, latestViewQuery, UPDATED_AT_COLUMN } from '../lambda-src/warehouse/latest-view';
 import { DAY_MS } from '../lambda-src/rules/durations';
 import { DATASET_ID, TABLE_ID } from '../lambda-src/rules/naming';
+import type { IEncryptionKey } from './encryption-key';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
 import { times } from './private/tokens';
-import { integerIn, labelProblems, matches, problemIf, validateProps } from './private/validation';
+import { encryptionKeyProblem, integerIn, labelProblems, matches, problemIf, validateProps } from './private/validation';
 
 /** Props of {@link WarehouseTable}. */
 export interface WarehouseTableProps {
@@ -53,7 +54,7 @@ export interface WarehouseTableProps {
    * service agent needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on it.
    * @default Google-managed encryption
    */
-  readonly kmsKeyName?: string;
+  readonly encryptionKey?: IEncryptionKey;
   /**
    * Days after which a daily partition (and its rows) is deleted.
    * @default partitions are kept forever
@@ -109,6 +110,7 @@ export class WarehouseTable extends Construct {
       problemIf('latestViewId', tableId === latestViewId, 'must differ from tableId', [tableId, latestViewId]),
       integerIn('partitionExpirationDays', props.partitionExpirationDays, WAREHOUSE_TABLE_RULES.partitionExpirationDays),
       ...labelProblems('labels', props.labels),
+      encryptionKeyProblem('encryptionKey', props.encryptionKey),
     ]);
 
     this.dataset = new BigqueryDataset(this, 'dataset', {
@@ -118,7 +120,7 @@ export class WarehouseTable extends Construct {
       description: 'Ingested records (managed by cdktf).',
       labels: props.labels,
       deleteContentsOnDestroy: disposable,
-      defaultEncryptionConfiguration: props.kmsKeyName ? { kmsKeyName: props.kmsKeyName } : undefined,
+      defaultEncryptionConfiguration: props.encryptionKey ? { kmsKeyName: props.encryptionKey.id } : undefined,
     });
 
     this.table = new BigqueryTable(this, 'table', {
@@ -135,7 +137,7 @@ export class WarehouseTable extends Construct {
       clustering: ['id'],
       deletionProtection: !disposable,
       labels: props.labels,
-      encryptionConfiguration: props.kmsKeyName ? { kmsKeyName: props.kmsKeyName } : undefined,
+      encryptionConfiguration: props.encryptionKey ? { kmsKeyName: props.encryptionKey.id } : undefined,
     });
 
     this.project = this.table.project;

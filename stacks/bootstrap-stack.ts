@@ -6,7 +6,7 @@
  * (it creates the bucket every other stack keeps its state in).
  */
 import { Construct } from 'constructs';
-import { Aspects, LocalBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, LocalBackend, TerraformStack } from 'cdktf';
 import { ProjectService } from '@cdktf/provider-google/lib/project-service';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketIamMember } from '@cdktf/provider-google/lib/storage-bucket-iam-member';
@@ -17,7 +17,9 @@ import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-acco
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import type { BootstrapConfig } from './bootstrap-config';
+import { kebab } from '../lambda-src/rules/naming';
 import { addGoogleProvider } from './google-provider';
+import { addOutput } from './outputs';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
 
@@ -170,7 +172,7 @@ export class BootstrapStack extends TerraformStack {
       for (const service of REQUIRED_SERVICES) {
         services.set(
           `${target}/${service}`,
-          new ProjectService(this, `service-${target}-${service.split('.')[0]}`, {
+          new ProjectService(this, kebab(`service-${target}-${service.split('.')[0]}`), {
             project: target,
             service,
             // Destroying this stack must never switch off APIs the ingest stacks run on.
@@ -270,7 +272,7 @@ export class BootstrapStack extends TerraformStack {
       planner_service_account: this.planner.email,
       state_bucket: this.stateBucket.name,
     };
-    for (const [name, value] of Object.entries(outputs)) new TerraformOutput(this, name, { value });
+    for (const [name, value] of Object.entries(outputs)) addOutput(this, name, value);
   }
 
   /** A keyless service account that only this repository's workflows can impersonate. */
@@ -303,7 +305,7 @@ export class BootstrapStack extends TerraformStack {
     resourceManagerApi: ProjectService,
   ): void {
     for (const [role, { onlyGranting, waives }] of Object.entries(roles)) {
-      const grant = new ProjectIamMember(this, `${accountId}-${project}-${role.replace('roles/', '')}`, {
+      const grant = new ProjectIamMember(this, kebab(`${accountId}-${project}-${role.replace('roles/', '')}`), {
         project,
         role,
         member: account.member,

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { Construct } from 'constructs';
-import { Aspects, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
+import { Aspects, GcsBackend, TerraformStack } from 'cdktf';
 import { FunctionBuildEnvironment } from '../constructs/function-build-environment';
 import { FunctionSourceBucket } from '../constructs/function-source-bucket';
 import { HttpIngestFunction } from '../constructs/http-ingest-function';
@@ -11,6 +11,7 @@ import { WarehouseTable } from '../constructs/warehouse-table';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
 import { ConfigurationError } from './config-checks';
 import { addGoogleProvider, addTimeProvider } from './google-provider';
+import { addOutput } from './outputs';
 
 /** The function entry points the stacks deploy (the ones `npm start` serves locally). */
 export const FUNCTION_ENTRIES = {
@@ -152,7 +153,7 @@ export class IngestStack extends TerraformStack {
       namePrefix: `ingest-${config.name}`,
       apiServiceName: this.api.functionName,
       subscriberServiceName: this.subscriber.functionName,
-      deadLetterSubscriptionId: this.topic.deadLetterSubscriptionName,
+      deadLetterSubscriptionName: this.topic.deadLetterSubscriptionName,
       notificationChannels: config.alerting.notificationEmails.map((address) => ({ type: 'email' as const, address })),
       notificationChannelIds: config.alerting.notificationChannelIds,
       userLabels: labels,
@@ -167,8 +168,6 @@ export class IngestStack extends TerraformStack {
       table_id: [this.table.tableId, 'BigQuery table id (every version of every record).'],
       latest_view_id: [this.table.latestViewId, 'BigQuery view with the latest version of each record.'],
     };
-    for (const [name, [value, description]] of Object.entries(outputs)) {
-      new TerraformOutput(this, name, { value, description });
-    }
+    for (const [name, [value, description]] of Object.entries(outputs)) addOutput(this, name, value, description);
   }
 }

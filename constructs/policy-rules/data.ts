@@ -96,7 +96,7 @@ export const customerManagedEncryption: PolicyRule = {
   id: 'GCP-KMS-001',
   title: 'When the pack requires CMEK, every topic, dataset and table (not views) names a Cloud KMS key.',
   references: ['CKV_GCP_83', 'CKV_GCP_81', 'CKV_GCP_80'],
-  fix: 'pass kmsKeyName (IngestTopic, WarehouseTable) or set the kms_key_name field named above',
+  fix: 'pass encryptionKey (IngestTopic, WarehouseTable) or set the kms_key_name field named above',
   findProblems(node, context) {
     if (!context.requireCmek) return [];
     if (node instanceof PubsubTopic && isBlank(node.kmsKeyNameInput)) {

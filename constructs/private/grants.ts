@@ -1,4 +1,5 @@
 import { Construct, IConstruct } from 'constructs';
+import { kebab } from '../../lambda-src/rules/naming';
 import { shortHash } from './naming';
 import type { Grantee } from '../grantee';
 
@@ -27,7 +28,7 @@ export function grantOnce<T extends IConstruct>(
   create: (id: string, member: string) => T,
 ): T {
   const key = isConstruct(grantee) ? grantee.node.path : iamMemberOf(grantee);
-  const id = `${role.replace(/^roles\//, '').replace(/[^A-Za-z0-9]+/g, '-')}-${shortHash(key)}`;
+  const id = `${kebab(role.replace(/^roles\//, ''))}-${shortHash(key)}`;
   const existing = scope.node.tryFindChild(id);
   if (existing) return existing as T;
   return create(id, iamMemberOf(grantee));

@@ -12,6 +12,7 @@ import { Token } from 'cdktf';
 import { Construct } from 'constructs';
 import { integerProblem, type IntegerRange } from '../../lambda-src/rules/limits';
 import { labelProblems as labelRuleProblems, nameProblem, type NameRule } from '../../lambda-src/rules/naming';
+import type { IEncryptionKey } from '../encryption-key';
 
 /** One finding of a props check: the prop's name and why its value is refused. */
 export interface PropProblem {
@@ -62,3 +63,13 @@ export function labelProblems(prop: string, labels: Readonly<Record<string, stri
   return labelRuleProblems(literal).map(({ key, message }) => ({ prop: `${prop}.${key}`, message }));
 }
 
+
+const CRYPTO_KEY: NameRule = {
+  pattern: /^projects\/[^/]+\/locations\/[^/]+\/keyRings\/[^/]+\/cryptoKeys\/[^/]+$/,
+  rule: 'must be a Cloud KMS key: a google_kms_crypto_key, or { id: "projects/<p>/locations/<l>/keyRings/<r>/cryptoKeys/<k>" }',
+};
+
+/** A problem unless `key` names a Cloud KMS crypto key (its id may be a Terraform reference). */
+export function encryptionKeyProblem(prop: string, key: IEncryptionKey | undefined): PropProblem | undefined {
+  return key === undefined ? undefined : matches(prop, key.id, CRYPTO_KEY);
+}

@@ -47,7 +47,7 @@ describe('FunctionSourceBucket with every prop', () => {
         project: 'other-project',
         labels: { team: 'data' },
         forceDestroy: true,
-        kmsKeyName: 'projects/k/locations/eu/keyRings/r/cryptoKeys/gcs',
+        encryptionKey: { id: 'projects/k/locations/eu/keyRings/r/cryptoKeys/gcs' },
       }),
   );
 

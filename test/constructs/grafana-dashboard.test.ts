@@ -13,7 +13,7 @@ const PIPELINE = {
   namePrefix: 'ingest-prod',
   apiServiceName: 'ingest-prod-api',
   subscriberServiceName: 'ingest-prod-subscriber',
-  deadLetterSubscriptionId: 'ingest-prod-dead-letter',
+  deadLetterSubscriptionName: 'ingest-prod-dead-letter',
 };
 
 type Json = Record<string, any>;

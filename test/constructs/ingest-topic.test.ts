@@ -144,7 +144,7 @@ describe('IngestTopic with every prop', () => {
     maxDeliveryAttempts: 12,
     minimumBackoffSeconds: 5,
     maximumBackoffSeconds: 120,
-    kmsKeyName: 'projects/k/locations/us/keyRings/r/cryptoKeys/pubsub',
+    encryptionKey: { id: 'projects/k/locations/us/keyRings/r/cryptoKeys/pubsub' },
     pushTarget: new FakeEndpoint('https://fn.example', 900),
   };
   const { json, parsed } = synthesize((stack) => new IngestTopic(stack, 'topic', props));

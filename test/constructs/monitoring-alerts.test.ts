@@ -169,7 +169,7 @@ describe('MonitoringAlerts alert policies', () => {
   });
 
   test('every policy on a log-based metric is created after the metric and after a one-time propagation wait', () => {
-    const [waitId, wait] = Object.entries(synth.resource.time_sleep as Record<string, Json>).find(([id]) => id.startsWith('monitoring_LogMetricPropagation'))!;
+    const [waitId, wait] = Object.entries(synth.resource.time_sleep as Record<string, Json>).find(([id]) => id.startsWith('monitoring_log-metric-propagation'))!;
     expect(wait.create_duration).toBe(`${LOG_METRIC_PROPAGATION_SECONDS}s`);
     const metricIds = Object.fromEntries(Object.entries(synth.resource.google_logging_metric as Record<string, Json>).map(([id, m]) => [m.name, id]));
     expect(wait.triggers).toEqual({
@@ -184,7 +184,7 @@ describe('MonitoringAlerts alert policies', () => {
       `time_sleep.${waitId}`,
     ]);
     expect(synth.provider).toHaveProperty('time');
-    expect(monitoring.logMetricPropagation.node.id).toBe('LogMetricPropagation');
+    expect(monitoring.logMetricPropagation.node.id).toBe('log-metric-propagation');
   });
 
   test('insert errors: more than 5 failed inserts in a 600 s window, summed over every function and class', () => {
@@ -200,8 +200,8 @@ describe('MonitoringAlerts alert policies', () => {
       { alignment_period: '600s', per_series_aligner: 'ALIGN_DELTA', cross_series_reducer: 'REDUCE_SUM' },
     ]);
     expect(insertErrors.depends_on).toEqual([
-      expect.stringMatching(/^google_logging_metric\.monitoring_InsertErrorsMetric/),
-      expect.stringMatching(/^time_sleep\.monitoring_LogMetricPropagation/),
+      expect.stringMatching(/^google_logging_metric\.monitoring_insert-errors-metric/),
+      expect.stringMatching(/^time_sleep\.monitoring_log-metric-propagation/),
     ]);
     expect(insertErrors.documentation.links[0].url).toContain(encodeURIComponent(`jsonPayload.event="${INSERT_FAILED_EVENT}"`));
   });
@@ -416,7 +416,7 @@ describe('MonitoringAlerts props validation', () => {
 
   test.each([
     [{ apiServiceName: 'Ingest_API' }, /^apiServiceName: must be 1-63 lowercase letters, digits or hyphens, .*, got "Ingest_API"$/],
-    [{ deadLetterSubscriptionId: 'projects/p/subscriptions/dlq' }, /^deadLetterSubscriptionId: must be a Pub\/Sub subscription name .*, not its projects\/… id/],
+    [{ deadLetterSubscriptionName: 'projects/p/subscriptions/dlq' }, /^deadLetterSubscriptionName: must be a Pub\/Sub subscription name .*, not its projects\/… id/],
     [{ project: 'X' }, /^project: must be a Google Cloud project id .*, got "X"$/],
     [{ subscriberServiceName: PIPELINE.apiServiceName }, /^subscriberServiceName: must name another service than apiServiceName/],
     [{ apiServiceName: Fn.lower('ingest-dev-api') }, /^apiServiceName: must be a plain string, not a Terraform reference: the Grafana dashboard file is written at synth/],

@@ -83,7 +83,7 @@ describe('WarehouseTable with every prop', () => {
         project: 'other-project',
         labels: { team: 'data' },
         disposable: true,
-        kmsKeyName: 'projects/k/locations/europe-west1/keyRings/r/cryptoKeys/bq',
+        encryptionKey: { id: 'projects/k/locations/europe-west1/keyRings/r/cryptoKeys/bq' },
         partitionExpirationDays: 30,
       }),
   );

@@ -23,7 +23,7 @@ import { captureStdout } from '../support/stdout-lines';
 type Json = Record<string, any>;
 
 // The filters and extractors exactly as synthesized.
-const synthesized: Json = JSON.parse(Testing.synthScope((scope) => new MonitoringAlerts(scope as TerraformStack, 'Monitoring', PIPELINE)));
+const synthesized: Json = JSON.parse(Testing.synthScope((scope) => new MonitoringAlerts(scope as TerraformStack, 'monitoring', PIPELINE)));
 const names = logMetricNames(PIPELINE);
 const metricNamed = (name: string): Json => {
   const found = Object.values(synthesized.resource.google_logging_metric as Record<string, Json>).find((m) => m.name === name);

@@ -4,5 +4,5 @@ export const MONITORED_PIPELINE = {
   namePrefix: 'ingest-dev',
   apiServiceName: 'ingest-dev-api',
   subscriberServiceName: 'ingest-dev-subscriber',
-  deadLetterSubscriptionId: 'ingest-dev-dead-letter',
+  deadLetterSubscriptionName: 'ingest-dev-dead-letter',
 } as const;
