@@ -86,6 +86,9 @@ export function libraryHandlerSource(handler: LibraryHandler): string {
   return join(LIBRARY_ROOT, 'lambda-src', 'functions', `${handler}.ts`);
 }
 
+/** The folder of the library's root (`dist/` once compiled) that holds the prebuilt handlers. */
+export const PREBUILT_HANDLERS_FOLDER = 'handlers';
+
 /**
  * Where `npm run build` writes the prebuilt handlers and the installed
  * package reads them: `<handler>/package.json` and `package-lock.json`, and
@@ -93,7 +96,7 @@ export function libraryHandlerSource(handler: LibraryHandler): string {
  * (`{ "node24": "index-<sha256>.js", … }`; most Node.js targets give the
  * same bytes, stored once).
  */
-export const PREBUILT_HANDLERS_DIRECTORY = join(LIBRARY_ROOT, 'handlers');
+export const PREBUILT_HANDLERS_DIRECTORY = join(LIBRARY_ROOT, PREBUILT_HANDLERS_FOLDER);
 
 const TARGETS_FILE = 'targets.json';
 
