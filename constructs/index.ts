@@ -1,6 +1,9 @@
 /**
- * The construct library: import from `<this package>/constructs` to compose
- * the ingest pipeline's pieces in your own cdktf app.
+ * The construct library, the package's root (`import { WarehouseTable } from
+ * 'gcp-ingest-cdktf'`): compose the ingest pipeline's pieces in your own
+ * cdktf app.
+ *
+ * @packageDocumentation
  */
 export * from './grantee';
 export * from './function-runtimes';
