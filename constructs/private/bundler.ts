@@ -58,7 +58,7 @@ export function buildBundle(request: BundleRequest): BuiltBundle {
 }
 
 /** One file of a function zip. */
-export interface BundleFile {
+interface BundleFile {
   readonly name: string;
   readonly contents: Buffer;
 }
@@ -174,7 +174,7 @@ function packageRootOf(entry: string): string {
 }
 
 /** The files of an entry's zip: its esbuild bundle as `index.js`, the framework's manifest and lockfile. */
-export function bundleFiles(request: BundleRequest): BundleFile[] {
+function bundleFiles(request: BundleRequest): BundleFile[] {
   if (!existsSync(request.entry)) throw new Error(`function entry ${request.entry} does not exist`);
   const root = packageRootOf(request.entry);
   const result = buildSync({
