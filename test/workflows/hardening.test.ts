@@ -86,6 +86,31 @@ describe('ci.yml', () => {
   });
 });
 
+describe('release.yml', () => {
+  const release = workflow('release.yml');
+
+  test('runs on version tags alone', () => {
+    expect(release.workflow.on).toEqual({ push: { tags: ['v*'] } });
+  });
+
+  test('publishes with provenance only after the tests and the consumer check pass, and only when the tag names the version', () => {
+    const { test: tests, publish } = release.workflow.jobs;
+    expect(runScripts({ ...release, workflow: { ...release.workflow, jobs: { tests } } })).toEqual(
+      expect.arrayContaining(['npm test', 'npm run test:consumer']),
+    );
+    expect(needs(publish)).toEqual(['test']);
+    const script = (publish.steps ?? []).map((step) => step.run ?? '').join('\n');
+    expect(script).toMatch(/^npm publish --provenance\b/m);
+    expect(script).toMatch(/\$TAG" != "v\$version"/);
+    expect(script.indexOf('npm run build')).toBeLessThan(script.indexOf('npm publish'));
+  });
+
+  test('gives the ID token to the publishing job alone', () => {
+    expect(release.workflow.jobs.publish.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(release.workflow.jobs.test.permissions).toBeUndefined();
+  });
+});
+
 describe('deploy.yml', () => {
   test('runs on pushes to main and on manual dispatch', () => {
     expect(deploy.workflow.on).toHaveProperty('workflow_dispatch');
