@@ -5,7 +5,10 @@ import { GOOGLE_PROVIDER_SOURCE, TIME_PROVIDER_SOURCE } from '../../stacks/googl
 import { buildBundle } from '../../constructs/private/bundler';
 import { buildApp } from '../../stacks/main';
 import { ALL_STACKS_ENV, freshOutdir, onlyResource, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
+import { terraformSnapshot, terraformSnapshotSerializer } from '../support/terraform-snapshot';
 import { extractZip, loadTargetInRuntime, readZip } from '../../tools/synth-zip';
+
+expect.addSnapshotSerializer(terraformSnapshotSerializer);
 
 const outdir = freshOutdir();
 const { app, stacks } = buildApp({ outdir, env: ALL_STACKS_ENV, context: {} });
@@ -32,7 +35,7 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
   const accounts = resourcesOf(parsed, 'google_service_account');
 
   it('matches the reviewed snapshot (bundle hashes masked)', () => {
-    expect(masked(text)).toMatchSnapshot();
+    expect(terraformSnapshot(JSON.parse(masked(text)))).toMatchSnapshot();
   });
 
   it('holds no absolute path, user or machine-specific value', () => {
