@@ -16,5 +16,5 @@ export * from './http-ingest-function';
 export * from './ingest-topic';
 export { MonitoringAlerts, type AlertKey, type MonitoringAlertsProps } from './monitoring-alerts';
 export type { EmailChannelConfig, NotificationChannelConfig, PagerDutyChannelConfig, SlackChannelConfig } from './monitoring-channels';
-export type { MonitoredPipeline } from './monitoring-signals';
+export type { LogMetricKey, MonitoredPipeline } from './monitoring-signals';
 export { GcpPolicyPack, type GcpPolicyPackOptions, type PolicyFinding } from './policy-pack';

@@ -64,13 +64,14 @@ interface BundleFile {
 }
 
 /**
- * The library's own function handlers, by Functions Framework target: each
- * registers the target of its name (see `FUNCTION_NAMES` in
- * `lambda-src/log-events.ts`).
+ * One of the library's own function handlers, named by the Functions
+ * Framework target it registers (see `FUNCTION_NAMES` in
+ * `lambda-src/log-events.ts`): `api`, the ingest and read API, or
+ * `subscriber`, the Pub/Sub push subscriber.
  */
-export const LIBRARY_HANDLERS = ['api', 'subscriber'] as const;
-/** A handler of {@link LIBRARY_HANDLERS}. */
-export type LibraryHandler = (typeof LIBRARY_HANDLERS)[number];
+export type LibraryHandler = 'api' | 'subscriber';
+/** Every {@link LibraryHandler}. */
+export const LIBRARY_HANDLERS: readonly LibraryHandler[] = ['api', 'subscriber'];
 
 /** What the library's handlers leave out of their bundles: the DuckDB adapter, which only local runs take. */
 export const LIBRARY_HANDLER_EXTERNALS: readonly string[] = ['@duckdb/node-api'];
