@@ -69,7 +69,7 @@ export type FunctionBundleProps = FunctionBundleOptions & FunctionCode;
  * Refuses a code choice that TypeScript would have refused (from JavaScript,
  * or through a cast) before anything is bundled: bundling runs in the constructor.
  */
-function codeProblemCheck(scope: Construct, code: FunctionCode): void {
+function refuseUnclearCode(scope: Construct, code: FunctionCode): void {
   const given = code as { entry?: unknown; handler?: unknown };
   let problem: string | undefined;
   if (given.handler !== undefined && given.entry !== undefined) problem = 'handler: give either handler (a library handler) or entry (your own code), not both';
@@ -122,10 +122,11 @@ export class FunctionBundle extends Construct {
       verdict.status === 'unknown' || verdict.status === 'decommissioned' ? { prop: 'runtime', message: verdict.message } : undefined,
     ]);
     if (verdict.status === 'deprecated') Annotations.of(this).addWarning(`runtime: ${verdict.message}`);
-    // An unknown runtime fails synthesis anyway; bundling for the newest one keeps a second, confusing error away.
-    const nodeMajor = verdict.status === 'unknown' ? NODE_RUNTIME_LIFECYCLE[0]!.major : verdict.lifecycle.major;
+    // An unknown or decommissioned runtime fails synthesis anyway; bundling for the newest one keeps a second,
+    // confusing error away (an installed package ships no library handler for a decommissioned runtime).
+    const nodeMajor = verdict.status === 'supported' || verdict.status === 'deprecated' ? verdict.lifecycle.major : NODE_RUNTIME_LIFECYCLE[0]!.major;
     this.target = esbuildTarget(nodeMajor);
-    codeProblemCheck(this, props);
+    refuseUnclearCode(this, props);
     const bundle =
       props.handler === undefined
         ? buildBundle({ entry: resolve(props.entry), nodeMajor, externalModules: [...(props.externalModules ?? LIBRARY_HANDLER_EXTERNALS)].sort() })
