@@ -1,4 +1,5 @@
 import { Construct } from 'constructs';
+import { Token } from 'cdktf';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member';
@@ -7,12 +8,37 @@ import { WAREHOUSE_BIGQUERY_FIELDS } from '../lambda-src/record';
 import { LATEST_VIEW_SUFFIX, latestViewQuery, UPDATED_AT_COLUMN } from '../lambda-src/warehouse/latest-view';
 import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
-import { integerIn, labelProblems, matches, validateProps } from './private/validation';
+import { integerIn, labelProblems, matches, type PropProblem, validateProps } from './private/validation';
+
+/**
+ * A BigQuery dataset that exists without this construct: a
+ * `google_bigquery_dataset` of your stack, or a `google_bigquery_dataset`
+ * data source for one managed elsewhere. Both providers' classes fit.
+ */
+export interface ExistingDataset {
+  /** Dataset id (a Terraform reference, so the table waits for the dataset). */
+  readonly datasetId: string;
+  /** Project of the dataset. */
+  readonly project: string;
+  /** The configured dataset id, when it is known at synth (the provider classes expose it). */
+  readonly datasetIdInput?: string;
+}
 
 /** Props of {@link WarehouseTable}. */
 export interface WarehouseTableProps {
-  /** Id of the dataset to create (letters, digits, underscores). */
+  /**
+   * Id of the dataset (letters, digits, underscores): the one to create, or
+   * the id of `existingDataset`.
+   */
   readonly datasetId: string;
+  /**
+   * Put the table and view into this dataset instead of creating one. The
+   * dataset keeps its own location, labels, encryption and deletion
+   * settings; `location` does not apply, and `labels`, `disposable` and
+   * `kmsKeyName` apply to the table and view alone.
+   * @default a new dataset named `datasetId`
+   */
+  readonly existingDataset?: ExistingDataset;
   /**
    * Id of the table inside the dataset.
    * @default 'records'
@@ -24,7 +50,8 @@ export interface WarehouseTableProps {
    */
   readonly latestViewId?: string;
   /**
-   * BigQuery location of the dataset (multi-region `US`/`EU` or a region).
+   * BigQuery location of the dataset it creates (multi-region `US`/`EU` or a
+   * region); an `existingDataset` keeps its own.
    * @default 'US'
    */
   readonly location?: string;
@@ -59,11 +86,19 @@ export interface WarehouseTableProps {
 }
 
 const BIGQUERY_ID = /^[A-Za-z0-9_]{1,1024}$/;
+
+/** `datasetId` stays the plain id dashboards and outputs read, so it must be the existing dataset's. */
+function existingDatasetProblem(props: WarehouseTableProps): PropProblem | undefined {
+  const configured = props.existingDataset?.datasetIdInput;
+  if (configured === undefined || Token.isUnresolved(configured) || Token.isUnresolved(props.datasetId) || configured === props.datasetId) return undefined;
+  return { prop: 'datasetId', message: `must be the id of existingDataset ('${configured}'), got '${props.datasetId}'` };
+}
 const ID_RULE = 'must be 1-1024 letters, digits or underscores';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
 /**
- * The warehouse: a BigQuery dataset, an append-only table whose columns are
+ * The warehouse: a BigQuery dataset (or an existing one, see
+ * `existingDataset`), an append-only table whose columns are
  * the record schema of `lambda-src/record.ts` plus the ingestion columns
  * (`insert_id`, `ingested_at`), partitioned by day on `ingested_at` and
  * clustered by `id`, and a view holding the latest version of each record.
@@ -74,8 +109,8 @@ const DAY_MS = 24 * 60 * 60 * 1000;
  * and grants no data.
  */
 export class WarehouseTable extends Construct {
-  /** The `google_bigquery_dataset`. */
-  public readonly dataset: BigqueryDataset;
+  /** The `google_bigquery_dataset` this construct created; `undefined` when the table went into an `existingDataset`. */
+  public readonly dataset?: BigqueryDataset;
   /** The `google_bigquery_table` holding every version of every record. */
   public readonly table: BigqueryTable;
   /** The `google_bigquery_table` view with the latest version of each record. */
@@ -105,21 +140,26 @@ export class WarehouseTable extends Construct {
       tableId === latestViewId ? { prop: 'latestViewId', message: 'must differ from tableId' } : undefined,
       integerIn('partitionExpirationDays', props.partitionExpirationDays, 1, 100_000),
       ...labelProblems('labels', props.labels),
+      existingDatasetProblem(props),
     ]);
 
-    this.dataset = new BigqueryDataset(this, 'dataset', {
-      datasetId: props.datasetId,
-      project: props.project,
-      location: props.location ?? 'US',
-      description: 'Ingested records (managed by cdktf).',
-      labels: props.labels,
-      deleteContentsOnDestroy: disposable,
-      defaultEncryptionConfiguration: props.kmsKeyName ? { kmsKeyName: props.kmsKeyName } : undefined,
-    });
+    this.dataset =
+      props.existingDataset === undefined
+        ? new BigqueryDataset(this, 'dataset', {
+            datasetId: props.datasetId,
+            project: props.project,
+            location: props.location ?? 'US',
+            description: 'Ingested records (managed by cdktf).',
+            labels: props.labels,
+            deleteContentsOnDestroy: disposable,
+            defaultEncryptionConfiguration: props.kmsKeyName ? { kmsKeyName: props.kmsKeyName } : undefined,
+          })
+        : undefined;
+    const dataset: ExistingDataset = props.existingDataset ?? this.dataset!;
 
     this.table = new BigqueryTable(this, 'table', {
-      datasetId: this.dataset.datasetId,
-      project: this.dataset.project,
+      datasetId: dataset.datasetId,
+      project: dataset.project,
       tableId,
       description: 'Every accepted version of every record, append-only.',
       schema: JSON.stringify(WAREHOUSE_BIGQUERY_FIELDS),
@@ -139,13 +179,13 @@ export class WarehouseTable extends Construct {
     this.tableId = tableId;
     this.latestViewId = latestViewId;
     // References (not the plain ids) so whatever uses them waits for the table to exist.
-    const tableReference = `${this.project}.${this.dataset.datasetId}.${this.table.tableId}`;
+    const tableReference = `${this.project}.${dataset.datasetId}.${this.table.tableId}`;
 
     // The same SQL as the local DuckDB view: newest ingested_at wins, insert_id breaks ties.
     const query = latestViewQuery(`\`${tableReference}\``);
     this.latestView = new BigqueryTable(this, 'latest-view', {
-      datasetId: this.dataset.datasetId,
-      project: this.dataset.project,
+      datasetId: dataset.datasetId,
+      project: dataset.project,
       tableId: latestViewId,
       description: `Latest version of each record in ${tableId}.`,
       view: { query, useLegacySql: false },
@@ -157,7 +197,7 @@ export class WarehouseTable extends Construct {
     this.warehouseEnvironment = {
       WAREHOUSE: 'bigquery',
       GOOGLE_CLOUD_PROJECT: this.project,
-      BIGQUERY_DATASET: this.dataset.datasetId,
+      BIGQUERY_DATASET: dataset.datasetId,
       BIGQUERY_TABLE: this.table.tableId,
     };
   }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { Aspects, GcsBackend, TerraformOutput, TerraformStack } from 'cdktf';
 import { FunctionBuildEnvironment } from '../constructs/function-build-environment';
@@ -10,12 +9,6 @@ import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
 import { ConfigurationError, environmentConfigProblems, type EnvironmentConfig } from './config';
 import { addGoogleProvider, addTimeProvider } from './google-provider';
-
-/** The function entry points the stacks deploy (the ones `npm start` serves locally). */
-export const FUNCTION_ENTRIES = {
-  api: join(__dirname, '..', 'lambda-src', 'functions', 'api.ts'),
-  subscriber: join(__dirname, '..', 'lambda-src', 'functions', 'subscriber.ts'),
-} as const;
 
 /**
  * One environment of the ingest pipeline: the warehouse table, the HTTP API
@@ -96,8 +89,7 @@ export class IngestStack extends TerraformStack {
         BIGQUERY_MAX_BYTES_BILLED: String(config.api.readMaxBytesBilled),
         READ_WINDOW_HOURS: String(config.api.readWindowHours),
       },
-      entry: FUNCTION_ENTRIES.api,
-      entryPoint: 'api',
+      handler: 'api',
       functionName: 'ingest-api',
       description: 'Ingest and read API: POST / stores records, GET /records reads their latest versions.',
       memory: config.api.memory,
@@ -118,8 +110,7 @@ export class IngestStack extends TerraformStack {
     }
     this.subscriber = new HttpIngestFunction(this, 'subscriber', {
       ...common,
-      entry: FUNCTION_ENTRIES.subscriber,
-      entryPoint: 'subscriber',
+      handler: 'subscriber',
       functionName: 'ingest-subscriber',
       description: 'Pub/Sub push subscriber: stores each pushed record, nacks transient failures.',
       memory: config.subscriber.memory,

@@ -1,4 +1,6 @@
+import { TerraformOutput } from 'cdktf';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
+import { DataGoogleBigqueryDataset } from '@cdktf/provider-google/lib/data-google-bigquery-dataset';
 import { BigqueryTable } from '@cdktf/provider-google/lib/bigquery-table';
 import { BigqueryTableIamMember } from '@cdktf/provider-google/lib/bigquery-table-iam-member';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
@@ -108,6 +110,44 @@ describe('WarehouseTable with every prop', () => {
       time_partitioning: { type: 'DAY', field: 'ingested_at', expiration_ms: 30 * 24 * 60 * 60 * 1000 },
     });
     expect(json).toHaveResourceWithProperties(BigqueryTable, { table_id: 'events_now', labels: { team: 'data' } });
+  });
+});
+
+describe('WarehouseTable in an existing dataset', () => {
+  it("creates no dataset and puts the table and view into the stack's own dataset, by reference", () => {
+    const { parsed, built } = synthesize((stack) => {
+      const analytics = new BigqueryDataset(stack, 'analytics', { datasetId: 'analytics', location: 'EU' });
+      const table = new WarehouseTable(stack, 'warehouse', { datasetId: 'analytics', existingDataset: analytics, disposable: true });
+      new TerraformOutput(stack, 'dataset', { value: table.warehouseEnvironment.BIGQUERY_DATASET });
+      return table;
+    });
+    expect(Object.keys(parsed.resource?.google_bigquery_dataset ?? {})).toEqual(['analytics']);
+    for (const table of resourceList(parsed, 'google_bigquery_table')) {
+      expect(table.dataset_id).toBe('${google_bigquery_dataset.analytics.dataset_id}');
+      expect(table.project).toBe('${google_bigquery_dataset.analytics.project}');
+    }
+    expect(built.dataset).toBeUndefined();
+    expect(built.datasetId).toBe('analytics');
+    expect(parsed.output?.dataset?.value).toBe('${google_bigquery_dataset.analytics.dataset_id}');
+  });
+
+  it('takes a dataset managed elsewhere through the data source', () => {
+    const { parsed } = synthesize((stack) => {
+      const shared = new DataGoogleBigqueryDataset(stack, 'shared', { datasetId: 'shared_events', project: 'data-platform' });
+      new WarehouseTable(stack, 'warehouse', { datasetId: 'shared_events', existingDataset: shared });
+    });
+    expect(parsed.resource?.google_bigquery_dataset).toBeUndefined();
+    for (const table of resourceList(parsed, 'google_bigquery_table')) {
+      expect(table.dataset_id).toBe('${data.google_bigquery_dataset.shared.dataset_id}');
+    }
+  });
+
+  it('refuses a datasetId that is not the existing dataset\'s', () => {
+    const { stack } = synthesize((scope) => {
+      const analytics = new BigqueryDataset(scope, 'analytics', { datasetId: 'analytics' });
+      new WarehouseTable(scope, 'warehouse', { datasetId: 'ingest', existingDataset: analytics });
+    });
+    expect(validationErrors(stack)).toEqual(["datasetId: must be the id of existingDataset ('analytics'), got 'ingest'"]);
   });
 });
 

@@ -128,6 +128,11 @@ export function jobAuthenticates(job: Job, files: WorkflowFile[]): boolean {
   return callee !== undefined && Object.values(callee.workflow.jobs).some((calleeJob) => jobAuthenticates(calleeJob, files));
 }
 
+/** Whether a job publishes to npm with provenance, which signs with the workflow's ID token. */
+export function signsNpmProvenance(job: Job): boolean {
+  return (job.steps ?? []).some((step) => /^npm publish\b.*--provenance\b/m.test(step.run ?? ''));
+}
+
 function grantsIdToken(permissions: Permissions): boolean {
   if (typeof permissions === 'string') return permissions === 'write-all';
   return permissions?.['id-token'] === 'write';
@@ -185,7 +190,7 @@ function checkPermissions(file: WorkflowFile, files: WorkflowFile[], findings: F
       }
     }
     const authenticates = jobAuthenticates(job, files);
-    if (grantsIdToken(permissions) && !authenticates) {
+    if (grantsIdToken(permissions) && !authenticates && !signsNpmProvenance(job)) {
       findings.push({ rule: 'id-token-only-for-auth', file: file.path, where, message: 'requests id-token: write but never authenticates to Google Cloud' });
     }
     if (authenticates && !grantsIdToken(permissions)) {
