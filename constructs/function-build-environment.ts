@@ -2,7 +2,7 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';
-import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { ProjectIamMember, type ProjectIamMemberCondition } from '@cdktf/provider-google/lib/project-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import type { ServiceAccountReference } from './grantee';
@@ -86,14 +86,18 @@ export const BUILD_ROLES = {
 } as const;
 
 /**
- * The IAM condition expression limiting {@link BUILD_ROLES} `readSources` to
- * the bucket Cloud Run functions copies function sources to in `location`,
+ * The IAM condition limiting {@link BUILD_ROLES} `readSources` to the bucket
+ * Cloud Run functions copies function sources to in `location`,
  * `gcf-v2-sources-<project number>-<location>` (Google creates it at the
  * first deploy, so no grant on the bucket itself can be made beforehand).
  */
-export function functionSourcesCondition(projectNumber: string, location: string): string {
-  // With CMEK the bucket name gains a key-hash suffix, so this is a prefix.
-  return `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${projectNumber}-${location}")`;
+export function functionSourcesCondition(projectNumber: string, location: string): ProjectIamMemberCondition {
+  return {
+    title: 'function-sources-only',
+    description: `Only the sources Cloud Run functions copies to gcf-v2-sources in ${location}`,
+    // With CMEK the bucket name gains a key-hash suffix, so this is a prefix.
+    expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${projectNumber}-${location}")`,
+  };
 }
 
 /**
@@ -189,11 +193,7 @@ export class FunctionBuildEnvironment extends Construct {
           project: project.projectId,
           role: BUILD_ROLES.readSources,
           member,
-          condition: {
-            title: 'function-sources-only',
-            description: `Only the sources Cloud Run functions copies to gcf-v2-sources in ${props.location}`,
-            expression: functionSourcesCondition(project.number, props.location),
-          },
+          condition: functionSourcesCondition(project.number, props.location),
         }),
       );
     }

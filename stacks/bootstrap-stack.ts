@@ -332,14 +332,8 @@ export class BootstrapStack extends TerraformStack {
           project: target,
           role,
           member: identities[name].member,
-          condition:
-            role === BUILD_ROLES.readSources
-              ? {
-                  title: 'function-sources-only',
-                  description: `Only the sources Cloud Run functions copies to gcf-v2-sources in ${this.config.deployRegions[environment]}`,
-                  expression: functionSourcesCondition(projectData.number, this.config.deployRegions[environment]),
-                }
-              : undefined,
+          // The same condition FunctionBuildEnvironment sets when it makes this grant itself.
+          condition: role === BUILD_ROLES.readSources ? functionSourcesCondition(projectData.number, this.config.deployRegions[environment]) : undefined,
           dependsOn: [resourceManagerApi],
         });
       }

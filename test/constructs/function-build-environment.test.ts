@@ -53,7 +53,7 @@ describe('FunctionBuildEnvironment with defaults', () => {
       condition: { expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${PROJECT_NUMBER}-us-central1")` },
     });
     expect(projectGrants.find((grant) => grant.role === BUILD_ROLES.readSources)).toMatchObject({
-      condition: { expression: functionSourcesCondition(PROJECT_NUMBER, 'us-central1') },
+      condition: functionSourcesCondition(PROJECT_NUMBER, 'us-central1'),
     });
     expect(parsed.resource).not.toHaveProperty('google_storage_bucket_iam_member');
   });
