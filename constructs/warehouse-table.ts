@@ -12,7 +12,7 @@ import type { Grantee } from './grantee';
 import { grantOnce } from './private/grants';
 import { fitName, shortHash } from './private/naming';
 import { ensureTimeProvider } from './private/time-provider';
-import { integerIn, labelProblems, matches, validateProps } from './private/validation';
+import { integerIn, labelProblems, matches, type PropProblem, validateProps } from './private/validation';
 
 /**
  * What `tabledata.insertAll` checks on the table. Google's list for streaming
@@ -123,6 +123,16 @@ export interface WarehouseTableProps {
 }
 
 const BIGQUERY_ID = /^[A-Za-z0-9_]{1,1024}$/;
+const CUSTOM_ROLE = /^(?:projects|organizations)\/[^/]+\/roles\/[A-Za-z0-9_.]{3,64}$/;
+
+/** Given roles that are not custom roles: a predefined role holds more than inserting or reading rows. */
+function customRoleProblems(roles: WarehouseTableRoles | undefined): PropProblem[] {
+  return Object.entries(roles ?? {}).flatMap(([key, role]: [string, string]) =>
+    Token.isUnresolved(role) || CUSTOM_ROLE.test(role)
+      ? []
+      : [{ prop: `roles.${key}`, message: `must be a custom role (projects/<project>/roles/<id>) holding only what the grant needs, got '${role}'` }],
+  );
+}
 const ID_RULE = 'must be 1-1024 letters, digits or underscores';
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -173,6 +183,7 @@ export class WarehouseTable extends Construct {
       tableId === latestViewId ? { prop: 'latestViewId', message: 'must differ from tableId' } : undefined,
       integerIn('partitionExpirationDays', props.partitionExpirationDays, 1, 100_000),
       ...labelProblems('labels', props.labels),
+      ...customRoleProblems(props.roles),
     ]);
 
     this.dataset = new BigqueryDataset(this, 'dataset', {

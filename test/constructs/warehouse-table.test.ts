@@ -187,6 +187,11 @@ describe('WarehouseTable grants, with roles made elsewhere', () => {
     return table.grantReadWrite('serviceAccount:api@p.iam.gserviceaccount.com', { grantJobUser: false });
   });
 
+  it('refuses a given role that is not a custom role, naming the prop', () => {
+    const { stack } = synthesize((scope) => new WarehouseTable(scope, 'warehouse', { datasetId: 'ingest', roles: { insert: 'roles/bigquery.dataEditor', read: given.read } }));
+    expect(validationErrors(stack)).toEqual([expect.stringMatching(/^roles\.insert: must be a custom role .*got 'roles\/bigquery\.dataEditor'$/)]);
+  });
+
   it('binds the given roles and creates none, nor any project grant when the grantee already runs jobs', () => {
     expect(resourceList(parsed, 'google_bigquery_table_iam_member').map((m) => m.role).sort()).toEqual([given.insert, given.read]);
     expect(parsed.resource).not.toHaveProperty('google_project_iam_custom_role');
