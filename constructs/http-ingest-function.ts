@@ -7,7 +7,7 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { FunctionBuildEnvironment } from './function-build-environment';
 import { FunctionBundle, type LibraryHandler } from './function-bundle';
 import { FunctionSourceBucket } from './function-source-bucket';
-import type { Grantee, IGrantable } from './grantee';
+import type { Grantee, IGrantable, ServiceAccountReference } from './grantee';
 import { grantOnce } from './private/grants';
 import { fitName, kebab, serviceAccountId } from './private/naming';
 import { projectData } from './private/project';
@@ -146,10 +146,12 @@ export interface HttpIngestFunctionOptions {
    */
   readonly public?: boolean;
   /**
-   * Service account the function runs as.
+   * Service account the function runs as, e.g. one a bootstrap stack made
+   * (then whoever deploys needs `iam.serviceAccounts.actAs` on that account
+   * only, not the right to create accounts). Use it for this function alone.
    * @default a new service account used by this function alone
    */
-  readonly serviceAccount?: ServiceAccount;
+  readonly serviceAccount?: ServiceAccountReference;
   /**
    * Plain environment variables. Names that look like secrets (`*SECRET*`,
    * `*PASSWORD*`, `*TOKEN*`, `*API_KEY*`, `*CREDENTIAL*`, `*PRIVATE_KEY*`)
@@ -240,7 +242,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
   /** The `google_cloudfunctions2_function`. */
   public readonly function: Cloudfunctions2Function;
   /** The service account the function runs as. */
-  public readonly serviceAccount: ServiceAccount;
+  public readonly serviceAccount: ServiceAccountReference;
   /** The bundled source. */
   public readonly bundle: FunctionBundle;
   /** The bucket holding the source zip. */

@@ -6,7 +6,7 @@ import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
-import type { Grantee } from './grantee';
+import type { Grantee, ServiceAccountReference } from './grantee';
 import { grantOnce } from './private/grants';
 import { fitName, kebab, serviceAccountId } from './private/naming';
 import { projectData, pubsubServiceAgentMember } from './private/project';
@@ -31,6 +31,12 @@ export interface IBigQueryTarget {
    * subscription waits for (Pub/Sub checks the right when it is created).
    */
   grantInsert(grantee: Grantee): ITerraformDependable;
+}
+
+/** The identity push deliveries authenticate as, and the service agent's grant to mint its tokens when this construct made it. */
+interface PushInvoker {
+  readonly account: ServiceAccountReference;
+  readonly tokenCreator?: ServiceAccountIamMember;
 }
 
 /** Options of {@link IngestTopic.addPushSubscription}. */
@@ -151,6 +157,16 @@ export interface IngestTopicProps {
    * @default no BigQuery subscription
    */
   readonly bigQueryTable?: IBigQueryTarget;
+  /**
+   * An existing service account whose OIDC token authenticates push
+   * deliveries, e.g. one a bootstrap stack made. Whoever deploys then needs
+   * only `iam.serviceAccounts.actAs` on it. Whoever made it grants the
+   * Pub/Sub service agent `roles/iam.serviceAccountTokenCreator` on it: this
+   * construct does not, since that takes the right to change the account's
+   * IAM policy.
+   * @default a new service account, made with the first push subscription, with that grant
+   */
+  readonly pushInvoker?: ServiceAccountReference;
 }
 
 const TOPIC_NAME = /^(?!goog)[A-Za-z][A-Za-z0-9\-_.~+%]{2,254}$/;
@@ -177,7 +193,7 @@ const DEFAULT_DEAD_LETTER_RETENTION_SECONDS = 604_800;
  * `maxDeliveryAttempts`. The IAM that needs is granted on the exact resources,
  * to the project's Pub/Sub service agent: publisher on the dead-letter topic,
  * subscriber on each subscription, and token creator on the push invoker
- * service account (to mint its OIDC tokens).
+ * service account when this construct creates it (to mint its OIDC tokens).
  */
 export class IngestTopic extends Construct {
   /** The ingest topic producers publish to. */
@@ -201,7 +217,7 @@ export class IngestTopic extends Construct {
   private readonly baseName: string;
   private readonly serviceAgent: string;
   private readonly deliverySubscriptions: PubsubSubscription[] = [];
-  private invoker?: { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember };
+  private invoker?: PushInvoker;
 
   constructor(scope: Construct, id: string, props: IngestTopicProps = {}) {
     super(scope, id);
@@ -274,10 +290,11 @@ export class IngestTopic extends Construct {
   }
 
   /**
-   * Service account whose OIDC token authenticates push deliveries (created
-   * with the first push subscription), or `undefined` if there is none.
+   * Service account whose OIDC token authenticates push deliveries (the
+   * `pushInvoker` prop, or one created with the first push subscription), or
+   * `undefined` while there is no push subscription.
    */
-  public get invokerServiceAccount(): ServiceAccount | undefined {
+  public get invokerServiceAccount(): ServiceAccountReference | undefined {
     return this.invoker?.account;
   }
 
@@ -292,7 +309,8 @@ export class IngestTopic extends Construct {
     validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, 10, 600)]);
     const invoker = this.invokerAccount();
     const invokeGrant = options.target.grantInvoke(invoker.account);
-    return this.addDeliverySubscription(id, options.subscriptionName, [invokeGrant, invoker.tokenCreator], {
+    const grants = invoker.tokenCreator === undefined ? [invokeGrant] : [invokeGrant, invoker.tokenCreator];
+    return this.addDeliverySubscription(id, options.subscriptionName, grants, {
       ackDeadlineSeconds: ackDeadline,
       pushConfig: {
         pushEndpoint: options.target.url,
@@ -383,8 +401,12 @@ export class IngestTopic extends Construct {
     return subscription;
   }
 
-  private invokerAccount(): { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember } {
+  private invokerAccount(): PushInvoker {
     if (this.invoker) return this.invoker;
+    if (this.props.pushInvoker !== undefined) {
+      this.invoker = { account: this.props.pushInvoker };
+      return this.invoker;
+    }
     const account = new ServiceAccount(this, 'push-invoker', {
       accountId: serviceAccountId(this.baseName, '-push'),
       displayName: `Authenticates push deliveries of ${this.baseName}`,

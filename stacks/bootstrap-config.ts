@@ -1,14 +1,17 @@
 /**
  * Configuration of the bootstrap stack: the one-time foundation (Terraform
- * state bucket, GitHub OIDC federation, deployer and planner identities) that
- * a human applies once, with local state, before GitHub Actions can deploy.
+ * state bucket, GitHub OIDC federation, a deployer per environment and the
+ * identities the ingest stacks attach) that a human applies once, with local
+ * state, before GitHub Actions can deploy.
  *
- * Every field has a default and can be overridden by the environment variable
- * named in `BOOTSTRAP_ENV`, so a fork deploys to its own projects without
- * editing code. Values are validated before synthesis; an invalid one fails
- * with a message naming the field and its variable.
+ * Every field is set by the environment variable named in `BOOTSTRAP_ENV`.
+ * All but the GitHub repository have a default; the repository has none, so
+ * a fork never trusts someone else's. Values are validated before synthesis;
+ * a missing or invalid one fails with a message naming the field and its
+ * variable.
  */
 import * as v from 'valibot';
+import { ConfigurationError } from './config';
 import { DEV, PROD } from './environments';
 
 /** The GitHub repository whose workflows may deploy. */
@@ -27,16 +30,25 @@ export interface GitHubRepositoryConfig {
   readonly repositoryId: string;
 }
 
-/** Projects the ingest stacks deploy into. They may all be `project`. */
+/**
+ * Projects the ingest stacks deploy into, each with its own deployer holding
+ * roles there only. They must differ; either may be `project`.
+ */
 export interface DeployProjectsConfig {
-  /** Project of the `dev` stack: the deployer deploys here and the pull-request planner reads it. */
+  /** Project of the `dev` stack: only the dev deployer gets roles here. */
   readonly dev: string;
-  /** Project of the `prod` stack: only the deployer gets roles here. */
+  /** Project of the `prod` stack: only the prod deployer gets roles here. */
+  readonly prod: string;
+}
+
+/** Regions the ingest stacks' functions run in (the ingest stacks' `region`), which the build account may read sources in. */
+export interface DeployRegionsConfig {
+  readonly dev: string;
   readonly prod: string;
 }
 
 export interface BootstrapConfig {
-  /** Project that holds the state bucket, the workload identity pool and the deployer and planner service accounts. */
+  /** Project that holds the state bucket, the workload identity pool and the deployer service accounts. */
   readonly project: string;
   /** Region of the state bucket (and the provider's default region). */
   readonly region: string;
@@ -46,7 +58,11 @@ export interface BootstrapConfig {
   readonly identityPoolId: string;
   readonly github: GitHubRepositoryConfig;
   readonly deployProjects: DeployProjectsConfig;
+  readonly deployRegions: DeployRegionsConfig;
 }
+
+/** Every field but the GitHub repository, which has no default. */
+export type BootstrapDefaults = Omit<BootstrapConfig, 'github'>;
 
 /** Environment variable that overrides each field. */
 export const BOOTSTRAP_ENV = {
@@ -60,27 +76,27 @@ export const BOOTSTRAP_ENV = {
   'github.repositoryId': 'BOOTSTRAP_GITHUB_REPOSITORY_ID',
   'deployProjects.dev': 'DEV_PROJECT_ID',
   'deployProjects.prod': 'PROD_PROJECT_ID',
+  'deployRegions.dev': 'DEV_REGION',
+  'deployRegions.prod': 'PROD_REGION',
 } as const;
 
 type BootstrapField = keyof typeof BOOTSTRAP_ENV;
+type GitHubField = Extract<BootstrapField, `github.${string}`>;
+
+/** The variables naming the repository whose workflows may deploy: required, since trusting a default repository would hand a fork's projects to someone else. */
+export const GITHUB_REPOSITORY_VARIABLES: readonly GitHubField[] = ['github.owner', 'github.name', 'github.ownerId', 'github.repositoryId'];
 
 /**
  * The reference deployment: the ingest environments' own defaults for the
- * projects, region and state bucket (so both stacks agree without an
- * override), and this repository's GitHub identity.
+ * projects, regions and state bucket, so both stacks agree without an override.
  */
-export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
+export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapDefaults = {
   project: 'latam-ingest-ops',
   region: DEV.region,
   stateBucket: DEV.stateBucket,
   identityPoolId: 'github-actions',
-  github: {
-    owner: 'latam-ingest',
-    name: 'gcp-ingest-cdktf',
-    ownerId: '180295032',
-    repositoryId: '861530417',
-  },
   deployProjects: { dev: DEV.project, prod: PROD.project },
+  deployRegions: { dev: DEV.region, prod: PROD.region },
 };
 
 const projectId = v.pipe(
@@ -89,10 +105,11 @@ const projectId = v.pipe(
 );
 
 const numericId = v.pipe(v.string(), v.regex(/^[1-9][0-9]{0,19}$/, "must be GitHub's numeric id (digits only)"));
+const region = v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1'));
 
 const BootstrapConfigSchema = v.strictObject({
   project: projectId,
-  region: v.pipe(v.string(), v.regex(/^[a-z]+-[a-z]+[0-9]+$/, 'must be a Google Cloud region such as us-central1')),
+  region,
   stateBucket: v.pipe(
     v.string(),
     v.regex(/^[a-z0-9][a-z0-9_-]{1,61}[a-z0-9]$/, 'must be a bucket name of 3-63 lowercase letters, digits, hyphens or underscores'),
@@ -109,11 +126,30 @@ const BootstrapConfigSchema = v.strictObject({
     ownerId: numericId,
     repositoryId: numericId,
   }),
-  deployProjects: v.strictObject({ dev: projectId, prod: projectId }),
+  deployProjects: v.pipe(
+    v.strictObject({ dev: projectId, prod: projectId }),
+    v.forward(
+      v.check(({ dev, prod }) => dev !== prod, 'must differ from deployProjects.dev: each environment has its own deployer, holding roles in its own project only'),
+      ['prod'],
+    ),
+  ),
+  deployRegions: v.strictObject({ dev: region, prod: region }),
 });
 
-function fieldValue(config: BootstrapConfig, field: BootstrapField): string {
+function fieldValue(config: BootstrapDefaults, field: Exclude<BootstrapField, GitHubField>): string {
   return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config) as string;
+}
+
+/** The refusal of a bootstrap that names no repository, or only part of one: every missing variable, and where the ids come from. */
+function missingRepositoryError(missing: readonly GitHubField[]): ConfigurationError {
+  return new ConfigurationError(
+    [
+      'The bootstrap stack lets the workflows of one GitHub repository deploy, and it has no default: set',
+      ...missing.map((field) => `  ${BOOTSTRAP_ENV[field]} (${field})`),
+      'Owner and repository are the OWNER/REPO of the repository URL; their numeric ids (which, unlike names, are never reused) are',
+      'the two lines `gh api repos/OWNER/REPO --jq .id,.owner.id` prints: first the repository id, then the owner id.',
+    ].join('\n'),
+  );
 }
 
 /** Checks a complete config; throws one error listing every bad field, its variable and the value received. */
@@ -125,29 +161,35 @@ export function validateBootstrapConfig(config: BootstrapConfig): BootstrapConfi
     const variable = field in BOOTSTRAP_ENV ? ` (${BOOTSTRAP_ENV[field as BootstrapField]})` : '';
     return `  - ${field}${variable} ${issue.message}, got ${JSON.stringify(issue.input)}`;
   });
-  throw new Error(`Invalid bootstrap config:\n${problems.join('\n')}`);
+  throw new ConfigurationError(`Invalid bootstrap config:\n${problems.join('\n')}`);
 }
 
 /**
- * The defaults overridden by whichever `BOOTSTRAP_ENV` variables are set to a
- * non-empty value (an unset repository secret reaches a workflow as ""), validated.
+ * The config from `BOOTSTRAP_ENV` variables set to a non-empty value (an
+ * unset repository secret reaches a workflow as ""), over the defaults,
+ * validated. The GitHub repository variables have no default: when any is
+ * missing, one error names every missing one.
  */
 export function bootstrapConfigFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  defaults: BootstrapConfig = DEFAULT_BOOTSTRAP_CONFIG,
+  defaults: BootstrapDefaults = DEFAULT_BOOTSTRAP_CONFIG,
 ): BootstrapConfig {
-  const pick = (field: BootstrapField): string => env[BOOTSTRAP_ENV[field]] || fieldValue(defaults, field);
+  const value = (field: BootstrapField): string | undefined => env[BOOTSTRAP_ENV[field]] || undefined;
+  const missing = GITHUB_REPOSITORY_VARIABLES.filter((field) => value(field) === undefined);
+  if (missing.length > 0) throw missingRepositoryError(missing);
+  const pick = (field: Exclude<BootstrapField, GitHubField>): string => value(field) ?? fieldValue(defaults, field);
   return validateBootstrapConfig({
     project: pick('project'),
     region: pick('region'),
     stateBucket: pick('stateBucket'),
     identityPoolId: pick('identityPoolId'),
     github: {
-      owner: pick('github.owner'),
-      name: pick('github.name'),
-      ownerId: pick('github.ownerId'),
-      repositoryId: pick('github.repositoryId'),
+      owner: value('github.owner')!,
+      name: value('github.name')!,
+      ownerId: value('github.ownerId')!,
+      repositoryId: value('github.repositoryId')!,
     },
     deployProjects: { dev: pick('deployProjects.dev'), prod: pick('deployProjects.prod') },
+    deployRegions: { dev: pick('deployRegions.dev'), prod: pick('deployRegions.prod') },
   });
 }

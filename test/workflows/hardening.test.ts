@@ -161,6 +161,17 @@ describe('deploy-stack.yml', () => {
     expect(script).not.toMatch(/cdktf|npm/);
   });
 
+  test("authenticates only in the caller's GitHub environment, as the deployer that environment's secret names", () => {
+    expect(apply.environment).toEqual({ name: '${{ inputs.environment }}', url: expect.any(String) });
+    const auths = (apply.steps ?? []).filter((step) => step.uses?.startsWith('google-github-actions/auth@'));
+    expect(auths.length).toBeGreaterThan(0);
+    for (const auth of auths) expect(auth.with?.service_account).toBe('${{ secrets.GCP_DEPLOYER_SERVICE_ACCOUNT }}');
+    for (const job of [deploy.workflow.jobs.dev, deploy.workflow.jobs.prod]) {
+      expect(job.secrets).toMatchObject({ GCP_DEPLOYER_SERVICE_ACCOUNT: '${{ secrets.GCP_DEPLOYER_SERVICE_ACCOUNT }}' });
+      expect(effectiveEnvironments(job, workflows)).toEqual([job.with?.stack]);
+    }
+  });
+
   test('smoke-tests the deployed API with an identity token: POST a record, then GET it back', () => {
     const token = apply.steps?.find((step) => step.with?.token_format === 'id_token');
     expect(token?.with?.id_token_audience).toBe('${{ steps.api.outputs.url }}');
@@ -185,6 +196,8 @@ describe('the rules catch the insecure fixture', () => {
     'key-credentials',
     'checkout-persists-credentials',
     'reusable-call',
+    'pull-request-id-token',
+    'auth-outside-environment',
   ])('%s', (rule) => {
     expect(rulesFired).toContain(rule);
   });
@@ -202,6 +215,9 @@ describe('the rules catch the insecure fixture', () => {
     expect(messages).toContain('secrets: inherit');
     expect(messages).toContain('absent.yml is not a reusable workflow');
     expect(messages).toContain('on.pull_request_target');
+    expect(messages).toContain('insecure.yml jobs.idle: requests id-token: write in a workflow pull_request_target triggers');
+    expect(messages).toContain('insecure.yml jobs.build: requests id-token: write in a workflow pull_request_target triggers');
+    expect(messages).toContain('insecure-callee.yml jobs.apply: authenticates to Google Cloud outside a GitHub environment');
     expect(findings.filter((finding) => finding.rule === 'expression-in-run')).toHaveLength(2);
   });
 });

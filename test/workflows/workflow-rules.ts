@@ -17,7 +17,9 @@ export type RuleId =
   | 'expression-in-run'
   | 'key-credentials'
   | 'checkout-persists-credentials'
-  | 'reusable-call';
+  | 'reusable-call'
+  | 'pull-request-id-token'
+  | 'auth-outside-environment';
 
 export interface Finding {
   rule: RuleId;
@@ -74,6 +76,8 @@ export interface WorkflowFile {
 const PINNED_REF = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$/;
 const VERSION_COMMENT = /^v\d+(?:\.\d+){0,2}$/;
 const GOOGLE_AUTH = 'google-github-actions/auth@';
+/** Events that run a workflow for a pull request, whose code (a provider, a synth step) is under review and not yet trusted. */
+const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target', 'pull_request_review', 'pull_request_review_comment'];
 
 function normaliseOn(on: unknown): Record<string, unknown> {
   if (typeof on === 'string') return { [on]: null };
@@ -199,6 +203,34 @@ function checkPermissions(file: WorkflowFile, files: WorkflowFile[], findings: F
   }
 }
 
+/** Pull-request runs get no cloud identity: their reviewers read the synthesized JSON, not a live plan. */
+function checkPullRequestIdentity(file: WorkflowFile, findings: Finding[]): void {
+  const trigger = PULL_REQUEST_EVENTS.find((event) => event in file.workflow.on);
+  if (trigger === undefined) return;
+  for (const [jobId, job] of Object.entries(file.workflow.jobs)) {
+    if (!grantsIdToken(job.permissions)) continue;
+    findings.push({
+      rule: 'pull-request-id-token',
+      file: file.path,
+      where: `jobs.${jobId}`,
+      message: `requests id-token: write in a workflow ${trigger} triggers, so code under review could obtain a cloud identity; move the job to a workflow pull requests do not run`,
+    });
+  }
+}
+
+/** The deployers can be impersonated only from a job running in their GitHub environment (the OIDC subject names it). */
+function checkAuthenticationEnvironment(file: WorkflowFile, findings: Finding[]): void {
+  for (const [jobId, job] of Object.entries(file.workflow.jobs)) {
+    if (!authenticatesToGoogle(job.steps) || job.environment !== undefined) continue;
+    findings.push({
+      rule: 'auth-outside-environment',
+      file: file.path,
+      where: `jobs.${jobId}`,
+      message: 'authenticates to Google Cloud outside a GitHub environment: the deployers trust only a job running in theirs (set environment:)',
+    });
+  }
+}
+
 function checkTriggers(file: WorkflowFile, findings: Finding[]): void {
   for (const trigger of ['pull_request_target', 'workflow_run']) {
     if (trigger in file.workflow.on) {
@@ -264,6 +296,8 @@ export function checkWorkflows(files: WorkflowFile[]): Finding[] {
     checkUses(file, findings);
     checkPermissions(file, files, findings);
     checkTriggers(file, findings);
+    checkPullRequestIdentity(file, findings);
+    checkAuthenticationEnvironment(file, findings);
     checkSteps(file, findings);
     checkReusableCalls(file, files, findings);
   }
