@@ -2,11 +2,12 @@ import { Construct } from 'constructs';
 import type { ITerraformDependable } from 'cdktf';
 import { ArtifactRegistryRepository } from '@cdktf/provider-google/lib/artifact-registry-repository';
 import { ArtifactRegistryRepositoryIamMember } from '@cdktf/provider-google/lib/artifact-registry-repository-iam-member';
-import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { ProjectIamMember, type ProjectIamMemberCondition } from '@cdktf/provider-google/lib/project-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import { DAY_SECONDS, seconds } from '../lambda-src/rules/durations';
 import { kebab, type NameRule } from '../lambda-src/rules/naming';
+import type { ServiceAccountReference } from './grantee';
 import { fitName, SERVICE_ACCOUNT_ID, serviceAccountId } from './private/naming';
 import { projectData } from './private/project';
 import { ensureTimeProvider } from './private/time-provider';
@@ -32,10 +33,27 @@ export interface FunctionBuildEnvironmentProps {
    */
   readonly repositoryId?: string;
   /**
-   * Account id of the build service account.
+   * Account id of the build service account this construct creates (ignored
+   * when `serviceAccount` is given).
    * @default `<construct id in kebab case>-build`
    */
   readonly serviceAccountId?: string;
+  /**
+   * An existing service account to build as, e.g. one a bootstrap stack made
+   * (whoever deploys then needs `iam.serviceAccounts.actAs` on it, not the
+   * right to create accounts). It must belong to `project`.
+   * @default a new service account, `serviceAccountId`
+   */
+  readonly serviceAccount?: ServiceAccountReference;
+  /**
+   * Whether this construct grants the build account its project-level roles,
+   * {@link BUILD_ROLES} `writeLogs` and `readSources` (conditioned by
+   * {@link functionSourcesCondition}). Set it to false when whoever made the
+   * account granted them, so that whoever deploys needs no right to change
+   * the project's IAM policy. The push grant on the repository is made either way.
+   * @default true
+   */
+  readonly grantProjectRoles?: boolean;
   /**
    * Newest versions of each image kept whatever their age, so a rollback to
    * a recent revision finds its image (1-100).
@@ -73,11 +91,26 @@ export const BUILD_ROLES = {
 } as const;
 
 /**
+ * The IAM condition limiting {@link BUILD_ROLES} `readSources` to the bucket
+ * Cloud Run functions copies function sources to in `location`,
+ * `gcf-v2-sources-<project number>-<location>` (Google creates it at the
+ * first deploy, so no grant on the bucket itself can be made beforehand).
+ */
+export function functionSourcesCondition(projectNumber: string, location: string): ProjectIamMemberCondition {
+  return {
+    title: 'function-sources-only',
+    description: `Only the sources Cloud Run functions copies to gcf-v2-sources in ${location}`,
+    // With CMEK the bucket name gains a key-hash suffix, so this is a prefix.
+    expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${projectNumber}-${location}")`,
+  };
+}
+
+/**
  * Where and as whom Cloud Run functions build: a dedicated build service
  * account (never the default compute account, which organization policies
- * often leave without rights) and a Docker repository in Artifact Registry
- * with cleanup policies, so images do not pile up forever in the unmanaged
- * `gcf-artifacts` repository.
+ * often leave without rights; created here unless an existing one is given)
+ * and a Docker repository in Artifact Registry with cleanup policies, so
+ * images do not pile up forever in the unmanaged `gcf-artifacts` repository.
  *
  * The build account may push to this repository only, write logs, and read
  * the copies Cloud Run functions makes of function sources in
@@ -90,7 +123,7 @@ export const BUILD_ROLES = {
  */
 export class FunctionBuildEnvironment extends Construct {
   /** The service account builds run as. */
-  public readonly serviceAccount: ServiceAccount;
+  public readonly serviceAccount: ServiceAccountReference;
   /** The Docker repository built images are pushed to. */
   public readonly repository: ArtifactRegistryRepository;
   /** `projects/…/serviceAccounts/…`: what `build_config.service_account` takes. */
@@ -117,11 +150,11 @@ export class FunctionBuildEnvironment extends Construct {
     ]);
     this.location = props.location;
 
-    this.serviceAccount = new ServiceAccount(this, 'service-account', {
-      accountId,
-      displayName: 'Builds Cloud Run functions',
-      project: props.project,
-    });
+    const createdAccount =
+      props.serviceAccount === undefined
+        ? new ServiceAccount(this, 'service-account', { accountId, displayName: 'Builds Cloud Run functions', project: props.project })
+        : undefined;
+    this.serviceAccount = createdAccount ?? props.serviceAccount!;
     this.repository = new ArtifactRegistryRepository(this, 'repository', {
       repositoryId,
       location: props.location,
@@ -144,12 +177,12 @@ export class FunctionBuildEnvironment extends Construct {
         },
       ],
     });
-    this.buildServiceAccount = this.serviceAccount.id;
     this.dockerRepository = this.repository.id;
 
     const project = projectData(this, props.project);
+    this.buildServiceAccount = createdAccount?.id ?? `projects/${props.project ?? project.projectId}/serviceAccounts/${this.serviceAccount.email}`;
     const member = this.serviceAccount.member;
-    const roleGrants = [
+    const roleGrants: ITerraformDependable[] = [
       new ArtifactRegistryRepositoryIamMember(this, 'push-images', {
         project: this.repository.project,
         location: this.repository.location,
@@ -157,24 +190,23 @@ export class FunctionBuildEnvironment extends Construct {
         role: BUILD_ROLES.pushImages,
         member,
       }),
-      new ProjectIamMember(this, 'write-logs', { project: project.projectId, role: BUILD_ROLES.writeLogs, member }),
-      new ProjectIamMember(this, 'read-sources', {
-        project: project.projectId,
-        role: BUILD_ROLES.readSources,
-        member,
-        condition: {
-          title: 'function-sources-only',
-          description: `Only the sources Cloud Run functions copies to gcf-v2-sources in ${props.location}`,
-          // With CMEK the bucket name gains a key-hash suffix, so this is a prefix.
-          expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${project.number}-${props.location}")`,
-        },
-      }),
     ];
+    if (props.grantProjectRoles ?? true) {
+      roleGrants.push(
+        new ProjectIamMember(this, 'write-logs', { project: project.projectId, role: BUILD_ROLES.writeLogs, member }),
+        new ProjectIamMember(this, 'read-sources', {
+          project: project.projectId,
+          role: BUILD_ROLES.readSources,
+          member,
+          condition: functionSourcesCondition(project.number, props.location),
+        }),
+      );
+    }
     ensureTimeProvider(this);
     // Runs once; again only if the build account is replaced, since its grants then start over.
     const propagation = new Sleep(this, 'iam-propagation', {
       createDuration: seconds(IAM_PROPAGATION_SECONDS),
-      triggers: { build_account: this.serviceAccount.uniqueId },
+      triggers: { build_account: createdAccount?.uniqueId ?? this.serviceAccount.email },
       dependsOn: roleGrants,
     });
     this.grants = [...roleGrants, propagation];

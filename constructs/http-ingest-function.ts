@@ -5,9 +5,9 @@ import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run
 import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { FunctionBuildEnvironment } from './function-build-environment';
-import { FunctionBundle } from './function-bundle';
+import { FunctionBundle, type LibraryHandler } from './function-bundle';
 import { FunctionSourceBucket } from './function-source-bucket';
-import type { Grantee, IGrantable } from './grantee';
+import type { Grantee, IGrantable, ServiceAccountReference } from './grantee';
 import { INTEGER_SETTINGS, integerTextProblem, MAX_BODY_BYTES } from '../lambda-src/rules/limits';
 import { FUNCTION_NAME, kebab, type NameRule } from '../lambda-src/rules/naming';
 import { grantOnce } from './private/grants';
@@ -34,12 +34,52 @@ export interface SecretReference {
 /** Ingress settings of a Cloud Functions 2nd gen function. */
 export type IngressSettings = 'ALLOW_ALL' | 'ALLOW_INTERNAL_ONLY' | 'ALLOW_INTERNAL_AND_GCLB';
 
-/** Props of {@link HttpIngestFunction}. */
-export interface HttpIngestFunctionProps {
-  /** Entry module under `lambda-src/` (absolute, or relative to the current directory), bundled at synth. */
+/**
+ * The function runs code of your own: an entry module bundled with esbuild at
+ * synth. Give either this or {@link HttpIngestHandlerCode}.
+ */
+export interface HttpIngestEntryCode {
+  /**
+   * Entry module (TypeScript or JavaScript; absolute, or relative to the
+   * current directory), bundled at synth. Its package must depend on
+   * `@google-cloud/functions-framework`.
+   */
   readonly entry: string;
   /** Functions Framework target the entry registers with `functions.http(<entryPoint>, …)`. */
   readonly entryPoint: string;
+  /**
+   * Modules left out of the bundle (code paths the cloud never takes).
+   * @default ['@duckdb/node-api']
+   */
+  readonly externalModules?: string[];
+  /** Not with `entry`: see {@link HttpIngestHandlerCode}. */
+  readonly handler?: never;
+}
+
+/**
+ * The function runs one of this library's handlers, configured by the
+ * `environment` (pass a `WarehouseTable`'s `warehouseEnvironment`): `api`,
+ * the ingest and read API (`POST /`, `GET /records…`, `PUT /records/{id}`),
+ * or `subscriber`, the Pub/Sub push subscriber (a target for
+ * {@link IngestTopic}). The entry point is the handler's name. Give either
+ * this or {@link HttpIngestEntryCode}.
+ */
+export interface HttpIngestHandlerCode {
+  /** The library handler to deploy. */
+  readonly handler: LibraryHandler;
+  /** Not with `handler`: see {@link HttpIngestEntryCode}. */
+  readonly entry?: never;
+  /** Not with `handler`: the handler's target is its name. */
+  readonly entryPoint?: never;
+  /** Not with `handler`: the library's handlers leave out the local-only `@duckdb/node-api`. */
+  readonly externalModules?: never;
+}
+
+/** Props of {@link HttpIngestFunction}: the code (a library `handler`, or your `entry` and `entryPoint`) and these options. */
+export type HttpIngestFunctionProps = HttpIngestFunctionOptions & (HttpIngestHandlerCode | HttpIngestEntryCode);
+
+/** Props of {@link HttpIngestFunction} besides the code. */
+export interface HttpIngestFunctionOptions {
   /** Region the function runs in, e.g. `us-central1`. */
   readonly region: string;
   /** Upper bound on instances: caps cost and the load the warehouse sees. */
@@ -65,11 +105,6 @@ export interface HttpIngestFunctionProps {
    * @default 'nodejs24'
    */
   readonly runtime?: string;
-  /**
-   * Modules left out of the bundle (code paths the cloud never takes).
-   * @default ['@duckdb/node-api']
-   */
-  readonly externalModules?: string[];
   /**
    * Bucket the source zip is uploaded to; share one between functions.
    * @default a new private {@link FunctionSourceBucket} in `region`
@@ -113,10 +148,12 @@ export interface HttpIngestFunctionProps {
    */
   readonly public?: boolean;
   /**
-   * Service account the function runs as.
+   * Service account the function runs as, e.g. one a bootstrap stack made
+   * (then whoever deploys needs `iam.serviceAccounts.actAs` on that account
+   * only, not the right to create accounts). Use it for this function alone.
    * @default a new service account used by this function alone
    */
-  readonly serviceAccount?: ServiceAccount;
+  readonly serviceAccount?: ServiceAccountReference;
   /**
    * Plain environment variables. Names that look like secrets (`*SECRET*`,
    * `*PASSWORD*`, `*TOKEN*`, `*API_KEY*`, `*CREDENTIAL*`, `*PRIVATE_KEY*`)
@@ -203,9 +240,10 @@ function buildRegionProblem(environment: FunctionBuildEnvironment | undefined, r
 }
 
 /**
- * An HTTP function (Cloud Functions 2nd gen) built from a `lambda-src` entry.
+ * An HTTP function (Cloud Functions 2nd gen) running one of this library's
+ * handlers (`handler: 'api'` or `'subscriber'`) or an entry of your own.
  *
- * The entry is bundled at synth ({@link FunctionBundle}), uploaded under its
+ * The code is bundled at synth ({@link FunctionBundle}), uploaded under its
  * content hash to a private {@link FunctionSourceBucket}, and deployed with
  * its own service account (never the default compute account), an explicit
  * instance range and per-instance concurrency. It is built by a dedicated
@@ -219,7 +257,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
   /** The `google_cloudfunctions2_function`. */
   public readonly function: Cloudfunctions2Function;
   /** The service account the function runs as. */
-  public readonly serviceAccount: ServiceAccount;
+  public readonly serviceAccount: ServiceAccountReference;
   /** The bundled source. */
   public readonly bundle: FunctionBundle;
   /** The bucket holding the source zip. */
@@ -270,11 +308,13 @@ export class HttpIngestFunction extends Construct implements IGrantable {
     ]);
     if (props.maxBodyBytes !== undefined) environment[MAX_BODY_BYTES.variable] = isToken(props.maxBodyBytes) ? Token.asString(props.maxBodyBytes) : String(props.maxBodyBytes);
 
-    this.bundle = new FunctionBundle(this, 'bundle', {
-      entry: props.entry,
-      runtime: props.runtime,
-      externalModules: props.externalModules,
-    });
+    this.bundle = new FunctionBundle(
+      this,
+      'bundle',
+      props.handler === undefined
+        ? { entry: props.entry, runtime: props.runtime, externalModules: props.externalModules }
+        : { handler: props.handler, runtime: props.runtime },
+    );
     this.sourceBucket =
       props.sourceBucket ??
       new FunctionSourceBucket(this, 'source', { location: props.region, project: props.project, labels: props.labels });
@@ -320,7 +360,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
       labels: props.labels,
       buildConfig: {
         runtime: this.bundle.runtime,
-        entryPoint: props.entryPoint,
+        entryPoint: props.handler ?? props.entryPoint,
         serviceAccount: this.buildEnvironment.buildServiceAccount,
         dockerRepository: this.buildEnvironment.dockerRepository,
         source: { storageSource: { bucket: this.sourceBucket.bucketName, object: sourceObject.name } },

@@ -1,6 +1,9 @@
 /**
- * The construct library: import from `<this package>/constructs` to compose
- * the ingest pipeline's pieces in your own cdktf app.
+ * The construct library, the package's root (`import { WarehouseTable } from
+ * 'gcp-ingest-cdktf'`): compose the ingest pipeline's pieces in your own
+ * cdktf app.
+ *
+ * @packageDocumentation
  */
 export * from './grantee';
 export * from './function-runtimes';
@@ -14,5 +17,5 @@ export * from './http-ingest-function';
 export * from './ingest-topic';
 export { MonitoringAlerts, type AlertKey, type MonitoringAlertsProps } from './monitoring-alerts';
 export type { EmailChannelConfig, NotificationChannelConfig, PagerDutyChannelConfig, SlackChannelConfig } from './monitoring-channels';
-export type { MonitoredPipeline } from './monitoring-signals';
+export type { LogMetricKey, MonitoredPipeline } from './monitoring-signals';
 export { GcpPolicyPack, type GcpPolicyPackOptions, type PolicyFinding } from './policy-pack';

@@ -8,7 +8,7 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
 import { kebab, PUBSUB_NAME } from '../lambda-src/rules/naming';
 import type { IEncryptionKey } from './encryption-key';
-import type { Grantee } from './grantee';
+import type { Grantee, ServiceAccountReference } from './grantee';
 import { grantOnce } from './private/grants';
 import { fitName, serviceAccountId } from './private/naming';
 import { projectData, pubsubServiceAgentMember } from './private/project';
@@ -34,6 +34,12 @@ export interface IBigQueryTarget {
    * subscription waits for (Pub/Sub checks the right when it is created).
    */
   grantInsert(grantee: Grantee): ITerraformDependable;
+}
+
+/** The identity push deliveries authenticate as, and the service agent's grant to mint its tokens when this construct made it. */
+interface PushInvoker {
+  readonly account: ServiceAccountReference;
+  readonly tokenCreator?: ServiceAccountIamMember;
 }
 
 /** Options of {@link IngestTopic.addPushSubscription}. */
@@ -154,6 +160,16 @@ export interface IngestTopicProps {
    * @default no BigQuery subscription
    */
   readonly bigQueryTable?: IBigQueryTarget;
+  /**
+   * An existing service account whose OIDC token authenticates push
+   * deliveries, e.g. one a bootstrap stack made. Whoever deploys then needs
+   * only `iam.serviceAccounts.actAs` on it. Whoever made it grants the
+   * Pub/Sub service agent `roles/iam.serviceAccountTokenCreator` on it: this
+   * construct does not, since that takes the right to change the account's
+   * IAM policy.
+   * @default a new service account, made with the first push subscription, with that grant
+   */
+  readonly pushInvoker?: ServiceAccountReference;
 }
 
 const SUBSCRIPTION_NAME_LENGTH = 255;
@@ -190,7 +206,7 @@ function clamped(value: number, range: { readonly min: number; readonly max: num
  * `maxDeliveryAttempts`. The IAM that needs is granted on the exact resources,
  * to the project's Pub/Sub service agent: publisher on the dead-letter topic,
  * subscriber on each subscription, and token creator on the push invoker
- * service account (to mint its OIDC tokens).
+ * service account when this construct creates it (to mint its OIDC tokens).
  */
 export class IngestTopic extends Construct {
   /** The ingest topic producers publish to. */
@@ -214,7 +230,7 @@ export class IngestTopic extends Construct {
   private readonly baseName: string;
   private readonly serviceAgent: string;
   private readonly deliverySubscriptions: PubsubSubscription[] = [];
-  private invoker?: { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember };
+  private invoker?: PushInvoker;
 
   constructor(scope: Construct, id: string, props: IngestTopicProps = {}) {
     super(scope, id);
@@ -287,10 +303,11 @@ export class IngestTopic extends Construct {
   }
 
   /**
-   * Service account whose OIDC token authenticates push deliveries (created
-   * with the first push subscription), or `undefined` if there is none.
+   * Service account whose OIDC token authenticates push deliveries (the
+   * `pushInvoker` prop, or one created with the first push subscription), or
+   * `undefined` while there is no push subscription.
    */
-  public get invokerServiceAccount(): ServiceAccount | undefined {
+  public get invokerServiceAccount(): ServiceAccountReference | undefined {
     return this.invoker?.account;
   }
 
@@ -305,7 +322,8 @@ export class IngestTopic extends Construct {
     validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, INGEST_TOPIC_RULES.ackDeadlineSeconds)]);
     const invoker = this.invokerAccount();
     const invokeGrant = options.target.grantInvoke(invoker.account);
-    return this.addDeliverySubscription(id, options.subscriptionName, [invokeGrant, invoker.tokenCreator], {
+    const grants = invoker.tokenCreator === undefined ? [invokeGrant] : [invokeGrant, invoker.tokenCreator];
+    return this.addDeliverySubscription(id, options.subscriptionName, grants, {
       ackDeadlineSeconds: ackDeadline,
       pushConfig: {
         pushEndpoint: options.target.url,
@@ -398,8 +416,12 @@ export class IngestTopic extends Construct {
     return subscription;
   }
 
-  private invokerAccount(): { readonly account: ServiceAccount; readonly tokenCreator: ServiceAccountIamMember } {
+  private invokerAccount(): PushInvoker {
     if (this.invoker) return this.invoker;
+    if (this.props.pushInvoker !== undefined) {
+      this.invoker = { account: this.props.pushInvoker };
+      return this.invoker;
+    }
     // Named after the construct id when the topic's name is known only to Terraform.
     const stem = isToken(this.baseName) ? kebab(this.node.id) : this.baseName;
     const account = new ServiceAccount(this, 'push-invoker', {

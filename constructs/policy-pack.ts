@@ -28,6 +28,8 @@ import {
   noSecretsInPlainEnvironment,
 } from './policy-rules/functions';
 import {
+  federatedImpersonationIsScoped,
+  functionIdentityHasNoBroadDataRole,
   noBroadDataRoles,
   noBroadImpersonation,
   noPrimitiveRoles,
@@ -47,6 +49,8 @@ export const POLICY_RULES: readonly PolicyRule[] = [
   noBroadDataRoles,
   noServiceAccountKeys,
   workloadIdentityProviderHasCondition,
+  federatedImpersonationIsScoped,
+  functionIdentityHasNoBroadDataRole,
   functionRunsAsDedicatedServiceAccount,
   functionBuildsAsDedicatedServiceAccount,
   functionBuildsIntoManagedRepository,
@@ -71,7 +75,8 @@ export const MIN_SUPPRESSION_REASON_LENGTH = 20;
 export interface GcpPolicyPackOptions {
   /**
    * Name of the environment the stack deploys to. Prod-only rules (GCP-BQ-001, table deletion
-   * protection) apply when it is `'prod'`.
+   * protection; GCP-IAM-007, federated impersonation scoped to an environment or ref) apply when
+   * it is `'prod'`.
    * @default 'prod' — a stack that does not say gets every rule.
    */
   readonly environment?: string;
@@ -93,8 +98,8 @@ export interface GcpPolicyPackOptions {
 export interface PolicyFinding {
   /** The rule id (or `GCP-SUPPRESSION` for a suppression of an unknown rule). */
   readonly ruleId: string;
-  /** `error` fails synth; `info` records a suppressed violation. */
-  readonly level: 'error' | 'info';
+  /** `error` fails synth; `warning` is reported and lets it pass; `info` records a suppressed violation. */
+  readonly level: 'error' | 'warning' | 'info';
   readonly message: string;
   readonly constructPath: string;
 }
@@ -121,7 +126,7 @@ const PLACEHOLDER_WORDS: ReadonlySet<string> = new Set([
  * Security and reliability rules for stacks built from `@cdktf/provider-google` resources, in the
  * manner of cdk-nag: add it as an aspect and every violation becomes an error annotation of the
  * form `[RULE_ID] what is wrong — how to fix (resource address)`, which fails `app.synth()` and
- * `cdktf synth`. A rule can be waived for a construct and everything below it with
+ * `cdktf synth` (a rule of severity `warning` leaves a warning annotation instead). A rule can be waived for a construct and everything below it with
  * `GcpPolicyPack.suppress`, which needs a real reason and is reported as an info annotation.
  *
  * @example
@@ -185,7 +190,7 @@ export class GcpPolicyPack implements IAspect {
         const message = `[${rule.id}] ${readable(node, problem)} — ${rule.fix} (${addressOf(node)})`;
         const waiver = acceptedSuppression(node, rule.id);
         if (waiver === undefined) {
-          annotateOnce(node, AnnotationMetadataEntryType.ERROR, message);
+          annotateOnce(node, rule.severity === 'warning' ? AnnotationMetadataEntryType.WARN : AnnotationMetadataEntryType.ERROR, message);
         } else {
           annotateOnce(node, AnnotationMetadataEntryType.INFO, `${message} — suppressed on ${waiver.path}: ${waiver.reason}`);
         }
@@ -196,6 +201,7 @@ export class GcpPolicyPack implements IAspect {
 
 function findingLevel(type: string): PolicyFinding['level'] | undefined {
   if (type === AnnotationMetadataEntryType.ERROR) return 'error';
+  if (type === AnnotationMetadataEntryType.WARN) return 'warning';
   if (type === AnnotationMetadataEntryType.INFO) return 'info';
   return undefined;
 }
@@ -261,5 +267,6 @@ function annotateOnce(node: IConstruct, level: AnnotationMetadataEntryType, mess
   if (node.node.metadata.some((entry) => entry.type === level && entry.data === message)) return;
   const annotations = Annotations.of(node);
   if (level === AnnotationMetadataEntryType.ERROR) annotations.addError(message);
+  else if (level === AnnotationMetadataEntryType.WARN) annotations.addWarning(message);
   else annotations.addInfo(message);
 }

@@ -1,12 +1,14 @@
 /**
  * Configuration of the bootstrap stack: the one-time foundation (Terraform
- * state bucket, GitHub OIDC federation, deployer and planner identities) that
- * a human applies once, with local state, before GitHub Actions can deploy.
+ * state bucket, GitHub OIDC federation, a deployer per environment and the
+ * identities the ingest stacks attach) that a human applies once, with local
+ * state, before GitHub Actions can deploy.
  *
- * Every field has a default and can be overridden by the environment variable
- * named in `BOOTSTRAP_ENV`, so a fork deploys to its own projects without
- * editing code. Values are validated before synthesis; an invalid one fails
- * with a message naming the field and its variable.
+ * Every field is set by the environment variable named in `BOOTSTRAP_ENV`.
+ * All but the GitHub repository have a default; the repository has none, so
+ * a fork never trusts someone else's. Values are validated before synthesis;
+ * a missing or invalid one fails with a message naming the field and its
+ * variable.
  */
 import { BUCKET_NAME, type NameRule, PROJECT_ID, REGION } from '../lambda-src/rules/naming';
 import { type ConfigChecks, configProblems, ConfigurationError, named } from './config-checks';
@@ -28,16 +30,25 @@ export interface GitHubRepositoryConfig {
   readonly repositoryId: string;
 }
 
-/** Projects the ingest stacks deploy into. They may all be `project`. */
+/**
+ * Projects the ingest stacks deploy into, each with its own deployer holding
+ * roles there only. They must differ; either may be `project`.
+ */
 export interface DeployProjectsConfig {
-  /** Project of the `dev` stack: the deployer deploys here and the pull-request planner reads it. */
+  /** Project of the `dev` stack: only the dev deployer gets roles here. */
   readonly dev: string;
-  /** Project of the `prod` stack: only the deployer gets roles here. */
+  /** Project of the `prod` stack: only the prod deployer gets roles here. */
+  readonly prod: string;
+}
+
+/** Regions the ingest stacks' functions run in (the ingest stacks' `region`), which the build account may read sources in. */
+export interface DeployRegionsConfig {
+  readonly dev: string;
   readonly prod: string;
 }
 
 export interface BootstrapConfig {
-  /** Project that holds the state bucket, the workload identity pool and the deployer and planner service accounts. */
+  /** Project that holds the state bucket, the workload identity pool and the deployer service accounts. */
   readonly project: string;
   /** Region of the state bucket (and the provider's default region). */
   readonly region: string;
@@ -47,7 +58,11 @@ export interface BootstrapConfig {
   readonly identityPoolId: string;
   readonly github: GitHubRepositoryConfig;
   readonly deployProjects: DeployProjectsConfig;
+  readonly deployRegions: DeployRegionsConfig;
 }
+
+/** Every field but the GitHub repository, which has no default. */
+export type BootstrapDefaults = Omit<BootstrapConfig, 'github'>;
 
 /** Environment variable that overrides each field. */
 export const BOOTSTRAP_ENV = {
@@ -61,27 +76,27 @@ export const BOOTSTRAP_ENV = {
   'github.repositoryId': 'BOOTSTRAP_GITHUB_REPOSITORY_ID',
   'deployProjects.dev': 'DEV_PROJECT_ID',
   'deployProjects.prod': 'PROD_PROJECT_ID',
+  'deployRegions.dev': 'DEV_REGION',
+  'deployRegions.prod': 'PROD_REGION',
 } as const;
 
 type BootstrapField = keyof typeof BOOTSTRAP_ENV;
+type GitHubField = Extract<BootstrapField, `github.${string}`>;
+
+/** The variables naming the repository whose workflows may deploy: required, since trusting a default repository would hand a fork's projects to someone else. */
+export const GITHUB_REPOSITORY_VARIABLES: readonly GitHubField[] = ['github.owner', 'github.name', 'github.ownerId', 'github.repositoryId'];
 
 /**
  * The reference deployment: the ingest environments' own defaults for the
- * projects, region and state bucket (so both stacks agree without an
- * override), and this repository's GitHub identity.
+ * projects, regions and state bucket, so both stacks agree without an override.
  */
-export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapConfig = {
+export const DEFAULT_BOOTSTRAP_CONFIG: BootstrapDefaults = {
   project: 'latam-ingest-ops',
   region: DEV.region,
   stateBucket: DEV.stateBucket,
   identityPoolId: 'github-actions',
-  github: {
-    owner: 'latam-ingest',
-    name: 'gcp-ingest-cdktf',
-    ownerId: '180295032',
-    repositoryId: '861530417',
-  },
   deployProjects: { dev: DEV.project, prod: PROD.project },
+  deployRegions: { dev: DEV.region, prod: PROD.region },
 };
 
 const GITHUB_NUMERIC_ID: NameRule = { pattern: /^[1-9][0-9]{0,19}$/, rule: "must be GitHub's numeric id (digits only)" };
@@ -101,47 +116,69 @@ const BOOTSTRAP_CONFIG_CHECKS: ConfigChecks = {
     repositoryId: named(GITHUB_NUMERIC_ID),
   },
   deployProjects: { dev: named(PROJECT_ID), prod: named(PROJECT_ID) },
+  deployRegions: { dev: named(REGION), prod: named(REGION) },
 };
+
+/** Where each repository variable's value comes from, for the line that asks for it. */
+const GITHUB_REPOSITORY_SOURCES: Readonly<Record<GitHubField, string>> = {
+  'github.owner': 'the OWNER of the repository URL',
+  'github.name': 'the REPO of the repository URL',
+  'github.ownerId': 'the second line `gh api repos/OWNER/REPO --jq .id,.owner.id` prints (ids, unlike names, are never reused)',
+  'github.repositoryId': 'the first line `gh api repos/OWNER/REPO --jq .id,.owner.id` prints (ids, unlike names, are never reused)',
+};
+
+const line = (field: BootstrapField, message: string): string => `bootstrap.${field} (set by ${BOOTSTRAP_ENV[field]}): ${message}`;
 
 /**
  * Every problem with a bootstrap config, one line each, naming the field as
- * `bootstrap.<path>` and the variable that sets it. Empty when valid.
+ * `bootstrap.<path>` and the variable that sets it. Empty when valid. Rules
+ * between fields are checked once every field is well formed.
  */
-export function bootstrapConfigProblems(config: BootstrapConfig): string[] {
-  return configProblems(config, BOOTSTRAP_CONFIG_CHECKS).map(({ field, message }) => {
-    const variable = field in BOOTSTRAP_ENV ? ` (set by ${BOOTSTRAP_ENV[field as BootstrapField]})` : '';
-    return `bootstrap.${field}${variable}: ${message}`;
-  });
+function bootstrapConfigProblems(config: BootstrapConfig, missing: readonly GitHubField[] = []): string[] {
+  const fieldProblems = [
+    ...missing.map((field) => line(field, `is required (the bootstrap trusts one repository's workflows, and has no default): ${GITHUB_REPOSITORY_SOURCES[field]}`)),
+    ...configProblems(config, BOOTSTRAP_CONFIG_CHECKS)
+      .filter(({ field }) => !(missing as readonly string[]).includes(field))
+      .map(({ field, message }) => (field in BOOTSTRAP_ENV ? line(field as BootstrapField, message) : `bootstrap.${field}: ${message}`)),
+  ];
+  if (fieldProblems.length > 0) return fieldProblems;
+  return config.deployProjects.dev === config.deployProjects.prod
+    ? [line('deployProjects.prod', 'must differ from deployProjects.dev: each environment has its own deployer, holding roles in its own project only')]
+    : [];
 }
 
-function fieldValue(config: BootstrapConfig, field: BootstrapField): string {
+function fieldValue(config: BootstrapDefaults, field: Exclude<BootstrapField, GitHubField>): string {
   return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config) as string;
 }
 
 /**
- * The defaults overridden by whichever `BOOTSTRAP_ENV` variables are set to a
- * non-empty value (an unset repository secret reaches a workflow as ""). An
- * invalid result is a `ConfigurationError` listing every problem.
+ * The config from `BOOTSTRAP_ENV` variables set to a non-empty value (an
+ * unset repository secret reaches a workflow as ""), over the defaults. The
+ * GitHub repository variables have no default. A missing or invalid value is
+ * a `ConfigurationError` listing every problem, one line each.
  */
 export function bootstrapConfigFromEnv(
   env: NodeJS.ProcessEnv = process.env,
-  defaults: BootstrapConfig = DEFAULT_BOOTSTRAP_CONFIG,
+  defaults: BootstrapDefaults = DEFAULT_BOOTSTRAP_CONFIG,
 ): BootstrapConfig {
-  const pick = (field: BootstrapField): string => env[BOOTSTRAP_ENV[field]] || fieldValue(defaults, field);
+  const value = (field: BootstrapField): string | undefined => env[BOOTSTRAP_ENV[field]] || undefined;
+  const missing = GITHUB_REPOSITORY_VARIABLES.filter((field) => value(field) === undefined);
+  const pick = (field: Exclude<BootstrapField, GitHubField>): string => value(field) ?? fieldValue(defaults, field);
   const config: BootstrapConfig = {
     project: pick('project'),
     region: pick('region'),
     stateBucket: pick('stateBucket'),
     identityPoolId: pick('identityPoolId'),
     github: {
-      owner: pick('github.owner'),
-      name: pick('github.name'),
-      ownerId: pick('github.ownerId'),
-      repositoryId: pick('github.repositoryId'),
+      owner: value('github.owner') ?? '',
+      name: value('github.name') ?? '',
+      ownerId: value('github.ownerId') ?? '',
+      repositoryId: value('github.repositoryId') ?? '',
     },
     deployProjects: { dev: pick('deployProjects.dev'), prod: pick('deployProjects.prod') },
+    deployRegions: { dev: pick('deployRegions.dev'), prod: pick('deployRegions.prod') },
   };
-  const problems = bootstrapConfigProblems(config);
+  const problems = bootstrapConfigProblems(config, missing);
   if (problems.length > 0) throw new ConfigurationError(problems);
   return config;
 }

@@ -1,9 +1,13 @@
 /**
  * The one-time foundation GitHub Actions deploys through: the Terraform state
- * bucket, keyless GitHub OIDC federation (Workload Identity Federation), a
- * deployer service account for `deploy.yml` and a read-only planner for the
- * pull-request plan in `ci.yml`. A human applies it once with local state
- * (it creates the bucket every other stack keeps its state in).
+ * bucket, keyless GitHub OIDC federation (Workload Identity Federation), one
+ * deployer service account per environment (only a workflow job running in
+ * that GitHub environment can impersonate it, and it holds roles in that
+ * environment's project only), and, in each environment's project, the
+ * identities and custom roles the ingest stack attaches (`identities.ts`)
+ * with the project-level grants IAM offers on no narrower resource. A human
+ * with owner rights applies it once with local state (it creates the bucket
+ * every other stack keeps its state in). docs/iam.md explains every grant.
  */
 import { Construct } from 'constructs';
 import { Aspects, LocalBackend, TerraformStack } from 'cdktf';
@@ -14,11 +18,17 @@ import { IamWorkloadIdentityPool } from '@cdktf/provider-google/lib/iam-workload
 import { IamWorkloadIdentityPoolProvider } from '@cdktf/provider-google/lib/iam-workload-identity-pool-provider';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
+import { ProjectIamCustomRole } from '@cdktf/provider-google/lib/project-iam-custom-role';
 import { ProjectIamMember } from '@cdktf/provider-google/lib/project-iam-member';
+import { DataGoogleProject } from '@cdktf/provider-google/lib/data-google-project';
+import { BUILD_ROLES, functionSourcesCondition } from '../constructs/function-build-environment';
 import { GcpPolicyPack } from '../constructs/policy-pack';
+import { pubsubServiceAgentMember } from '../constructs/private/project';
+import { JOB_USER_ROLE, TABLE_INSERT_PERMISSIONS, TABLE_READ_PERMISSIONS } from '../constructs/warehouse-table';
 import type { BootstrapConfig } from './bootstrap-config';
 import { kebab } from '../lambda-src/rules/naming';
 import { addGoogleProvider } from './google-provider';
+import { INGEST_IDENTITIES, stateObjectPrefix, TABLE_ROLE_IDS, type IngestIdentityName } from './identities';
 import { addOutput } from './outputs';
 
 export const GITHUB_OIDC_ISSUER = 'https://token.actions.githubusercontent.com';
@@ -42,37 +52,23 @@ export const REQUIRED_SERVICES = [
   'cloudresourcemanager.googleapis.com',
 ] as const;
 
-/** Why an identity holds a project role, and for an IAM-admin role, which roles it may hand out. */
-export interface ProjectRoleGrant {
+/** Why an identity holds a role, and the GcpPolicyPack rule it breaks on purpose, if any. */
+export interface RoleGrant {
   readonly why: string;
   /**
    * A GcpPolicyPack rule this grant breaks on purpose, and why no narrower grant can work.
    * @default none: the grant must pass every rule
    */
   readonly waives?: { readonly rule: string; readonly reason: string };
-  /**
-   * Limits the grant with an IAM condition to adding or removing only these
-   * roles, for roles that can change the project's IAM policy.
-   * @default no condition
-   */
-  readonly onlyGranting?: readonly string[];
 }
 
 /**
- * The project-level roles the ingest stacks themselves grant, none of which
- * IAM offers on a narrower resource: BigQuery jobs for the read API; log
- * writing for the function build account, and its read of the source copies
- * in Google's `gcf-v2-sources-…` bucket (conditioned to that bucket, which
- * does not exist before the first deploy).
+ * Project roles of each environment's deployer, in that environment's
+ * project only. No primitive role and no IAM-admin role: each is the
+ * narrowest predefined role that can create, change and delete one kind of
+ * resource the ingest stacks define.
  */
-export const ROLES_GRANTED_BY_INGEST_STACKS = ['roles/bigquery.jobUser', 'roles/logging.logWriter', 'roles/storage.objectViewer'] as const;
-
-/**
- * Project roles of the deployer in each deploy project. No primitive role:
- * each is the narrowest predefined role that can create, change and delete
- * one kind of resource the ingest stacks define.
- */
-export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> = {
+export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, RoleGrant>> = {
   'roles/cloudfunctions.developer': { why: 'create, update and delete the 2nd-gen functions (their invoker IAM lives on the Cloud Run service)' },
   'roles/run.admin': {
     why: "set invoker IAM on the Cloud Run services behind the functions; includes run.routes.invoke, which the smoke test's identity token relies on",
@@ -86,46 +82,35 @@ export const DEPLOYER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> 
     waives: { rule: 'GCP-IAM-004', reason: 'the deployer creates the topics and subscriptions, so no narrower resource exists before its first apply' },
   },
   'roles/bigquery.dataOwner': {
-    why: 'create the dataset, table and latest-version view and grant table-level access (no job or query rights)',
+    why: 'create the dataset, table and latest-version view and bind the table roles on the table (no job or query rights)',
     waives: { rule: 'GCP-IAM-004', reason: 'the deployer creates the dataset, so no narrower resource exists before its first apply' },
   },
   'roles/monitoring.editor': { why: 'alert policies, notification channels, the custom service and its SLO, dashboards' },
   'roles/logging.configWriter': { why: 'log-based metrics the alerts and the SLO are built on' },
-  'roles/iam.serviceAccountAdmin': {
-    why: 'create the per-function, build and push-invoker service accounts and set IAM on them (token creation for the push identity)',
-  },
+  'roles/browser': { why: 'read project metadata (the project number in the Pub/Sub service agent e-mail the ingest stack grants to)' },
+};
+
+/** The deployer's roles on single resources, beside its project roles. */
+export const DEPLOYER_RESOURCE_ROLES: Readonly<Record<string, RoleGrant>> = {
   'roles/iam.serviceAccountUser': {
-    why: 'attach those service accounts to the functions and to the push subscription (iam.serviceAccounts.actAs); the README explains why this is project-wide',
-    waives: {
-      rule: 'GCP-IAM-003',
-      reason: 'the function service accounts are created by the same apply that attaches them, and IAM Conditions cannot narrow grants on service accounts',
-    },
+    why: 'attach the API, subscriber, push-invoker and build accounts of its environment (iam.serviceAccounts.actAs), granted on each of those four accounts and no other',
   },
-  'roles/resourcemanager.projectIamAdmin': {
-    why: 'the read API\'s service account needs roles/bigquery.jobUser and the build account log writing and source reads, which exist only at project level; an IAM condition lets the deployer grant those roles and no other',
-    onlyGranting: ROLES_GRANTED_BY_INGEST_STACKS,
+  'roles/storage.objectUser': {
+    why: "read and write its environment's state and lock objects, conditioned to that environment's prefix of the state bucket",
   },
-  'roles/browser': { why: 'read project metadata (e.g. the project number in service-agent emails)' },
 };
 
 /**
- * Project roles of the pull-request planner in the dev project: enough to
- * refresh every resource of the `dev` stack and read its IAM policies, nothing
- * that changes anything.
+ * Project-level roles of the identities the ingest stacks attach, made here
+ * because BigQuery jobs and log writing exist only at project level (and the
+ * function-source bucket does not exist before the first deploy).
  */
-export const PLANNER_PROJECT_ROLES: Readonly<Record<string, ProjectRoleGrant>> = {
-  'roles/browser': { why: 'read project metadata' },
-  'roles/iam.securityReviewer': { why: 'read the IAM policies of the project, functions, topics, datasets and service accounts' },
-  'roles/iam.serviceAccountViewer': { why: 'read the per-function service accounts' },
-  'roles/cloudfunctions.viewer': { why: 'read the functions' },
-  'roles/run.viewer': { why: 'read the Cloud Run services behind the functions' },
-  'roles/pubsub.viewer': { why: 'read topics, schema and subscriptions' },
-  'roles/bigquery.metadataViewer': { why: 'read dataset, table and view definitions (not their rows)' },
-  'roles/monitoring.viewer': { why: 'read alert policies, channels, SLOs and dashboards' },
-  'roles/logging.viewer': { why: 'read log-based metric definitions' },
-  'roles/storage.bucketViewer': { why: 'read bucket metadata of the function-source bucket' },
-  'roles/storage.objectViewer': { why: 'read the metadata of the uploaded source archives' },
-  'roles/artifactregistry.reader': { why: "read the functions' image repository and its cleanup policies" },
+export const IDENTITY_PROJECT_ROLES: Readonly<Partial<Record<IngestIdentityName, Readonly<Record<string, RoleGrant>>>>> = {
+  api: { [JOB_USER_ROLE]: { why: 'run the query jobs of the GET routes (reads no data by itself)' } },
+  build: {
+    [BUILD_ROLES.writeLogs]: { why: 'write the build log' },
+    [BUILD_ROLES.readSources]: { why: "read the function sources Cloud Run functions copies into gcf-v2-sources-<project number>-<region>, conditioned to that bucket" },
+  },
 };
 
 /** Noncurrent state versions older than this many days are deleted... */
@@ -133,8 +118,14 @@ export const STATE_NONCURRENT_RETENTION_DAYS = 90;
 /** ...but never while fewer than this many newer versions exist, so a rarely-changed state keeps its history. */
 export const STATE_NONCURRENT_VERSIONS_KEPT = 10;
 
-export const DEPLOYER_ACCOUNT_ID = 'github-deployer';
-export const PLANNER_ACCOUNT_ID = 'github-planner';
+/** The environments with a deployer, named as the GitHub environments (and ingest stacks) they deploy. */
+export const DEPLOY_ENVIRONMENTS = ['dev', 'prod'] as const;
+export type DeployEnvironment = (typeof DEPLOY_ENVIRONMENTS)[number];
+
+/** Account id of the deployer of `environment`. */
+export function deployerAccountId(environment: DeployEnvironment): string {
+  return `github-deployer-${environment}`;
+}
 const OIDC_PROVIDER_ID = 'github-oidc';
 
 /**
@@ -146,31 +137,59 @@ export function repositoryCondition(github: BootstrapConfig['github']): string {
   return `assertion.repository_id == '${github.repositoryId}' && assertion.repository_owner_id == '${github.ownerId}'`;
 }
 
-/** IAM condition that lets an IAM-admin role change bindings of `roles` only. */
-export function grantLimitCondition(roles: readonly string[]): string {
-  return `api.getAttribute('iam.googleapis.com/modifiedGrantsByRole', []).hasOnly([${roles.map((role) => `'${role}'`).join(', ')}])`;
+/**
+ * The `sub` claims of a job of this repository running in the GitHub
+ * environment `environment`: GitHub's name-based default, and the form with
+ * immutable ids that repositories created or renamed since July 2026 (or
+ * opted in) get. Binding both keeps deploys working across that switch; the
+ * provider's id condition already rules out another repository by that name.
+ */
+export function environmentSubjects(github: BootstrapConfig['github'], environment: DeployEnvironment): readonly string[] {
+  return [
+    `repo:${github.owner}/${github.name}:environment:${environment}`,
+    `repo:${github.owner}@${github.ownerId}/${github.name}@${github.repositoryId}:environment:${environment}`,
+  ];
+}
+
+/** IAM condition on a state-bucket grant: listing the bucket, and the objects under `prefix` only. */
+export function stateObjectsCondition(bucket: string, prefix: string): string {
+  return `resource.type == "storage.googleapis.com/Bucket" || resource.name.startsWith("projects/_/buckets/${bucket}/objects/${prefix}/")`;
+}
+
+/** What the bootstrap stack made for one environment. */
+export interface EnvironmentFoundation {
+  /** The deployer GitHub Actions impersonates from a job in this GitHub environment. */
+  readonly deployer: ServiceAccount;
+  /** The accounts the ingest stack attaches, in the environment's project. */
+  readonly identities: Readonly<Record<IngestIdentityName, ServiceAccount>>;
+  /** The custom roles bound on the warehouse table. */
+  readonly tableRoles: { readonly insert: ProjectIamCustomRole; readonly read: ProjectIamCustomRole };
 }
 
 export class BootstrapStack extends TerraformStack {
   readonly stateBucket: StorageBucket;
   readonly identityPool: IamWorkloadIdentityPool;
   readonly oidcProvider: IamWorkloadIdentityPoolProvider;
-  readonly deployer: ServiceAccount;
-  readonly planner: ServiceAccount;
+  /** Per environment: its deployer, the identities its ingest stack attaches, its table roles. */
+  readonly environments: Readonly<Record<DeployEnvironment, EnvironmentFoundation>>;
+
+  private readonly config: BootstrapConfig;
+  private readonly services = new Map<string, ProjectService>();
 
   constructor(scope: Construct, id: string, config: BootstrapConfig) {
     super(scope, id);
+    this.config = config;
     const { project, github } = config;
 
-    Aspects.of(this).add(new GcpPolicyPack());
+    // It holds the prod deployer, so it gets the production rules (GCP-IAM-007 above all).
+    Aspects.of(this).add(new GcpPolicyPack({ environment: 'prod' }));
     new LocalBackend(this, { path: `../../../terraform.${id}.tfstate` });
     addGoogleProvider(this, { project, region: config.region });
 
-    const services = new Map<string, ProjectService>();
     const projects = [...new Set([project, config.deployProjects.dev, config.deployProjects.prod])];
     for (const target of projects) {
       for (const service of REQUIRED_SERVICES) {
-        services.set(
+        this.services.set(
           `${target}/${service}`,
           new ProjectService(this, kebab(`service-${target}-${service.split('.')[0]}`), {
             project: target,
@@ -181,8 +200,6 @@ export class BootstrapStack extends TerraformStack {
         );
       }
     }
-    const api = (target: string, service: (typeof REQUIRED_SERVICES)[number]): ProjectService =>
-      services.get(`${target}/${service}`)!;
 
     this.stateBucket = new StorageBucket(this, 'state-bucket', {
       name: config.stateBucket,
@@ -203,7 +220,7 @@ export class BootstrapStack extends TerraformStack {
       ],
       forceDestroy: false,
       lifecycle: { preventDestroy: true },
-      dependsOn: [api(project, 'storage.googleapis.com')],
+      dependsOn: [this.api(project, 'storage.googleapis.com')],
     });
     GcpPolicyPack.markStateBucket(this.stateBucket);
 
@@ -212,7 +229,7 @@ export class BootstrapStack extends TerraformStack {
       workloadIdentityPoolId: config.identityPoolId,
       displayName: 'GitHub Actions',
       description: `Workflows of ${github.owner}/${github.name}`,
-      dependsOn: [api(project, 'iam.googleapis.com'), api(project, 'sts.googleapis.com')],
+      dependsOn: [this.api(project, 'iam.googleapis.com'), this.api(project, 'sts.googleapis.com')],
     });
 
     this.oidcProvider = new IamWorkloadIdentityPoolProvider(this, 'github-provider', {
@@ -230,93 +247,119 @@ export class BootstrapStack extends TerraformStack {
       attributeCondition: repositoryCondition(github),
     });
 
-    const repositoryPrincipals = `principalSet://iam.googleapis.com/${this.identityPool.name}/attribute.repository/${github.owner}/${github.name}`;
-
-    this.deployer = this.federatedServiceAccount(
-      DEPLOYER_ACCOUNT_ID,
-      'GitHub Actions deployer',
-      repositoryPrincipals,
-      api(project, 'iam.googleapis.com'),
-    );
-    this.planner = this.federatedServiceAccount(
-      PLANNER_ACCOUNT_ID,
-      'GitHub Actions pull-request planner (read-only)',
-      repositoryPrincipals,
-      api(project, 'iam.googleapis.com'),
-    );
-
-    const deployTargets = [...new Set([config.deployProjects.dev, config.deployProjects.prod])];
-    for (const target of deployTargets) {
-      this.grantProjectRoles(DEPLOYER_ACCOUNT_ID, this.deployer, target, DEPLOYER_PROJECT_ROLES, api(target, 'cloudresourcemanager.googleapis.com'));
-    }
-    const devProject = config.deployProjects.dev;
-    this.grantProjectRoles(PLANNER_ACCOUNT_ID, this.planner, devProject, PLANNER_PROJECT_ROLES, api(devProject, 'cloudresourcemanager.googleapis.com'));
-
-    // The GCS backend reads state and writes a lock object beside it on every apply.
-    new StorageBucketIamMember(this, 'deployer-state-access', {
-      bucket: this.stateBucket.name,
-      role: 'roles/storage.objectUser',
-      member: this.deployer.member,
-    });
-    // Plans run with -lock=false, so reading state is all the planner ever needs:
-    // a pull-request branch can never rewrite or delete state.
-    new StorageBucketIamMember(this, 'planner-state-read', {
-      bucket: this.stateBucket.name,
-      role: 'roles/storage.objectViewer',
-      member: this.planner.member,
-    });
+    this.environments = {
+      dev: this.environmentFoundation('dev'),
+      prod: this.environmentFoundation('prod'),
+    };
 
     const outputs: Record<string, string> = {
       workload_identity_provider: this.oidcProvider.name,
-      deployer_service_account: this.deployer.email,
-      planner_service_account: this.planner.email,
+      ...Object.fromEntries(DEPLOY_ENVIRONMENTS.map((environment) => [`${environment}_deployer_service_account`, this.environments[environment].deployer.email])),
       state_bucket: this.stateBucket.name,
     };
     for (const [name, value] of Object.entries(outputs)) addOutput(this, name, value);
   }
 
-  /** A keyless service account that only this repository's workflows can impersonate. */
-  private federatedServiceAccount(
-    accountId: string,
-    displayName: string,
-    repositoryPrincipals: string,
-    iamApi: ProjectService,
-  ): ServiceAccount {
-    const account = new ServiceAccount(this, accountId, {
-      project: iamApi.project,
-      accountId,
-      displayName,
-      description: 'Impersonated by GitHub Actions through workload identity federation; it has no keys.',
-      dependsOn: [iamApi],
-    });
-    new ServiceAccountIamMember(this, `${accountId}-workload-identity-user`, {
-      serviceAccountId: account.name,
-      role: 'roles/iam.workloadIdentityUser',
-      member: repositoryPrincipals,
-    });
-    return account;
+  private api(target: string, service: (typeof REQUIRED_SERVICES)[number]): ProjectService {
+    return this.services.get(`${target}/${service}`)!;
   }
 
-  private grantProjectRoles(
-    accountId: string,
-    account: ServiceAccount,
-    project: string,
-    roles: Readonly<Record<string, ProjectRoleGrant>>,
-    resourceManagerApi: ProjectService,
-  ): void {
-    for (const [role, { onlyGranting, waives }] of Object.entries(roles)) {
-      const grant = new ProjectIamMember(this, kebab(`${accountId}-${project}-${role.replace('roles/', '')}`), {
-        project,
+  /** The deployer of `environment`, the identities and roles its ingest stack attaches, and every grant among them. */
+  private environmentFoundation(environment: DeployEnvironment): EnvironmentFoundation {
+    const { project: opsProject, github } = this.config;
+    const target = this.config.deployProjects[environment];
+    const iamApi = this.api(target, 'iam.googleapis.com');
+    const resourceManagerApi = this.api(target, 'cloudresourcemanager.googleapis.com');
+
+    const deployerId = deployerAccountId(environment);
+    const deployer = new ServiceAccount(this, deployerId, {
+      project: opsProject,
+      accountId: deployerId,
+      displayName: `GitHub Actions deployer of ${environment}`,
+      description: `Impersonated through workload identity federation by jobs in the GitHub environment ${environment} only; it has no keys.`,
+      dependsOn: [this.api(opsProject, 'iam.googleapis.com')],
+    });
+    environmentSubjects(github, environment).forEach((subject, index) => {
+      new ServiceAccountIamMember(this, `${deployerId}-workload-identity-user-${index === 0 ? 'names' : 'ids'}`, {
+        serviceAccountId: deployer.name,
+        role: 'roles/iam.workloadIdentityUser',
+        member: `principal://iam.googleapis.com/${this.identityPool.name}/subject/${subject}`,
+      });
+    });
+    for (const [role, { waives }] of Object.entries(DEPLOYER_PROJECT_ROLES)) {
+      const grant = new ProjectIamMember(this, kebab(`${deployerId}-${role.replace('roles/', '')}`), {
+        project: target,
         role,
-        member: account.member,
-        condition: onlyGranting && {
-          title: 'only-ingest-stack-roles',
-          description: `May only grant or revoke ${onlyGranting.join(', ')}`,
-          expression: grantLimitCondition(onlyGranting),
-        },
+        member: deployer.member,
         dependsOn: [resourceManagerApi],
       });
       if (waives) GcpPolicyPack.suppress(grant, waives.rule, waives.reason);
     }
+    // The GCS backend reads state and writes a lock object beside it; the other environment's state is out of reach.
+    new StorageBucketIamMember(this, `${deployerId}-state-access`, {
+      bucket: this.stateBucket.name,
+      role: 'roles/storage.objectUser',
+      member: deployer.member,
+      condition: {
+        title: `${environment}-state-only`,
+        description: `List the bucket; read and write objects under ${stateObjectPrefix(environment)}/ only`,
+        expression: stateObjectsCondition(this.config.stateBucket, stateObjectPrefix(environment)),
+      },
+    });
+
+    const identities = Object.fromEntries(
+      (Object.keys(INGEST_IDENTITIES) as IngestIdentityName[]).map((name) => {
+        const { accountId, displayName } = INGEST_IDENTITIES[name];
+        const account = new ServiceAccount(this, `${environment}-${accountId}`, {
+          project: target,
+          accountId,
+          displayName,
+          description: `Attached by the ${environment} ingest stack (stacks/identities.ts); it has no keys.`,
+          dependsOn: [iamApi],
+        });
+        // Resource-level actAs: the deployer can attach this account, and no account it was not given.
+        new ServiceAccountIamMember(this, `${deployerId}-acts-as-${accountId}`, {
+          serviceAccountId: account.name,
+          role: 'roles/iam.serviceAccountUser',
+          member: deployer.member,
+        });
+        return [name, account];
+      }),
+    ) as Record<IngestIdentityName, ServiceAccount>;
+
+    const projectData = new DataGoogleProject(this, `${environment}-project`, { projectId: target });
+    for (const [name, roles] of Object.entries(IDENTITY_PROJECT_ROLES) as [IngestIdentityName, Readonly<Record<string, RoleGrant>>][]) {
+      for (const role of Object.keys(roles)) {
+        new ProjectIamMember(this, kebab(`${environment}-${INGEST_IDENTITIES[name].accountId}-${role.replace('roles/', '')}`), {
+          project: target,
+          role,
+          member: identities[name].member,
+          // The same condition FunctionBuildEnvironment sets when it makes this grant itself.
+          condition: role === BUILD_ROLES.readSources ? functionSourcesCondition(projectData.number, this.config.deployRegions[environment]) : undefined,
+          dependsOn: [resourceManagerApi],
+        });
+      }
+    }
+    // The Pub/Sub service agent mints the push invoker's OIDC tokens, and no other account's.
+    new ServiceAccountIamMember(this, `${environment}-pubsub-agent-signs-as-${INGEST_IDENTITIES.pushInvoker.accountId}`, {
+      serviceAccountId: identities.pushInvoker.name,
+      role: 'roles/iam.serviceAccountTokenCreator',
+      member: pubsubServiceAgentMember(projectData),
+    });
+
+    const tableRole = (key: keyof typeof TABLE_ROLE_IDS, title: string, permissions: readonly string[]) =>
+      new ProjectIamCustomRole(this, kebab(`${environment}-${TABLE_ROLE_IDS[key]}`), {
+        project: target,
+        roleId: TABLE_ROLE_IDS[key],
+        title,
+        description: 'Bound on the warehouse table by the ingest stack (managed by the bootstrap stack).',
+        permissions: [...permissions],
+        dependsOn: [iamApi],
+      });
+    const tableRoles = {
+      insert: tableRole('insert', 'Insert rows into the ingest table', TABLE_INSERT_PERMISSIONS),
+      read: tableRole('read', 'Read rows of the ingest table', TABLE_READ_PERMISSIONS),
+    };
+    return { deployer, identities, tableRoles };
   }
 }

@@ -1,4 +1,3 @@
-import { join } from 'node:path';
 import { Construct } from 'constructs';
 import { Aspects, GcsBackend, TerraformStack } from 'cdktf';
 import { FunctionBuildEnvironment } from '../constructs/function-build-environment';
@@ -11,20 +10,17 @@ import { WarehouseTable } from '../constructs/warehouse-table';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
 import { ConfigurationError } from './config-checks';
 import { addGoogleProvider, addTimeProvider } from './google-provider';
+import { ingestIdentity, stateObjectPrefix, tableRoles } from './identities';
 import { addOutput } from './outputs';
-
-/** The function entry points the stacks deploy (the ones `npm start` serves locally). */
-export const FUNCTION_ENTRIES = {
-  api: join(__dirname, '..', 'lambda-src', 'functions', 'api.ts'),
-  subscriber: join(__dirname, '..', 'lambda-src', 'functions', 'subscriber.ts'),
-} as const;
 
 /**
  * One environment of the ingest pipeline: the warehouse table, the HTTP API
  * function (writes and reads), the Pub/Sub topic pushing to the subscriber
  * function (writes), a shared private source bucket and build environment,
  * monitoring, and the outputs a deployer needs. Terraform state lives in GCS
- * under `ingest/<env>`.
+ * under `ingest/<env>`. It creates no service account, custom role or
+ * project-level grant: it attaches the ones the bootstrap stack made
+ * (`stacks/identities.ts`), so its deployer needs no IAM-admin right.
  *
  * An invalid config is refused before anything is built, with one line per
  * problem, each naming its field and the variable that sets it
@@ -59,7 +55,7 @@ export class IngestStack extends TerraformStack {
 
     addGoogleProvider(this, { project: config.project, region: config.region });
     addTimeProvider(this);
-    new GcsBackend(this, { bucket: config.stateBucket, prefix: `ingest/${config.name}` });
+    new GcsBackend(this, { bucket: config.stateBucket, prefix: stateObjectPrefix(config.name) });
 
     const labels = { ...config.labels };
     this.sourceBucket = new FunctionSourceBucket(this, 'function-source', {
@@ -71,7 +67,9 @@ export class IngestStack extends TerraformStack {
     this.buildEnvironment = new FunctionBuildEnvironment(this, 'function-build', {
       location: config.region,
       repositoryId: 'ingest-functions',
-      serviceAccountId: 'ingest-build',
+      // Made by the bootstrap stack, with its project-level grants (stacks/identities.ts).
+      serviceAccount: ingestIdentity('build', config.project),
+      grantProjectRoles: false,
       labels,
     });
 
@@ -82,6 +80,7 @@ export class IngestStack extends TerraformStack {
       partitionExpirationDays: config.warehouse.partitionExpirationDays ?? undefined,
       labels,
       disposable: config.disposable,
+      roles: tableRoles(config.project),
     });
 
     const common = {
@@ -98,9 +97,9 @@ export class IngestStack extends TerraformStack {
         BIGQUERY_MAX_BYTES_BILLED: String(config.api.readMaxBytesBilled),
         READ_WINDOW_HOURS: String(config.api.readWindowHours),
       },
-      entry: FUNCTION_ENTRIES.api,
-      entryPoint: 'api',
+      handler: 'api',
       functionName: 'ingest-api',
+      serviceAccount: ingestIdentity('api', config.project),
       description: 'Ingest and read API: POST / stores records, GET /records reads their latest versions.',
       memory: config.api.memory,
       cpu: config.api.cpu,
@@ -120,9 +119,9 @@ export class IngestStack extends TerraformStack {
     }
     this.subscriber = new HttpIngestFunction(this, 'subscriber', {
       ...common,
-      entry: FUNCTION_ENTRIES.subscriber,
-      entryPoint: 'subscriber',
+      handler: 'subscriber',
       functionName: 'ingest-subscriber',
+      serviceAccount: ingestIdentity('subscriber', config.project),
       description: 'Pub/Sub push subscriber: stores each pushed record, nacks transient failures.',
       memory: config.subscriber.memory,
       cpu: config.subscriber.cpu,
@@ -132,14 +131,15 @@ export class IngestStack extends TerraformStack {
       timeoutSeconds: config.subscriber.timeoutSeconds,
     });
 
-    this.table.grantInsert(this.api);
-    this.table.grantRead(this.api);
+    // The API's jobUser on the project is the bootstrap stack's grant.
+    this.table.grantReadWrite(this.api, { grantJobUser: false });
     this.table.grantInsert(this.subscriber);
 
     this.topic = new IngestTopic(this, 'ingest', {
       topicName: config.pubsub.topicName,
       labels,
       pushTarget: this.subscriber,
+      pushInvoker: ingestIdentity('pushInvoker', config.project),
       maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
       minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
       maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,

@@ -1,6 +1,8 @@
 import type { IConstruct } from 'constructs';
+import { DefaultTokenResolver, StringConcat, TerraformStack, Tokenization } from 'cdktf';
 import { BigqueryDataset } from '@cdktf/provider-google/lib/bigquery-dataset';
 import { BigqueryDatasetAccessA } from '@cdktf/provider-google/lib/bigquery-dataset-access';
+import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
 import { IamWorkloadIdentityPoolProvider } from '@cdktf/provider-google/lib/iam-workload-identity-pool-provider';
 import { ServiceAccountKey } from '@cdktf/provider-google/lib/service-account-key';
 import { iamGrantsOf, type IamGrant, type IamLevel } from './iam-grants';
@@ -10,10 +12,11 @@ const PUBLIC_PRINCIPALS: ReadonlySet<string> = new Set(['allUsers', 'allAuthenti
 
 const PRIMITIVE_ROLES: ReadonlySet<string> = new Set(['roles/owner', 'roles/editor', 'roles/viewer']);
 
-// Each of these lets the holder act as (or mint credentials for) every service account below the grant.
+// Each of these lets the holder act as (or mint credentials for, or grant itself either on) every service account below the grant.
 const IMPERSONATION_ROLES: ReadonlySet<string> = new Set([
   'roles/iam.serviceAccountUser',
   'roles/iam.serviceAccountTokenCreator',
+  'roles/iam.serviceAccountAdmin',
   'roles/iam.workloadIdentityUser',
   'roles/iam.serviceAccountKeyAdmin',
 ]);
@@ -92,9 +95,10 @@ export const noPrimitiveRoles: PolicyRule = {
 
 export const noBroadImpersonation: PolicyRule = {
   id: 'GCP-IAM-003',
-  title: 'No service-account impersonation roles (serviceAccountUser, serviceAccountTokenCreator, workloadIdentityUser, serviceAccountKeyAdmin) at project, folder or organization level.',
+  title:
+    'No service-account impersonation or administration roles (serviceAccountUser, serviceAccountTokenCreator, serviceAccountAdmin, workloadIdentityUser, serviceAccountKeyAdmin) at project, folder or organization level.',
   references: ['CKV_GCP_41', 'CKV_GCP_49', 'AVD-GCP-0011', 'AVD-GCP-0005', 'AVD-GCP-0009'],
-  fix: 'grant it on the one service account that must be used, with a google_service_account_iam_member',
+  fix: 'grant it on the one service account that must be used, with a google_service_account_iam_member; an account the same apply creates can be made beforehand (a bootstrap stack) and attached',
   findProblems: (node) =>
     problemsWithRoles(node, IMPERSONATION_ROLES, true, ', which lets the holder act as every service account there'),
 };
@@ -127,5 +131,83 @@ export const workloadIdentityProviderHasCondition: PolicyRule = {
     return condition === undefined || condition.trim() === ''
       ? ['attribute_condition is empty, so any identity of the external issuer can use the pool']
       : [];
+  },
+};
+
+// The roles through which an external (workload identity federation) principal gets a service account's credentials.
+const FEDERATED_IMPERSONATION_ROLES: ReadonlySet<string> = new Set(['roles/iam.workloadIdentityUser', 'roles/iam.serviceAccountTokenCreator']);
+const FEDERATED_PRINCIPAL = /^principal(?:Set)?:\/\/iam\.googleapis\.com\//;
+const SUBJECT = /\/subject\/(.+)$/;
+// A GitHub OIDC subject names the job's environment (`…:environment:prod`) or its ref (`…:ref:refs/heads/main`).
+const SCOPED_SUBJECT = /:(?:environment:[^:]+|ref:refs\/)/;
+const ATTRIBUTE = /\/attribute\.([A-Za-z0-9_]+)\/[^/]+$/;
+const SCOPING_ATTRIBUTES: ReadonlySet<string> = new Set(['environment', 'ref']);
+
+/** Why a federated `member` may be impersonated from any job of the workload, or undefined when it names an environment or ref. */
+function unscopedFederatedMember(member: string): string | undefined {
+  if (!FEDERATED_PRINCIPAL.test(member)) return undefined;
+  const subject = SUBJECT.exec(member)?.[1];
+  if (subject !== undefined) return SCOPED_SUBJECT.test(subject) ? undefined : `subject "${subject}" names no environment or ref`;
+  const attribute = ATTRIBUTE.exec(member)?.[1];
+  if (attribute !== undefined) return SCOPING_ATTRIBUTES.has(attribute) ? undefined : `it matches every identity with attribute.${attribute}, whatever its environment or ref`;
+  return 'it matches a whole pool or group of identities';
+}
+
+export const federatedImpersonationIsScoped: PolicyRule = {
+  id: 'GCP-IAM-007',
+  title:
+    'In production, an external identity (workload identity federation) may impersonate a service account only as one job environment or ref: a principal:// subject naming it, or a principal set on attribute.environment or attribute.ref.',
+  references: [],
+  fix: 'bind workloadIdentityUser to principal://iam.googleapis.com/<pool>/subject/repo:OWNER/REPO:environment:<env> (a GitHub environment with required reviewers and a deployment-branch rule)',
+  findProblems(node, context) {
+    if (!context.production) return [];
+    const grants = iamGrantsOf(node);
+    if (grants === undefined) return [];
+    return grants.grants
+      .filter((grant) => grant.role !== undefined && FEDERATED_IMPERSONATION_ROLES.has(grant.role))
+      .flatMap((grant) =>
+        grant.members.flatMap((member) => {
+          const why = unscopedFederatedMember(member);
+          return why === undefined ? [] : [`${describeGrant(grant, [member])}, so any workflow job can impersonate it: ${why}`];
+        }),
+      );
+  },
+};
+
+const BROAD_BIGQUERY_ROLES: ReadonlySet<string> = new Set(['roles/bigquery.dataEditor', 'roles/bigquery.dataOwner', 'roles/bigquery.admin']);
+
+/** A member string with its references as Terraform expressions, and a service account's `.member` written as `serviceAccount:<its .email>`. */
+function comparableMember(scope: IConstruct, member: string): string {
+  const resolved = String(Tokenization.resolve(member, { scope, resolver: new DefaultTokenResolver(new StringConcat()) }));
+  return resolved.replace(/^\$\{(google_service_account\.[^.}]+|data\.google_service_account\.[^.}]+)\.member\}$/, 'serviceAccount:${$1.email}');
+}
+
+/** The members of the identities the stack's Cloud Functions (2nd gen) run as. */
+function functionIdentities(node: IConstruct): Set<string> {
+  return new Set(
+    TerraformStack.of(node)
+      .node.findAll()
+      .filter((construct): construct is Cloudfunctions2Function => construct instanceof Cloudfunctions2Function)
+      .flatMap((fn) => {
+        const email = fn.serviceConfig.serviceAccountEmailInput;
+        return email === undefined ? [] : [comparableMember(fn, `serviceAccount:${email}`)];
+      }),
+  );
+}
+
+export const functionIdentityHasNoBroadDataRole: PolicyRule = {
+  id: 'GCP-IAM-008',
+  title: 'The identity a function runs as holds no bigquery.dataEditor, bigquery.dataOwner or bigquery.admin, at any level.',
+  references: [],
+  fix: 'grant only what the function calls, on the table: WarehouseTable.grantInsert for writers (tabledata.insertAll), grantRead for readers',
+  severity: 'warning',
+  findProblems(node) {
+    const grants = iamGrantsOf(node)?.grants.filter((grant) => grant.role !== undefined && BROAD_BIGQUERY_ROLES.has(grant.role));
+    if (grants === undefined || grants.length === 0) return [];
+    const identities = functionIdentities(node);
+    return grants.flatMap((grant) => {
+      const functionMembers = grant.members.filter((member) => identities.has(comparableMember(node, member)));
+      return functionMembers.length === 0 ? [] : [`${describeGrant(grant, functionMembers)}, a function's identity, which can then update and delete data it only needs to write or read`];
+    });
   },
 };

@@ -22,6 +22,12 @@ export interface PolicyRule {
   /** How to comply, appended to every violation message. */
   readonly fix: string;
   /**
+   * `error` fails synthesis; `warning` is reported and lets it pass (for what is
+   * often a mistake but can be meant, such as a broad role a workload really uses).
+   * @default 'error'
+   */
+  readonly severity?: 'error' | 'warning';
+  /**
    * Describes each way `node` breaks the rule; empty when it complies or the rule does not apply to it.
    * Rules read the construct's `…Input` getters and judge only literal values: a token is taken as set
    * and never as a bad value.

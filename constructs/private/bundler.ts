@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
 import { buildSync } from 'esbuild';
@@ -43,22 +43,128 @@ export function esbuildTarget(nodeMajor: number): string {
 
 const built = new Map<string, BuiltBundle>();
 
-/**
- * Bundles, zips and caches one entry. The same request in one process (two
- * stacks sharing an entry, or two synths in a test) is built once.
- */
-export function buildBundle(request: BundleRequest): BuiltBundle {
-  const key = JSON.stringify(request);
+/** Builds once per key in this process (two stacks sharing a function, or two synths in a test). */
+function cachedBuild(key: string, build: () => BuiltBundle): BuiltBundle {
   const cached = built.get(key);
   if (cached) return cached;
-  const result = zipToCache(bundleFiles(request));
-  built.set(key, result.bundle);
-  return result.bundle;
+  const bundle = build();
+  built.set(key, bundle);
+  return bundle;
 }
 
+/** Bundles, zips and caches one entry. */
+export function buildBundle(request: BundleRequest): BuiltBundle {
+  return cachedBuild(JSON.stringify(request), () => zipToCache(bundleFiles(request)));
+}
+
+/** One file of a function zip. */
 interface BundleFile {
   readonly name: string;
   readonly contents: Buffer;
+}
+
+/**
+ * One of the library's own function handlers, named by the Functions
+ * Framework target it registers (see `FUNCTION_NAMES` in
+ * `lambda-src/log-events.ts`): `api`, the ingest and read API, or
+ * `subscriber`, the Pub/Sub push subscriber.
+ */
+export type LibraryHandler = 'api' | 'subscriber';
+/** Every {@link LibraryHandler}. */
+export const LIBRARY_HANDLERS: readonly LibraryHandler[] = ['api', 'subscriber'];
+
+/** What the library's handlers leave out of their bundles: the DuckDB adapter, which only local runs take. */
+export const LIBRARY_HANDLER_EXTERNALS: readonly string[] = ['@duckdb/node-api'];
+
+/**
+ * The library's root: the repository (running from the TypeScript sources),
+ * or the package's `dist/` (running from the compiled JavaScript).
+ */
+const LIBRARY_ROOT = join(__dirname, '..', '..');
+
+/** The TypeScript source of a library handler; it exists in the repository, not in the published package. */
+export function libraryHandlerSource(handler: LibraryHandler): string {
+  return join(LIBRARY_ROOT, 'lambda-src', 'functions', `${handler}.ts`);
+}
+
+/** The folder of the library's root (`dist/` once compiled) that holds the prebuilt handlers. */
+export const PREBUILT_HANDLERS_FOLDER = 'handlers';
+
+/**
+ * Where `npm run build` writes the prebuilt handlers and the installed
+ * package reads them: `<handler>/package.json` and `package-lock.json`, and
+ * one `index.js` per distinct bundle, named by `<handler>/targets.json`
+ * (`{ "node24": "index-<sha256>.js", … }`; most Node.js targets give the
+ * same bytes, stored once).
+ */
+export const PREBUILT_HANDLERS_DIRECTORY = join(LIBRARY_ROOT, PREBUILT_HANDLERS_FOLDER);
+
+const TARGETS_FILE = 'targets.json';
+
+/**
+ * Bundles, zips and caches one of the library's handlers for a Node.js
+ * major version: from its TypeScript source when that sits beside the
+ * library (this repository), otherwise from the files that `npm run build`
+ * bundled from the same source with the same code and shipped in the
+ * package. Both give the same files, so the same zip bytes.
+ */
+export function buildLibraryHandler(handler: LibraryHandler, nodeMajor: number): BuiltBundle {
+  const source = libraryHandlerSource(handler);
+  if (existsSync(source)) return buildBundle({ entry: source, nodeMajor, externalModules: LIBRARY_HANDLER_EXTERNALS });
+  return buildPrebuiltHandler(PREBUILT_HANDLERS_DIRECTORY, handler, nodeMajor);
+}
+
+/** Zips and caches a library handler from the files {@link writePrebuiltHandlers} wrote into `prebuiltDirectory`. */
+export function buildPrebuiltHandler(prebuiltDirectory: string, handler: LibraryHandler, nodeMajor: number): BuiltBundle {
+  return cachedBuild(JSON.stringify({ prebuiltDirectory, handler, nodeMajor }), () =>
+    zipToCache(prebuiltHandlerFiles(join(prebuiltDirectory, handler), handler, nodeMajor)),
+  );
+}
+
+function prebuiltHandlerFiles(directory: string, handler: LibraryHandler, nodeMajor: number): BundleFile[] {
+  const targetsPath = join(directory, TARGETS_FILE);
+  if (!existsSync(targetsPath)) {
+    throw new Error(`the ${handler} handler is neither in ${libraryHandlerSource(handler)} nor prebuilt in ${directory}: reinstall the package, or run npm run build in its repository`);
+  }
+  const targets = JSON.parse(readFileSync(targetsPath, 'utf8')) as Record<string, string>;
+  const code = targets[esbuildTarget(nodeMajor)];
+  if (code === undefined) {
+    throw new Error(`the ${handler} handler is prebuilt for ${Object.keys(targets).join(', ')}, not ${esbuildTarget(nodeMajor)}: choose a runtime of one of those Node.js versions`);
+  }
+  return [
+    { name: 'index.js', contents: readFileSync(join(directory, code)) },
+    ...['package-lock.json', 'package.json']
+      .filter((name) => existsSync(join(directory, name)))
+      .map((name) => ({ name, contents: readFileSync(join(directory, name)) })),
+  ];
+}
+
+/**
+ * Bundles every library handler for each of `nodeMajors` from its source and
+ * writes the files into `outputDirectory` (emptied first), in the layout
+ * {@link buildLibraryHandler} reads when the source is not there.
+ */
+export function writePrebuiltHandlers(outputDirectory: string, nodeMajors: readonly number[]): void {
+  rmSync(outputDirectory, { recursive: true, force: true });
+  for (const handler of LIBRARY_HANDLERS) {
+    const directory = join(outputDirectory, handler);
+    mkdirSync(directory, { recursive: true });
+    const targets: Record<string, string> = {};
+    for (const nodeMajor of [...nodeMajors].sort((a, b) => a - b)) {
+      const files = bundleFiles({ entry: libraryHandlerSource(handler), nodeMajor, externalModules: LIBRARY_HANDLER_EXTERNALS });
+      for (const file of files) {
+        if (file.name !== 'index.js') {
+          // The manifest and lockfile name the handler and the framework, not the target: every target writes the same bytes.
+          writeFileSync(join(directory, file.name), file.contents);
+          continue;
+        }
+        const name = `index-${createHash('sha256').update(file.contents).digest('hex')}.js`;
+        writeFileSync(join(directory, name), file.contents);
+        targets[esbuildTarget(nodeMajor)] = name;
+      }
+    }
+    writeFileSync(join(directory, TARGETS_FILE), `${JSON.stringify(targets, null, 2)}\n`);
+  }
 }
 
 function packageRootOf(entry: string): string {
@@ -68,6 +174,7 @@ function packageRootOf(entry: string): string {
   }
 }
 
+/** The files of an entry's zip: its esbuild bundle as `index.js`, the framework's manifest and lockfile. */
 function bundleFiles(request: BundleRequest): BundleFile[] {
   if (!existsSync(request.entry)) throw new Error(`function entry ${request.entry} does not exist`);
   const root = packageRootOf(request.entry);
@@ -126,11 +233,7 @@ function runtimeManifests(root: string, name: string): BundleFile[] {
     : undefined;
   const packages = lock?.packages;
   const framework = packages?.[frameworkKey];
-  const version =
-    framework?.version ??
-    (JSON.parse(readFileSync(require.resolve(`${FUNCTIONS_FRAMEWORK}/package.json`, { paths: [root] }), 'utf8')) as {
-      version: string;
-    }).version;
+  const version = framework?.version ?? installedFrameworkVersion(root);
   const manifest = { name, version: '0.0.0', private: true, main: 'index.js', dependencies: { [FUNCTIONS_FRAMEWORK]: version } };
   const files = [{ name: 'package.json', contents: json(manifest) }];
   if (!packages || !framework || (lock.lockfileVersion ?? 0) < 2) return files;
@@ -171,6 +274,27 @@ function runtimeManifests(root: string, name: string): BundleFile[] {
   return [...files, { name: 'package-lock.json', contents: json(runtimeLock) }];
 }
 
+/**
+ * The version of the framework installed for `root`, found through its
+ * public entry point: its `exports` map refuses `…/package.json`, so this
+ * resolves the main module and walks up to the package that holds it.
+ */
+function installedFrameworkVersion(root: string): string {
+  let main: string;
+  try {
+    main = require.resolve(FUNCTIONS_FRAMEWORK, { paths: [root] });
+  } catch {
+    throw new Error(`${FUNCTIONS_FRAMEWORK} is not installed for ${root}: the function's entry imports it, so add it to that package's dependencies`);
+  }
+  for (let dir = dirname(main); dirname(dir) !== dir; dir = dirname(dir)) {
+    const manifestPath = join(dir, 'package.json');
+    if (!existsSync(manifestPath)) continue;
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8')) as { name?: string; version?: string };
+    if (manifest.name === FUNCTIONS_FRAMEWORK && manifest.version) return manifest.version;
+  }
+  throw new Error(`no package.json of ${FUNCTIONS_FRAMEWORK} above ${main}`);
+}
+
 /** Node's lookup: the nearest `node_modules/<dependency>` from `from` upwards. */
 function resolveInLock(packages: Record<string, LockEntry>, from: string, dependency: string): string | undefined {
   let base = from;
@@ -206,7 +330,7 @@ zip.outputStream.pipe(process.stdout);
 zip.end();
 `;
 
-function zipToCache(files: BundleFile[]): { bundle: BuiltBundle } {
+function zipToCache(files: BundleFile[]): BuiltBundle {
   const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const input = JSON.stringify({
     files: sorted.map((file) => ({ name: file.name, base64: file.contents.toString('base64') })),
@@ -227,5 +351,5 @@ function zipToCache(files: BundleFile[]): { bundle: BuiltBundle } {
     renameSync(partial, zipPath);
   }
   const bundleBytes = sorted.find((file) => file.name === 'index.js')!.contents.length;
-  return { bundle: { zipPath, sha256, files: sorted.map((file) => file.name), bundleBytes } };
+  return { zipPath, sha256, files: sorted.map((file) => file.name), bundleBytes };
 }

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { TimeProvider } from '@cdktf/provider-time/lib/provider';
-import { BUILD_ROLES, FunctionBuildEnvironment, type FunctionBuildEnvironmentProps } from '../../constructs/function-build-environment';
+import { BUILD_ROLES, FunctionBuildEnvironment, functionSourcesCondition, type FunctionBuildEnvironmentProps } from '../../constructs/function-build-environment';
 import { HttpIngestFunction } from '../../constructs/http-ingest-function';
 import { onlyResource, resourceList, resourcesOf, synthesize, validationErrors } from '../support/synth';
 
@@ -52,6 +52,9 @@ describe('FunctionBuildEnvironment with defaults', () => {
       member,
       condition: { expression: `resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${PROJECT_NUMBER}-us-central1")` },
     });
+    expect(projectGrants.find((grant) => grant.role === BUILD_ROLES.readSources)).toMatchObject({
+      condition: functionSourcesCondition(PROJECT_NUMBER, 'us-central1'),
+    });
     expect(parsed.resource).not.toHaveProperty('google_storage_bucket_iam_member');
   });
 
@@ -101,6 +104,42 @@ describe('FunctionBuildEnvironment shared by two functions', () => {
   it('keeps a time provider the stack already has instead of adding another', () => {
     expect(parsed.provider?.time).toEqual([expect.objectContaining({ alias: 'waits' })]);
     expect(validationErrors(stack)).toEqual([]);
+  });
+});
+
+describe('FunctionBuildEnvironment and a function, with accounts made elsewhere', () => {
+  const reference = (email: string) => ({ email, member: `serviceAccount:${email}` });
+  const builder = reference('ingest-build@acme-ingest-dev.iam.gserviceaccount.com');
+  const runner = reference('ingest-api-fn@acme-ingest-dev.iam.gserviceaccount.com');
+  const { parsed } = synthesize((scope) => {
+    const buildEnvironment = new FunctionBuildEnvironment(scope, 'functions', {
+      location: 'us-central1',
+      project: 'acme-ingest-dev',
+      serviceAccount: builder,
+      grantProjectRoles: false,
+    });
+    new HttpIngestFunction(scope, 'api', { entry, entryPoint: 'hello', region: 'us-central1', project: 'acme-ingest-dev', maxInstanceCount: 1, buildEnvironment, serviceAccount: runner });
+  });
+  const fn = onlyResource(parsed, 'google_cloudfunctions2_function');
+
+  it('creates no service account: it builds and runs as the given ones', () => {
+    expect(parsed.resource).not.toHaveProperty('google_service_account');
+    expect(fn.build_config).toMatchObject({ service_account: `projects/acme-ingest-dev/serviceAccounts/${builder.email}` });
+    expect(fn.service_config).toMatchObject({ service_account_email: runner.email });
+  });
+
+  it('grants the build account push on its repository only, leaving the project grants to whoever made it', () => {
+    expect(resourceList(parsed, 'google_artifact_registry_repository_iam_member')).toEqual([
+      expect.objectContaining({ role: BUILD_ROLES.pushImages, member: builder.member }),
+    ]);
+    expect(parsed.resource).not.toHaveProperty('google_project_iam_member');
+  });
+
+  it('still makes the function wait for that grant to propagate', () => {
+    const wait = onlyResource(parsed, 'time_sleep');
+    expect(wait.triggers).toEqual({ build_account: builder.email });
+    expect(wait.depends_on).toEqual(addresses(resourcesOf(parsed, 'google_artifact_registry_repository_iam_member'), 'google_artifact_registry_repository_iam_member'));
+    expect(fn.depends_on).toContain(`time_sleep.${Object.keys(resourcesOf(parsed, 'time_sleep'))[0]}`);
   });
 });
 

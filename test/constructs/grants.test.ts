@@ -13,11 +13,11 @@ import { synthesize } from '../support/synth';
 const entry = join(__dirname, '..', 'fixtures', 'functions', 'hello.ts');
 const GRANTEE = 'group:analysts@acme-data.io';
 
-/** The IAM resources under `scope`, by construct path. */
+/** The IAM bindings under `scope` (not the custom roles a first grant may create to bind), by construct path. */
 const iamResources = (scope: IConstruct) =>
   scope.node
     .findAll()
-    .filter((construct): construct is TerraformResource => construct instanceof TerraformResource && construct.terraformResourceType.includes('_iam_'))
+    .filter((construct): construct is TerraformResource => construct instanceof TerraformResource && /_iam_(member|binding)$/.test(construct.terraformResourceType))
     .map((resource) => resource.node.path);
 
 /** A construct with a grant method, and a call of it. */
@@ -34,6 +34,10 @@ const GRANTORS: Record<string, Grantor> = {
   'WarehouseTable.grantRead': {
     build: (scope) => new WarehouseTable(scope, 'warehouse', { datasetId: 'ingest' }),
     grant: (table: WarehouseTable) => table.grantRead(GRANTEE),
+  },
+  'WarehouseTable.grantReadWrite': {
+    build: (scope) => new WarehouseTable(scope, 'warehouse', { datasetId: 'ingest' }),
+    grant: (table: WarehouseTable) => table.grantReadWrite(GRANTEE, { includeLatestView: true }),
   },
   'IngestTopic.grantPublish': { build: (scope) => new IngestTopic(scope, 'ingest'), grant: (topic: IngestTopic) => topic.grantPublish(GRANTEE) },
   'HttpIngestFunction.grantInvoke': {

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { TerraformOutput } from 'cdktf';
+import { TerraformOutput, TerraformStack, Testing } from 'cdktf';
 import { Cloudfunctions2Function } from '@cdktf/provider-google/lib/cloudfunctions2-function';
 import { CloudRunV2ServiceIamMember } from '@cdktf/provider-google/lib/cloud-run-v2-service-iam-member';
 import { SecretManagerSecretIamMember } from '@cdktf/provider-google/lib/secret-manager-secret-iam-member';
@@ -7,8 +7,9 @@ import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { StorageBucket } from '@cdktf/provider-google/lib/storage-bucket';
 import { StorageBucketObject } from '@cdktf/provider-google/lib/storage-bucket-object';
 import { FunctionBuildEnvironment } from '../../constructs/function-build-environment';
+import { FunctionBundle } from '../../constructs/function-bundle';
 import { FunctionSourceBucket } from '../../constructs/function-source-bucket';
-import { HttpIngestFunction, type HttpIngestFunctionProps } from '../../constructs/http-ingest-function';
+import { HttpIngestFunction, type HttpIngestFunctionOptions, type HttpIngestFunctionProps } from '../../constructs/http-ingest-function';
 import { onlyResource, resourceList, synthesize, validationErrors } from '../support/synth';
 
 const entry = join(__dirname, '..', 'fixtures', 'functions', 'hello.ts');
@@ -217,15 +218,28 @@ describe('HttpIngestFunction.grantInvoke', () => {
   });
 });
 
+describe('HttpIngestFunction running a library handler', () => {
+  const { parsed, built: fn } = synthesize(
+    (stack) => new HttpIngestFunction(stack, 'subscriber', { handler: 'subscriber', region: 'us-central1', maxInstanceCount: 2 }),
+  );
+
+  it("deploys the handler's bundle with the handler's name as the entry point", () => {
+    const cloudFunction = onlyResource(parsed, 'google_cloudfunctions2_function');
+    expect((cloudFunction.build_config as { entry_point: string }).entry_point).toBe('subscriber');
+    expect(onlyResource(parsed, 'google_storage_bucket_object').name).toBe(`subscriber/${fn.bundle.sha256}.zip`);
+    expect(fn.bundle.sha256).toBe(new FunctionBundle(new TerraformStack(Testing.app(), 'same'), 'code', { handler: 'subscriber' }).sha256);
+  });
+});
+
 describe('HttpIngestFunction validation', () => {
-  const errorsOf = (props: Partial<HttpIngestFunctionProps>) =>
+  const errorsOf = (props: Partial<HttpIngestFunctionOptions>) =>
     validationErrors(synthesize((stack) => new HttpIngestFunction(stack, 'fn', { ...required, ...props })).stack);
 
   it('accepts the defaults', () => {
     expect(errorsOf({})).toEqual([]);
   });
 
-  it.each<[string, Partial<HttpIngestFunctionProps>, RegExp]>([
+  it.each<[string, Partial<HttpIngestFunctionOptions>, RegExp]>([
     ['maxInstanceCount', { maxInstanceCount: 0 }, /^maxInstanceCount: must be an integer from 1 to 1000/],
     ['concurrency of 1', { maxInstanceRequestConcurrency: 1 }, /^maxInstanceRequestConcurrency: must be an integer from 2/],
     ['fractional cpu with concurrency', { cpu: '0.5' }, /^cpu: must be at least 1 to serve more than one request/],

@@ -176,6 +176,25 @@ describe('IngestTopic with every prop', () => {
   });
 });
 
+describe('IngestTopic pushing as an invoker made elsewhere', () => {
+  const invoker = { email: 'ingest-records-push@acme-ingest-dev.iam.gserviceaccount.com', member: 'serviceAccount:ingest-records-push@acme-ingest-dev.iam.gserviceaccount.com' };
+  const endpoint = new FakeEndpoint('https://subscriber.example.run.app', 60);
+  const { parsed, built: topic } = synthesize((stack) => new IngestTopic(stack, 'IngestRecords', { pushTarget: endpoint, pushInvoker: invoker }));
+  const push = resourceList(parsed, 'google_pubsub_subscription').find((s) => s.push_config)!;
+
+  it("pushes with that account's token and asks the endpoint to let it call", () => {
+    expect(push.push_config).toMatchObject({ oidc_token: { service_account_email: invoker.email } });
+    expect(endpoint.invokers).toEqual([invoker]);
+    expect(topic.invokerServiceAccount).toBe(invoker);
+  });
+
+  it('creates no account and sets no IAM on it (its maker grants the service agent token creation), waiting for the invoke grant only', () => {
+    expect(parsed.resource).not.toHaveProperty('google_service_account');
+    expect(parsed.resource).not.toHaveProperty('google_service_account_iam_member');
+    expect(push.depends_on).toEqual([endpoint.grants[0]!.fqn]);
+  });
+});
+
 describe('IngestTopic writing to BigQuery', () => {
   const table = new FakeTable('p.d.t');
   const { json, parsed } = synthesize((stack) => new IngestTopic(stack, 'events', { bigQueryTable: table }));

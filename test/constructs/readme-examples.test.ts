@@ -10,7 +10,7 @@ import type { TerraformStack } from 'cdktf';
 import { synthesize, validationErrors } from '../support/synth';
 
 const projectRoot = join(__dirname, '..', '..');
-const PACKAGE_IMPORT = 'gcp-ingest-cdktf/constructs';
+const PACKAGE_IMPORT = 'gcp-ingest-cdktf';
 
 function constructsSection(readme: string): string {
   const start = readme.indexOf('<!-- section: constructs -->');

@@ -42,9 +42,9 @@ describe('a second app: one topic feeding two tables', () => {
   });
 
   it('lets the Pub/Sub service agent write to each table, and nothing else', () => {
-    const editors = resourceList(parsed, 'google_bigquery_table_iam_member').filter((m) => m.role === 'roles/bigquery.dataEditor');
-    expect(editors).toHaveLength(2);
-    for (const editor of editors) expect(editor.member).toMatch(/^serviceAccount:service-\$\{data\.google_project\.google-project\.number\}@gcp-sa-pubsub/);
+    const writers = resourceList(parsed, 'google_bigquery_table_iam_member').filter((m) => /_table-insert-role_\w+\.name\}$/.test(String(m.role)));
+    expect(writers).toHaveLength(2);
+    for (const writer of writers) expect(writer.member).toMatch(/^serviceAccount:service-\$\{data\.google_project\.google-project\.number\}@gcp-sa-pubsub/);
     expect(parsed.resource).not.toHaveProperty('google_service_account');
   });
 

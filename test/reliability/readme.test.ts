@@ -72,7 +72,7 @@ describe('README: Reliability and security', () => {
       writeFileSync(
         file,
         source
-          .replace("'gcp-ingest-cdktf/constructs'", JSON.stringify(join(ROOT, 'constructs')))
+          .replace("'gcp-ingest-cdktf'", JSON.stringify(join(ROOT, 'constructs')))
           .replace('new App()', `new App({ outdir: ${JSON.stringify(join(directory, `out-${runs}`))} })`),
       );
       require(file);
@@ -82,7 +82,7 @@ describe('README: Reliability and security', () => {
     afterAll(() => rmSync(directory, { recursive: true, force: true }));
 
     it('synthesizes, its one violation suppressed with a reason', () => {
-      expect(example).toContain("from 'gcp-ingest-cdktf/constructs'");
+      expect(example).toContain("from 'gcp-ingest-cdktf'");
       expect(() => run(example!)).not.toThrow();
     });
 

@@ -2,11 +2,15 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GOOGLE_PROVIDER_SOURCE, TIME_PROVIDER_SOURCE } from '../../stacks/google-provider';
-import { FUNCTION_ENTRIES } from '../../stacks/ingest-stack';
+import { buildBundle } from '../../constructs/private/bundler';
 import { ConfigurationError } from '../../stacks/config-checks';
+import { ingestIdentity, tableRoles } from '../../stacks/identities';
 import { buildApp } from '../../stacks/main';
 import { ALL_STACKS_ENV, freshOutdir, onlyResource, readStackJson, resourceList, resourcesOf, validationErrors, type SynthesizedStack } from '../support/synth';
+import { terraformSnapshot, terraformSnapshotSerializer } from '../support/terraform-snapshot';
 import { extractZip, loadTargetInRuntime, readZip } from '../../tools/synth-zip';
+
+expect.addSnapshotSerializer(terraformSnapshotSerializer);
 
 const outdir = freshOutdir();
 const { app, stacks } = buildApp({ outdir, env: ALL_STACKS_ENV, context: {} });
@@ -33,7 +37,7 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
   const accounts = resourcesOf(parsed, 'google_service_account');
 
   it('matches the reviewed snapshot (bundle hashes masked)', () => {
-    expect(masked(text)).toMatchSnapshot();
+    expect(terraformSnapshot(JSON.parse(masked(text)))).toMatchSnapshot();
   });
 
   it('holds no absolute path, user or machine-specific value', () => {
@@ -52,15 +56,14 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
   });
 
   it('runs both functions on nodejs24, built by one dedicated build account into one managed image repository', () => {
-    const buildAccount = resourceList(parsed, 'google_service_account').find((account) => account.account_id === 'ingest-build');
-    expect(buildAccount).toBeDefined();
+    const buildAccount = ingestIdentity('build', stack.config.project);
     const repository = onlyResource(parsed, 'google_artifact_registry_repository');
     expect(repository).toMatchObject({ repository_id: 'ingest-functions', location: stack.config.region, format: 'DOCKER', cleanup_policy_dry_run: false });
     expect((repository.cleanup_policies as { action: string }[]).map((policy) => policy.action)).toEqual(['KEEP', 'DELETE']);
     for (const fn of Object.values(functions)) {
       expect(fn.build_config).toMatchObject({
         runtime: 'nodejs24',
-        service_account: expect.stringMatching(/^\$\{google_service_account\.function-build_service-account_\w+\.id\}$/),
+        service_account: `projects/\${data.google_project.google-project.project_id}/serviceAccounts/${buildAccount.email}`,
         docker_repository: expect.stringMatching(/^\$\{google_artifact_registry_repository\.function-build_repository_\w+\.id\}$/),
       });
     }
@@ -88,15 +91,12 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     });
   });
 
-  it('deploys two functions, each as its own service account', () => {
-    const entries = Object.values(functions).map((fn) => (fn.build_config as { entry_point: string }).entry_point);
-    expect(entries.sort()).toEqual(['api', 'subscriber']);
-    const emails = Object.values(functions).map((fn) => (fn.service_config as { service_account_email: string }).service_account_email);
-    expect(new Set(emails).size).toBe(2);
-    for (const email of emails) {
-      const logicalId = /^\$\{google_service_account\.([^.]+)\.email\}$/.exec(email)?.[1];
-      expect(accounts).toHaveProperty([logicalId!]);
-    }
+  it('deploys two functions, each as its own service account, made by the bootstrap stack: it creates none', () => {
+    const runAs = Object.fromEntries(
+      Object.values(functions).map((fn) => [(fn.build_config as { entry_point: string }).entry_point, (fn.service_config as { service_account_email: string }).service_account_email]),
+    );
+    expect(runAs).toEqual({ api: ingestIdentity('api', stack.config.project).email, subscriber: ingestIdentity('subscriber', stack.config.project).email });
+    expect(accounts).toEqual({});
   });
 
   it('uploads zips that exist, are named by their hash, and hold the bundled index.js', () => {
@@ -114,7 +114,7 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     const push = resourceList(parsed, 'google_pubsub_subscription').find((s) => s.push_config)!;
     expect(push.push_config).toMatchObject({
       push_endpoint: expect.stringMatching(/google_cloudfunctions2_function\.subscriber_function_\w+\.url/),
-      oidc_token: { service_account_email: expect.stringMatching(/google_service_account\.ingest_push-invoker_\w+\.email/) },
+      oidc_token: { service_account_email: ingestIdentity('pushInvoker', stack.config.project).email },
     });
     expect(push.retry_policy).toEqual({ minimum_backoff: '10s', maximum_backoff: '600s' });
     const attempts = (push.dead_letter_policy as { max_delivery_attempts: number }).max_delivery_attempts;
@@ -123,42 +123,33 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(push.ack_deadline_seconds).toBe(stack.config.subscriber.timeoutSeconds);
   });
 
-  it('grants the Pub/Sub service agent what dead-lettering and OIDC need', () => {
+  it('grants the Pub/Sub service agent what dead-lettering needs (its token creation on the invoker is the bootstrap stack\'s)', () => {
     const agent = 'serviceAccount:service-${data.google_project.google-project.number}@gcp-sa-pubsub.iam.gserviceaccount.com';
     const agentGrants = [
       ...resourceList(parsed, 'google_pubsub_topic_iam_member'),
       ...resourceList(parsed, 'google_pubsub_subscription_iam_member'),
-      ...resourceList(parsed, 'google_service_account_iam_member'),
     ].filter((grant) => grant.member === agent);
-    expect(agentGrants.map((grant) => grant.role).sort()).toEqual([
-      'roles/iam.serviceAccountTokenCreator',
-      'roles/pubsub.publisher',
-      'roles/pubsub.subscriber',
-    ]);
+    expect(agentGrants.map((grant) => grant.role).sort()).toEqual(['roles/pubsub.publisher', 'roles/pubsub.subscriber']);
+    expect(parsed.resource).not.toHaveProperty('google_service_account_iam_member');
   });
 
-  it('grants data access on the table and view only: insert to both functions, read to the API', () => {
-    const tableGrants = resourceList(parsed, 'google_bigquery_table_iam_member').map((grant) => [grant.role, grant.member]);
-    expect(tableGrants).toHaveLength(4);
-    expect(resourceList(parsed, 'google_project_iam_member').map((grant) => grant.role).sort()).toEqual([
-      'roles/bigquery.jobUser',
-      'roles/logging.logWriter',
-      'roles/storage.objectViewer',
-    ]);
-    expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
-  });
-
-  it("grants read only to the API's own service account: dataViewer on the table and the view, jobUser on the project", () => {
-    const apiMember = /^\$\{google_service_account\.api_service-account_[^.]+\.member\}$/;
-    const readGrants = [...resourceList(parsed, 'google_bigquery_table_iam_member'), ...resourceList(parsed, 'google_project_iam_member')].filter(
-      (grant) => grant.role === 'roles/bigquery.dataViewer' || grant.role === 'roles/bigquery.jobUser',
+  it('grants on the table only, with the roles the bootstrap stack made: insert to both functions, read to the API', () => {
+    const roles = tableRoles(stack.config.project);
+    const tableGrants = resourceList(parsed, 'google_bigquery_table_iam_member').map((grant) => [grant.member, grant.role, grant.table_id]);
+    const onTable = expect.stringMatching(/^\$\{google_bigquery_table\.warehouse_table_\w+\.table_id\}$/);
+    expect(tableGrants.sort()).toEqual(
+      [
+        [ingestIdentity('api', stack.config.project).member, roles.insert, onTable],
+        [ingestIdentity('api', stack.config.project).member, roles.read, onTable],
+        [ingestIdentity('subscriber', stack.config.project).member, roles.insert, onTable],
+      ].sort(),
     );
-    expect(readGrants.map((grant) => [grant.role, String(grant.table_id ?? 'project').replace(/_[0-9A-F]{8}\./, '.')]).sort()).toEqual([
-      ['roles/bigquery.dataViewer', '${google_bigquery_table.warehouse_latest-view.table_id}'],
-      ['roles/bigquery.dataViewer', '${google_bigquery_table.warehouse_table.table_id}'],
-      ['roles/bigquery.jobUser', 'project'],
-    ]);
-    for (const grant of readGrants) expect(grant.member).toMatch(apiMember);
+    expect(parsed.resource).not.toHaveProperty('google_bigquery_dataset_iam_member');
+    expect(parsed.resource).not.toHaveProperty('google_project_iam_custom_role');
+  });
+
+  it('changes no project IAM: the grants only a project takes are the bootstrap stack\'s', () => {
+    expect(parsed.resource).not.toHaveProperty('google_project_iam_member');
   });
 
   it('tells the API, and only the API, how far back a read looks and how many bytes it may bill', () => {
@@ -206,10 +197,11 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(loadTargetInRuntime(extractZip(zip), target, resolved)).toBe('http');
   });
 
-  it('bundles the real entry points', () => {
-    expect(stack.api.bundle.bundleBytes).toBeGreaterThan(0);
-    expect(FUNCTION_ENTRIES.api).toMatch(/lambda-src\/functions\/api\.ts$/);
-    expect(FUNCTION_ENTRIES.subscriber).toMatch(/lambda-src\/functions\/subscriber\.ts$/);
+  it('deploys the library handlers, bundled from their sources in this repository', () => {
+    for (const [fn, name] of [[stack.api, 'api'], [stack.subscriber, 'subscriber']] as const) {
+      const fromSource = buildBundle({ entry: join(__dirname, '..', '..', 'lambda-src', 'functions', `${name}.ts`), nodeMajor: 24, externalModules: ['@duckdb/node-api'] });
+      expect(fn.bundle.sha256).toBe(fromSource.sha256);
+    }
   });
 });
 
@@ -224,19 +216,6 @@ describe('prod', () => {
     for (const table of resourceList(parsed, 'google_bigquery_table')) expect(table.deletion_protection).toBe(true);
     expect(resourceList(parsed, 'google_bigquery_dataset')[0]).toMatchObject({ delete_contents_on_destroy: false });
     expect(resourceList(parsed, 'google_storage_bucket')[0]).toMatchObject({ force_destroy: false });
-  });
-
-  it("binds no data role at project level, but the build account's read of Google's source copies, conditioned to that bucket", () => {
-    const grants = resourceList(parsed, 'google_project_iam_member');
-    const dataGrants = grants.filter((grant) => /bigquery\.data|pubsub\.|storage\.|owner|editor|viewer/i.test(String(grant.role)));
-    expect(dataGrants).toEqual([
-      expect.objectContaining({
-        role: 'roles/storage.objectViewer',
-        condition: expect.objectContaining({
-          expression: 'resource.name.startsWith("projects/_/buckets/gcf-v2-sources-${data.google_project.google-project.number}-us-central1")',
-        }),
-      }),
-    ]);
   });
 
   it('pages the configured e-mail address and the existing channel', () => {

@@ -59,6 +59,20 @@ describe('npm run synth', () => {
     expect(stacks).toEqual(['dev']);
   }, 120_000);
 
+  it('refuses a bootstrap that names no GitHub repository with the message alone, naming every variable to set', () => {
+    const { status, stderr } = runSynth({ STACKS: 'bootstrap' });
+    expect(status).toBe(1);
+    const lines = stderr.trim().split('\n');
+    expect(lines.map((line) => /\(set by (\w+)\): is required /.exec(line)?.[1])).toEqual([
+      'BOOTSTRAP_GITHUB_OWNER',
+      'BOOTSTRAP_GITHUB_REPOSITORY',
+      'BOOTSTRAP_GITHUB_OWNER_ID',
+      'BOOTSTRAP_GITHUB_REPOSITORY_ID',
+    ]);
+    expect(stderr).toContain('gh api repos/OWNER/REPO --jq .id,.owner.id');
+    expect(stderr).not.toMatch(/\bat .*\.ts:\d+/);
+  }, 120_000);
+
   it('refuses a prod that pages nobody with the message alone, no stack trace', () => {
     const { status, stderr } = runSynth({ STACKS: 'prod' });
     expect(status).toBe(1);

@@ -3,7 +3,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Aspects, TerraformStack, Testing } from 'cdktf';
 import { GcpPolicyPack } from '../../constructs/policy-pack';
-import { DEFAULT_BOOTSTRAP_CONFIG } from '../../stacks/bootstrap-config';
 import { BootstrapStack } from '../../stacks/bootstrap-stack';
 import { IngestStack } from '../../stacks/ingest-stack';
 import { buildApp } from '../../stacks/main';
@@ -11,9 +10,8 @@ import { ALL_STACKS_ENV } from '../support/synth';
 
 /**
  * Every stack we ship, as the workflows synthesize them (every stack, prod
- * paging somebody), plus the configuration that adds resources: a dev API open
- * to unauthenticated calls. The bootstrap stack is checked too, built on its
- * own when the app does not include it.
+ * paging somebody, bootstrap trusting a repository), plus the configuration
+ * that adds resources: a dev API open to unauthenticated calls.
  */
 function stacksToCheck(): Array<[string, TerraformStack]> {
   const build = (env: NodeJS.ProcessEnv) =>
@@ -24,13 +22,16 @@ function stacksToCheck(): Array<[string, TerraformStack]> {
   for (const stack of build({ DEV_PUBLIC: 'true', STACKS: 'dev' })) {
     if (stack instanceof IngestStack && stack.config.public) checked.push([`${stack.node.id} (public API)`, stack]);
   }
-  if (!checked.some(([, stack]) => stack instanceof BootstrapStack)) {
-    checked.push(['bootstrap (default config)', new BootstrapStack(Testing.app(), 'bootstrap', DEFAULT_BOOTSTRAP_CONFIG)]);
-  }
   return checked;
 }
 
 const STACKS = stacksToCheck();
+
+it('checks the bootstrap stack, under the production rules (it holds the prod deployer)', () => {
+  const bootstrap = STACKS.map(([, stack]) => stack).find((stack) => stack instanceof BootstrapStack);
+  expect(bootstrap).toBeDefined();
+  expect(packsOf(bootstrap!).map((pack) => pack.environment)).toEqual(['prod']);
+});
 
 function packsOf(stack: TerraformStack): GcpPolicyPack[] {
   return Aspects.of(stack).all.filter((aspect): aspect is GcpPolicyPack => aspect instanceof GcpPolicyPack);

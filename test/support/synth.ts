@@ -14,14 +14,19 @@ Testing.setupJest();
 
 /**
  * The environment the stack tests and snapshots synthesize the app with:
- * every stack, and prod paging a real-looking address and an existing
- * channel (prod refuses to synthesize without a destination). Set explicitly,
+ * every stack, prod paging a real-looking address and an existing channel
+ * (prod refuses to synthesize without a destination), and the GitHub
+ * repository the bootstrap stack trusts (it has no default). Set explicitly,
  * so no test depends on the machine's variables.
  */
 export const ALL_STACKS_ENV: Readonly<NodeJS.ProcessEnv> = {
   STACKS: 'all',
   PROD_ALERT_EMAILS: 'ingest-oncall@acme-data.io',
   PROD_ALERT_CHANNELS: '4817265390',
+  BOOTSTRAP_GITHUB_OWNER: 'acme-data',
+  BOOTSTRAP_GITHUB_REPOSITORY: 'ingest-pipeline',
+  BOOTSTRAP_GITHUB_OWNER_ID: '73014412',
+  BOOTSTRAP_GITHUB_REPOSITORY_ID: '902215577',
 };
 
 /** The synthesized Terraform JSON of a stack, parsed. */

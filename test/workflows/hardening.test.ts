@@ -52,7 +52,7 @@ describe('every workflow', () => {
       Object.entries(file.workflow.jobs).filter(([, job]) => jobAuthenticates(job, workflows)).map(([id]) => `${file.path}#${id}`),
     );
     expect(authenticating).toEqual(
-      expect.arrayContaining(['./.github/workflows/ci.yml#plan-dev', './.github/workflows/deploy.yml#dev', './.github/workflows/deploy.yml#prod']),
+      expect.arrayContaining(['./.github/workflows/deploy.yml#dev', './.github/workflows/deploy.yml#prod']),
     );
     for (const file of workflows) expect(file.source).not.toMatch(/credentials_json/);
   });
@@ -74,15 +74,51 @@ describe('ci.yml', () => {
     expect(String(upload?.with?.path)).toMatch(/^cdktf\.out$/m);
   });
 
-  test('plans dev read-only on same-repository pull requests only, into the job summary', () => {
-    const plan = ci.workflow.jobs['plan-dev'];
-    expect(plan.if).toContain('github.event.pull_request.head.repo.full_name == github.repository');
-    const auth = plan.steps?.find((step) => step.uses?.startsWith('google-github-actions/auth@'));
-    expect(auth?.with?.service_account).toBe('${{ secrets.GCP_PLANNER_SERVICE_ACCOUNT }}');
-    const script = (plan.steps ?? []).map((step) => step.run ?? '').join('\n');
-    expect(script).toMatch(/plan .*-lock=false/);
-    expect(script).not.toMatch(/\bapply\b/);
-    expect(script).toContain('GITHUB_STEP_SUMMARY');
+  test('reviews a pull request by synthesizing its base and merge commits into the job summary, with no cloud credentials', () => {
+    const review = ci.workflow.jobs.review;
+    expect(review.if).toBe("github.event_name == 'pull_request'");
+    expect(review.permissions).toEqual({ contents: 'read' });
+    expect(jobAuthenticates(review, workflows)).toBe(false);
+    const checkouts = (review.steps ?? []).filter((step) => step.uses?.startsWith('actions/checkout@'));
+    expect(checkouts.map((step) => [step.with?.path, step.with?.ref])).toEqual([
+      ['head', undefined],
+      ['base', '${{ github.event.pull_request.base.sha }}'],
+    ]);
+    const script = (review.steps ?? []).map((step) => step.run ?? '').join('\n');
+    expect(script).toContain('npm run synth');
+    expect(script).toMatch(/tools\/infra-review\/main\.ts \.\.\/base\/cdktf\.out cdktf\.out .*>> "\$GITHUB_STEP_SUMMARY"/);
+  });
+
+  test('gives no pull-request job an ID token', () => {
+    for (const job of Object.values(ci.workflow.jobs)) {
+      expect(typeof job.permissions === 'object' ? job.permissions['id-token'] : undefined).toBeUndefined();
+    }
+    expect(ci.source).not.toMatch(/google-github-actions\/auth/);
+  });
+});
+
+describe('release.yml', () => {
+  const release = workflow('release.yml');
+
+  test('runs on version tags alone', () => {
+    expect(release.workflow.on).toEqual({ push: { tags: ['v*'] } });
+  });
+
+  test('publishes with provenance only after the tests and the consumer check pass, and only when the tag names the version', () => {
+    const { test: tests, publish } = release.workflow.jobs;
+    expect(runScripts({ ...release, workflow: { ...release.workflow, jobs: { tests } } })).toEqual(
+      expect.arrayContaining(['npm test', 'npm run test:consumer']),
+    );
+    expect(needs(publish)).toEqual(['test']);
+    const script = (publish.steps ?? []).map((step) => step.run ?? '').join('\n');
+    expect(script).toMatch(/^npm publish --provenance\b/m);
+    expect(script).toMatch(/\$TAG" != "v\$version"/);
+    expect(script.indexOf('npm run build')).toBeLessThan(script.indexOf('npm publish'));
+  });
+
+  test('gives the ID token to the publishing job alone', () => {
+    expect(release.workflow.jobs.publish.permissions).toEqual({ contents: 'read', 'id-token': 'write' });
+    expect(release.workflow.jobs.test.permissions).toBeUndefined();
   });
 });
 
@@ -125,6 +161,17 @@ describe('deploy-stack.yml', () => {
     expect(script).not.toMatch(/cdktf|npm/);
   });
 
+  test("authenticates only in the caller's GitHub environment, as the deployer that environment's secret names", () => {
+    expect(apply.environment).toEqual({ name: '${{ inputs.environment }}', url: expect.any(String) });
+    const auths = (apply.steps ?? []).filter((step) => step.uses?.startsWith('google-github-actions/auth@'));
+    expect(auths.length).toBeGreaterThan(0);
+    for (const auth of auths) expect(auth.with?.service_account).toBe('${{ secrets.GCP_DEPLOYER_SERVICE_ACCOUNT }}');
+    for (const job of [deploy.workflow.jobs.dev, deploy.workflow.jobs.prod]) {
+      expect(job.secrets).toMatchObject({ GCP_DEPLOYER_SERVICE_ACCOUNT: '${{ secrets.GCP_DEPLOYER_SERVICE_ACCOUNT }}' });
+      expect(effectiveEnvironments(job, workflows)).toEqual([job.with?.stack]);
+    }
+  });
+
   test('smoke-tests the deployed API with an identity token: POST a record, then GET it back', () => {
     const token = apply.steps?.find((step) => step.with?.token_format === 'id_token');
     expect(token?.with?.id_token_audience).toBe('${{ steps.api.outputs.url }}');
@@ -149,6 +196,8 @@ describe('the rules catch the insecure fixture', () => {
     'key-credentials',
     'checkout-persists-credentials',
     'reusable-call',
+    'pull-request-id-token',
+    'auth-outside-environment',
   ])('%s', (rule) => {
     expect(rulesFired).toContain(rule);
   });
@@ -166,6 +215,9 @@ describe('the rules catch the insecure fixture', () => {
     expect(messages).toContain('secrets: inherit');
     expect(messages).toContain('absent.yml is not a reusable workflow');
     expect(messages).toContain('on.pull_request_target');
+    expect(messages).toContain('insecure.yml jobs.idle: requests id-token: write in a workflow pull_request_target triggers');
+    expect(messages).toContain('insecure.yml jobs.build: requests id-token: write in a workflow pull_request_target triggers');
+    expect(messages).toContain('insecure-callee.yml jobs.apply: authenticates to Google Cloud outside a GitHub environment');
     expect(findings.filter((finding) => finding.rule === 'expression-in-run')).toHaveLength(2);
   });
 });

@@ -17,7 +17,9 @@ export type RuleId =
   | 'expression-in-run'
   | 'key-credentials'
   | 'checkout-persists-credentials'
-  | 'reusable-call';
+  | 'reusable-call'
+  | 'pull-request-id-token'
+  | 'auth-outside-environment';
 
 export interface Finding {
   rule: RuleId;
@@ -74,6 +76,8 @@ export interface WorkflowFile {
 const PINNED_REF = /^[A-Za-z0-9_.-]+\/[A-Za-z0-9_.-]+(?:\/[A-Za-z0-9_./-]+)?@[0-9a-f]{40}$/;
 const VERSION_COMMENT = /^v\d+(?:\.\d+){0,2}$/;
 const GOOGLE_AUTH = 'google-github-actions/auth@';
+/** Events that run a workflow for a pull request, whose code (a provider, a synth step) is under review and not yet trusted. */
+const PULL_REQUEST_EVENTS = ['pull_request', 'pull_request_target', 'pull_request_review', 'pull_request_review_comment'];
 
 function normaliseOn(on: unknown): Record<string, unknown> {
   if (typeof on === 'string') return { [on]: null };
@@ -126,6 +130,11 @@ export function jobAuthenticates(job: Job, files: WorkflowFile[]): boolean {
   if (authenticatesToGoogle(job.steps)) return true;
   const callee = calledWorkflow(job, files);
   return callee !== undefined && Object.values(callee.workflow.jobs).some((calleeJob) => jobAuthenticates(calleeJob, files));
+}
+
+/** Whether a job publishes to npm with provenance, which signs with the workflow's ID token. */
+export function signsNpmProvenance(job: Job): boolean {
+  return (job.steps ?? []).some((step) => /^npm publish\b.*--provenance\b/m.test(step.run ?? ''));
 }
 
 function grantsIdToken(permissions: Permissions): boolean {
@@ -185,12 +194,40 @@ function checkPermissions(file: WorkflowFile, files: WorkflowFile[], findings: F
       }
     }
     const authenticates = jobAuthenticates(job, files);
-    if (grantsIdToken(permissions) && !authenticates) {
+    if (grantsIdToken(permissions) && !authenticates && !signsNpmProvenance(job)) {
       findings.push({ rule: 'id-token-only-for-auth', file: file.path, where, message: 'requests id-token: write but never authenticates to Google Cloud' });
     }
     if (authenticates && !grantsIdToken(permissions)) {
       findings.push({ rule: 'id-token-only-for-auth', file: file.path, where, message: 'authenticates to Google Cloud without id-token: write, so the OIDC exchange would fail' });
     }
+  }
+}
+
+/** Pull-request runs get no cloud identity: their reviewers read the synthesized JSON, not a live plan. */
+function checkPullRequestIdentity(file: WorkflowFile, findings: Finding[]): void {
+  const trigger = PULL_REQUEST_EVENTS.find((event) => event in file.workflow.on);
+  if (trigger === undefined) return;
+  for (const [jobId, job] of Object.entries(file.workflow.jobs)) {
+    if (!grantsIdToken(job.permissions)) continue;
+    findings.push({
+      rule: 'pull-request-id-token',
+      file: file.path,
+      where: `jobs.${jobId}`,
+      message: `requests id-token: write in a workflow ${trigger} triggers, so code under review could obtain a cloud identity; move the job to a workflow pull requests do not run`,
+    });
+  }
+}
+
+/** The deployers can be impersonated only from a job running in their GitHub environment (the OIDC subject names it). */
+function checkAuthenticationEnvironment(file: WorkflowFile, findings: Finding[]): void {
+  for (const [jobId, job] of Object.entries(file.workflow.jobs)) {
+    if (!authenticatesToGoogle(job.steps) || job.environment !== undefined) continue;
+    findings.push({
+      rule: 'auth-outside-environment',
+      file: file.path,
+      where: `jobs.${jobId}`,
+      message: 'authenticates to Google Cloud outside a GitHub environment: the deployers trust only a job running in theirs (set environment:)',
+    });
   }
 }
 
@@ -259,6 +296,8 @@ export function checkWorkflows(files: WorkflowFile[]): Finding[] {
     checkUses(file, findings);
     checkPermissions(file, files, findings);
     checkTriggers(file, findings);
+    checkPullRequestIdentity(file, findings);
+    checkAuthenticationEnvironment(file, findings);
     checkSteps(file, findings);
     checkReusableCalls(file, files, findings);
   }

@@ -28,11 +28,12 @@ import { nodeBinaryFor } from './node-release';
 import { readSynthesizedApp, type SynthesizedFunction, type SynthesizedTable } from './synthesized-functions';
 
 /**
- * What the app needs to synthesize every stack, prod included: the stacks to
- * build, and a prod alert destination that prod synthesis accepts (nothing
- * is deployed, so no page is ever sent there).
+ * What the app needs to synthesize every stack that deploys functions, prod
+ * included: the stacks to build (bootstrap deploys none), and a prod alert
+ * destination that prod synthesis accepts (nothing is deployed, so no page is
+ * ever sent there).
  */
-const SYNTH_ENVIRONMENT = { STACKS: 'all', PROD_ALERT_EMAILS: 'oncall@latam-ingest.dev' };
+const SYNTH_ENVIRONMENT = { STACKS: 'dev,prod', PROD_ALERT_EMAILS: 'oncall@latam-ingest.dev' };
 
 const REQUEST_TIMEOUT_MS = 15_000;
 

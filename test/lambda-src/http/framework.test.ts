@@ -64,7 +64,7 @@ describe('the version guard', () => {
     const manifest = JSON.parse(readFileSync(join(found.directory, 'package.json'), 'utf8'));
     expect(manifest.name).toBe(FRAMEWORK_PACKAGE);
     expect(found.version).toBe(manifest.version);
-    const pinned = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).dependencies[FRAMEWORK_PACKAGE];
+    const pinned = JSON.parse(readFileSync(join(__dirname, '../../../package.json'), 'utf8')).devDependencies[FRAMEWORK_PACKAGE];
     expect(found.version).toBe(pinned);
   });
 
