@@ -24,7 +24,7 @@
 import type { FieldError } from '../record';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { invalidInput, type Answer } from '../http/answer';
-import { readJsonBody, tooLarge } from '../http/json-body';
+import { readJsonBody, refusedJson, tooLarge } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
 import { parseJsonBytes } from '../http/safe-json';
 import { parseIngestPayload } from './payload';
@@ -66,10 +66,7 @@ export function createPushHandler(deps: HandlerDependencies): RouteHandler {
     const { messageId, data } = envelope.message;
     if (data.length > deps.maxBodyBytes) return withContext(tooLarge(deps.maxBodyBytes, 'message.data'));
     const parsed = parseJsonBytes(data, 'message.data');
-    if (!parsed.ok) {
-      const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
-      return withContext(invalidInput(parsed.errors, errorClass));
-    }
+    if (!parsed.ok) return withContext(refusedJson(parsed));
     const payload = parseIngestPayload(parsed.value);
     if (!payload.ok) return withContext(invalidInput(payload.errors, REQUEST_ERROR_CLASSES.invalidInput, payload.rows));
     const insertIdOf = payload.batch ? (index: number) => `${messageId}:${index}` : () => messageId;

@@ -9,7 +9,7 @@ import { REQUEST_ERROR_CLASSES } from '../logging';
 import { clientError, invalidInput, type Answer } from './answer';
 import { isJsonContentType } from './content-type';
 import { bodyReadFailureOf } from './framework';
-import { parseJsonBytes } from './safe-json';
+import { parseJsonBytes, type SafeJsonResult } from './safe-json';
 
 export type JsonBodyResult = { ok: true; value: unknown; bytes: number } | { ok: false; answer: Answer };
 
@@ -33,8 +33,18 @@ export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult
   if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
   const parsed = parseJsonBytes(bytes, 'body');
   if (parsed.ok) return { ok: true, value: parsed.value, bytes: bytes.length };
-  const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
-  return refuse(invalidInput(parsed.errors, errorClass));
+  return refuse(refusedJson(parsed));
+}
+
+const ERROR_CLASS_OF_JSON_REFUSAL = {
+  syntax: REQUEST_ERROR_CLASSES.invalidJson,
+  forbidden_key: REQUEST_ERROR_CLASSES.invalidInput,
+  too_complex: REQUEST_ERROR_CLASSES.jsonTooComplex,
+} as const;
+
+/** The 400 for JSON `parseJsonBytes` refused, whatever it held (a body, a push message's data). */
+export function refusedJson(refusal: Extract<SafeJsonResult, { ok: false }>): Answer {
+  return invalidInput(refusal.errors, ERROR_CLASS_OF_JSON_REFUSAL[refusal.kind]);
 }
 
 export function tooLarge(maxBytes: number, what = 'body'): Answer {

@@ -7,3 +7,18 @@
 export const DEFAULT_READ_WINDOW_HOURS = 24;
 /** A year: a default window longer than that is surely a typo, and a read meant to reach further names its `since`. */
 export const MAX_READ_WINDOW_HOURS = 24 * 365;
+
+/**
+ * The shape of a JSON body (a request's, or a push message's data), checked
+ * by a linear scan before it is parsed, so a hostile body is refused in time
+ * proportional to its bytes. The largest valid payload, 500 records of three
+ * fields (`{"data":[{...},...]}`), nests 3 deep with 500 array elements and
+ * 1501 object keys; a push envelope nests 3 deep with up to 100 attribute
+ * keys. The limits leave several times that room.
+ */
+export const MAX_JSON_DEPTH = 16;
+/** Array elements in one body, all arrays together. */
+export const MAX_JSON_ARRAY_ELEMENTS = 10_000;
+/** Object keys in one body, all objects together. */
+export const MAX_JSON_OBJECT_KEYS = 10_000;
+

@@ -101,6 +101,8 @@ export const CORPUS: readonly CorpusCase[] = [
   api('100,000 nested objects', nestedObjects(100_000)),
   api('10,000 nested arrays as data', `{"data":${nestedArrays(10_000)}}`),
   api('10,000 nested objects as the id', `{"data":{"id":${nestedObjects(10_000)},"name":"x","value":1}}`),
+  api('an array of 200,000 elements as data', `{"data":[${'0,'.repeat(200_000)}0]}`),
+  api('an object of 50,000 keys', `{${Array.from({ length: 50_000 }, (_, index) => `"k${index}":0`).join(',')}}`),
   // Size limits.
   api(`body over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),
   api('batch of 0', batch(0)),

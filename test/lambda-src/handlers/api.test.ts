@@ -5,6 +5,7 @@
 import request from 'supertest';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { MAX_BATCH_RECORDS } from '../../../lambda-src/handlers/payload';
+import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
@@ -196,6 +197,19 @@ describe('POST / with a body that is not usable JSON', () => {
     expect(response.status).toBe(400);
     expect(JSON.parse(response.text)).toEqual({ success: false, error: 'Invalid input data', details: [{ field: 'body', message: 'could not be read' }] });
     expect(lines[0]).toMatchObject({ errorClass: 'unreadable_body' });
+  });
+
+  it.each([
+    ['deeper', `{"data":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`, `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`],
+    ['with more array elements', `{"data":[${'0,'.repeat(MAX_JSON_ARRAY_ELEMENTS)}0]}`, `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`],
+    ['with more object keys', `{${Array.from({ length: MAX_JSON_OBJECT_KEYS + 1 }, (_, index) => `"k${index}":0`).join(',')}}`, `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`],
+  ])('answers 400 json_too_complex, naming the limit, for JSON %s than the limits allow', async (_case, body, message) => {
+    const { warehouse, post, lines } = setup();
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ success: false, error: 'Invalid input data', details: [{ field: 'body', message }] });
+    expect(lines[0]).toMatchObject({ errorClass: 'json_too_complex', outcome: 'rejected' });
+    expect(warehouse.insertCalls).toEqual([]);
   });
 
   it.each([
