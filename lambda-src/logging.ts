@@ -20,6 +20,8 @@ export const REQUEST_ERROR_CLASSES = {
   invalidInput: 'invalid_input',
   /** A push delivery whose envelope is malformed: no message, no messageId, data not base64. */
   invalidMessage: 'invalid_message',
+  /** An `Idempotency-Key` sent again with another request (method, URL or body) than the one it was first used for. */
+  idempotencyKeyReused: 'idempotency_key_reused',
   /** The functions framework could not read the body (e.g. corrupt gzip). */
   unreadableBody: 'unreadable_body',
   payloadTooLarge: 'payload_too_large',

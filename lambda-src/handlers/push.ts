@@ -18,8 +18,9 @@
  *   availability and alerted on, and after the bounded attempts it waits in
  *   the dead-letter topic to be replayed once fixed, never silently dropped.
  *
- * The messageId is the insert id (`<messageId>:<index>` for a batch), so a
- * redelivered message stores nothing new.
+ * Insert ids are `INSERT_IDS.pushMessage(messageId)`, so a redelivered
+ * message stores nothing new, and no HTTP request can write a push message's
+ * ids or the other way round.
  */
 import type { FieldError } from '../record';
 import { REQUEST_ERROR_CLASSES } from '../logging';
@@ -28,7 +29,7 @@ import { readJsonBody, refusedJson, tooLarge } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
 import { parseJsonBytes } from '../http/safe-json';
 import { parseIngestPayload } from './payload';
-import { storeRecords, type HandlerDependencies } from './store';
+import { INSERT_IDS, storeRecords, type HandlerDependencies } from './store';
 
 /**
  * Room for the envelope around the base64 data: up to 100 attributes of
@@ -69,8 +70,7 @@ export function createPushHandler(deps: HandlerDependencies): RouteHandler {
     if (!parsed.ok) return withContext(refusedJson(parsed));
     const payload = parseIngestPayload(parsed.value);
     if (!payload.ok) return withContext(invalidInput(payload.errors, REQUEST_ERROR_CLASSES.invalidInput, payload.rows));
-    const insertIdOf = payload.batch ? (index: number) => `${messageId}:${index}` : () => messageId;
-    return withContext(await storeRecords(payload.records, insertIdOf, deps, scope));
+    return withContext(await storeRecords(payload.records, INSERT_IDS.pushMessage(messageId), deps, scope));
   };
 }
 

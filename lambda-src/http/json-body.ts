@@ -11,7 +11,8 @@ import { isJsonContentType } from './content-type';
 import { bodyReadFailureOf } from './framework';
 import { parseJsonBytes, type SafeJsonResult } from './safe-json';
 
-export type JsonBodyResult = { ok: true; value: unknown; bytes: number } | { ok: false; answer: Answer };
+/** `raw`: the bytes the value was parsed from (what an `Idempotency-Key` is bound to). */
+export type JsonBodyResult = { ok: true; value: unknown; raw: Uint8Array } | { ok: false; answer: Answer };
 
 const ECHO_LIMIT = 100;
 const EMPTY = new Uint8Array(0);
@@ -32,7 +33,7 @@ export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult
   const bytes = raw ?? EMPTY;
   if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
   const parsed = parseJsonBytes(bytes, 'body');
-  if (parsed.ok) return { ok: true, value: parsed.value, bytes: bytes.length };
+  if (parsed.ok) return { ok: true, value: parsed.value, raw: bytes };
   return refuse(refusedJson(parsed));
 }
 

@@ -22,3 +22,12 @@ export const MAX_JSON_ARRAY_ELEMENTS = 10_000;
 /** Object keys in one body, all objects together. */
 export const MAX_JSON_OBJECT_KEYS = 10_000;
 
+/**
+ * How long, and how many, `Idempotency-Key`s one API instance remembers
+ * (see handlers/idempotency.ts for what remembering buys and what it
+ * cannot). A day, as clients retry within minutes and hours; ten thousand
+ * keys of at most 255 characters and their answers are a few megabytes.
+ */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+export const MAX_REMEMBERED_IDEMPOTENCY_KEYS = 10_000;
+

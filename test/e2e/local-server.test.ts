@@ -223,11 +223,11 @@ describe('npm start, end to end', () => {
   });
 
   it('left exactly the acknowledged rows in ingest.records', async () => {
-    const perRequest = (index: number) => expect.stringMatching(new RegExp(`^[0-9a-f-]{36}:${index}$`));
+    const perRequest = (index: number) => expect.stringMatching(new RegExp(`^http:[0-9a-f-]{36}:${index}$`));
     expect(await storedRows()).toEqual([
       { id: '123', name: 'Sample Data', value: 45.67, insert_id: perRequest(0) },
       { id: '123', name: 'Renamed', value: 99.5, insert_id: perRequest(0) },
-      { id: '456', name: 'Pushed', value: 1.5, insert_id: '9001' },
+      { id: '456', name: 'Pushed', value: 1.5, insert_id: 'pubsub:9001:0' },
       { id: 'after-jq', name: 'Unlogged', value: 3, insert_id: perRequest(0) },
       { id: 'walk-a', name: 'A', value: 1, insert_id: perRequest(1) },
       { id: 'walk-b', name: 'B', value: 2, insert_id: perRequest(0) },

@@ -119,6 +119,8 @@ export const CORPUS: readonly CorpusCase[] = [
   api('Idempotency-Key of 256 characters', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'k'.repeat(256) }),
   api('Idempotency-Key of spaces', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': '   ' }),
   api('Idempotency-Key not ASCII', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'cl\u00e9' }),
+  // Header names are case-insensitive: these are two Idempotency-Key headers, which Node would join into "a, b".
+  api('two Idempotency-Key headers', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'a', 'idempotency-key': 'b' }),
   // Methods and paths.
   { name: 'GET /', target: 'api', request: { method: 'GET' }, status: 405 },
   { name: 'PUT / with a valid body', target: 'api', request: { method: 'PUT', headers: JSON_TYPE, body: JSON.stringify({ data: RECORD }) }, status: 405 },

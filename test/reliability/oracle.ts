@@ -7,8 +7,9 @@
  * `mayAccept`: a 200 for this input is allowed (a 200 for anything else is a
  * bug). `mustAccept`: the input is plainly valid, so anything but 200 is a bug.
  * Between the two lie inputs whose fate depends on details (a media type
- * spelled oddly, a non-canonical base64 padding) that this oracle does not
- * model; they may go either way, but never to a 5xx.
+ * spelled oddly, a non-canonical base64 padding, an idempotency key an
+ * earlier request may have used) that this oracle does not model; they may
+ * go either way, but never to a 5xx.
  */
 import { createHash } from 'node:crypto';
 import { parseRecord, type IngestRecord } from '../../lambda-src/record';
@@ -106,18 +107,26 @@ function transport(request: FuzzRequest, maxBodyBytes: number): { may: boolean; 
   return { may, plain };
 }
 
-/** `POST /` of the API function. */
+/**
+ * `POST /` of the API function. Insert ids: `http:<request id>:<index>`, or
+ * with an `Idempotency-Key`, `http-key:<SHA-256 of the key, method, URL and
+ * body>:<index>`. A key may have been used by an earlier request of the run,
+ * which makes this one a 422 unless it was the same request.
+ */
 export function apiVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict {
   const { may, plain } = transport(request, maxBodyBytes);
   const key = header(request, 'idempotency-key');
   if (!may || (key !== undefined && !(IDEMPOTENCY_KEY.test(key) && key.trim() !== ''))) return REFUSE;
   const payload = validPayload(request.body);
   if (!payload) return REFUSE;
-  const keyPrefix = key === undefined ? undefined : `idempotency-key:${createHash('sha256').update(key).digest('hex')}`;
+  const keyed =
+    key === undefined
+      ? undefined
+      : `http-key:${createHash('sha256').update(`${key}\n${request.method}\n${request.path}\n`).update(request.body).digest('hex')}`;
   return {
     mayAccept: true,
-    mustAccept: plain,
-    rows: (requestId) => payload.records.map((record, index) => ({ insertId: `${keyPrefix ?? requestId}:${index}`, record })),
+    mustAccept: plain && key === undefined,
+    rows: (requestId) => payload.records.map((record, index) => ({ insertId: `${keyed ?? `http:${requestId}`}:${index}`, record })),
   };
 }
 
@@ -140,6 +149,6 @@ export function pushVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict
     mayAccept: true,
     mustAccept: plain && canonicalBase64,
     rows: () =>
-      payload.records.map((record, index) => ({ insertId: payload.batch ? `${messageId}:${index}` : messageId, record })),
+      payload.records.map((record, index) => ({ insertId: `pubsub:${messageId}:${index}`, record })),
   };
 }

@@ -5,6 +5,7 @@
  */
 import fc from 'fast-check';
 import request from 'supertest';
+import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { pushEnvelopeLimit } from '../../../lambda-src/handlers/push';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { createSubscriberFunction } from '../../../lambda-src/handlers/subscriber';
@@ -47,12 +48,12 @@ function setup(overrides: Partial<HandlerDependencies> = {}) {
 }
 
 describe('push delivery of a valid message', () => {
-  it('acks with 200 once stored, the messageId being the insert id', async () => {
+  it('acks with 200 once stored, the insert id being the messageId in the push namespace', async () => {
     const { warehouse, push, lines } = setup();
     const response = await push(ofPayload({ data: RECORD }));
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ success: true, message: 'Data inserted successfully!' });
-    expect(warehouse.committedRows).toEqual([{ ...RECORD, insertId: '2070443601311540', ingestedAt: new Date('2026-01-02T03:04:05.678Z') }]);
+    expect(warehouse.committedRows).toEqual([{ ...RECORD, insertId: 'pubsub:2070443601311540:0', ingestedAt: new Date('2026-01-02T03:04:05.678Z') }]);
     expect(lines).toEqual([
       expect.objectContaining({
         severity: 'INFO',
@@ -66,21 +67,22 @@ describe('push delivery of a valid message', () => {
         httpRequest: expect.objectContaining({ latency: '0.005s', status: 200 }),
       }),
     ]);
+    expect(lines[0]).not.toHaveProperty('errorClass');
   });
 
   it('stores nothing new when the same message is delivered again', async () => {
     const { warehouse, push } = setup();
     expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
     expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
-    expect(warehouse.insertCalls.map((rows) => rows.map((row) => row.insertId))).toEqual([['2070443601311540'], ['2070443601311540']]);
+    expect(warehouse.insertCalls.map((rows) => rows.map((row) => row.insertId))).toEqual([['pubsub:2070443601311540:0'], ['pubsub:2070443601311540:0']]);
     expect(warehouse.committedRows).toHaveLength(1);
   });
 
-  it('suffixes the messageId with the index for a batch', async () => {
+  it('gives each record of a batch its index, after the messageId, which may itself hold colons', async () => {
     const { warehouse, push } = setup();
-    const response = await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'));
-    expect(response.status).toBe(200);
-    expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['m-1:0', 'm-1:1']);
+    expect((await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'))).status).toBe(200);
+    expect((await push(ofPayload({ data: RECORD }, 'm-1:1'))).status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['pubsub:m-1:0', 'pubsub:m-1:1', 'pubsub:m-1:1:0']);
   });
 
   it('accepts the snake_case message_id alone', async () => {
@@ -88,9 +90,11 @@ describe('push delivery of a valid message', () => {
     const body = ofPayload({ data: RECORD });
     const { messageId: _dropped, ...message } = body.message;
     expect((await push({ ...body, message })).status).toBe(200);
-    expect(warehouse.committedRows[0].insertId).toBe('2070443601311540');
+    expect(warehouse.committedRows[0].insertId).toBe('pubsub:2070443601311540:0');
   });
 });
+
+/** A valid message but for its id, which JSON spells with an unpaired `\ud800` escape. */
 
 describe('push delivery of a message that can never succeed: 4xx (nack, then dead letter), never 5xx', () => {
   it.each([
@@ -171,6 +175,24 @@ describe('push delivery of a message that can never succeed: 4xx (nack, then dea
       }),
       { numRuns: propertyRuns(150) },
     );
+  });
+});
+
+describe('insert id namespaces', () => {
+  it('keep a push message whose id spells an HTTP insert id from being taken for that request, and the other way round', async () => {
+    const warehouse = new MemoryWarehouse();
+    const deps = { warehouse: async () => warehouse, maxBodyBytes: 1024 * 1024, logger: capturingLogger(), clock: steppingClock(1) };
+    const api = serveFunction(createApiFunction(deps));
+    const subscriber = serveFunction(createSubscriberFunction(deps));
+    const keyed = await request(api).post('/').set('Content-Type', 'application/json').set('Idempotency-Key', 'k-1').send(JSON.stringify({ data: { ...RECORD, id: 'http' } }));
+    expect(keyed.status).toBe(200);
+    const [httpId] = warehouse.committedRows.map((row) => row.insertId);
+    // A message whose id is the HTTP row's insert id without its index, so that its own first id spells it.
+    const spelled = httpId!.slice(0, httpId!.lastIndexOf(':'));
+    const pushed = await request(subscriber).post('/').set('Content-Type', 'application/json').send(JSON.stringify(ofPayload({ data: { ...RECORD, id: 'push' } }, spelled)));
+    expect(pushed.status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.id)).toEqual(['http', 'push']);
+    expect(new Set(warehouse.committedRows.map((row) => row.insertId)).size).toBe(2);
   });
 });
 
