@@ -31,3 +31,10 @@ export const MAX_JSON_OBJECT_KEYS = 10_000;
 export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
 export const MAX_REMEMBERED_IDEMPOTENCY_KEYS = 10_000;
 
+/**
+ * Largest push message data (decoded bytes) an acknowledged poison message's
+ * log line carries whole, as base64: every single record and batches of
+ * about a hundred, while the line stays far below Cloud Logging's 256 KB
+ * entry limit. Larger data is logged by size and SHA-256 only.
+ */
+export const MAX_LOGGED_POISON_DATA_BYTES = 16 * 1024;

@@ -9,10 +9,12 @@
  * Between the two lie inputs whose fate depends on details (a media type
  * spelled oddly, a non-canonical base64 padding, an idempotency key an
  * earlier request may have used) that this oracle does not model; they may
- * go either way, but never to a 5xx.
+ * go either way, but never to a 5xx. `mustAcknowledge`: the input is a push
+ * delivery as Pub/Sub sends it, so anything but a 2xx (a nack, which would
+ * bring it back) is a bug, however malformed the message.
  */
 import { createHash } from 'node:crypto';
-import { parseRecord, type IngestRecord } from '../../lambda-src/record';
+import { isStorableText, parseRecord, type IngestRecord } from '../../lambda-src/record';
 
 export const MAX_BATCH = 500;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -28,6 +30,7 @@ export interface ExpectedRow {
 export interface Verdict {
   mayAccept: boolean;
   mustAccept: boolean;
+  mustAcknowledge: boolean;
   /** Insert ids and records a 200 must have stored (computed when `mayAccept`). */
   rows(requestId: string): ExpectedRow[];
 }
@@ -39,7 +42,7 @@ export interface FuzzRequest {
   body: Uint8Array;
 }
 
-const REFUSE: Verdict = { mayAccept: false, mustAccept: false, rows: () => [] };
+const REFUSE: Verdict = { mayAccept: false, mustAccept: false, mustAcknowledge: false, rows: () => [] };
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -126,29 +129,35 @@ export function apiVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict 
   return {
     mayAccept: true,
     mustAccept: plain && key === undefined,
+    mustAcknowledge: false,
     rows: (requestId) => payload.records.map((record, index) => ({ insertId: `${keyed ?? `http:${requestId}`}:${index}`, record })),
   };
 }
 
-/** A Pub/Sub push delivery to the subscriber function. */
+/**
+ * A Pub/Sub push delivery to the subscriber function: stored (200) when
+ * valid, under insert ids `pubsub:<messageId>:<index>`; whatever it holds,
+ * acknowledged with a 2xx when it is sent as Pub/Sub sends it.
+ */
 export function pushVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict {
   // The envelope may be larger than the data it carries; the fuzz never comes near either limit.
   const { may, plain } = transport(request, 2 * maxBodyBytes);
+  const refuse = { ...REFUSE, mustAcknowledge: plain };
   const envelope = parseJson(request.body);
-  if (!may || !envelope || !isObject(envelope.value) || !isObject(envelope.value.message)) return REFUSE;
+  if (!may || !envelope || !isObject(envelope.value) || !isObject(envelope.value.message)) return refuse;
   const message = envelope.value.message;
   const messageId = message.messageId ?? message.message_id;
-  if (typeof messageId !== 'string' || messageId === '' || messageId.length > MAX_MESSAGE_ID_LENGTH) return REFUSE;
-  if (typeof message.data !== 'string') return REFUSE;
+  if (typeof messageId !== 'string' || messageId === '' || messageId.length > MAX_MESSAGE_ID_LENGTH || !isStorableText(messageId)) return refuse;
+  if (typeof message.data !== 'string') return refuse;
   const data = Buffer.from(message.data, 'base64');
-  if (data.length > maxBodyBytes) return REFUSE;
+  if (data.length > maxBodyBytes) return refuse;
   const payload = validPayload(data);
-  if (!payload) return REFUSE;
+  if (!payload) return refuse;
   const canonicalBase64 = data.toString('base64') === message.data;
   return {
     mayAccept: true,
     mustAccept: plain && canonicalBase64,
-    rows: () =>
-      payload.records.map((record, index) => ({ insertId: `pubsub:${messageId}:${index}`, record })),
+    mustAcknowledge: plain,
+    rows: () => payload.records.map((record, index) => ({ insertId: `pubsub:${messageId}:${index}`, record })),
   };
 }
