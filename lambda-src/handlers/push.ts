@@ -45,7 +45,7 @@ import { REQUEST_ERROR_CLASSES } from '../logging';
 import { bounded, invalidInput, type Answer } from '../http/answer';
 import { readJsonBody, refusedJson, tooLarge } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
-import { parseJsonBytes } from '../http/safe-json';
+import { JSON_SHAPE_LIMITS, parseJsonBytes, type JsonShapeLimits } from '../http/safe-json';
 import { MAX_LOGGED_POISON_DATA_BYTES } from '../rules/limits';
 import { parseIngestPayload } from './payload';
 import { INSERT_IDS, storeRecords, type HandlerDependencies } from './store';
@@ -77,11 +77,17 @@ type EnvelopeResult = { ok: true; message: PushMessage; context: LogContext } | 
 
 const UNSUPPORTED_MEDIA_TYPE = 415;
 
+/** An envelope is not a payload: its base64 `data` string may be as long as the envelope. Its data is one, parsed with a payload's limits. */
+function envelopeShapeLimits(envelopeLimit: number): JsonShapeLimits {
+  return { ...JSON_SHAPE_LIMITS, stringBytes: envelopeLimit };
+}
+
 export function createPushHandler(deps: HandlerDependencies): RouteHandler {
   const envelopeLimit = pushEnvelopeLimit(deps.maxBodyBytes);
+  const envelopeShape = envelopeShapeLimits(envelopeLimit);
   // Not `async`: poison is answered without a promise (see `createRoutedFunction`).
   return (req, scope) => {
-    const body = readJsonBody(req, envelopeLimit);
+    const body = readJsonBody(req, envelopeLimit, envelopeShape);
     if (!body.ok) return body.answer.status === UNSUPPORTED_MEDIA_TYPE ? body.answer : acknowledgePoison(body.answer, {});
     const envelope = parsePushEnvelope(body.value);
     if (!envelope.ok) return acknowledgePoison(invalidInput(envelope.errors, REQUEST_ERROR_CLASSES.invalidMessage), envelope.context);

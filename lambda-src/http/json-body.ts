@@ -9,7 +9,7 @@ import { REQUEST_ERROR_CLASSES } from '../logging';
 import { clientError, invalidInput, type Answer } from './answer';
 import { isJsonContentType } from './content-type';
 import { bodyReadFailureOf } from './framework';
-import { parseJsonBytes, type SafeJsonResult } from './safe-json';
+import { JSON_SHAPE_LIMITS, parseJsonBytes, type JsonShapeLimits, type SafeJsonResult } from './safe-json';
 
 /** `raw`: the bytes the value was parsed from (what an `Idempotency-Key` is bound to). */
 export type JsonBodyResult = { ok: true; value: unknown; raw: Uint8Array } | { ok: false; answer: Answer };
@@ -17,7 +17,8 @@ export type JsonBodyResult = { ok: true; value: unknown; raw: Uint8Array } | { o
 const ECHO_LIMIT = 100;
 const EMPTY = new Uint8Array(0);
 
-export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult {
+/** `shape`: how much structure the body may hold; a payload's limits unless the body is another kind of JSON. */
+export function readJsonBody(req: Request, maxBodyBytes: number, shape: Readonly<JsonShapeLimits> = JSON_SHAPE_LIMITS): JsonBodyResult {
   const contentType = req.headers['content-type'];
   if (!isJsonContentType(contentType)) {
     const got = contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, ECHO_LIMIT));
@@ -32,7 +33,7 @@ export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult
   }
   const bytes = raw ?? EMPTY;
   if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
-  const parsed = parseJsonBytes(bytes, 'body');
+  const parsed = parseJsonBytes(bytes, 'body', shape);
   if (parsed.ok) return { ok: true, value: parsed.value, raw: bytes };
   return refuse(refusedJson(parsed));
 }

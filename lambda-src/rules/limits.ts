@@ -21,6 +21,13 @@ export const MAX_JSON_DEPTH = 16;
 export const MAX_JSON_ARRAY_ELEMENTS = 10_000;
 /** Object keys in one body, all objects together. */
 export const MAX_JSON_OBJECT_KEYS = 10_000;
+/**
+ * Bytes of one string in a body, between its quotes as sent. The longest
+ * string of a valid payload is a 1024-character name: 6 KiB even if every
+ * character is sent as a `\u` escape. A push envelope's base64 data is not
+ * a payload and has no such limit.
+ */
+export const MAX_JSON_STRING_BYTES = 16 * 1024;
 
 /**
  * How long, and how many, `Idempotency-Key`s one API instance remembers

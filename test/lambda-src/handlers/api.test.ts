@@ -5,7 +5,7 @@
 import request from 'supertest';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { MAX_BATCH_RECORDS } from '../../../lambda-src/handlers/payload';
-import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS } from '../../../lambda-src/rules/limits';
+import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS, MAX_JSON_STRING_BYTES } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
@@ -203,6 +203,7 @@ describe('POST / with a body that is not usable JSON', () => {
     ['deeper', `{"data":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`, `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`],
     ['with more array elements', `{"data":[${'0,'.repeat(MAX_JSON_ARRAY_ELEMENTS)}0]}`, `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`],
     ['with more object keys', `{${Array.from({ length: MAX_JSON_OBJECT_KEYS + 1 }, (_, index) => `"k${index}":0`).join(',')}}`, `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`],
+    ['with a longer string', `{"data":{"id":"1","name":"${'\\u00e9'.repeat(MAX_JSON_STRING_BYTES / 6 + 1)}","value":1}}`, `holds a string longer than the limit of ${MAX_JSON_STRING_BYTES} bytes`],
   ])('answers 400 json_too_complex, naming the limit, for JSON %s than the limits allow', async (_case, body, message) => {
     const { warehouse, post, lines } = setup();
     const response = await post(body);

@@ -10,7 +10,7 @@ import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { pushEnvelopeLimit } from '../../../lambda-src/handlers/push';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { createSubscriberFunction } from '../../../lambda-src/handlers/subscriber';
-import { MAX_LOGGED_POISON_DATA_BYTES } from '../../../lambda-src/rules/limits';
+import { MAX_JSON_STRING_BYTES, MAX_LOGGED_POISON_DATA_BYTES } from '../../../lambda-src/rules/limits';
 import { DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, serveFunction, steppingClock } from '../../support/function-server';
@@ -89,6 +89,15 @@ describe('push delivery of a valid message', () => {
     expect((await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'))).status).toBe(200);
     expect((await push(ofPayload({ data: RECORD }, 'm-1:1'))).status).toBe(200);
     expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['pubsub:m-1:0', 'pubsub:m-1:1', 'pubsub:m-1:1:0']);
+  });
+
+  it('stores a message whose base64 data is longer than any string a payload may hold', async () => {
+    const { warehouse, push } = setup();
+    const records = Array.from({ length: 100 }, (_, index) => ({ ...RECORD, id: `r-${index}`, name: 'n'.repeat(1000) }));
+    const body = ofPayload({ data: records });
+    expect(body.message.data!.length).toBeGreaterThan(MAX_JSON_STRING_BYTES);
+    expect((await push(body)).status).toBe(200);
+    expect(warehouse.committedRows).toHaveLength(100);
   });
 
   it('accepts the snake_case message_id alone', async () => {
