@@ -14,7 +14,7 @@ import type { WarehouseErrorClass } from './warehouse/warehouse';
 export const REQUEST_ERROR_CLASSES = {
   /** The body (or a push message's data) is not UTF-8 JSON. */
   invalidJson: 'invalid_json',
-  /** JSON nested deeper, or with more array elements or object keys, than `rules/limits.ts` allows. */
+  /** JSON nested deeper, or with more array elements or object keys, or longer strings, than `rules/limits.ts` allows. */
   jsonTooComplex: 'json_too_complex',
   /** Valid JSON that is not a valid payload: bad records, forbidden keys, batch size, bad Idempotency-Key. */
   invalidInput: 'invalid_input',

@@ -29,7 +29,7 @@ export type SafeJsonResult =
   | { ok: true; value: unknown }
   | { ok: false; kind: 'syntax'; errors: FieldError[] }
   | { ok: false; kind: 'forbidden_key'; errors: FieldError[] }
-  /** Deeper, or with more array elements or object keys, than the limits allow; `errors` names the limit. */
+  /** Deeper, or with more array elements or object keys, or longer strings, than the limits allow; `errors` names the limit. */
   | { ok: false; kind: 'too_complex'; errors: FieldError[] };
 
 /**
