@@ -13,6 +13,7 @@ import { coldStartBenchmark } from './cold-start';
 import type { LoadSettings } from '../tools/bench/compare';
 import { httpIngestBenchmark, pushPathBenchmark } from './duckdb-throughput';
 import { cleanUp } from './functions';
+import { hostileBodiesBenchmark } from './hostile-bodies';
 import { machine, markdownTable, type Machine, type Row } from '../tools/bench/report';
 import { synthBenchmark } from './synth';
 
@@ -35,6 +36,7 @@ export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Prom
   'cold-start': (settings) => coldStartBenchmark(settings.coldStartRepetitions),
   synth: (settings) => synthBenchmark(settings.synthRepetitions),
   push: (settings) => pushPathBenchmark(settings.load),
+  'hostile-bodies': (settings) => hostileBodiesBenchmark(settings.load),
 };
 
 const README = join(__dirname, '..', 'README.md');

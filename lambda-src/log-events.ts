@@ -23,7 +23,7 @@ export const INSERT_FAILED_EVENT = 'warehouse_insert_failed';
 export const OUTCOMES = {
   /** Rows committed / data returned. */
   success: 'success',
-  /** The caller's input was refused (4xx). */
+  /** The caller's input was refused: a 4xx, or a poison push message acknowledged with a 2xx so it is not redelivered. */
   rejected: 'rejected',
   /** We failed (5xx). */
   failed: 'failed',

@@ -14,10 +14,14 @@ import type { WarehouseErrorClass } from './warehouse/warehouse';
 export const REQUEST_ERROR_CLASSES = {
   /** The body (or a push message's data) is not UTF-8 JSON. */
   invalidJson: 'invalid_json',
+  /** JSON nested deeper, or with more array elements or object keys, or longer strings, than `rules/limits.ts` allows. */
+  jsonTooComplex: 'json_too_complex',
   /** Valid JSON that is not a valid payload: bad records, forbidden keys, batch size, bad Idempotency-Key. */
   invalidInput: 'invalid_input',
   /** A push delivery whose envelope is malformed: no message, no messageId, data not base64. */
   invalidMessage: 'invalid_message',
+  /** An `Idempotency-Key` sent again with another request (method, URL or body) than the one it was first used for. */
+  idempotencyKeyReused: 'idempotency_key_reused',
   /** The functions framework could not read the body (e.g. corrupt gzip). */
   unreadableBody: 'unreadable_body',
   payloadTooLarge: 'payload_too_large',
@@ -31,10 +35,14 @@ export const REQUEST_ERROR_CLASSES = {
 export type RequestErrorClass = (typeof REQUEST_ERROR_CLASSES)[keyof typeof REQUEST_ERROR_CLASSES];
 export type ErrorClass = RequestErrorClass | WarehouseErrorClass;
 
-/** 2xx/3xx succeeded, 4xx the caller's input was refused, 5xx we failed. */
-export function outcomeOf(status: number): Outcome {
+/**
+ * 5xx we failed; 4xx the caller's input was refused, and so was a 2xx that
+ * carries an error class (a poison push message, acknowledged so that it is
+ * not redelivered); any other 2xx/3xx succeeded.
+ */
+export function outcomeOf(status: number, errorClass?: ErrorClass): Outcome {
   if (status >= 500) return OUTCOMES.failed;
-  if (status >= 400) return OUTCOMES.rejected;
+  if (status >= 400 || errorClass !== undefined) return OUTCOMES.rejected;
   return OUTCOMES.success;
 }
 
@@ -52,7 +60,7 @@ export interface RequestLogEntry {
   traceContext?: string;
   /** Rows committed (success) or carried by the refused/failed request (0 when the body was unusable). */
   rows: number;
-  /** Set on every 4xx/5xx line. */
+  /** Set on every 4xx/5xx line, and on a 2xx that acknowledged what it refused (see `outcomeOf`). */
   errorClass?: ErrorClass;
   /** Why the request was refused or failed, for a human reading the log. */
   reason?: string;
@@ -162,7 +170,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const write = options.write ?? writeStdoutLine;
   return {
     request(entry) {
-      const outcome = outcomeOf(entry.status);
+      const outcome = outcomeOf(entry.status, entry.errorClass);
       const latencyMs = Math.round(entry.latencyMs * 1000) / 1000;
       const summary = [`${entry.function} ${entry.event} ${entry.method} ${entry.url} -> ${entry.status} ${outcome}`];
       if (entry.errorClass) summary.push(entry.errorClass);

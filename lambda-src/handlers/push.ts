@@ -3,32 +3,52 @@
  * `{"message":{"data":"<base64>","messageId":"...",...},"subscription":"..."}`
  * where `data` is the same JSON as `POST /` takes.
  *
- * Pub/Sub counts any answer but 102/200/201/202/204 as a nack and redelivers
- * with backoff until the subscription's `maxDeliveryAttempts`, then moves the
- * message to the dead-letter topic. So the status code decides what the
- * numbers say, not whether a message loops forever:
- * - committed -> 200 (ack);
- * - a malformed or invalid message -> 4xx (outcome `rejected`, logged with its
- *   messageId and reason): it can never succeed, it counts against the
- *   sender, not our availability, and the dead-letter topic keeps it;
- * - warehouse unavailable -> 503 (a retry may succeed);
- * - any other warehouse failure, including rows the warehouse refuses after
- *   our validation accepted them -> 500: the message is fine and the fault is
- *   ours (schema drift, permissions); it is retried, counted against
- *   availability and alerted on, and after the bounded attempts it waits in
- *   the dead-letter topic to be replayed once fixed, never silently dropped.
+ * Pub/Sub acknowledges a message on 102, 200, 201, 202 or 204 and counts
+ * anything else as a nack: it redelivers with backoff until the
+ * subscription's `maxDeliveryAttempts`, then moves the message to the
+ * dead-letter topic. So the status decides whether a message comes back:
+ * - stored -> 200 (ack).
+ * - poison, a delivery that no retry can store -> 202 (ack), nothing
+ *   stored: a malformed envelope (not JSON, no message, a messageId that is
+ *   missing, too long or not well-formed Unicode, data that is missing or
+ *   not base64), data over the size limit, data that is not UTF-8 JSON
+ *   within the shape limits, or not a valid payload. Nacking it would only
+ *   bring it back until the attempts run out, each time as an error.
+ * - the warehouse failed -> 503 when a retry may succeed, else 500 (nack):
+ *   the message is fine and the fault is ours (an outage, schema drift,
+ *   permissions); it is retried, counted against availability and alerted
+ *   on, and after the bounded attempts it waits in the dead-letter topic to
+ *   be replayed once fixed.
+ * Only a push delivery is acknowledged this way: a request that is not one
+ * (another content type, method or path) gets its 4xx.
  *
- * The messageId is the insert id (`<messageId>:<index>` for a batch), so a
- * redelivered message stores nothing new.
+ * Where poison goes: it is not re-published to the dead-letter topic (that
+ * would take a publisher grant on that topic and a second network call,
+ * whose failure would turn poison back into a nack). Its request log line
+ * is its record, so it is never silently dropped: outcome `rejected` at
+ * WARNING, whatever the 2xx status, an `errorClass` naming the kind of
+ * poison (`invalid_message`, `invalid_json`, `json_too_complex`,
+ * `invalid_input`, `payload_too_large`, `unreadable_body`), the reason, the
+ * messageId, subscription, deliveryAttempt and publishTime, and the data's
+ * size and SHA-256, with the data itself (base64) when it is at most
+ * `MAX_LOGGED_POISON_DATA_BYTES`. And it is countable: 202 is the status
+ * of poison and of nothing else, in these lines and in Cloud Run's own
+ * `request_count` of the subscriber (`response_code` 202).
+ *
+ * Insert ids are `INSERT_IDS.pushMessage(messageId)`, so a redelivered
+ * message stores nothing new, and no HTTP request can write a push
+ * message's ids or the other way round.
  */
-import type { FieldError } from '../record';
+import { createHash } from 'node:crypto';
+import { isStorableText, type FieldError } from '../record';
 import { REQUEST_ERROR_CLASSES } from '../logging';
-import { invalidInput, type Answer } from '../http/answer';
-import { readJsonBody, tooLarge } from '../http/json-body';
+import { bounded, invalidInput, type Answer } from '../http/answer';
+import { readJsonBody, refusedJson, tooLarge } from '../http/json-body';
 import type { RouteHandler } from '../http/router';
-import { parseJsonBytes } from '../http/safe-json';
+import { JSON_SHAPE_LIMITS, parseJsonBytes, type JsonShapeLimits } from '../http/safe-json';
+import { MAX_LOGGED_POISON_DATA_BYTES } from '../rules/limits';
 import { parseIngestPayload } from './payload';
-import { storeRecords, type HandlerDependencies } from './store';
+import { INSERT_IDS, storeRecords, type HandlerDependencies } from './store';
 
 /**
  * Room for the envelope around the base64 data: up to 100 attributes of
@@ -52,32 +72,53 @@ interface PushMessage {
   data: Buffer;
 }
 
+/** `context`: what the log line says of the delivery (messageId, subscription, deliveryAttempt), even when it is malformed. */
 type EnvelopeResult = { ok: true; message: PushMessage; context: LogContext } | { ok: false; errors: FieldError[]; context: LogContext };
+
+const UNSUPPORTED_MEDIA_TYPE = 415;
+
+/** An envelope is not a payload: its base64 `data` string may be as long as the envelope. Its data is one, parsed with a payload's limits. */
+function envelopeShapeLimits(envelopeLimit: number): JsonShapeLimits {
+  return { ...JSON_SHAPE_LIMITS, stringBytes: envelopeLimit };
+}
 
 export function createPushHandler(deps: HandlerDependencies): RouteHandler {
   const envelopeLimit = pushEnvelopeLimit(deps.maxBodyBytes);
-  return async (req, scope) => {
-    const body = readJsonBody(req, envelopeLimit);
-    if (!body.ok) return body.answer;
+  const envelopeShape = envelopeShapeLimits(envelopeLimit);
+  // Not `async`: poison is answered without a promise (see `createRoutedFunction`).
+  return (req, scope) => {
+    const body = readJsonBody(req, envelopeLimit, envelopeShape);
+    if (!body.ok) return body.answer.status === UNSUPPORTED_MEDIA_TYPE ? body.answer : acknowledgePoison(body.answer, {});
     const envelope = parsePushEnvelope(body.value);
-    const withContext = (answer: Answer): Answer => ({ ...answer, logContext: envelope.context });
-    if (!envelope.ok) return withContext(invalidInput(envelope.errors, REQUEST_ERROR_CLASSES.invalidMessage));
+    if (!envelope.ok) return acknowledgePoison(invalidInput(envelope.errors, REQUEST_ERROR_CLASSES.invalidMessage), envelope.context);
 
     const { messageId, data } = envelope.message;
-    if (data.length > deps.maxBodyBytes) return withContext(tooLarge(deps.maxBodyBytes, 'message.data'));
+    const poison = (answer: Answer) => acknowledgePoison(answer, { ...envelope.context, ...dataContext(data) });
+    if (data.length > deps.maxBodyBytes) return poison(tooLarge(deps.maxBodyBytes, 'message.data'));
     const parsed = parseJsonBytes(data, 'message.data');
-    if (!parsed.ok) {
-      const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
-      return withContext(invalidInput(parsed.errors, errorClass));
-    }
+    if (!parsed.ok) return poison(refusedJson(parsed));
     const payload = parseIngestPayload(parsed.value);
-    if (!payload.ok) return withContext(invalidInput(payload.errors, REQUEST_ERROR_CLASSES.invalidInput, payload.rows));
-    const insertIdOf = payload.batch ? (index: number) => `${messageId}:${index}` : () => messageId;
-    return withContext(await storeRecords(payload.records, insertIdOf, deps, scope));
+    if (!payload.ok) return poison(invalidInput(payload.errors, REQUEST_ERROR_CLASSES.invalidInput, payload.rows));
+    return storeRecords(payload.records, INSERT_IDS.pushMessage(messageId), deps, scope).then((answer) => ({
+      ...answer,
+      logContext: envelope.context,
+    }));
   };
 }
 
-/** Checks the push envelope; collects the log context (messageId, subscription, deliveryAttempt) even when invalid. */
+/** A refusal of a push delivery as its acknowledgement: 202, the refusal's body and error class, and the log context. */
+function acknowledgePoison(refusal: Answer, context: LogContext): Answer {
+  return { ...refusal, status: 202, logContext: context };
+}
+
+/** The data of a poison message, for its log line: whole when small, else its size and hash to match it by. */
+function dataContext(data: Buffer): LogContext {
+  const context: LogContext = { messageDataBytes: data.length, messageDataSha256: createHash('sha256').update(data).digest('hex') };
+  if (data.length <= MAX_LOGGED_POISON_DATA_BYTES) context.messageData = data.toString('base64');
+  return context;
+}
+
+/** Checks the push envelope; collects the log context (messageId, subscription, deliveryAttempt, publishTime) even when invalid. */
 export function parsePushEnvelope(value: unknown): EnvelopeResult {
   const context: LogContext = {};
   if (!isObject(value)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }], context };
@@ -87,12 +128,14 @@ export function parsePushEnvelope(value: unknown): EnvelopeResult {
   if (!isObject(message)) {
     return { ok: false, errors: [{ field: 'message', message: message === undefined ? 'is required' : 'must be an object' }], context };
   }
+  const publishTime = message.publishTime ?? message.publish_time;
+  if (typeof publishTime === 'string') context.publishTime = bounded(publishTime);
 
   const messageId = validMessageId(message.messageId ?? message.message_id);
   const data = typeof message.data === 'string' && BASE64.test(message.data) ? message.data : undefined;
   const errors: FieldError[] = [];
   if (messageId === undefined) {
-    errors.push({ field: 'message.messageId', message: `must be a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters` });
+    errors.push({ field: 'message.messageId', message: `must be a non-empty string of at most ${MAX_MESSAGE_ID_LENGTH} characters of well-formed Unicode` });
   } else {
     context.messageId = messageId;
   }
@@ -103,8 +146,9 @@ export function parsePushEnvelope(value: unknown): EnvelopeResult {
   return { ok: true, message: { messageId, data: Buffer.from(data, 'base64') }, context };
 }
 
+/** A messageId the warehouse can store as part of an insert id: a lone UTF-16 surrogate has no UTF-8 form. */
 function validMessageId(value: unknown): string | undefined {
-  return typeof value === 'string' && value !== '' && value.length <= MAX_MESSAGE_ID_LENGTH ? value : undefined;
+  return typeof value === 'string' && value !== '' && value.length <= MAX_MESSAGE_ID_LENGTH && isStorableText(value) ? value : undefined;
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {

@@ -33,11 +33,11 @@ import { invalidInput, type Answer } from '../http/answer';
 import { readJsonBody } from '../http/json-body';
 import type { RequestScope, RouteHandler } from '../http/router';
 import { REQUEST_ERROR_CLASSES } from '../logging';
-import { RecordSchema, type FieldError } from '../record';
+import { RecordSchema, type FieldError, type IngestRecord } from '../record';
 import { HOUR_MS } from '../rules/durations';
 import { READ_WINDOW_HOURS } from '../rules/limits';
 import { ReadTooLargeError, type ReadWindow, type StoredRecord, type WarehouseRow } from '../warehouse/warehouse';
-import { idempotencyKeyOf, insertIdPrefix } from './ingest';
+import { idempotencyKeyOf, type IdempotencyKeys } from './idempotency';
 import { decodePageToken, encodePageToken, type PageCursor } from './page-token';
 import { parseIngestPayload } from './payload';
 import { storeRows, warehouseFailure, type HandlerDependencies } from './store';
@@ -266,12 +266,12 @@ function versionTime(now: Date, supersedes: StoredRecord): Date {
 /**
  * `PUT /records/{id}`. It reads the record first, with the window
  * `GET /records/{id}` would use, to refuse an update of a record it cannot
- * find and to store the new version after the one it supersedes. Insert
- * ids are derived like `POST /`'s, so an `Idempotency-Key` makes a retried
- * update store once.
+ * find and to store the new version after the one it supersedes. An
+ * `Idempotency-Key` means what it means on `POST /` (`idempotency.ts`), so a
+ * retried update stores once.
  */
-export function createUpdateRecordHandler(deps: HandlerDependencies): RouteHandler {
-  return async (req, scope) => {
+export function createUpdateRecordHandler(deps: HandlerDependencies, keys: IdempotencyKeys): RouteHandler {
+  return (req, scope) => {
     const idempotency = idempotencyKeyOf(req);
     if (!idempotency.ok) return idempotency.answer;
     const id = recordIdOf(scope);
@@ -287,19 +287,27 @@ export function createUpdateRecordHandler(deps: HandlerDependencies): RouteHandl
     const payload = parseIngestPayload(candidate.value);
     if (!payload.ok) return invalidInput(payload.errors, undefined, payload.rows);
     const [record] = payload.records;
-
-    let current: StoredRecord | undefined;
-    try {
-      current = await (await deps.warehouse()).getLatest(id.value, window.value);
-    } catch (error) {
-      return readFailure(error, window.value, scope, 1);
-    }
-    if (current === undefined) return recordNotFound(id.value, window.value);
-    const row: WarehouseRow = {
-      ...record!,
-      insertId: `${insertIdPrefix(idempotency.key, scope.requestId)}:0`,
-      ingestedAt: versionTime(deps.clock.now(), current),
-    };
-    return storeRows([row], deps, scope, (rows) => ({ status: 200, body: UPDATED_BODY, rows }));
+    return keys.answer(idempotency.key, req, body.raw, scope, (insertIdOf) =>
+      storeNewVersion(record!, insertIdOf(0), window.value, deps, scope),
+    );
   };
+}
+
+/** Stores `record` as the new version of a record found in `window`, or answers 404. */
+async function storeNewVersion(
+  record: IngestRecord,
+  insertId: string,
+  window: ReadWindow,
+  deps: HandlerDependencies,
+  scope: RequestScope,
+): Promise<Answer> {
+  let current: StoredRecord | undefined;
+  try {
+    current = await (await deps.warehouse()).getLatest(record.id, window);
+  } catch (error) {
+    return readFailure(error, window, scope, 1);
+  }
+  if (current === undefined) return recordNotFound(record.id, window);
+  const row: WarehouseRow = { ...record, insertId, ingestedAt: versionTime(deps.clock.now(), current) };
+  return storeRows([row], deps, scope, (rows) => ({ status: 200, body: UPDATED_BODY, rows }));
 }

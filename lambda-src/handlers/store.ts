@@ -28,6 +28,23 @@ export interface HandlerDependencies {
   clock: Clock;
 }
 
+/**
+ * Insert ids, the warehouse's idempotency keys, by the path a row came in
+ * on. Each path has its own prefix, so no value one path derives ids from (a
+ * Pub/Sub messageId, an `Idempotency-Key`, a request id) can produce an id of
+ * another path and make the warehouse skip that path's row as a repeat. The
+ * record's index in its request comes last, after the last colon, so an id
+ * reads one way only even when the value before it holds colons.
+ */
+export const INSERT_IDS = {
+  /** A record of a Pub/Sub message: redelivery of the message repeats its ids. */
+  pushMessage: (messageId: string) => (index: number) => `pubsub:${messageId}:${index}`,
+  /** A record of an HTTP request without `Idempotency-Key`: unique to the request. */
+  httpRequest: (requestId: string) => (index: number) => `http:${requestId}:${index}`,
+  /** A record of an HTTP request with an `Idempotency-Key`: `binding` hashes the key with the request it names. */
+  httpKeyed: (binding: string) => (index: number) => `http-key:${binding}:${index}`,
+} as const;
+
 /** Seconds a client is told to wait after a 503; short, since warehouse blips are. Clients should still back off. */
 export const RETRY_AFTER_SECONDS = 1;
 

@@ -81,6 +81,7 @@ const REFUSAL_TEXT = {
   413: 'Payload too large',
   415: 'Unsupported media type',
   417: 'Expectation failed',
+  422: 'Unprocessable content',
   431: 'Request header fields too large',
   501: 'Not implemented',
 } as const;
@@ -90,20 +91,26 @@ const CLIENT_ERROR_CLASSES = {
   405: REQUEST_ERROR_CLASSES.methodNotAllowed,
   413: REQUEST_ERROR_CLASSES.payloadTooLarge,
   415: REQUEST_ERROR_CLASSES.unsupportedMediaType,
+  422: REQUEST_ERROR_CLASSES.idempotencyKeyReused,
 } as const;
 
-function refusalBody(status: keyof typeof REFUSAL_TEXT, shownReason: string): Answer['body'] {
-  return { success: false, error: REFUSAL_TEXT[status], details: [{ field: 'request', message: shownReason }] };
+function refusalBody(status: keyof typeof REFUSAL_TEXT, shownReason: string, field = 'request'): Answer['body'] {
+  return { success: false, error: REFUSAL_TEXT[status], details: [{ field, message: shownReason }] };
 }
 
-/** 404, 405, 413 or 415: a fixed error string, and the reason (which may quote the request's path or headers) in `details` for the client too. */
+/**
+ * 404, 405, 413, 415 or 422: a fixed error string, and the reason (which may
+ * quote the request's path or headers) in `details` for the client too,
+ * under `field` (default `request`).
+ */
 export function clientError(
   status: keyof typeof CLIENT_ERROR_CLASSES,
   reason: string,
   headers?: Readonly<Record<string, string>>,
+  field?: string,
 ): Answer {
   const shownReason = bounded(reason);
-  return { status, body: refusalBody(status, shownReason), headers, rows: 0, errorClass: CLIENT_ERROR_CLASSES[status], reason: shownReason };
+  return { status, body: refusalBody(status, shownReason, field), headers, rows: 0, errorClass: CLIENT_ERROR_CLASSES[status], reason: shownReason };
 }
 
 /**

@@ -9,14 +9,16 @@ import { REQUEST_ERROR_CLASSES } from '../logging';
 import { clientError, invalidInput, type Answer } from './answer';
 import { isJsonContentType } from './content-type';
 import { bodyReadFailureOf } from './framework';
-import { parseJsonBytes } from './safe-json';
+import { JSON_SHAPE_LIMITS, parseJsonBytes, type JsonShapeLimits, type SafeJsonResult } from './safe-json';
 
-export type JsonBodyResult = { ok: true; value: unknown; bytes: number } | { ok: false; answer: Answer };
+/** `raw`: the bytes the value was parsed from (what an `Idempotency-Key` is bound to). */
+export type JsonBodyResult = { ok: true; value: unknown; raw: Uint8Array } | { ok: false; answer: Answer };
 
 const ECHO_LIMIT = 100;
 const EMPTY = new Uint8Array(0);
 
-export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult {
+/** `shape`: how much structure the body may hold; a payload's limits unless the body is another kind of JSON. */
+export function readJsonBody(req: Request, maxBodyBytes: number, shape: Readonly<JsonShapeLimits> = JSON_SHAPE_LIMITS): JsonBodyResult {
   const contentType = req.headers['content-type'];
   if (!isJsonContentType(contentType)) {
     const got = contentType === undefined ? 'none' : JSON.stringify(contentType.slice(0, ECHO_LIMIT));
@@ -31,10 +33,20 @@ export function readJsonBody(req: Request, maxBodyBytes: number): JsonBodyResult
   }
   const bytes = raw ?? EMPTY;
   if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
-  const parsed = parseJsonBytes(bytes, 'body');
-  if (parsed.ok) return { ok: true, value: parsed.value, bytes: bytes.length };
-  const errorClass = parsed.kind === 'syntax' ? REQUEST_ERROR_CLASSES.invalidJson : REQUEST_ERROR_CLASSES.invalidInput;
-  return refuse(invalidInput(parsed.errors, errorClass));
+  const parsed = parseJsonBytes(bytes, 'body', shape);
+  if (parsed.ok) return { ok: true, value: parsed.value, raw: bytes };
+  return refuse(refusedJson(parsed));
+}
+
+const ERROR_CLASS_OF_JSON_REFUSAL = {
+  syntax: REQUEST_ERROR_CLASSES.invalidJson,
+  forbidden_key: REQUEST_ERROR_CLASSES.invalidInput,
+  too_complex: REQUEST_ERROR_CLASSES.jsonTooComplex,
+} as const;
+
+/** The 400 for JSON `parseJsonBytes` refused, whatever it held (a body, a push message's data). */
+export function refusedJson(refusal: Extract<SafeJsonResult, { ok: false }>): Answer {
+  return invalidInput(refusal.errors, ERROR_CLASS_OF_JSON_REFUSAL[refusal.kind]);
 }
 
 export function tooLarge(maxBytes: number, what = 'body'): Answer {

@@ -72,7 +72,7 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'api: rows rejected (500)', fn: 'api', body: { data: record('a7') }, failure: new RowsRejectedError([{ index: 0, reason: 'invalid', message: 'no such field' }]), status: 500 },
   { name: 'subscriber: message committed', fn: 'subscriber', body: pushOf({ data: record('s1') }, 'm-1'), status: 200 },
   { name: 'subscriber: warehouse error (500)', fn: 'subscriber', body: pushOf({ data: record('s2') }, 'm-2'), failure: new Error('permission denied'), status: 500 },
-  { name: 'subscriber: malformed envelope (400)', fn: 'subscriber', body: { message: { messageId: 'm-3' } }, status: 400 },
+  { name: 'subscriber: malformed envelope (acknowledged poison, 202)', fn: 'subscriber', body: { message: { messageId: 'm-3' } }, status: 202 },
 ];
 
 interface Observed {
@@ -177,6 +177,9 @@ describe(`rows-ingested metric (${names.rowsIngested})`, () => {
     const refusedBatch = entriesOf('api: invalid batch of two (400)').filter(isRequestLine)[0];
     expect(payload(refusedBatch)).toMatchObject({ rows: 2, outcome: OUTCOMES.rejected });
     expect(matchesLogFilter(rowsIngested.filter, refusedBatch)).toBe(false);
+    const poison = entriesOf('subscriber: malformed envelope (acknowledged poison, 202)').filter(isRequestLine)[0];
+    expect(payload(poison)).toMatchObject({ outcome: OUTCOMES.rejected, errorClass: 'invalid_message', messageId: 'm-3' });
+    expect(matchesLogFilter(rowsIngested.filter, poison)).toBe(false);
     expect(payload(readLine)).toMatchObject({ event: REQUEST_EVENTS.read, rows: 3, outcome: OUTCOMES.success });
     expect(matchesLogFilter(rowsIngested.filter, readLine)).toBe(false);
   });

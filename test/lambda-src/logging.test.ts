@@ -38,6 +38,14 @@ describe('outcomeOf', () => {
     [500, 'failed'],
     [503, 'failed'],
   ])('%p is %p', (status, outcome) => expect(outcomeOf(status)).toBe(outcome));
+
+  it.each([
+    [202, 'invalid_message', 'rejected'],
+    [400, 'invalid_input', 'rejected'],
+    [503, 'warehouse_unavailable', 'failed'],
+  ] as const)('%p with error class %p is %p: an acknowledged refusal still counts as one', (status, errorClass, outcome) =>
+    expect(outcomeOf(status, errorClass)).toBe(outcome),
+  );
 });
 
 describe('traceFields', () => {

@@ -5,8 +5,10 @@
  * prototype keys, batches at and past their limits), plus text mutations of
  * valid bodies, arbitrary JSON, arbitrary text and bytes, deep nesting, and
  * random methods, media types, encodings, idempotency keys and push
- * envelopes. Plenty of inputs stay valid, so the fuzz also checks that what
- * is valid is stored, exactly once and as sent.
+ * envelopes whose every field (ids, attributes, publish time, data,
+ * subscription, delivery attempt) may hold any Unicode, lone UTF-16
+ * surrogates included. Plenty of inputs stay valid, so the fuzz also checks
+ * that what is valid is stored, exactly once and as sent.
  */
 import fc from 'fast-check';
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../lambda-src/rules/limits';
@@ -16,6 +18,16 @@ const utf8 = (text: string) => new Uint8Array(Buffer.from(text, 'utf8'));
 const base64 = (bytes: Uint8Array) => Buffer.from(bytes).toString('base64');
 
 const shortText = fc.string({ unit: 'grapheme', maxLength: 24 });
+
+/** An unpaired UTF-16 surrogate: a JS string can hold one and JSON can spell it (`\ud800`), but UTF-8 cannot encode it. */
+const loneSurrogate = fc.integer({ min: 0xd800, max: 0xdfff }).map((code) => String.fromCharCode(code));
+
+/** Any text: any code point, and now and then a lone surrogate. */
+const anyText = (maxLength: number) =>
+  fc.string({
+    unit: fc.oneof({ weight: 5, arbitrary: fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }) }, { weight: 1, arbitrary: loneSurrogate }),
+    maxLength,
+  });
 
 const validRecord = fc.record({
   id: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 24 }),
@@ -30,6 +42,7 @@ const fieldValue: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 2, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
   { weight: 1, arbitrary: fc.constantFrom('', 'i'.repeat(ID_MAX_LENGTH), 'i'.repeat(ID_MAX_LENGTH + 1), 'n'.repeat(NAME_MAX_LENGTH + 1)) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 16 }) },
+  { weight: 1, arbitrary: anyText(16) },
 );
 
 /** A record with any of its fields missing or wrong, sometimes with unknown ones. */
@@ -198,6 +211,8 @@ export const apiRequest: fc.Arbitrary<FuzzRequest> = request(payloadBytes, idemp
 const messageId: fc.Arbitrary<unknown> = fc.oneof(
   { weight: 20, arbitrary: fc.uuid() },
   { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+  { weight: 1, arbitrary: anyText(12) },
+  { weight: 1, arbitrary: fc.tuple(fc.uuid(), loneSurrogate).map(([id, surrogate]) => `${id}${surrogate}`) },
   { weight: 1, arbitrary: fc.constantFrom('', 'm'.repeat(256), 'm'.repeat(257)) },
   { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 1 }) },
   { weight: 1, arbitrary: fc.constant(undefined) },
@@ -206,6 +221,7 @@ const messageId: fc.Arbitrary<unknown> = fc.oneof(
 /** Base64 that is broken, non-canonical or not a string at all. */
 const brokenData: fc.Arbitrary<unknown> = fc.oneof(
   fc.string({ maxLength: 24 }),
+  anyText(24),
   payloadBytes.map((bytes) => base64(bytes).replace(/=+$/, '')),
   fc.tuple(payloadBytes, fc.nat(), fc.constantFrom('%', '*', '=', ' ', '-', '_', '\n')).map(([bytes, position, character]) => {
     const text = base64(bytes);
@@ -216,22 +232,42 @@ const brokenData: fc.Arbitrary<unknown> = fc.oneof(
   fc.constant(undefined),
 );
 
+const publishTime = fc.oneof(fc.constant('2026-01-02T03:04:05.678Z'), fc.string({ maxLength: 8 }), anyText(40), fc.jsonValue({ maxDepth: 1 }));
+const attributes = fc.oneof(
+  { weight: 3, arbitrary: fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 16 }), { maxKeys: 3 }) },
+  { weight: 2, arbitrary: fc.dictionary(anyText(8), anyText(16), { maxKeys: 3 }) },
+  { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) },
+);
+
 const message = fc.record(
   {
     data: fc.oneof({ weight: 10, arbitrary: payloadBytes.map(base64) }, { weight: 2, arbitrary: brokenData }),
     messageId,
     message_id: fc.oneof({ weight: 4, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: messageId }),
-    publishTime: fc.oneof(fc.constant('2026-01-02T03:04:05.678Z'), fc.string({ maxLength: 8 })),
-    attributes: fc.dictionary(fc.string({ maxLength: 8 }), fc.string({ maxLength: 16 }), { maxKeys: 3 }),
+    publishTime,
+    attributes,
+  },
+  { requiredKeys: ['data', 'messageId'] },
+);
+
+/** A message that must be stored, whatever its other fields and its envelope hold. */
+const storableMessage = fc.record(
+  {
+    data: fc
+      .oneof(fc.record({ data: validRecord }), fc.record({ data: fc.array(validRecord, { minLength: 1, maxLength: 5 }) }))
+      .map((payload) => base64(utf8(JSON.stringify(payload)))),
+    messageId: fc.uuid(),
+    publishTime,
+    attributes,
   },
   { requiredKeys: ['data', 'messageId'] },
 );
 
 const envelopeValue = fc.record(
   {
-    message: fc.oneof({ weight: 15, arbitrary: message }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
-    subscription: fc.oneof(fc.constant('projects/demo/subscriptions/ingest-push'), fc.string({ maxLength: 12 })),
-    deliveryAttempt: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.jsonValue({ maxDepth: 1 })),
+    message: fc.oneof({ weight: 15, arbitrary: message }, { weight: 5, arbitrary: storableMessage }, { weight: 1, arbitrary: fc.jsonValue({ maxDepth: 2 }) }),
+    subscription: fc.oneof(fc.constant('projects/demo/subscriptions/ingest-push'), fc.string({ maxLength: 12 }), anyText(400), fc.jsonValue({ maxDepth: 1 })),
+    deliveryAttempt: fc.oneof(fc.integer({ min: 1, max: 5 }), fc.jsonValue({ maxDepth: 1 }), anyText(8)),
   },
   { requiredKeys: ['message'] },
 );

@@ -1,7 +1,9 @@
 /**
  * The hostile-input corpus: malformed requests to both entry points, each
- * with the 4xx it must get. `corpus.test.ts` sends them; the README quotes
- * their number.
+ * with the refusal it must get: a 4xx, or for a push delivery (a JSON POST,
+ * as Pub/Sub sends) the 202 that acknowledges it as poison, so that it is
+ * never redelivered. `corpus.test.ts` sends them; the README quotes their
+ * number.
  */
 import { ID_MAX_LENGTH, MAX_RECORDS_PER_INSERT, NAME_MAX_LENGTH } from '../../lambda-src/rules/limits';
 import { MAX_BODY_BYTES } from './functions';
@@ -11,7 +13,7 @@ export interface CorpusCase {
   name: string;
   target: 'api' | 'subscriber';
   request: RawRequest;
-  status: 400 | 404 | 405 | 413 | 415;
+  status: 202 | 400 | 404 | 405 | 413 | 415;
 }
 
 export const JSON_TYPE = { 'Content-Type': 'application/json' };
@@ -31,8 +33,11 @@ const api = (name: string, body: string | Uint8Array, status: CorpusCase['status
   status,
 });
 
+/** Pub/Sub's acknowledgement of a delivery no retry can store. */
+const POISON = 202;
+
 /** A push delivery whose decoded `message.data` is `data`. */
-const pushed = (name: string, data: string | Uint8Array, status: CorpusCase['status'] = 400): CorpusCase => ({
+const pushed = (name: string, data: string | Uint8Array, status: CorpusCase['status'] = POISON): CorpusCase => ({
   name,
   target: 'subscriber',
   request: { headers: JSON_TYPE, body: JSON.stringify(pushDelivery(data, `corpus-${name}`)) },
@@ -40,7 +45,7 @@ const pushed = (name: string, data: string | Uint8Array, status: CorpusCase['sta
 });
 
 /** A push body given as is (envelope-level problems). */
-const envelope = (name: string, body: string, status: CorpusCase['status'] = 400, headers: Record<string, string> = JSON_TYPE): CorpusCase => ({
+const envelope = (name: string, body: string, status: CorpusCase['status'] = POISON, headers: Record<string, string> = JSON_TYPE): CorpusCase => ({
   name,
   target: 'subscriber',
   request: { headers, body },
@@ -100,6 +105,8 @@ export const CORPUS: readonly CorpusCase[] = [
   api('100,000 nested objects', nestedObjects(100_000)),
   api('10,000 nested arrays as data', `{"data":${nestedArrays(10_000)}}`),
   api('10,000 nested objects as the id', `{"data":{"id":${nestedObjects(10_000)},"name":"x","value":1}}`),
+  api('an array of 200,000 elements as data', `{"data":[${'0,'.repeat(200_000)}0]}`),
+  api('an object of 50,000 keys', `{${Array.from({ length: 50_000 }, (_, index) => `"k${index}":0`).join(',')}}`),
   // Size limits.
   api(`body over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),
   api('batch of 0', batch(0)),
@@ -116,6 +123,8 @@ export const CORPUS: readonly CorpusCase[] = [
   api('Idempotency-Key of 256 characters', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'k'.repeat(256) }),
   api('Idempotency-Key of spaces', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': '   ' }),
   api('Idempotency-Key not ASCII', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'cl\u00e9' }),
+  // Header names are case-insensitive: these are two Idempotency-Key headers, which Node would join into "a, b".
+  api('two Idempotency-Key headers', JSON.stringify({ data: RECORD }), 400, { ...JSON_TYPE, 'Idempotency-Key': 'a', 'idempotency-key': 'b' }),
   // Methods and paths.
   { name: 'GET /', target: 'api', request: { method: 'GET' }, status: 405 },
   { name: 'PUT / with a valid body', target: 'api', request: { method: 'PUT', headers: JSON_TYPE, body: JSON.stringify({ data: RECORD }) }, status: 405 },
@@ -132,6 +141,7 @@ export const CORPUS: readonly CorpusCase[] = [
   envelope('push without messageId', JSON.stringify({ message: { data: Buffer.from(JSON.stringify({ data: RECORD })).toString('base64') } })),
   envelope('push messageId empty', JSON.stringify({ message: { data: 'e30=', messageId: '' } })),
   envelope('push messageId a number', JSON.stringify({ message: { data: 'e30=', messageId: 42 } })),
+  envelope('push messageId with a lone surrogate', `{"message":{"data":"${Buffer.from(JSON.stringify({ data: RECORD })).toString('base64')}","messageId":"m-\\ud800"}}`),
   envelope('push without data', JSON.stringify({ message: { messageId: 'corpus-no-data' } })),
   envelope('push data not a string', JSON.stringify({ message: { data: { id: '1' }, messageId: 'corpus-data-object' } })),
   envelope('push data broken base64', JSON.stringify({ message: { data: '%%%not*base64', messageId: 'corpus-bad-base64' } })),
@@ -152,5 +162,6 @@ export const CORPUS: readonly CorpusCase[] = [
   pushed(`push data batch of ${MAX_RECORDS_PER_INSERT + 1}`, batch(MAX_RECORDS_PER_INSERT + 1)),
   pushed('push data one bad record inside a batch', JSON.stringify({ data: [RECORD, { ...RECORD, id: '' }] })),
   pushed('push data 100,000 nested arrays', nestedArrays(100_000)),
-  pushed(`push data over ${MAX_BODY_BYTES} bytes`, OVERSIZED, 413),
+  pushed('push data with a lone surrogate in the id', '{"data":{"id":"\\udfff","name":"x","value":1}}'),
+  pushed(`push data over ${MAX_BODY_BYTES} bytes`, OVERSIZED),
 ];

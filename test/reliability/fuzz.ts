@@ -3,20 +3,25 @@
  * fuzz tests. Generated requests go, sixteen at a time, to the functions'
  * request pipeline as deployed (the framework's own server, in-process, long
  * lived, one keep-alive connection per request in flight) over an in-memory
- * warehouse.
+ * warehouse that refuses, as DuckDB and BigQuery do, a row it cannot store
+ * (text that is not well-formed Unicode, in a field or an insert id), so a
+ * healthy warehouse answers the pipeline the way a real one would.
  *
  * For every input: no 5xx; a JSON answer (`success:true` only with 200, else
  * `success:false` with an error and details); no stack trace or source path
  * in the body; a 200 only for what the contract allows (`oracle.ts`), and
- * always for what it plainly requires; every row the warehouse gained belongs
- * to a request answered 200, with exactly the record that request sent.
+ * always for what it plainly requires; a 2xx for every push delivery sent as
+ * Pub/Sub sends it (a nack would bring poison back); every row the warehouse
+ * gained belongs to a request answered 200, with exactly the record that
+ * request sent.
  * After every run: no property added to `Object.prototype`. A crash or an
  * uncaught rejection fails the test through jest's own process handlers; at
  * the end the function must still store a valid request.
  */
 import { resolve } from 'node:path';
 import fc from 'fast-check';
-import type { IngestRecord } from '../../lambda-src/record';
+import { isStorableText, parseRecord, type IngestRecord } from '../../lambda-src/record';
+import { RowsRejectedError, type WarehouseRow } from '../../lambda-src/warehouse/warehouse';
 import { MemoryWarehouse } from '../support/memory-warehouse';
 import { FUZZ_INPUTS } from '../support/property-runs';
 import { serveHandlers, MAX_BODY_BYTES, type RunningFunctions } from './functions';
@@ -40,9 +45,21 @@ function prototypeShape(): string {
     .join('|');
 }
 
+/** Refuses a batch holding a row no real warehouse could store, storing none of it (BigQuery: `invalid`, the rest `stopped`). */
+class StorableRowsWarehouse extends MemoryWarehouse {
+  override async insert(rows: readonly WarehouseRow[]): Promise<void> {
+    const unstorable = rows.flatMap(({ insertId, ingestedAt: _ingestedAt, ...record }, index) =>
+      isStorableText(insertId) && parseRecord(record).ok ? [] : [{ index, reason: 'invalid', message: 'not storable' }],
+    );
+    if (unstorable.length > 0) throw new RowsRejectedError(unstorable);
+    return super.insert(rows);
+  }
+}
+
 function checkAnswer(request: FuzzRequest, reply: RawReply, verdict: Verdict): void {
   const described = `${request.method} ${request.path} ${JSON.stringify(request.headers)} ${JSON.stringify(Buffer.from(request.body).toString('utf8').slice(0, 300))} -> ${reply.status} ${reply.text.slice(0, 300)}`;
   if (reply.status >= 500) throw new Error(`5xx: ${described}`);
+  if (verdict.mustAcknowledge && (reply.status < 200 || reply.status > 299)) throw new Error(`nacked a push delivery, which Pub/Sub would redeliver: ${described}`);
   if (LEAK.test(reply.text)) throw new Error(`internal detail in the answer: ${described}`);
   if (reply.status === 200 && !verdict.mayAccept) throw new Error(`accepted what the contract refuses: ${described}`);
   if (reply.status !== 200 && verdict.mustAccept) throw new Error(`refused a plainly valid request: ${described}`);
@@ -77,7 +94,7 @@ interface FuzzStats {
  */
 export function describeFuzz(target: Target, requests: fc.Arbitrary<FuzzRequest>, verdictOf: (request: FuzzRequest, maxBodyBytes: number) => Verdict): void {
   let functions: RunningFunctions;
-  const warehouse = new MemoryWarehouse();
+  const warehouse = new StorableRowsWarehouse();
   const stats: FuzzStats = { inputs: 0, byStatus: {}, rowsStored: 0 };
 
   beforeAll(async () => {

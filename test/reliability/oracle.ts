@@ -7,11 +7,14 @@
  * `mayAccept`: a 200 for this input is allowed (a 200 for anything else is a
  * bug). `mustAccept`: the input is plainly valid, so anything but 200 is a bug.
  * Between the two lie inputs whose fate depends on details (a media type
- * spelled oddly, a non-canonical base64 padding) that this oracle does not
- * model; they may go either way, but never to a 5xx.
+ * spelled oddly, a non-canonical base64 padding, an idempotency key an
+ * earlier request may have used) that this oracle does not model; they may
+ * go either way, but never to a 5xx. `mustAcknowledge`: the input is a push
+ * delivery as Pub/Sub sends it, so anything but a 2xx (a nack, which would
+ * bring it back) is a bug, however malformed the message.
  */
 import { createHash } from 'node:crypto';
-import { parseRecord, type IngestRecord } from '../../lambda-src/record';
+import { isStorableText, parseRecord, type IngestRecord } from '../../lambda-src/record';
 
 export const MAX_BATCH = 500;
 const FORBIDDEN_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
@@ -27,6 +30,7 @@ export interface ExpectedRow {
 export interface Verdict {
   mayAccept: boolean;
   mustAccept: boolean;
+  mustAcknowledge: boolean;
   /** Insert ids and records a 200 must have stored (computed when `mayAccept`). */
   rows(requestId: string): ExpectedRow[];
 }
@@ -38,7 +42,7 @@ export interface FuzzRequest {
   body: Uint8Array;
 }
 
-const REFUSE: Verdict = { mayAccept: false, mustAccept: false, rows: () => [] };
+const REFUSE: Verdict = { mayAccept: false, mustAccept: false, mustAcknowledge: false, rows: () => [] };
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -106,40 +110,54 @@ function transport(request: FuzzRequest, maxBodyBytes: number): { may: boolean; 
   return { may, plain };
 }
 
-/** `POST /` of the API function. */
+/**
+ * `POST /` of the API function. Insert ids: `http:<request id>:<index>`, or
+ * with an `Idempotency-Key`, `http-key:<SHA-256 of the key, method, URL and
+ * body>:<index>`. A key may have been used by an earlier request of the run,
+ * which makes this one a 422 unless it was the same request.
+ */
 export function apiVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict {
   const { may, plain } = transport(request, maxBodyBytes);
   const key = header(request, 'idempotency-key');
   if (!may || (key !== undefined && !(IDEMPOTENCY_KEY.test(key) && key.trim() !== ''))) return REFUSE;
   const payload = validPayload(request.body);
   if (!payload) return REFUSE;
-  const keyPrefix = key === undefined ? undefined : `idempotency-key:${createHash('sha256').update(key).digest('hex')}`;
+  const keyed =
+    key === undefined
+      ? undefined
+      : `http-key:${createHash('sha256').update(`${key}\n${request.method}\n${request.path}\n`).update(request.body).digest('hex')}`;
   return {
     mayAccept: true,
-    mustAccept: plain,
-    rows: (requestId) => payload.records.map((record, index) => ({ insertId: `${keyPrefix ?? requestId}:${index}`, record })),
+    mustAccept: plain && key === undefined,
+    mustAcknowledge: false,
+    rows: (requestId) => payload.records.map((record, index) => ({ insertId: `${keyed ?? `http:${requestId}`}:${index}`, record })),
   };
 }
 
-/** A Pub/Sub push delivery to the subscriber function. */
+/**
+ * A Pub/Sub push delivery to the subscriber function: stored (200) when
+ * valid, under insert ids `pubsub:<messageId>:<index>`; whatever it holds,
+ * acknowledged with a 2xx when it is sent as Pub/Sub sends it.
+ */
 export function pushVerdict(request: FuzzRequest, maxBodyBytes: number): Verdict {
   // The envelope may be larger than the data it carries; the fuzz never comes near either limit.
   const { may, plain } = transport(request, 2 * maxBodyBytes);
+  const refuse = { ...REFUSE, mustAcknowledge: plain };
   const envelope = parseJson(request.body);
-  if (!may || !envelope || !isObject(envelope.value) || !isObject(envelope.value.message)) return REFUSE;
+  if (!may || !envelope || !isObject(envelope.value) || !isObject(envelope.value.message)) return refuse;
   const message = envelope.value.message;
   const messageId = message.messageId ?? message.message_id;
-  if (typeof messageId !== 'string' || messageId === '' || messageId.length > MAX_MESSAGE_ID_LENGTH) return REFUSE;
-  if (typeof message.data !== 'string') return REFUSE;
+  if (typeof messageId !== 'string' || messageId === '' || messageId.length > MAX_MESSAGE_ID_LENGTH || !isStorableText(messageId)) return refuse;
+  if (typeof message.data !== 'string') return refuse;
   const data = Buffer.from(message.data, 'base64');
-  if (data.length > maxBodyBytes) return REFUSE;
+  if (data.length > maxBodyBytes) return refuse;
   const payload = validPayload(data);
-  if (!payload) return REFUSE;
+  if (!payload) return refuse;
   const canonicalBase64 = data.toString('base64') === message.data;
   return {
     mayAccept: true,
     mustAccept: plain && canonicalBase64,
-    rows: () =>
-      payload.records.map((record, index) => ({ insertId: payload.batch ? `${messageId}:${index}` : messageId, record })),
+    mustAcknowledge: plain,
+    rows: () => payload.records.map((record, index) => ({ insertId: `pubsub:${messageId}:${index}`, record })),
   };
 }

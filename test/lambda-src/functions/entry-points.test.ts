@@ -76,8 +76,8 @@ describe('lambda-src/functions entry modules', () => {
     connection.closeSync();
     instance.closeSync();
     expect(rows).toEqual([
-      { id: '123', insert_id: `${ingest.headers['x-request-id']}:0` },
-      { id: '456', insert_id: 'entry-1' },
+      { id: '123', insert_id: `http:${ingest.headers['x-request-id']}:0` },
+      { id: '456', insert_id: 'pubsub:entry-1:0' },
     ]);
   });
 

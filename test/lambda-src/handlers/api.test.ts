@@ -4,7 +4,7 @@
  */
 import request from 'supertest';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
-import { MAX_RECORDS_PER_INSERT } from '../../../lambda-src/rules/limits';
+import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS, MAX_JSON_STRING_BYTES, MAX_RECORDS_PER_INSERT } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, sendRaw, serveFunction, steppingClock } from '../../support/function-server';
@@ -36,7 +36,7 @@ describe('POST / with a valid record', () => {
         id: '123',
         name: 'Sample Data',
         value: 45.67,
-        insertId: `${response.headers['x-request-id']}:0`,
+        insertId: `http:${response.headers['x-request-id']}:0`,
         ingestedAt: new Date('2026-01-02T03:04:05.678Z'),
       },
     ]);
@@ -141,9 +141,9 @@ describe('POST / with a batch', () => {
     expect(warehouse.insertCalls).toHaveLength(1);
     const requestId = response.headers['x-request-id'];
     expect(warehouse.committedRows.map((row) => [row.id, row.insertId])).toEqual([
-      ['a', `${requestId}:0`],
-      ['b', `${requestId}:1`],
-      ['c', `${requestId}:2`],
+      ['a', `http:${requestId}:0`],
+      ['b', `http:${requestId}:1`],
+      ['c', `http:${requestId}:2`],
     ]);
   });
 
@@ -196,6 +196,20 @@ describe('POST / with a body that is not usable JSON', () => {
     expect(response.status).toBe(400);
     expect(JSON.parse(response.text)).toEqual({ success: false, error: 'Invalid input data', details: [{ field: 'body', message: 'could not be read' }] });
     expect(lines[0]).toMatchObject({ errorClass: 'unreadable_body' });
+  });
+
+  it.each([
+    ['deeper', `{"data":${'['.repeat(MAX_JSON_DEPTH)}${']'.repeat(MAX_JSON_DEPTH)}}`, `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`],
+    ['with more array elements', `{"data":[${'0,'.repeat(MAX_JSON_ARRAY_ELEMENTS)}0]}`, `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`],
+    ['with more object keys', `{${Array.from({ length: MAX_JSON_OBJECT_KEYS + 1 }, (_, index) => `"k${index}":0`).join(',')}}`, `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`],
+    ['with a longer string', `{"data":{"id":"1","name":"${'\\u00e9'.repeat(MAX_JSON_STRING_BYTES / 6 + 1)}","value":1}}`, `holds a string longer than the limit of ${MAX_JSON_STRING_BYTES} bytes`],
+  ])('answers 400 json_too_complex, naming the limit, for JSON %s than the limits allow', async (_case, body, message) => {
+    const { warehouse, post, lines } = setup();
+    const response = await post(body);
+    expect(response.status).toBe(400);
+    expect(response.body).toEqual({ success: false, error: 'Invalid input data', details: [{ field: 'body', message }] });
+    expect(lines[0]).toMatchObject({ errorClass: 'json_too_complex', outcome: 'rejected' });
+    expect(warehouse.insertCalls).toEqual([]);
   });
 
   it.each([
@@ -335,36 +349,6 @@ describe('POST / when the warehouse fails', () => {
     expect(response.status).toBe(500);
     expect(response.body).toMatchObject({ success: false, error: expect.stringContaining('(internal_error, request id') });
     expect(response.text).not.toContain('clock is broken');
-  });
-});
-
-describe('Idempotency-Key', () => {
-  it('derives insert ids from the key, so a retried request stores its records once', async () => {
-    const { warehouse, server } = setup();
-    const send = () =>
-      request(server).post('/').set('Content-Type', 'application/json').set('Idempotency-Key', 'order-42').send(JSON.stringify({ data: [record('a'), record('b')] }));
-    expect((await send()).status).toBe(200);
-    expect((await send()).status).toBe(200);
-    expect(warehouse.insertCalls).toHaveLength(2);
-    expect(warehouse.insertCalls[1].map((row) => row.insertId)).toEqual(warehouse.insertCalls[0].map((row) => row.insertId));
-    expect(warehouse.committedRows).toHaveLength(2);
-    expect(warehouse.committedRows[0].insertId).toMatch(/^idempotency-key:[0-9a-f]{64}:0$/);
-  });
-
-  it('keeps requests with different keys apart', async () => {
-    const { warehouse, server } = setup();
-    for (const key of ['k1', 'k2']) {
-      await request(server).post('/').set('Content-Type', 'application/json').set('Idempotency-Key', key).send(SEED_BODY);
-    }
-    expect(warehouse.committedRows).toHaveLength(2);
-  });
-
-  it.each([['blank', '   '], ['too long', 'k'.repeat(256)], ['non-ASCII', 'clé']])('refuses a %s key with 400', async (_case, key) => {
-    const { warehouse, server } = setup();
-    const response = await request(server).post('/').set('Content-Type', 'application/json').set('Idempotency-Key', key).send(SEED_BODY);
-    expect(response.status).toBe(400);
-    expect(response.body.details).toEqual([{ field: 'Idempotency-Key', message: expect.any(String) }]);
-    expect(warehouse.insertCalls).toEqual([]);
   });
 });
 

@@ -3,15 +3,20 @@
  * over an in-memory warehouse. Bodies are what a Pub/Sub push subscription
  * delivers.
  */
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
+import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { pushEnvelopeLimit } from '../../../lambda-src/handlers/push';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { createSubscriberFunction } from '../../../lambda-src/handlers/subscriber';
+import { MAX_JSON_STRING_BYTES, MAX_LOGGED_POISON_DATA_BYTES } from '../../../lambda-src/rules/limits';
+import { DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, serveFunction, steppingClock } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
 import { propertyRuns } from '../../support/property-runs';
+import { scratchDirectory } from '../../support/scratch-directory';
 
 const SUBSCRIPTION = 'projects/demo/subscriptions/ingest-push';
 const RECORD = { id: '123', name: 'Sample Data', value: 45.67 };
@@ -47,12 +52,12 @@ function setup(overrides: Partial<HandlerDependencies> = {}) {
 }
 
 describe('push delivery of a valid message', () => {
-  it('acks with 200 once stored, the messageId being the insert id', async () => {
+  it('acks with 200 once stored, the insert id being the messageId in the push namespace', async () => {
     const { warehouse, push, lines } = setup();
     const response = await push(ofPayload({ data: RECORD }));
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ success: true, message: 'Data inserted successfully!' });
-    expect(warehouse.committedRows).toEqual([{ ...RECORD, insertId: '2070443601311540', ingestedAt: new Date('2026-01-02T03:04:05.678Z') }]);
+    expect(warehouse.committedRows).toEqual([{ ...RECORD, insertId: 'pubsub:2070443601311540:0', ingestedAt: new Date('2026-01-02T03:04:05.678Z') }]);
     expect(lines).toEqual([
       expect.objectContaining({
         severity: 'INFO',
@@ -63,24 +68,36 @@ describe('push delivery of a valid message', () => {
         messageId: '2070443601311540',
         subscription: SUBSCRIPTION,
         deliveryAttempt: 1,
+        publishTime: '2026-01-02T03:04:05.678Z',
         httpRequest: expect.objectContaining({ latency: '0.005s', status: 200 }),
       }),
     ]);
+    expect(lines[0]).not.toHaveProperty('errorClass');
+    expect(lines[0]).not.toHaveProperty('messageData');
   });
 
   it('stores nothing new when the same message is delivered again', async () => {
     const { warehouse, push } = setup();
     expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
     expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
-    expect(warehouse.insertCalls.map((rows) => rows.map((row) => row.insertId))).toEqual([['2070443601311540'], ['2070443601311540']]);
+    expect(warehouse.insertCalls.map((rows) => rows.map((row) => row.insertId))).toEqual([['pubsub:2070443601311540:0'], ['pubsub:2070443601311540:0']]);
     expect(warehouse.committedRows).toHaveLength(1);
   });
 
-  it('suffixes the messageId with the index for a batch', async () => {
+  it('gives each record of a batch its index, after the messageId, which may itself hold colons', async () => {
     const { warehouse, push } = setup();
-    const response = await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'));
-    expect(response.status).toBe(200);
-    expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['m-1:0', 'm-1:1']);
+    expect((await push(ofPayload({ data: [RECORD, { ...RECORD, id: '124' }] }, 'm-1'))).status).toBe(200);
+    expect((await push(ofPayload({ data: RECORD }, 'm-1:1'))).status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.insertId)).toEqual(['pubsub:m-1:0', 'pubsub:m-1:1', 'pubsub:m-1:1:0']);
+  });
+
+  it('stores a message whose base64 data is longer than any string a payload may hold', async () => {
+    const { warehouse, push } = setup();
+    const records = Array.from({ length: 100 }, (_, index) => ({ ...RECORD, id: `r-${index}`, name: 'n'.repeat(1000) }));
+    const body = ofPayload({ data: records });
+    expect(body.message.data!.length).toBeGreaterThan(MAX_JSON_STRING_BYTES);
+    expect((await push(body)).status).toBe(200);
+    expect(warehouse.committedRows).toHaveLength(100);
   });
 
   it('accepts the snake_case message_id alone', async () => {
@@ -88,65 +105,103 @@ describe('push delivery of a valid message', () => {
     const body = ofPayload({ data: RECORD });
     const { messageId: _dropped, ...message } = body.message;
     expect((await push({ ...body, message })).status).toBe(200);
-    expect(warehouse.committedRows[0].insertId).toBe('2070443601311540');
+    expect(warehouse.committedRows[0].insertId).toBe('pubsub:2070443601311540:0');
   });
 });
 
-describe('push delivery of a message that can never succeed: 4xx (nack, then dead letter), never 5xx', () => {
+/** A valid message but for its id, which JSON spells with an unpaired `\ud800` escape. */
+const LONE_SURROGATE_ID = `{"message":{"data":"${base64(JSON.stringify({ data: RECORD }))}","messageId":"id-\\ud800"},"subscription":"s"}`;
+const messageIdRule = { field: 'message.messageId', message: 'must be a non-empty string of at most 256 characters of well-formed Unicode' };
+
+describe('push delivery of poison, a message no retry can store: acknowledged with 202 so it never loops, logged as rejected', () => {
   it.each([
     ['data that is not JSON', delivery(base64('this is not json')), 'invalid_json', [{ field: 'message.data', message: 'is not valid JSON' }]],
     ['data that is not base64', delivery('***'), 'invalid_message', [{ field: 'message.data', message: 'must be a base64 string' }]],
     ['no data', delivery(undefined), 'invalid_message', [{ field: 'message.data', message: 'is required' }]],
     ['data that is not UTF-8', delivery(Buffer.from([0xff, 0xfe]).toString('base64')), 'invalid_json', [{ field: 'message.data', message: 'is not valid UTF-8' }]],
     ['an invalid record', ofPayload({ data: { id: '123', name: 'x' } }), 'invalid_input', [{ field: 'data.value', message: 'is required' }]],
+    ['a record with unstorable text', delivery(base64('{"data":{"id":"\\udc00","name":"n","value":1}}')), 'invalid_input', [{ field: 'data.id', message: expect.stringMatching(/^must be well-formed Unicode/) }]],
     ['a forbidden key in the data', ofPayload(JSON.parse('{"data":{"id":"1","name":"n","value":1},"__proto__":{}}')), 'invalid_input', [{ field: '__proto__', message: 'forbidden key' }]],
-  ])('answers 400 for %s, logging the messageId and reason, writing nothing', async (_case, body, errorClass, details) => {
+    ['data nested past the JSON depth limit', delivery(base64(`${'['.repeat(17)}${']'.repeat(17)}`)), 'json_too_complex', [{ field: 'message.data', message: 'nests arrays and objects deeper than the limit of 16 levels' }]],
+  ])('acknowledges %s with 202, logging the messageId, reason and data, writing nothing', async (_case, body, errorClass, details) => {
     const { warehouse, push, lines } = setup();
     const response = await push(body);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(202);
     expect(response.body).toEqual({ success: false, error: 'Invalid input data', details });
+    expect(lines).toHaveLength(1);
     expect(lines[0]).toMatchObject({
       severity: 'WARNING',
       outcome: 'rejected',
       errorClass,
       messageId: '2070443601311540',
       subscription: SUBSCRIPTION,
-      reason: details.map((detail) => `${detail.field}: ${detail.message}`).join('; '),
+      deliveryAttempt: 1,
+      publishTime: '2026-01-02T03:04:05.678Z',
+      reason: expect.stringMatching(/^message\.data|^data|^__proto__/),
+      httpRequest: expect.objectContaining({ status: 202 }),
     });
+    const data = body.message.data;
+    if (data !== undefined && data !== '***') {
+      const bytes = Buffer.from(data, 'base64');
+      expect(lines[0]).toMatchObject({ messageData: data, messageDataBytes: bytes.length, messageDataSha256: createHash('sha256').update(bytes).digest('hex') });
+    }
     expect(warehouse.insertCalls).toEqual([]);
   });
 
   it.each([
     ['no message', { subscription: SUBSCRIPTION }, [{ field: 'message', message: 'is required' }]],
     ['a message that is not an object', { message: 'hi', subscription: SUBSCRIPTION }, [{ field: 'message', message: 'must be an object' }]],
-    [
-      'no messageId',
-      { message: { data: base64('{}') }, subscription: SUBSCRIPTION },
-      [{ field: 'message.messageId', message: 'must be a non-empty string of at most 256 characters' }],
-    ],
+    ['no messageId', { message: { data: base64('{}') }, subscription: SUBSCRIPTION }, [messageIdRule]],
+    ['an empty messageId', { message: { data: base64('{}'), messageId: '' }, subscription: SUBSCRIPTION }, [messageIdRule]],
+    ['a messageId of 257 characters', { message: { data: base64('{}'), messageId: 'm'.repeat(257) }, subscription: SUBSCRIPTION }, [messageIdRule]],
+    ['a messageId with a lone surrogate', JSON.parse(LONE_SURROGATE_ID), [messageIdRule]],
     ['a body that is not an object', [1, 2], [{ field: 'body', message: 'must be a JSON object' }]],
-  ])('answers 400 invalid_message for an envelope with %s', async (_case, body, details) => {
-    const { push, lines } = setup();
+  ])('acknowledges an envelope with %s: 202 invalid_message, nothing stored', async (_case, body, details) => {
+    const { push, lines, warehouse } = setup();
     const response = await push(body);
-    expect(response.status).toBe(400);
+    expect(response.status).toBe(202);
     expect(response.body.details).toEqual(details);
-    expect(lines[0]).toMatchObject({ errorClass: 'invalid_message', outcome: 'rejected' });
+    expect(lines[0]).toMatchObject({ errorClass: 'invalid_message', outcome: 'rejected', severity: 'WARNING' });
+    expect(warehouse.insertCalls).toEqual([]);
   });
 
-  it('answers 400 for an envelope that is not JSON, and 415 for one that is not labelled JSON', async () => {
-    const { server } = setup();
-    expect((await request(server).post('/').set('Content-Type', 'application/json').send('{not json')).status).toBe(400);
+  it('acknowledges an envelope that is not JSON, but answers 415 to a request that is not labelled JSON: that is no push delivery', async () => {
+    const { server, lines } = setup();
+    expect((await request(server).post('/').set('Content-Type', 'application/json').send('{not json')).status).toBe(202);
     expect((await request(server).post('/').set('Content-Type', 'text/plain').send('{}')).status).toBe(415);
+    expect(lines.map((line) => [line.outcome, line.errorClass])).toEqual([
+      ['rejected', 'invalid_json'],
+      ['rejected', 'unsupported_media_type'],
+    ]);
   });
 
-  it('answers 413 when the decoded data is over the body limit, and accepts data of exactly the limit', async () => {
+  it('acknowledges data over the body limit (by size and hash in the log, not whole), and stores data of exactly the limit', async () => {
     const payload = JSON.stringify({ data: RECORD });
-    const { push, warehouse } = setup({ maxBodyBytes: Buffer.byteLength(payload) });
+    const { push, warehouse, lines } = setup({ maxBodyBytes: Buffer.byteLength(payload) });
     expect((await push(delivery(base64(payload)))).status).toBe(200);
     const response = await push(delivery(base64(`${payload} `), 'm-2'));
-    expect(response.status).toBe(413);
+    expect(response.status).toBe(202);
     expect(response.body.details).toEqual([{ field: 'request', message: `message.data is larger than the limit of ${Buffer.byteLength(payload)} bytes` }]);
+    expect(lines[1]).toMatchObject({ outcome: 'rejected', errorClass: 'payload_too_large', messageId: 'm-2', messageDataBytes: Buffer.byteLength(payload) + 1 });
     expect(warehouse.committedRows).toHaveLength(1);
+  });
+
+  it('logs data over MAX_LOGGED_POISON_DATA_BYTES by size and hash only', async () => {
+    const { push, lines } = setup();
+    const data = Buffer.from(`{"data":{"id":"1","name":"${'n'.repeat(MAX_LOGGED_POISON_DATA_BYTES)}","value":1}}`);
+    expect((await push(delivery(data.toString('base64')))).status).toBe(202);
+    expect(lines[0]).toMatchObject({ errorClass: 'invalid_input', messageDataBytes: data.length, messageDataSha256: createHash('sha256').update(data).digest('hex') });
+    expect(lines[0]).not.toHaveProperty('messageData');
+  });
+
+  it('acknowledges an envelope over its own limit', async () => {
+    const { server, lines } = setup({ maxBodyBytes: 3 });
+    const response = await request(server)
+      .post('/')
+      .set('Content-Type', 'application/json')
+      .send(JSON.stringify(delivery(base64('{}'), '1', { padding: 'p'.repeat(pushEnvelopeLimit(3)) })));
+    expect(response.status).toBe(202);
+    expect(lines[0]).toMatchObject({ outcome: 'rejected', errorClass: 'payload_too_large' });
   });
 
   it('bounds the envelope by the base64 size of the limit plus room for attributes', () => {
@@ -154,7 +209,7 @@ describe('push delivery of a message that can never succeed: 4xx (nack, then dea
     expect(pushEnvelopeLimit(1024 * 1024)).toBe(1398104 + 256 * 1024);
   });
 
-  it('answers every arbitrary delivery with 200 or 4xx, never 5xx', async () => {
+  it('answers every arbitrary JSON delivery with 200 or 202, never a nack', async () => {
     const { server } = setup();
     const jsonish = fc.oneof(fc.json(), fc.string().map(base64), fc.jsonValue().map((value) => base64(JSON.stringify(value))));
     const bodies = fc.oneof(
@@ -166,11 +221,47 @@ describe('push delivery of a message that can never succeed: 4xx (nack, then dea
     await fc.assert(
       fc.asyncProperty(bodies, async (body) => {
         const response = await request(server).post('/').set('Content-Type', 'application/json').send(body);
-        expect(response.status === 200 || (response.status >= 400 && response.status < 500)).toBe(true);
+        expect([200, 202]).toContain(response.status);
         expect(response.headers['content-type']).toBe('application/json; charset=utf-8');
       }),
       { numRuns: propertyRuns(150) },
     );
+  });
+});
+
+describe('push delivery of poison to DuckDB', () => {
+  const scratch = scratchDirectory('push-poison-');
+
+  it('acknowledges a messageId holding a lone surrogate, which no warehouse can store, and stores the next message', async () => {
+    const warehouse = await DuckDbWarehouse.open(scratch.fresh('warehouse.duckdb'));
+    try {
+      const { server } = setup({ warehouse: async () => warehouse });
+      const post = (body: string) => request(server).post('/').set('Content-Type', 'application/json').send(body);
+      expect((await post(LONE_SURROGATE_ID)).status).toBe(202);
+      expect((await post(JSON.stringify(ofPayload({ data: RECORD }, 'after-poison')))).status).toBe(200);
+      const since = new Date(0);
+      expect(await warehouse.listLatest({ afterId: '', limit: 10, since })).toEqual([expect.objectContaining(RECORD)]);
+    } finally {
+      await warehouse.close();
+    }
+  });
+});
+
+describe('insert id namespaces', () => {
+  it('keep a push message whose id spells an HTTP insert id from being taken for that request, and the other way round', async () => {
+    const warehouse = new MemoryWarehouse();
+    const deps = { warehouse: async () => warehouse, maxBodyBytes: 1024 * 1024, logger: capturingLogger(), clock: steppingClock(1) };
+    const api = serveFunction(createApiFunction(deps));
+    const subscriber = serveFunction(createSubscriberFunction(deps));
+    const keyed = await request(api).post('/').set('Content-Type', 'application/json').set('Idempotency-Key', 'k-1').send(JSON.stringify({ data: { ...RECORD, id: 'http' } }));
+    expect(keyed.status).toBe(200);
+    const [httpId] = warehouse.committedRows.map((row) => row.insertId);
+    // A message whose id is the HTTP row's insert id without its index, so that its own first id spells it.
+    const spelled = httpId!.slice(0, httpId!.lastIndexOf(':'));
+    const pushed = await request(subscriber).post('/').set('Content-Type', 'application/json').send(JSON.stringify(ofPayload({ data: { ...RECORD, id: 'push' } }, spelled)));
+    expect(pushed.status).toBe(200);
+    expect(warehouse.committedRows.map((row) => row.id)).toEqual(['http', 'push']);
+    expect(new Set(warehouse.committedRows.map((row) => row.insertId)).size).toBe(2);
   });
 });
 

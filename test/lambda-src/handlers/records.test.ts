@@ -327,7 +327,7 @@ describe('PUT /records/{id}', () => {
       id: '123',
       name: 'Renamed',
       value: 7,
-      insertId: `${response.headers['x-request-id']}:0`,
+      insertId: `http:${response.headers['x-request-id']}:0`,
       ingestedAt: new Date(START.getTime() + 1000),
     });
     expect(warehouse.committedRows).toHaveLength(2);
@@ -401,12 +401,14 @@ describe('PUT /records/{id}', () => {
     expect((await agent.get('/records/1')).body.data).toEqual({ id: '1', name: 'from a slow clock', value: 2, updatedAt: '2026-01-02T03:04:05.679Z' });
   });
 
-  it('with the same Idempotency-Key, a retried update is stored once; a malformed key is refused', async () => {
+  it('with the same Idempotency-Key, a retried update is answered again and stored once; another update under it is a 422; a malformed key is a 400', async () => {
     const { post, put, warehouse } = setup();
     await post({ id: '1', name: 'n', value: 1 });
     const headers = { 'Idempotency-Key': 'update-1-attempt' };
     expect((await put('/records/1', { data: { name: 'm', value: 2 } }, headers)).status).toBe(200);
-    expect((await put('/records/1', { data: { name: 'm', value: 2 } }, headers)).status).toBe(200);
+    const retried = await put('/records/1', { data: { name: 'm', value: 2 } }, headers);
+    expect([retried.status, retried.headers['idempotent-replayed']]).toEqual([200, 'true']);
+    expect((await put('/records/1', { data: { name: 'm', value: 3 } }, headers)).status).toBe(422);
     expect(warehouse.committedRows).toHaveLength(2);
     expect((await put('/records/1', { data: { name: 'm', value: 2 } }, { 'Idempotency-Key': ' ' })).status).toBe(400);
   });

@@ -1,7 +1,12 @@
 import fc from 'fast-check';
-import { parseJsonBytes, parseJsonText } from '../../../lambda-src/http/safe-json';
+import { JSON_SHAPE_LIMITS, jsonShapeProblem, parseJsonBytes, type JsonShapeLimits } from '../../../lambda-src/http/safe-json';
+import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS, MAX_JSON_STRING_BYTES } from '../../../lambda-src/rules/limits';
+import { propertyRuns } from '../../support/property-runs';
 
-describe('parseJsonText', () => {
+const parseJsonText = (text: string, field: string) => parseJsonBytes(Buffer.from(text, 'utf8'), field);
+const shapeProblem = (text: string, limits: JsonShapeLimits) => jsonShapeProblem(Buffer.from(text, 'utf8'), limits);
+
+describe('parseJsonBytes', () => {
   it('parses JSON', () => {
     expect(parseJsonText('{"a":[1,{"b":null}]}', 'body')).toEqual({ ok: true, value: { a: [1, { b: null }] } });
   });
@@ -29,10 +34,6 @@ describe('parseJsonText', () => {
     expect(parseJsonText('{"name":"__proto__","constructorName":"prototype"}', 'body').ok).toBe(true);
   });
 
-  it('walks very deep nesting without overflowing the stack', () => {
-    const depth = 100_000;
-    expect(parseJsonText(`${'['.repeat(depth)}${']'.repeat(depth)}`, 'body').ok).toBe(true);
-  });
 
   it('finds a forbidden key wherever it is placed in arbitrary JSON', () => {
     fc.assert(
@@ -49,16 +50,127 @@ describe('parseJsonText', () => {
   });
 });
 
-describe('parseJsonBytes', () => {
+/** Depth, array elements, object keys and longest string of a parsed value, measured on the value itself as `JSON.stringify` spells it. */
+function shapeOf(value: unknown): JsonShapeLimits {
+  const spelled = (text: string) => Buffer.byteLength(JSON.stringify(text)) - 2;
+  if (typeof value === 'string') return { depth: 0, elements: 0, keys: 0, stringBytes: spelled(value) };
+  if (value === null || typeof value !== 'object') return { depth: 0, elements: 0, keys: 0, stringBytes: 0 };
+  const inner = (Array.isArray(value) ? value : Object.values(value)).map(shapeOf);
+  const keys = Array.isArray(value) ? [] : Object.keys(value);
+  return {
+    depth: 1 + Math.max(0, ...inner.map((shape) => shape.depth)),
+    elements: (Array.isArray(value) ? value.length : 0) + inner.reduce((sum, shape) => sum + shape.elements, 0),
+    keys: keys.length + inner.reduce((sum, shape) => sum + shape.keys, 0),
+    stringBytes: Math.max(0, ...keys.map(spelled), ...inner.map((shape) => shape.stringBytes)),
+  };
+}
+
+const nested = (depth: number) => `${'[{"a":'.repeat(depth / 2)}0${'}]'.repeat(depth / 2)}`;
+const arrayOf = (count: number) => `[${Array.from({ length: count }, () => '0').join(',')}]`;
+const objectOf = (count: number) => `{${Array.from({ length: count }, (_, index) => `"k${index}":0`).join(',')}}`;
+const stringOf = (bytes: number) => `{"name":"${'\\u00e9'.repeat(Math.floor(bytes / 6))}${'x'.repeat(bytes % 6)}"}`;
+/** Small limits, with `overrides`. */
+const small = (overrides: Partial<JsonShapeLimits>): JsonShapeLimits => ({ depth: 2, elements: 2, keys: 2, stringBytes: Number.POSITIVE_INFINITY, ...overrides });
+
+describe('JSON shape limits', () => {
+  it('accept the largest valid payload, 500 records of three fields, names of 1024 escaped characters, inside a push envelope too', () => {
+    const record = (index: number) => `{"id":"id-${index}","name":"${'\\u00e9'.repeat(1024)}","value":${index}}`;
+    expect(parseJsonText(`{"data":[${Array.from({ length: 500 }, (_, index) => record(index)).join(',')}]}`, 'body').ok).toBe(true);
+    const attributes = Object.fromEntries(Array.from({ length: 100 }, (_, index) => [`attribute-${index}`, 'v'.repeat(1024)]));
+    expect(parseJsonText(JSON.stringify({ message: { data: 'e30=', messageId: '1', attributes }, subscription: 's' }), 'body').ok).toBe(true);
+  });
+
+  it.each([
+    ['depth', nested(MAX_JSON_DEPTH), nested(MAX_JSON_DEPTH + 2), `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`],
+    ['array elements', arrayOf(MAX_JSON_ARRAY_ELEMENTS), arrayOf(MAX_JSON_ARRAY_ELEMENTS + 1), `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`],
+    ['object keys', objectOf(MAX_JSON_OBJECT_KEYS), objectOf(MAX_JSON_OBJECT_KEYS + 1), `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`],
+    ['string bytes', stringOf(MAX_JSON_STRING_BYTES), stringOf(MAX_JSON_STRING_BYTES + 1), `holds a string longer than the limit of ${MAX_JSON_STRING_BYTES} bytes`],
+  ])('refuse JSON past the %s limit with a 400-worthy error naming it, and take JSON at the limit', (_limit, atLimit, pastLimit, message) => {
+    expect(parseJsonText(atLimit, 'body').ok).toBe(true);
+    expect(parseJsonText(pastLimit, 'message.data')).toEqual({ ok: false, kind: 'too_complex', errors: [{ field: 'message.data', message }] });
+  });
+
+  it('count elements and keys over the whole body, not per container', () => {
+    // Two inner arrays and their elements: exactly the limit, then one more.
+    const inner = (MAX_JSON_ARRAY_ELEMENTS - 2) / 2;
+    expect(parseJsonText(`[${arrayOf(inner)},${arrayOf(inner)}]`, 'body').ok).toBe(true);
+    expect(parseJsonText(`[${arrayOf(inner)},${arrayOf(inner + 1)}]`, 'body')).toMatchObject({ kind: 'too_complex' });
+    const keys = MAX_JSON_OBJECT_KEYS / 2;
+    expect(parseJsonText(`[${objectOf(keys)},${objectOf(keys)}]`, 'body').ok).toBe(true);
+    expect(parseJsonText(`[${objectOf(keys)},${objectOf(keys + 1)}]`, 'body')).toMatchObject({ kind: 'too_complex' });
+  });
+
+  it('refuse a megabyte of nested arrays, as deep as a body can be, and a megabyte-long string', () => {
+    const depth = 512 * 1024;
+    expect(parseJsonBytes(Buffer.from(`${'['.repeat(depth)}${']'.repeat(depth)}`), 'body')).toMatchObject({ ok: false, kind: 'too_complex' });
+    expect(parseJsonBytes(Buffer.from(stringOf(1024 * 1024)), 'body')).toMatchObject({ ok: false, kind: 'too_complex' });
+  });
+
+  it('take strings as long as the limits passed say, e.g. the base64 data of a push envelope', () => {
+    const envelope = Buffer.from(JSON.stringify({ message: { data: 'A'.repeat(MAX_JSON_STRING_BYTES * 4) } }));
+    expect(parseJsonBytes(envelope, 'body')).toMatchObject({ ok: false, kind: 'too_complex' });
+    expect(parseJsonBytes(envelope, 'body', { ...JSON_SHAPE_LIMITS, stringBytes: envelope.length }).ok).toBe(true);
+  });
+
+  it('count nothing inside strings: brackets, commas, colons and escaped quotes; measure keys as strings too', () => {
+    const tricky = JSON.stringify({ text: `${'[{,:'.repeat(MAX_JSON_ARRAY_ELEMENTS)}\\"\u0022]`, after: [1, 2] });
+    expect(shapeProblem(tricky, small({}))).toBeUndefined();
+    expect(shapeProblem(tricky, small({ elements: 1 }))).toBe('holds more array elements than the limit of 1');
+    expect(shapeProblem(tricky, small({ depth: 1 }))).toBe('nests arrays and objects deeper than the limit of 1 levels');
+    expect(shapeProblem(tricky, small({ keys: 1 }))).toBe('holds more object keys than the limit of 1');
+    expect(shapeProblem('{"a\\"b":"\\\\"}', small({ stringBytes: 4 }))).toBeUndefined();
+    expect(shapeProblem('{"a\\"bc":"\\\\"}', small({ stringBytes: 4 }))).toBe('holds a string longer than the limit of 4 bytes');
+  });
+
+  it('count no element in an empty array, whatever its spacing', () => {
+    expect(shapeProblem('[[], [ ], [\n\t]]', small({ elements: 3 }))).toBeUndefined();
+    expect(shapeProblem('[[], [ ], [\n\t0]]', small({ elements: 3 }))).toBe('holds more array elements than the limit of 3');
+  });
+
+  it('agree with the shape of the parsed value, for any JSON and any spacing', () => {
+    const limits = fc.record({ depth: fc.integer({ min: 1, max: 4 }), elements: fc.nat({ max: 12 }), keys: fc.nat({ max: 12 }), stringBytes: fc.nat({ max: 24 }) });
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 5, stringUnit: 'binary' }), fc.constantFrom(undefined, 1, '\t', ' \r\n'), limits, (value, space, limit) => {
+        const shape = shapeOf(value);
+        const within = shape.depth <= limit.depth && shape.elements <= limit.elements && shape.keys <= limit.keys && shape.stringBytes <= limit.stringBytes;
+        expect(shapeProblem(JSON.stringify(value, null, space), limit) === undefined).toBe(within);
+      }),
+      { numRuns: propertyRuns(2000) },
+    );
+  });
+});
+
+describe('parseJsonBytes, the bytes', () => {
   it('decodes UTF-8 and drops a byte-order mark', () => {
     expect(parseJsonBytes(Buffer.from('\uFEFF{"name":"café"}', 'utf8'), 'body')).toEqual({ ok: true, value: { name: 'café' } });
   });
 
-  it('refuses bytes that are not UTF-8', () => {
-    expect(parseJsonBytes(Uint8Array.from([0x22, 0xc3, 0x22]), 'message.data')).toEqual({
+  it.each([
+    ['a truncated sequence', [0x22, 0xc3, 0x22]],
+    ['an encoded surrogate (CESU-8)', [0x22, 0xed, 0xa0, 0x80, 0x22]],
+    ['an overlong encoding of "/"', [0x22, 0xc0, 0xaf, 0x22]],
+    ['a byte that never occurs in UTF-8', [0x22, 0xff, 0x22]],
+  ])('refuses bytes that are not UTF-8: %s', (_case, bytes) => {
+    expect(parseJsonBytes(Uint8Array.from(bytes), 'message.data')).toEqual({
       ok: false,
       kind: 'syntax',
       errors: [{ field: 'message.data', message: 'is not valid UTF-8' }],
     });
+  });
+
+  it('reads a view into a larger buffer from its own offset', () => {
+    const shared = Buffer.from('xx{"a":1}yy');
+    expect(parseJsonBytes(shared.subarray(2, 9), 'body')).toEqual({ ok: true, value: { a: 1 } });
+  });
+
+  it('decodes any well-formed text as JSON.parse would', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ stringUnit: 'binary' }), (value) => {
+        const text = JSON.stringify(value);
+        fc.pre(!/"(__proto__|constructor|prototype)":/.test(text));
+        expect(parseJsonBytes(Buffer.from(text, 'utf8'), 'body')).toEqual({ ok: true, value: JSON.parse(text) });
+      }),
+      { numRuns: propertyRuns(500) },
+    );
   });
 });

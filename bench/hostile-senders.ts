@@ -1,0 +1,82 @@
+/**
+ * The hostile clients of the hostile-bodies benchmark, in a process of their
+ * own (as an attacker is on another machine): one keep-alive connection per
+ * kind of worst-case JSON body, each of exactly the body limit, each sent
+ * again as soon as it is answered. Started as
+ * `node --import tsx bench/hostile-senders.ts <url> <bytes>`; says `sending`
+ * as it starts, and on SIGTERM finishes the bodies in flight, prints its
+ * tally as one JSON line and exits.
+ */
+import { KeepAliveConnection } from '../tools/raw-http-client';
+
+/** `text` padded with spaces inside its last `}` to exactly `bytes` bytes (whitespace is JSON too). */
+function padded(text: string, bytes: number): string {
+  if (text.length > bytes) throw new Error(`hostile body of ${text.length} bytes is over the ${bytes}-byte limit`);
+  return `${text.slice(0, -1)}${' '.repeat(bytes - text.length)}}`;
+}
+
+/** Worst-case bodies of exactly `bytes` bytes (ASCII), one per hostile connection. */
+export function hostileBodies(bytes: number): Record<string, string> {
+  const half = Math.floor(bytes / 2);
+  const members: string[] = [];
+  for (let index = 0, length = 2; length + 16 < bytes; index += 1) {
+    const member = `"k${index}":0`;
+    members.push(member);
+    length += member.length + 1;
+  }
+  const elements = Math.floor((bytes - 12) / 2);
+  const escapes = Math.floor((bytes - 48) / 6);
+  return {
+    'deep arrays': `${'['.repeat(half)}${']'.repeat(bytes - half)}`,
+    'wide object': padded(`{${members.join(',')}}`, bytes),
+    'wide array': padded(`{"data":[${'0,'.repeat(elements - 1)}0]}`, bytes),
+    'long escaped string': padded(`{"data":{"id":"x","name":"${'\\u00e9'.repeat(escapes)}","value":1}}`, bytes),
+  };
+}
+
+/** What the senders saw. */
+export interface HostileTally {
+  sent: number;
+  /** Answers with a status other than 400 (each body breaks a JSON shape limit). */
+  notRefused: number;
+  /** Requests that got no answer. */
+  failures: number;
+}
+
+async function main(url: URL, bytes: number): Promise<void> {
+  const tally: HostileTally = { sent: 0, notRefused: 0, failures: 0 };
+  let stopped = false;
+  process.once('SIGTERM', () => {
+    stopped = true;
+  });
+  const requests = Object.values(hostileBodies(bytes)).map((body) =>
+    Buffer.from(`POST ${url.pathname} HTTP/1.1\r\nHost: ${url.host}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n${body}`),
+  );
+  const connections = requests.map(() => new KeepAliveConnection(url.hostname, Number(url.port)));
+  process.stdout.write('sending\n');
+  await Promise.all(
+    requests.map(async (request, index) => {
+      const connection = connections[index]!;
+      while (!stopped) {
+        tally.sent += 1;
+        try {
+          if ((await connection.send(request)).status !== 400) tally.notRefused += 1;
+        } catch {
+          tally.failures += 1;
+        }
+      }
+      connection.close();
+    }),
+  );
+  process.stdout.write(`${JSON.stringify(tally)}\n`);
+}
+
+if (require.main === module) {
+  const [url, bytes] = process.argv.slice(2);
+  if (url === undefined || !/^\d+$/.test(bytes ?? '')) throw new Error('usage: hostile-senders.ts <url> <bytes>');
+  if (new URL(url).hostname !== '127.0.0.1') throw new Error(`hostile senders only send to 127.0.0.1, got ${url}`);
+  main(new URL(url), Number(bytes)).catch((error: unknown) => {
+    process.stderr.write(`hostile senders failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+    process.exit(1);
+  });
+}
