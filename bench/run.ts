@@ -2,7 +2,7 @@
  * `npm run bench`: every benchmark, each against a baseline measured in the
  * same run; prints the table and writes `bench/results.json`.
  *
- *   npm run bench                      all benchmarks, full length; also rewrites the README's table
+ *   npm run bench                      all benchmarks, full length; also rewrites the table in docs/performance.md
  *   npm run bench -- --only=cold-start one (or a comma-separated few); results.json is not written
  *   npm run bench -- --quick           short windows for a smoke run; results.json is not written
  */
@@ -39,24 +39,24 @@ export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Prom
   'hostile-bodies': (settings) => hostileBodiesBenchmark(settings.load),
 };
 
-const README = join(__dirname, '..', 'README.md');
+const RESULTS_PAGE = join(__dirname, '..', 'docs', 'performance.md');
 const TABLE_START = '<!-- bench-table:start -->\n';
 const TABLE_END = '\n<!-- bench-table:end -->';
 
-/** The README's results: the table and the machine, between the table markers of its Performance section. */
-export function readmeTable(rows: readonly Row[], host: Machine, date: Date): string {
+/** The latest results in docs/performance.md: the table and the machine, between its table markers. */
+export function resultsTable(rows: readonly Row[], host: Machine, date: Date): string {
   return (
     `${markdownTable(rows)}\n\nRun ${date.toISOString().slice(0, 10)} on ${host.cpu} (${host.cores} cores, ${host.memoryGiB} GiB), ` +
     `Node.js ${host.node}, ${host.platform}; \`bench/results.json\` holds the same rows.`
   );
 }
 
-function updateReadme(table: string): void {
-  const readme = readFileSync(README, 'utf8');
-  const start = readme.indexOf(TABLE_START);
-  const end = readme.indexOf(TABLE_END);
-  if (start < 0 || end < start) throw new Error(`README.md has no ${TABLE_START.trim()} ... ${TABLE_END.trim()} markers`);
-  writeFileSync(README, `${readme.slice(0, start + TABLE_START.length)}${table}${readme.slice(end)}`);
+function updateResultsPage(table: string): void {
+  const page = readFileSync(RESULTS_PAGE, 'utf8');
+  const start = page.indexOf(TABLE_START);
+  const end = page.indexOf(TABLE_END);
+  if (start < 0 || end < start) throw new Error(`docs/performance.md has no ${TABLE_START.trim()} ... ${TABLE_END.trim()} markers`);
+  writeFileSync(RESULTS_PAGE, `${page.slice(0, start + TABLE_START.length)}${table}${page.slice(end)}`);
 }
 
 function parseArguments(argv: readonly string[]): { names: string[]; quick: boolean } {
@@ -94,8 +94,8 @@ async function main(): Promise<void> {
     const date = new Date();
     const results = { date: date.toISOString(), machine: host, settings, rows };
     writeFileSync(join(__dirname, 'results.json'), `${JSON.stringify(results, null, 2)}\n`);
-    updateReadme(readmeTable(rows, host, date));
-    process.stdout.write('wrote bench/results.json and the README table\n');
+    updateResultsPage(resultsTable(rows, host, date));
+    process.stdout.write('wrote bench/results.json and the table in docs/performance.md\n');
   }
   const failed = rows.filter((result) => result.pass === false);
   if (failed.length > 0) {

@@ -1,6 +1,6 @@
 /**
  * The seed's service levels, in one place. The alert policies, the SLO, the
- * threshold lines of both dashboards and the README's Operations section are
+ * threshold lines of both dashboards and docs/operations.md are
  * all built from these numbers, so changing one here changes it everywhere.
  */
 import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';

@@ -2,7 +2,7 @@
  * Default values of each environment. The project ids and the state bucket
  * are the ones the bootstrap stack creates by default; a fork or a personal
  * deployment overrides them (see `ENVIRONMENT_VARIABLES` in config.ts and
- * the README's "Deploying" section) without editing this file.
+ * docs/configuration.md) without editing this file.
  */
 import { READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
 import type { EnvironmentConfig } from './config';

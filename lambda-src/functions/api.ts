@@ -1,7 +1,7 @@
 /**
  * Deployed entry point of the API function (`--target=api`): `POST /`, the
- * seed's ingest contract. Configured by the environment (see README,
- * Configuration); opens the warehouse on the first request.
+ * seed's ingest contract. Configured by the environment (see
+ * docs/configuration.md); opens the warehouse on the first request.
  */
 import * as functions from '@google-cloud/functions-framework';
 import { createApiFunction } from '../handlers/api';

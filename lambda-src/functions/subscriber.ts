@@ -1,6 +1,6 @@
 /**
  * Deployed entry point of the Pub/Sub push subscriber (`--target=subscriber`).
- * Configured by the environment (see README, Configuration); opens the
+ * Configured by the environment (see docs/configuration.md); opens the
  * warehouse on the first delivery.
  */
 import * as functions from '@google-cloud/functions-framework';

@@ -464,9 +464,8 @@ describe('MonitoringAlerts props validation', () => {
   });
 });
 
-describe('README Operations section', () => {
-  const readme = fs.readFileSync(path.join(__dirname, '..', '..', 'README.md'), 'utf8');
-  const operations = readme.slice(readme.indexOf('<!-- section: operations -->'), readme.indexOf('<!-- section: performance -->'));
+describe('docs/operations.md', () => {
+  const operations = fs.readFileSync(path.join(__dirname, '..', '..', 'docs', 'operations.md'), 'utf8');
 
   test('states the thresholds and windows the construct uses', () => {
     const { seedAvailability, fastPage, slowPage } = BURN_RATE_RULES;

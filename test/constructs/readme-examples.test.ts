@@ -1,6 +1,7 @@
 /**
- * The README's construct examples are code: each ```ts block of its
- * "constructs" section is type-checked against the library and synthesized,
+ * The documentation's construct examples are code: each ```ts block after
+ * the `<!-- section: constructs -->` marker of README.md and
+ * docs/constructs.md is type-checked against the library and synthesized,
  * so the documentation fails the build the day it stops being true.
  */
 import { execFileSync } from 'node:child_process';
@@ -12,15 +13,19 @@ import { synthesize, validationErrors } from '../support/synth';
 const projectRoot = join(__dirname, '..', '..');
 const PACKAGE_IMPORT = 'gcp-ingest-cdktf';
 
-function constructsSection(readme: string): string {
-  const start = readme.indexOf('<!-- section: constructs -->');
-  const end = readme.indexOf('<!-- section:', start + 1);
-  if (start < 0 || end < 0) throw new Error('README has no constructs section');
-  return readme.slice(start, end);
+const DOCUMENTS = ['README.md', join('docs', 'constructs.md')];
+const MARKER = '<!-- section: constructs -->';
+
+/** From the marker to the next section marker, or to the end of the document. */
+function constructsSection(document: string, text: string): string {
+  const start = text.indexOf(MARKER);
+  if (start < 0) throw new Error(`${document} has no ${MARKER} marker`);
+  const end = text.indexOf('<!-- section:', start + MARKER.length);
+  return text.slice(start, end < 0 ? undefined : end);
 }
 
-const examples = [...constructsSection(readFileSync(join(projectRoot, 'README.md'), 'utf8')).matchAll(/```ts\n([\s\S]*?)```/g)].map(
-  (match) => match[1]!,
+const examples = DOCUMENTS.flatMap((document) =>
+  [...constructsSection(document, readFileSync(join(projectRoot, document), 'utf8')).matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1]!),
 );
 
 const directory = join(projectRoot, '.gen', 'readme-examples');
@@ -52,7 +57,7 @@ beforeAll(() => {
   );
 });
 
-describe('README construct examples', () => {
+describe('construct examples in README.md and docs/constructs.md', () => {
   it('exist, and import the library the way another app would', () => {
     expect(examples.length).toBeGreaterThanOrEqual(5);
     for (const source of examples) expect(source).toContain(`from '${PACKAGE_IMPORT}'`);
@@ -64,7 +69,7 @@ describe('README construct examples', () => {
       execFileSync(tsc, ['--noEmit', '-p', join(directory, 'tsconfig.json')], { cwd: projectRoot, stdio: 'pipe', encoding: 'utf8' });
     } catch (error) {
       const failed = error as { stdout?: string; stderr?: string };
-      throw new Error(`README examples do not type-check:\n${failed.stdout ?? ''}${failed.stderr ?? ''}`);
+      throw new Error(`documentation examples do not type-check:\n${failed.stdout ?? ''}${failed.stderr ?? ''}`);
     }
   }, 60_000);
 

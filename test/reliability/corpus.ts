@@ -2,7 +2,7 @@
  * The hostile-input corpus: malformed requests to both entry points, each
  * with the refusal it must get: a 4xx, or for a push delivery (a JSON POST,
  * as Pub/Sub sends) the 202 that acknowledges it as poison, so that it is
- * never redelivered. `corpus.test.ts` sends them; the README quotes their
+ * never redelivered. `corpus.test.ts` sends them; docs/reliability.md quotes their
  * number.
  */
 import { ID_MAX_LENGTH, MAX_RECORDS_PER_INSERT, NAME_MAX_LENGTH } from '../../lambda-src/rules/limits';

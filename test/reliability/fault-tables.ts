@@ -1,6 +1,6 @@
 /**
  * The faults the fault tests inject, as data: what goes wrong, and what each
- * entry point must answer. The README quotes how many a run injects.
+ * entry point must answer. docs/reliability.md quotes how many a run injects.
  */
 import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
 import type { ScriptedReply } from '../../tools/bigquery-standin';

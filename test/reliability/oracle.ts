@@ -1,5 +1,5 @@
 /**
- * What the HTTP contract (README, HTTP API) says an input deserves, written
+ * What the HTTP contract (docs/http-api.md) says an input deserves, written
  * independently of the handlers: the fuzz tests hold each answer against it.
  * Only the record schema is shared: `parseRecord` is the definition of a
  * valid record.

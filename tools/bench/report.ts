@@ -101,7 +101,7 @@ function cells(result: Row): string[] {
 
 const HEADERS = ['benchmark', 'metric', 'value', 'baseline (same run)', 'ratio', 'target', 'result'];
 
-/** A Markdown table (what the README shows). */
+/** A Markdown table (what docs/performance.md shows). */
 export function markdownTable(rows: readonly Row[]): string {
   const lines = [`| ${HEADERS.join(' | ')} |`, `| ${HEADERS.map(() => '---').join(' | ')} |`];
   for (const result of rows) lines.push(`| ${cells(result).map((cell) => cell.replaceAll('|', '\\|')).join(' | ')} |`);

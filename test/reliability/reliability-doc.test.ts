@@ -1,5 +1,5 @@
 /**
- * The README's "Reliability and security" section quotes figures the code
+ * docs/reliability.md quotes figures the code
  * defines (corpus size, fuzz inputs, faults per run, policy rules, the echo
  * cut-off) and shows a policy pack example: the figures must match the code,
  * and the example must run, failing synth without its suppression.
@@ -14,25 +14,14 @@ import { FULL_FUZZ_INPUTS } from '../support/property-runs';
 import { ENTRY_POINTS } from './fault-drill';
 
 const ROOT = resolve(__dirname, '../..');
-const MARKER = '<!-- section: reliability-and-security -->';
-
-function section(): string {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  const start = readme.indexOf(MARKER);
-  if (start < 0) throw new Error('README has no reliability-and-security section');
-  const body = readme.slice(start + MARKER.length);
-  const next = body.search(/\n## (?!Reliability and security)|\n<!-- section:/);
-  return next < 0 ? body : body.slice(0, next);
-}
-
-const text = section();
+const text = readFileSync(join(ROOT, 'docs', 'reliability.md'), 'utf8');
 const number = (pattern: RegExp): number[] => {
   const match = pattern.exec(text);
-  if (!match) throw new Error(`README section does not say ${pattern}`);
+  if (!match) throw new Error(`docs/reliability.md does not say ${pattern}`);
   return match.slice(1).map((figure) => Number(figure.replaceAll(',', '')));
 };
 
-describe('README: Reliability and security', () => {
+describe('docs/reliability.md', () => {
   it('quotes the corpus and fuzz sizes of the code, and their sum', () => {
     const [total, corpus, api, subscriber, generated, oversized] = number(
       /\*\*([\d,]+)\*\*: (\d+) malformed requests written by hand \((\d+) to the API, (\d+) to the subscriber\), ([\d,]+) generated ones per entry point, and (\d+) oversized-body cases/,
