@@ -24,6 +24,9 @@ export const MAX_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** A linger this long already makes every request slow; more is surely a typo. */
 export const MAX_GROUP_COMMIT_LINGER_MS = 60_000;
 
+/** The longest a Cloud Run function may run a request (3600 s); a commit deadline past it would never be reached. */
+export const MAX_GROUP_COMMIT_DEADLINE_MS = 3_600_000;
+
 export interface FunctionSettings {
   /** `MAX_BODY_BYTES`: largest request body (and decoded push data) accepted. */
   maxBodyBytes: number;
@@ -44,6 +47,13 @@ export interface FunctionSettings {
    * @default the warehouse's (`GROUP_COMMIT_FOR_WAREHOUSE`: 0 for DuckDB, the batcher's 2 ms for BigQuery)
    */
   groupCommitLingerMs?: number;
+  /**
+   * `GROUP_COMMIT_DEADLINE_MS` (1 to 3600000): how long a request's rows may
+   * take to commit, retries included, before it is answered 503 (or nacked).
+   * Keep it under the function's timeout.
+   * @default the batcher's (`GROUP_COMMIT_DEFAULTS.deadlineMs`, 10 s)
+   */
+  groupCommitDeadlineMs?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -70,6 +80,7 @@ export function functionSettingsFromEnv(env: Env = process.env): FunctionSetting
     maxBodyBytes: integerFromEnv(env, 'MAX_BODY_BYTES', DEFAULT_MAX_BODY_BYTES, 1, MAX_MAX_BODY_BYTES),
     projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
     groupCommitLingerMs: integerFromEnv(env, 'GROUP_COMMIT_LINGER_MS', undefined, 0, MAX_GROUP_COMMIT_LINGER_MS),
+    groupCommitDeadlineMs: integerFromEnv(env, 'GROUP_COMMIT_DEADLINE_MS', undefined, 1, MAX_GROUP_COMMIT_DEADLINE_MS),
     readWindowHours: integerFromEnv(env, 'READ_WINDOW_HOURS', DEFAULT_READ_WINDOW_HOURS, 1, MAX_READ_WINDOW_HOURS),
   };
 }
@@ -96,12 +107,19 @@ export interface FunctionRuntime extends HandlerDependencies {
 
 export function createFunctionRuntime(options: FunctionRuntimeOptions): FunctionRuntime {
   const logger = options.logger ?? createLogger({ projectId: options.settings.projectId });
-  const lingerMs = options.settings.groupCommitLingerMs;
+  const { groupCommitLingerMs: lingerMs, groupCommitDeadlineMs: deadlineMs } = options.settings;
   const groupCommit = options.groupCommit ?? {};
   let opened: Warehouse | undefined;
   const warehouse = lazyWarehouse(async () => {
     const logged = new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName);
-    opened = groupCommit === false ? logged : new GroupCommitWarehouse(logged, lingerMs === undefined ? groupCommit : { ...groupCommit, lingerMs });
+    opened =
+      groupCommit === false
+        ? logged
+        : new GroupCommitWarehouse(logged, {
+            ...groupCommit,
+            ...(lingerMs === undefined ? {} : { lingerMs }),
+            ...(deadlineMs === undefined ? {} : { deadlineMs }),
+          });
     return opened;
   });
   return {

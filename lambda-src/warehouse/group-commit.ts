@@ -97,6 +97,13 @@ export interface GroupCommitOptions {
    */
   deadlineMs?: number;
   /**
+   * Most times the rows of one request are re-sent after retryable failures
+   * (`stopped` re-sends not counted); 0 leaves every retry to the client or
+   * Pub/Sub.
+   * @default Infinity (the deadline is what bounds retries)
+   */
+  maxRetries?: number;
+  /**
    * Bound of the first retry's jittered wait after a retryable failure; the
    * bound doubles with each further retry of the same rows.
    * @default 100 (a blip is retried within a round trip or two)
@@ -117,6 +124,7 @@ export const GROUP_COMMIT_DEFAULTS: Readonly<Required<GroupCommitOptions>> = {
   maxQueuedRows: 5000,
   maxStoppedRetries: 2,
   deadlineMs: 10_000,
+  maxRetries: Number.POSITIVE_INFINITY,
   retryInitialDelayMs: 100,
   retryMaxDelayMs: 2000,
 };
@@ -180,6 +188,9 @@ function resolveOptions(options: GroupCommitOptions): Readonly<Required<GroupCom
     throw new RangeError(
       `GroupCommitWarehouse: maxStoppedRetries must be an integer >= 0, got ${resolved.maxStoppedRetries}`,
     );
+  }
+  if (resolved.maxRetries !== Number.POSITIVE_INFINITY && !(Number.isSafeInteger(resolved.maxRetries) && resolved.maxRetries >= 0)) {
+    throw new RangeError(`GroupCommitWarehouse: maxRetries must be an integer >= 0 or Infinity, got ${resolved.maxRetries}`);
   }
   if (resolved.maxQueuedRows < resolved.maxBatchRows) {
     throw new RangeError(
@@ -487,7 +498,8 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
   /**
    * Sends the batch again after a jittered backoff, with the same insert
    * ids, without the requests whose deadline would pass before it leaves:
-   * those fail now with `error`. After `close()` nothing waits for a backoff.
+   * those fail now with `error`, as do those out of retries. After `close()`
+   * nothing waits for a backoff.
    */
   private retryLater(batch: readonly PendingInsert[], error: WarehouseError): void {
     const now = performance.now();
@@ -501,7 +513,7 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     const delay = backoffDelayMs(retries, { initialDelayMs: this.options.retryInitialDelayMs, maxDelayMs: this.options.retryMaxDelayMs });
     const waiting: PendingInsert[] = [];
     for (const request of pending) {
-      if (!this.closed && now + delay < request.deadline) waiting.push(request);
+      if (!this.closed && request.retries <= this.options.maxRetries && now + delay < request.deadline) waiting.push(request);
       else this.settle(request, error);
     }
     if (waiting.length === 0) return;

@@ -453,7 +453,20 @@ describe('retries, deadlines and the in-flight window', () => {
     expect(closed.status).toBe('fulfilled');
   });
 
+  test('maxRetries bounds the re-sends after retryable failures; 0 fails at the first', async () => {
+    const inner = new ScriptedWarehouse(() => fail(unavailable()));
+    const once = new GroupCommitWarehouse(inner, { ...OPTIONS, maxRetries: 1 });
+    const a = track(once.insert(requestRows('a', 1)));
+    await advance(999);
+    expect([a.status, inner.calls.length]).toEqual(['rejected', 2]);
+    const never = new GroupCommitWarehouse(inner, { ...OPTIONS, maxRetries: 0 });
+    const b = track(never.insert(requestRows('b', 1)));
+    await advance(999);
+    expect([b.status, inner.calls.length]).toEqual(['rejected', 3]);
+  });
+
   test.each([
+    ['maxRetries', { maxRetries: 1.5 }, /maxRetries must be an integer >= 0 or Infinity/],
     ['deadlineMs', { deadlineMs: 0 }, /deadlineMs must be a positive integer/],
     ['retryInitialDelayMs', { retryInitialDelayMs: -1 }, /retryInitialDelayMs must be a finite number >= 0/],
     ['retryMaxDelayMs', { retryMaxDelayMs: Number.POSITIVE_INFINITY }, /retryMaxDelayMs must be a finite number >= 0/],
