@@ -35,6 +35,7 @@ import {
   ReadTooLargeError,
   RowsRejectedError,
   WarehouseError,
+  WarehouseTimeoutError,
   type ListLatestOptions,
   type ReadWindow,
   type RowError,
@@ -47,8 +48,15 @@ export const GOOGLE_BIGQUERY_ENDPOINT = 'https://bigquery.googleapis.com';
 /** The scope `@google-cloud/bigquery` asks for, and all the adapter needs. */
 const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
-/** RFC 6298's lower bound on a retransmission timeout: far above BigQuery's usual insertAll round trip, so a call abandoned as hung almost surely was. */
-export const DEFAULT_MIN_INSERT_TIMEOUT_MS = 1000;
+/**
+ * A few times BigQuery's usual insertAll round trip within a region (tens of
+ * milliseconds), so that steady calls are never abandoned for ordinary
+ * jitter (the deviation term covers jitter that is not ordinary), yet a hung
+ * call costs its requests a fraction of a second rather than seconds.
+ * (RFC 6298's 1 s floor is for whole-path retransmission; a call abandoned
+ * early here costs one duplicate insertAll, which the insert ids dedup.)
+ */
+export const DEFAULT_MIN_INSERT_TIMEOUT_MS = 250;
 /** Half the batcher's 10 s request deadline, so the first call of an instance, before any round trip was measured, leaves time for a retry. */
 export const DEFAULT_MAX_INSERT_TIMEOUT_MS = 5000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
@@ -95,7 +103,7 @@ export interface BigQueryWarehouseOptions {
    * past it the call is abandoned and fails as retryable
    * `warehouse_unavailable` (its rows may still land: a retry with the same
    * insert ids does not store them twice).
-   * @default 1000 (`DEFAULT_MIN_INSERT_TIMEOUT_MS`)
+   * @default 250 (`DEFAULT_MIN_INSERT_TIMEOUT_MS`)
    */
   minInsertTimeoutMs?: number;
   /**
@@ -222,9 +230,7 @@ const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
  */
 function classify(error: unknown, timeoutMs: number, operation: Operation): WarehouseError {
   if (error instanceof WarehouseError) return error;
-  if (error instanceof DeadlineExceeded) {
-    return new WarehouseError(`BigQuery ${operation} did not answer within ${error.timeoutMs} ms`, 'warehouse_unavailable', true);
-  }
+  if (error instanceof DeadlineExceeded) return new WarehouseTimeoutError(`BigQuery ${operation} did not answer within ${error.timeoutMs} ms`);
   if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
     return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }

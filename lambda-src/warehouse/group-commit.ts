@@ -14,7 +14,9 @@
  *   (valid rows of a batch that another request's invalid row made fail) go
  *   again at once, alone; a batch that failed with a retryable error goes
  *   again after a jittered exponential backoff (`backoff.ts`), with the same
- *   insert ids, for as long as its requests' deadlines allow; it also sets
+ *   insert ids, for as long as its requests' deadlines allow (at once after
+ *   a call abandoned at its deadline: that deadline was the wait, as a TCP
+ *   retransmission timer is); it also sets
  *   each request's deadline, answering a request still unsettled when it
  *   passes, and how many inserts are in flight (an AIMD window,
  *   `aimd-window.ts`, halved by retryable failures).
@@ -27,7 +29,7 @@ import { AimdWindow } from './aimd-window';
 import { backoffDelayMs } from './backoff';
 import { jsonByteLength } from './json-size';
 import { requirePositiveInteger } from './options';
-import { RowsRejectedError, WarehouseError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import { RowsRejectedError, WarehouseError, WarehouseTimeoutError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
 import { WarehouseDecorator } from './warehouse-decorator';
 
 /** BigQuery's `insertErrors` reason for a valid row not inserted because another row of its insert was invalid. */
@@ -496,8 +498,8 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
   }
 
   /**
-   * Sends the batch again after a jittered backoff, with the same insert
-   * ids, without the requests whose deadline would pass before it leaves:
+   * Sends the batch again after a jittered backoff (none after a call
+   * abandoned at its deadline), with the same insert ids, without the requests whose deadline would pass before it leaves:
    * those fail now with `error`, as do those out of retries. After `close()`
    * nothing waits for a backoff.
    */
@@ -510,7 +512,10 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
       request.retries += 1;
     }
     const retries = Math.max(...pending.map((request) => request.retries));
-    const delay = backoffDelayMs(retries, { initialDelayMs: this.options.retryInitialDelayMs, maxDelayMs: this.options.retryMaxDelayMs });
+    const delay =
+      error instanceof WarehouseTimeoutError
+        ? 0
+        : backoffDelayMs(retries, { initialDelayMs: this.options.retryInitialDelayMs, maxDelayMs: this.options.retryMaxDelayMs });
     const waiting: PendingInsert[] = [];
     for (const request of pending) {
       if (!this.closed && request.retries <= this.options.maxRetries && now + delay < request.deadline) waiting.push(request);
@@ -519,6 +524,10 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     if (waiting.length === 0) return;
     for (const request of waiting) request.state = 'retrying';
     this.retryingRows += rowCount(waiting);
+    if (delay === 0) {
+      this.retriesDue.push(waiting);
+      return;
+    }
     const timer = setTimeout(() => {
       this.backingOff.delete(timer);
       this.retriesDue.push(waiting);

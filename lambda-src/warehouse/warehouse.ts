@@ -88,6 +88,18 @@ export class WarehouseError extends Error {
   }
 }
 
+/**
+ * A call to the warehouse got no answer within its deadline and was
+ * abandoned. Its rows may have landed all the same; a re-send with the same
+ * insert ids does not store them twice.
+ */
+export class WarehouseTimeoutError extends WarehouseError {
+  constructor(message: string) {
+    super(message, 'warehouse_unavailable', true);
+    this.name = 'WarehouseTimeoutError';
+  }
+}
+
 /** One refused row of a batch, by its index in the `insert` call. */
 export interface RowError {
   index: number;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { GROUP_COMMIT_DEFAULTS, GroupCommitWarehouse } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError, WarehouseTimeoutError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import {
   BLOCK,
   COMMIT,
@@ -316,6 +316,16 @@ describe('retries, deadlines and the in-flight window', () => {
     expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['a-0', 'a-1'], ['a-0', 'a-1'], ['a-0', 'a-1']]);
     expect(a.status).toBe('fulfilled');
     expect(warehouse.stats).toMatchObject({ retriedBatches: 2, expiredRequests: 0 });
+  });
+
+  test('a call abandoned at its deadline is re-sent at once, without a backoff, and still halves the window', async () => {
+    const inner = new ScriptedWarehouse().next(fail(new WarehouseTimeoutError('BigQuery insertAll did not answer within 250 ms')));
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, retryInitialDelayMs: 60_000, retryMaxDelayMs: 60_000 });
+    const a = track(warehouse.insert(requestRows('a', 2)));
+    await advance();
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['a-0', 'a-1'], ['a-0', 'a-1']]);
+    expect(a.status).toBe('fulfilled');
+    expect(warehouse.stats).toMatchObject({ retriedBatches: 1, inFlightLimit: 2 });
   });
 
   test('a warehouse that keeps failing: the request fails retryable once another retry would leave after its deadline, naming the last failure', async () => {
