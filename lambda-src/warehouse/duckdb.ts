@@ -9,8 +9,23 @@
  * file in one process and then both write it unaware of each other, so every
  * `DuckDbWarehouse` on a path shares one instance and one connection, and
  * their writes are queued, one transaction at a time. Reads run on a second
- * connection, one at a time, so they never wait behind a write. The file is
- * released when the last of them closes.
+ * connection, one at a time, so they never wait behind a write: DuckDB runs
+ * the two connections' statements at once, on libuv's thread pool, each
+ * read seeing the last committed state (`npm run bench` measures reads
+ * while writes run).
+ * The file is released when the last of them closes.
+ *
+ * Reads use the port's SQL (`latest-view.ts`) on a slice of the table picked
+ * by `id_key`, a column of the table holding each id's first 8 UTF-8 bytes
+ * as a big-endian integer: ids in byte order have keys in the same order, so
+ * a get reads the versions whose key matches, and a page first finds, from
+ * the keys alone, how far the next `limit` ids can reach, then ranks only
+ * the versions up to there. Integer keys cost DuckDB a fraction of what
+ * strings do to scan and order, and writes only compute one more column; a
+ * latest-version table kept with `ON CONFLICT DO UPDATE` made every commit
+ * several times as expensive, and its first page still ordered every id
+ * (docs/performance.md). Ids that share their first 8 bytes share a key, so
+ * reads over them rank all their versions, as they would without it.
  *
  * Each `insert` is one transaction, and resolves only once DuckDB has
  * committed it (its write-ahead log is on disk): the group-commit batcher in
@@ -24,6 +39,7 @@ import {
   INTEGER,
   TIMESTAMPTZ,
   timestampTZValue,
+  UBIGINT,
   VARCHAR,
   type DuckDBConnection,
   type DuckDBPreparedStatement,
@@ -98,22 +114,70 @@ function columnDefinition(field: BigQueryField): string {
   return parts.join(' ');
 }
 
+/** The column holding each version's id key (see the file's comment). */
+export const ID_KEY_COLUMN = 'id_key';
+/** The macro computing an id's key. */
+const ID_KEY = 'ingest_id_key';
+/**
+ * The id's UTF-8 bytes in hex, the first 16 digits (8 bytes) zero-padded,
+ * as an unsigned 64-bit integer. A temporary macro, defined on each
+ * connection as it opens: the adapter's reads and writes need it, people
+ * querying the file do not.
+ */
+const ID_KEY_MACRO_SQL = `CREATE OR REPLACE TEMP MACRO ${ID_KEY}(id) AS ('0x' || rpad(left(hex(id), 16), 16, '0'))::UBIGINT`;
+
 const CREATE_SQL = [
   `CREATE SCHEMA IF NOT EXISTS ${quote(DUCKDB_SCHEMA)}`,
   `CREATE TABLE IF NOT EXISTS ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map(columnDefinition).join(', ')})`,
-  // Replaced on every open, so a file made by an older version reads with today's definition.
+  // Replaced on every open, so a file made by an older version reads with today's definitions.
   `CREATE OR REPLACE VIEW ${LATEST_VIEW_SQL} AS ${latestViewQuery(TABLE_SQL)}`,
+  // A file written before the key existed (or by a version that did not fill it) gets it now.
+  `ALTER TABLE ${TABLE_SQL} ADD COLUMN IF NOT EXISTS ${quote(ID_KEY_COLUMN)} UBIGINT`,
+  `UPDATE ${TABLE_SQL} SET ${quote(ID_KEY_COLUMN)} = ${ID_KEY}(id) WHERE ${quote(ID_KEY_COLUMN)} IS NULL`,
+  // DuckDB 1.5 fails to replay a write-ahead log holding that ALTER TABLE, so it goes into the file before any insert.
+  'CHECKPOINT',
 ];
 
 const namedParameter = (name: string) => `$${name}`;
-const LATEST_BY_ID_SQL = latestByIdQuery(TABLE_SQL, namedParameter);
-const LATEST_PAGE_SQL = latestPageQuery(TABLE_SQL, namedParameter);
+/** The parameter bounding a page's keys from above: the last key that can hold one of the page's ids. */
+const UPPER_KEY = 'upperKey';
+const LATEST_BY_ID_SQL = latestByIdQuery(
+  `(SELECT * FROM ${TABLE_SQL} WHERE ${quote(ID_KEY_COLUMN)} = ${ID_KEY}(${namedParameter(READ_PARAMETERS.id)}))`,
+  namedParameter,
+);
+/** The versions of the ids after `afterId`, up to the key `upperKey`: the slice a page is ranked over. */
+const LATEST_PAGE_SQL = latestPageQuery(
+  `(SELECT * FROM ${TABLE_SQL} WHERE ${quote(ID_KEY_COLUMN)} BETWEEN ${ID_KEY}(${namedParameter(READ_PARAMETERS.afterId)}) AND ${namedParameter(UPPER_KEY)})`,
+  namedParameter,
+);
+/**
+ * The `keys` smallest keys of the versions in the window at or after
+ * `afterId`'s: their count, and the greatest of them. From the keys alone,
+ * a cheap scan of one integer column.
+ */
+const pageReachSql = (keys: number) =>
+  `SELECT count(*)::INTEGER AS keys, max(${quote(ID_KEY_COLUMN)}) AS reach FROM (` +
+  `SELECT ${quote(ID_KEY_COLUMN)} FROM ${TABLE_SQL} ` +
+  `WHERE ${UPDATED_AT_COLUMN} >= ${namedParameter(READ_PARAMETERS.since)} AND ${quote(ID_KEY_COLUMN)} >= ${ID_KEY}(${namedParameter(READ_PARAMETERS.afterId)}) ` +
+  `ORDER BY ${quote(ID_KEY_COLUMN)} LIMIT ${keys})`;
 const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
 const LATEST_PAGE_TYPES: Record<string, DuckDBType> = {
   [READ_PARAMETERS.afterId]: VARCHAR,
   [READ_PARAMETERS.limit]: INTEGER,
   [READ_PARAMETERS.since]: TIMESTAMPTZ,
+  [UPPER_KEY]: UBIGINT,
 };
+const PAGE_REACH_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
+
+/**
+ * How many keys the first look at a page reads: twice the page, so ids with
+ * a second version rarely need another look; a power of two, so a few
+ * prepared statements serve every limit. Each further look reads four times
+ * as many.
+ */
+function firstPageReach(limit: number): number {
+  return Math.max(64, 2 ** Math.ceil(Math.log2(2 * limit)));
+}
 /** A window's start as DuckDB's instant, in epoch microseconds. */
 const sinceValue = (since: Date) => timestampTZValue(BigInt(since.getTime()) * 1000n);
 
@@ -133,8 +197,8 @@ const jsonColumnSql = (field: BigQueryField, index: number) => {
   return type.fromJsonElement(`unnest(from_json($${index + 1}::VARCHAR, '["${type.jsonElementSql}"]'))`);
 };
 const INSERT_NEW_SQL =
-  `INSERT INTO ${TABLE_SQL} (${WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)).join(', ')}) ` +
-  `SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map(jsonColumnSql).join(', ')}`;
+  `INSERT INTO ${TABLE_SQL} (${[...WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)), quote(ID_KEY_COLUMN)].join(', ')}) ` +
+  `SELECT *, ${ID_KEY}(id) FROM (SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((field, index) => `${jsonColumnSql(field, index)} AS ${quote(field.name)}`).join(', ')})`;
 // The same, skipping any row whose insert id is already in the table or earlier in the batch.
 const INSERT_SKIPPING_REPEATS_SQL = `${INSERT_NEW_SQL} ON CONFLICT (${quote(INSERT_ID_COLUMN)}) DO NOTHING`;
 /**
@@ -207,16 +271,28 @@ interface Statements {
   latestPage: DuckDBPreparedStatement;
 }
 
+/** What a look at the keys found: how many (fewer than asked means none are left), and the greatest. */
+interface PageReach {
+  keys: number;
+  reach: bigint | null;
+}
+
 /** The instance, connections and statements every `DuckDbWarehouse` on one file shares. */
 class SharedDatabase {
   private readonly writes = new SerialQueue();
   private readonly reads = new SerialQueue();
+  /** Page-reach statements by how many keys they read, prepared on the reader as limits first need them. */
+  private readonly pageReach = new Map<number, DuckDBPreparedStatement>();
 
   private constructor(
     private readonly instance: DuckDBInstance,
     private readonly connections: readonly DuckDBConnection[],
     private readonly statements: Statements,
   ) {}
+
+  private get reader(): DuckDBConnection {
+    return this.connections[1]!;
+  }
 
   static async open(file: string): Promise<SharedDatabase> {
     await mkdir(dirname(file), { recursive: true });
@@ -225,9 +301,11 @@ class SharedDatabase {
     try {
       const writer = await instance.connect();
       connections.push(writer);
+      await writer.run(ID_KEY_MACRO_SQL);
       for (const statement of CREATE_SQL) await writer.run(statement);
       const reader = await instance.connect();
       connections.push(reader);
+      await reader.run(ID_KEY_MACRO_SQL);
       const statements: Statements = {
         insertNew: await writer.prepare(INSERT_NEW_SQL),
         insertSkippingRepeats: await writer.prepare(INSERT_SKIPPING_REPEATS_SQL),
@@ -277,19 +355,44 @@ class SharedDatabase {
     });
   }
 
+  /**
+   * Looks at the smallest keys of the window after `afterId`'s key, then
+   * ranks the versions up to the greatest of them. Every id of those
+   * versions sorts before any id of a greater key, so when they hold
+   * `limit` ids (or the look found every key left) the page is complete;
+   * otherwise ids with many versions filled the look, and the next one
+   * reads four times as many keys.
+   */
   listLatest({ afterId, limit, since }: ListLatestOptions): Promise<StoredRecord[]> {
     return this.reads.run(async () => {
-      this.statements.latestPage.bind(
-        { [READ_PARAMETERS.since]: sinceValue(since), [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit },
-        LATEST_PAGE_TYPES,
-      );
-      return (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS().map(storedRecord);
+      const window = sinceValue(since);
+      for (let keys = firstPageReach(limit); ; keys *= 4) {
+        const reachStatement = await this.pageReachStatement(keys);
+        reachStatement.bind({ [READ_PARAMETERS.since]: window, [READ_PARAMETERS.afterId]: afterId }, PAGE_REACH_TYPES);
+        const { keys: found, reach } = (await reachStatement.runAndReadAll()).getRowObjectsJS()[0] as unknown as PageReach;
+        if (reach === null) return [];
+        this.statements.latestPage.bind(
+          { [READ_PARAMETERS.since]: window, [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit, [UPPER_KEY]: reach },
+          LATEST_PAGE_TYPES,
+        );
+        const page = (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS();
+        if (page.length === limit || found < keys) return page.map(storedRecord);
+      }
     });
+  }
+
+  private async pageReachStatement(keys: number): Promise<DuckDBPreparedStatement> {
+    let statement = this.pageReach.get(keys);
+    if (!statement) {
+      statement = await this.reader.prepare(pageReachSql(keys));
+      this.pageReach.set(keys, statement);
+    }
+    return statement;
   }
 
   async close(): Promise<void> {
     await Promise.all([this.writes.drained(), this.reads.drained()]);
-    for (const statement of Object.values(this.statements)) statement.destroySync();
+    for (const statement of [...Object.values(this.statements), ...this.pageReach.values()]) statement.destroySync();
     for (const connection of this.connections) connection.closeSync();
     this.instance.closeSync();
   }
