@@ -16,16 +16,16 @@
  * The file is released when the last of them closes.
  *
  * Reads use the port's SQL (`latest-view.ts`) on a slice of the table picked
- * by `id_key`, a column of the table holding each id's first 8 UTF-8 bytes
- * as a big-endian integer: ids in byte order have keys in the same order, so
- * a get reads the versions whose key matches, and a page first finds, from
- * the keys alone, how far the next `limit` ids can reach, then ranks only
- * the versions up to there. Integer keys cost DuckDB a fraction of what
- * strings do to scan and order, and writes only compute one more column; a
- * latest-version table kept with `ON CONFLICT DO UPDATE` made every commit
- * several times as expensive, and its first page still ordered every id
- * (docs/performance.md). Ids that share their first 8 bytes share a key, so
- * reads over them rank all their versions, as they would without it.
+ * by each version's id key: its id's first 16 UTF-8 bytes as two big-endian
+ * integers (`ID_KEY_COLUMNS`). Ids in byte order have keys in the same
+ * order, so a get reads the versions whose key matches, and a page first
+ * finds, from the keys alone, how far the next `limit` ids can reach, then
+ * ranks only the versions up to there. Integer keys cost DuckDB a fraction
+ * of what strings do to scan and order, and writes only compute two more
+ * columns; a latest-version table kept with `ON CONFLICT DO UPDATE` made
+ * every commit several times as expensive, and its first page still ordered
+ * every id (docs/performance.md). Ids that share their first 16 bytes share
+ * a key, so reads over them rank all their versions, as without the key.
  *
  * Each `insert` is one transaction, and resolves only once DuckDB has
  * committed it (its write-ahead log is on disk): the group-commit batcher in
@@ -114,17 +114,25 @@ function columnDefinition(field: BigQueryField): string {
   return parts.join(' ');
 }
 
-/** The column holding each version's id key (see the file's comment). */
-export const ID_KEY_COLUMN = 'id_key';
-/** The macro computing an id's key. */
-const ID_KEY = 'ingest_id_key';
 /**
- * The id's UTF-8 bytes in hex, the first 16 digits (8 bytes) zero-padded,
- * as an unsigned 64-bit integer. A temporary macro, defined on each
- * connection as it opens: the adapter's reads and writes need it, people
- * querying the file do not.
+ * The two columns of each version's id key (see the file's comment): the
+ * id's first 16 UTF-8 bytes, zero-padded, as two unsigned 64-bit integers,
+ * bytes 1-8 and 9-16.
  */
-const ID_KEY_MACRO_SQL = `CREATE OR REPLACE TEMP MACRO ${ID_KEY}(id) AS ('0x' || rpad(left(hex(id), 16), 16, '0'))::UBIGINT`;
+export const ID_KEY_COLUMNS = { high: 'id_key_high', low: 'id_key_low' } as const;
+const HIGH = quote(ID_KEY_COLUMNS.high);
+const LOW = quote(ID_KEY_COLUMNS.low);
+
+/**
+ * The macros computing an id's key, from the hex digits of its UTF-8 bytes.
+ * Temporary, defined on each connection as it opens: the adapter's reads
+ * and writes need them, people querying the file do not.
+ */
+const KEY_OF = { high: 'ingest_id_key_high', low: 'ingest_id_key_low' } as const;
+const ID_KEY_MACROS_SQL = [
+  `CREATE OR REPLACE TEMP MACRO ${KEY_OF.high}(id) AS ('0x' || rpad(substr(hex(id), 1, 16), 16, '0'))::UBIGINT`,
+  `CREATE OR REPLACE TEMP MACRO ${KEY_OF.low}(id) AS ('0x' || rpad(substr(hex(id), 17, 16), 16, '0'))::UBIGINT`,
+];
 
 const CREATE_SQL = [
   `CREATE SCHEMA IF NOT EXISTS ${quote(DUCKDB_SCHEMA)}`,
@@ -132,40 +140,48 @@ const CREATE_SQL = [
   // Replaced on every open, so a file made by an older version reads with today's definitions.
   `CREATE OR REPLACE VIEW ${LATEST_VIEW_SQL} AS ${latestViewQuery(TABLE_SQL)}`,
   // A file written before the key existed (or by a version that did not fill it) gets it now.
-  `ALTER TABLE ${TABLE_SQL} ADD COLUMN IF NOT EXISTS ${quote(ID_KEY_COLUMN)} UBIGINT`,
-  `UPDATE ${TABLE_SQL} SET ${quote(ID_KEY_COLUMN)} = ${ID_KEY}(id) WHERE ${quote(ID_KEY_COLUMN)} IS NULL`,
+  `ALTER TABLE ${TABLE_SQL} ADD COLUMN IF NOT EXISTS ${HIGH} UBIGINT`,
+  `ALTER TABLE ${TABLE_SQL} ADD COLUMN IF NOT EXISTS ${LOW} UBIGINT`,
+  `UPDATE ${TABLE_SQL} SET ${HIGH} = ${KEY_OF.high}(id), ${LOW} = ${KEY_OF.low}(id) WHERE ${HIGH} IS NULL OR ${LOW} IS NULL`,
   // DuckDB 1.5 fails to replay a write-ahead log holding that ALTER TABLE, so it goes into the file before any insert.
   'CHECKPOINT',
 ];
 
 const namedParameter = (name: string) => `$${name}`;
-/** The parameter bounding a page's keys from above: the last key that can hold one of the page's ids. */
-const UPPER_KEY = 'upperKey';
+/** Parameters bounding a page's keys from above: the last key that can hold one of the page's ids. */
+const REACH = { high: 'reachHigh', low: 'reachLow' } as const;
+const afterKey = (part: keyof typeof KEY_OF) => `${KEY_OF[part]}(${namedParameter(READ_PARAMETERS.afterId)})`;
+/** Versions whose key is at least `afterId`'s: in key order, none before it can hold an id after `afterId`. */
+const FROM_AFTER_KEY = `${HIGH} >= ${afterKey('high')} AND (${HIGH} > ${afterKey('high')} OR ${LOW} >= ${afterKey('low')})`;
+
 const LATEST_BY_ID_SQL = latestByIdQuery(
-  `(SELECT * FROM ${TABLE_SQL} WHERE ${quote(ID_KEY_COLUMN)} = ${ID_KEY}(${namedParameter(READ_PARAMETERS.id)}))`,
+  `(SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${KEY_OF.high}(${namedParameter(READ_PARAMETERS.id)}) AND ${LOW} = ${KEY_OF.low}(${namedParameter(READ_PARAMETERS.id)}))`,
   namedParameter,
 );
-/** The versions of the ids after `afterId`, up to the key `upperKey`: the slice a page is ranked over. */
+/** The versions of the ids after `afterId`, up to the key `reach`: the slice a page is ranked over. */
 const LATEST_PAGE_SQL = latestPageQuery(
-  `(SELECT * FROM ${TABLE_SQL} WHERE ${quote(ID_KEY_COLUMN)} BETWEEN ${ID_KEY}(${namedParameter(READ_PARAMETERS.afterId)}) AND ${namedParameter(UPPER_KEY)})`,
+  `(SELECT * FROM ${TABLE_SQL} WHERE ${FROM_AFTER_KEY} ` +
+    `AND ${HIGH} <= ${namedParameter(REACH.high)} AND (${HIGH} < ${namedParameter(REACH.high)} OR ${LOW} <= ${namedParameter(REACH.low)}))`,
   namedParameter,
 );
+/** The greatest key's part, as a column named after its parameter. */
+const reachOf = (part: keyof typeof REACH) => `arg_max(${quote(ID_KEY_COLUMNS[part])}, (${HIGH}, ${LOW})) AS ${REACH[part]}`;
 /**
- * The `keys` smallest keys of the versions in the window at or after
- * `afterId`'s: their count, and the greatest of them. From the keys alone,
- * a cheap scan of one integer column.
+ * The `keys` smallest keys of the versions in the window from `afterId`'s
+ * key on: their count, and the greatest of them. From the keys alone, a
+ * cheap scan of two integer columns.
  */
 const pageReachSql = (keys: number) =>
-  `SELECT count(*)::INTEGER AS keys, max(${quote(ID_KEY_COLUMN)}) AS reach FROM (` +
-  `SELECT ${quote(ID_KEY_COLUMN)} FROM ${TABLE_SQL} ` +
-  `WHERE ${UPDATED_AT_COLUMN} >= ${namedParameter(READ_PARAMETERS.since)} AND ${quote(ID_KEY_COLUMN)} >= ${ID_KEY}(${namedParameter(READ_PARAMETERS.afterId)}) ` +
-  `ORDER BY ${quote(ID_KEY_COLUMN)} LIMIT ${keys})`;
+  `SELECT count(*)::INTEGER AS keys, ${reachOf('high')}, ${reachOf('low')} FROM (` +
+  `SELECT ${HIGH}, ${LOW} FROM ${TABLE_SQL} WHERE ${UPDATED_AT_COLUMN} >= ${namedParameter(READ_PARAMETERS.since)} AND ${FROM_AFTER_KEY} ` +
+  `ORDER BY ${HIGH}, ${LOW} LIMIT ${keys})`;
 const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
 const LATEST_PAGE_TYPES: Record<string, DuckDBType> = {
   [READ_PARAMETERS.afterId]: VARCHAR,
   [READ_PARAMETERS.limit]: INTEGER,
   [READ_PARAMETERS.since]: TIMESTAMPTZ,
-  [UPPER_KEY]: UBIGINT,
+  [REACH.high]: UBIGINT,
+  [REACH.low]: UBIGINT,
 };
 const PAGE_REACH_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
 
@@ -197,8 +213,8 @@ const jsonColumnSql = (field: BigQueryField, index: number) => {
   return type.fromJsonElement(`unnest(from_json($${index + 1}::VARCHAR, '["${type.jsonElementSql}"]'))`);
 };
 const INSERT_NEW_SQL =
-  `INSERT INTO ${TABLE_SQL} (${[...WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)), quote(ID_KEY_COLUMN)].join(', ')}) ` +
-  `SELECT *, ${ID_KEY}(id) FROM (SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((field, index) => `${jsonColumnSql(field, index)} AS ${quote(field.name)}`).join(', ')})`;
+  `INSERT INTO ${TABLE_SQL} (${[...WAREHOUSE_BIGQUERY_FIELDS.map((field) => quote(field.name)), HIGH, LOW].join(', ')}) ` +
+  `SELECT *, ${KEY_OF.high}(id), ${KEY_OF.low}(id) FROM (SELECT ${WAREHOUSE_BIGQUERY_FIELDS.map((field, index) => `${jsonColumnSql(field, index)} AS ${quote(field.name)}`).join(', ')})`;
 // The same, skipping any row whose insert id is already in the table or earlier in the batch.
 const INSERT_SKIPPING_REPEATS_SQL = `${INSERT_NEW_SQL} ON CONFLICT (${quote(INSERT_ID_COLUMN)}) DO NOTHING`;
 /**
@@ -274,7 +290,8 @@ interface Statements {
 /** What a look at the keys found: how many (fewer than asked means none are left), and the greatest. */
 interface PageReach {
   keys: number;
-  reach: bigint | null;
+  reachHigh: bigint | null;
+  reachLow: bigint | null;
 }
 
 /** The instance, connections and statements every `DuckDbWarehouse` on one file shares. */
@@ -301,11 +318,11 @@ class SharedDatabase {
     try {
       const writer = await instance.connect();
       connections.push(writer);
-      await writer.run(ID_KEY_MACRO_SQL);
+      for (const statement of ID_KEY_MACROS_SQL) await writer.run(statement);
       for (const statement of CREATE_SQL) await writer.run(statement);
       const reader = await instance.connect();
       connections.push(reader);
-      await reader.run(ID_KEY_MACRO_SQL);
+      for (const statement of ID_KEY_MACROS_SQL) await reader.run(statement);
       const statements: Statements = {
         insertNew: await writer.prepare(INSERT_NEW_SQL),
         insertSkippingRepeats: await writer.prepare(INSERT_SKIPPING_REPEATS_SQL),
@@ -369,10 +386,16 @@ class SharedDatabase {
       for (let keys = firstPageReach(limit); ; keys *= 4) {
         const reachStatement = await this.pageReachStatement(keys);
         reachStatement.bind({ [READ_PARAMETERS.since]: window, [READ_PARAMETERS.afterId]: afterId }, PAGE_REACH_TYPES);
-        const { keys: found, reach } = (await reachStatement.runAndReadAll()).getRowObjectsJS()[0] as unknown as PageReach;
-        if (reach === null) return [];
+        const { keys: found, reachHigh, reachLow } = (await reachStatement.runAndReadAll()).getRowObjectsJS()[0] as unknown as PageReach;
+        if (reachHigh === null || reachLow === null) return [];
         this.statements.latestPage.bind(
-          { [READ_PARAMETERS.since]: window, [READ_PARAMETERS.afterId]: afterId, [READ_PARAMETERS.limit]: limit, [UPPER_KEY]: reach },
+          {
+            [READ_PARAMETERS.since]: window,
+            [READ_PARAMETERS.afterId]: afterId,
+            [READ_PARAMETERS.limit]: limit,
+            [REACH.high]: reachHigh,
+            [REACH.low]: reachLow,
+          },
           LATEST_PAGE_TYPES,
         );
         const page = (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS();

@@ -187,12 +187,19 @@ describe('DuckDbWarehouse', () => {
 
 describe('DuckDbWarehouse reads by id key', () => {
   /**
-   * Ids drawn to stress the key (the first 8 UTF-8 bytes): many share it, some are shorter than it or end
-   * inside it, some hold characters of 2-4 bytes or a NUL, so that ranking by key alone would misorder them.
+   * Ids drawn to stress the key (the first 16 UTF-8 bytes): many share it, some are shorter than it or end
+   * inside it, some hold characters of 2-4 bytes that straddle its end, or a NUL, so that ranking by key alone
+   * would misorder them.
    */
   const idArbitrary = fc.oneof(
-    fc.constantFrom('customer', 'customer-0', 'customer-00', 'customer-01', 'customer-1', 'custome', 'custom\u00e9r', 'a', 'a\u0000', 'b'),
-    fc.tuple(fc.constantFrom('', 'cust', 'customer-', '\u00e9\u00e9\u00e9\u00e9', '\u{1F600}\u{1F600}'), fc.string({ unit: fc.constantFrom('0', '1', 'z', '\u00ff', '\u4e00', '\u{10000}'), maxLength: 4 })).map(([prefix, rest]) => `${prefix}${rest}`).filter((id) => id !== ''),
+    fc.constantFrom('customer-account', 'customer-account-0', 'customer-account-1', 'customer-accoun', 'customer-acc\u00e9', 'a', 'a\u0000', 'b'),
+    fc
+      .tuple(
+        fc.constantFrom('', 'cust', 'customer-account', 'x'.repeat(15), '\u00e9'.repeat(7), '\u{1F600}'.repeat(3)),
+        fc.string({ unit: fc.constantFrom('0', '1', 'z', '\u00ff', '\u4e00', '\u{10000}'), maxLength: 4 }),
+      )
+      .map(([prefix, rest]) => `${prefix}${rest}`)
+      .filter((id) => id !== ''),
   );
   const scenario = fc.record({
     versions: fc.array(fc.record({ id: idArbitrary, minute: fc.integer({ min: 0, max: 9 }) }), { minLength: 1, maxLength: 120 }),
