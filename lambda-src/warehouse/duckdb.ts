@@ -148,40 +148,61 @@ const CREATE_SQL = [
 ];
 
 const namedParameter = (name: string) => `$${name}`;
-/** Parameters bounding a page's keys from above: the last key that can hold one of the page's ids. */
-const REACH = { high: 'reachHigh', low: 'reachLow' } as const;
+/** Parameters of a page's slice: its first key (`afterId`'s) and its last (the reach of a look at the keys). */
+const SLICE = { afterHigh: 'afterHigh', afterLow: 'afterLow', reachHigh: 'reachHigh', reachLow: 'reachLow' } as const;
 const afterKey = (part: keyof typeof KEY_OF) => `${KEY_OF[part]}(${namedParameter(READ_PARAMETERS.afterId)})`;
-/** Versions whose key is at least `afterId`'s: in key order, none before it can hold an id after `afterId`. */
-const FROM_AFTER_KEY = `${HIGH} >= ${afterKey('high')} AND (${HIGH} > ${afterKey('high')} OR ${LOW} >= ${afterKey('low')})`;
+const slice = (name: keyof typeof SLICE) => namedParameter(SLICE[name]);
 
-const LATEST_BY_ID_SQL = latestByIdQuery(
-  `(SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${KEY_OF.high}(${namedParameter(READ_PARAMETERS.id)}) AND ${LOW} = ${KEY_OF.low}(${namedParameter(READ_PARAMETERS.id)}))`,
-  namedParameter,
-);
-/** The versions of the ids after `afterId`, up to the key `reach`: the slice a page is ranked over. */
-const LATEST_PAGE_SQL = latestPageQuery(
-  `(SELECT * FROM ${TABLE_SQL} WHERE ${FROM_AFTER_KEY} ` +
-    `AND ${HIGH} <= ${namedParameter(REACH.high)} AND (${HIGH} < ${namedParameter(REACH.high)} OR ${LOW} <= ${namedParameter(REACH.low)}))`,
-  namedParameter,
-);
-/** The greatest key's part, as a column named after its parameter. */
-const reachOf = (part: keyof typeof REACH) => `arg_max(${quote(ID_KEY_COLUMNS[part])}, (${HIGH}, ${LOW})) AS ${REACH[part]}`;
 /**
- * The `keys` smallest keys of the versions in the window from `afterId`'s
- * key on: their count, and the greatest of them. From the keys alone, a
- * cheap scan of two integer columns.
+ * A read runs the port's query on a slice of the table, the versions of a
+ * range of keys, read first on their own (`MATERIALIZED`): otherwise DuckDB
+ * would test the port query's conditions on ids (`id = @id`,
+ * `id > @afterId`) on every version's id as it scans, which costs more than
+ * the rest of the read. Each slice is a union of ranges with no `OR`, which
+ * DuckDB tests on the two integer columns as it scans, fetching the other
+ * columns of the rows in the slice only.
+ */
+const onSlice = (versions: string, query: (table: string, parameter: typeof namedParameter) => string) =>
+  `WITH slice AS MATERIALIZED (${versions}) ${query('slice', namedParameter)}`;
+
+const LATEST_BY_ID_SQL = onSlice(
+  `SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${KEY_OF.high}(${namedParameter(READ_PARAMETERS.id)}) AND ${LOW} = ${KEY_OF.low}(${namedParameter(READ_PARAMETERS.id)})`,
+  latestByIdQuery,
+);
+const pageSql = (versions: string) => onSlice(versions, latestPageQuery);
+/** The slice when its first and last keys share their high half (as ids sharing their first 8 bytes do). */
+const PAGE_WITHIN_ONE_HIGH_SQL = pageSql(
+  `SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${slice('afterHigh')} AND ${LOW} BETWEEN ${slice('afterLow')} AND ${slice('reachLow')}`,
+);
+/** The slice when its last key's high half is greater than its first's. */
+const PAGE_ACROSS_HIGHS_SQL = pageSql(
+  [
+    `SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${slice('afterHigh')} AND ${LOW} >= ${slice('afterLow')}`,
+    `SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} > ${slice('afterHigh')} AND ${HIGH} < ${slice('reachHigh')}`,
+    `SELECT * FROM ${TABLE_SQL} WHERE ${HIGH} = ${slice('reachHigh')} AND ${LOW} <= ${slice('reachLow')}`,
+  ].join(' UNION ALL '),
+);
+
+/** The greatest key's half, named after its parameter. */
+const reachOf = (half: keyof typeof ID_KEY_COLUMNS) =>
+  `arg_max(${quote(ID_KEY_COLUMNS[half])}, (${HIGH}, ${LOW})) AS ${half === 'high' ? SLICE.reachHigh : SLICE.reachLow}`;
+/**
+ * A look at the `keys` smallest keys of the versions in the window from
+ * `afterId`'s key on: their count, the greatest of them, and `afterId`'s.
+ * From the keys alone, a cheap scan of two integer columns.
  */
 const pageReachSql = (keys: number) =>
-  `SELECT count(*)::INTEGER AS keys, ${reachOf('high')}, ${reachOf('low')} FROM (` +
-  `SELECT ${HIGH}, ${LOW} FROM ${TABLE_SQL} WHERE ${UPDATED_AT_COLUMN} >= ${namedParameter(READ_PARAMETERS.since)} AND ${FROM_AFTER_KEY} ` +
+  `SELECT count(*)::INTEGER AS keys, ${reachOf('high')}, ${reachOf('low')}, ` +
+  `${afterKey('high')} AS ${SLICE.afterHigh}, ${afterKey('low')} AS ${SLICE.afterLow} FROM (` +
+  `SELECT ${HIGH}, ${LOW} FROM ${TABLE_SQL} WHERE ${UPDATED_AT_COLUMN} >= ${namedParameter(READ_PARAMETERS.since)} ` +
+  `AND ${HIGH} >= ${afterKey('high')} AND (${HIGH} > ${afterKey('high')} OR ${LOW} >= ${afterKey('low')}) ` +
   `ORDER BY ${HIGH}, ${LOW} LIMIT ${keys})`;
 const LATEST_BY_ID_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.id]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
 const LATEST_PAGE_TYPES: Record<string, DuckDBType> = {
   [READ_PARAMETERS.afterId]: VARCHAR,
   [READ_PARAMETERS.limit]: INTEGER,
   [READ_PARAMETERS.since]: TIMESTAMPTZ,
-  [REACH.high]: UBIGINT,
-  [REACH.low]: UBIGINT,
+  ...Object.fromEntries(Object.values(SLICE).map((name) => [name, UBIGINT])),
 };
 const PAGE_REACH_TYPES: Record<string, DuckDBType> = { [READ_PARAMETERS.afterId]: VARCHAR, [READ_PARAMETERS.since]: TIMESTAMPTZ };
 
@@ -284,7 +305,8 @@ interface Statements {
   insertNew: DuckDBPreparedStatement;
   insertSkippingRepeats: DuckDBPreparedStatement;
   latestById: DuckDBPreparedStatement;
-  latestPage: DuckDBPreparedStatement;
+  pageWithinOneHigh: DuckDBPreparedStatement;
+  pageAcrossHighs: DuckDBPreparedStatement;
 }
 
 /** What a look at the keys found: how many (fewer than asked means none are left), and the greatest. */
@@ -292,6 +314,8 @@ interface PageReach {
   keys: number;
   reachHigh: bigint | null;
   reachLow: bigint | null;
+  afterHigh: bigint;
+  afterLow: bigint;
 }
 
 /** The instance, connections and statements every `DuckDbWarehouse` on one file shares. */
@@ -327,7 +351,8 @@ class SharedDatabase {
         insertNew: await writer.prepare(INSERT_NEW_SQL),
         insertSkippingRepeats: await writer.prepare(INSERT_SKIPPING_REPEATS_SQL),
         latestById: await reader.prepare(LATEST_BY_ID_SQL),
-        latestPage: await reader.prepare(LATEST_PAGE_SQL),
+        pageWithinOneHigh: await reader.prepare(PAGE_WITHIN_ONE_HIGH_SQL),
+        pageAcrossHighs: await reader.prepare(PAGE_ACROSS_HIGHS_SQL),
       };
       return new SharedDatabase(instance, connections, statements);
     } catch (error) {
@@ -386,19 +411,23 @@ class SharedDatabase {
       for (let keys = firstPageReach(limit); ; keys *= 4) {
         const reachStatement = await this.pageReachStatement(keys);
         reachStatement.bind({ [READ_PARAMETERS.since]: window, [READ_PARAMETERS.afterId]: afterId }, PAGE_REACH_TYPES);
-        const { keys: found, reachHigh, reachLow } = (await reachStatement.runAndReadAll()).getRowObjectsJS()[0] as unknown as PageReach;
+        const { keys: found, reachHigh, reachLow, afterHigh, afterLow } = (await reachStatement.runAndReadAll()).getRowObjectsJS()[0] as unknown as PageReach;
         if (reachHigh === null || reachLow === null) return [];
-        this.statements.latestPage.bind(
+        const withinOneHigh = reachHigh === afterHigh;
+        const statement = withinOneHigh ? this.statements.pageWithinOneHigh : this.statements.pageAcrossHighs;
+        statement.bind(
           {
             [READ_PARAMETERS.since]: window,
             [READ_PARAMETERS.afterId]: afterId,
             [READ_PARAMETERS.limit]: limit,
-            [REACH.high]: reachHigh,
-            [REACH.low]: reachLow,
+            [SLICE.afterHigh]: afterHigh,
+            [SLICE.afterLow]: afterLow,
+            ...(withinOneHigh ? {} : { [SLICE.reachHigh]: reachHigh }),
+            [SLICE.reachLow]: reachLow,
           },
           LATEST_PAGE_TYPES,
         );
-        const page = (await this.statements.latestPage.runAndReadAll()).getRowObjectsJS();
+        const page = (await statement.runAndReadAll()).getRowObjectsJS();
         if (page.length === limit || found < keys) return page.map(storedRecord);
       }
     });
