@@ -371,9 +371,10 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
   /** Sends every re-send that is due, then every batch that is due, while the window has room; then arms or disarms the linger. */
   private pump(): void {
     while (this.retriesDue.length > 0 && this.inFlightBatches < this.window.limit) {
-      const batch = this.retriesDue.shift()!;
-      // Requests that expired while waiting were already taken off the count.
-      this.retryingRows -= rowCount(batch.filter((request) => !request.settled));
+      // Requests that expired while waiting were already taken off the count, and are not sent.
+      const batch = this.retriesDue.shift()!.filter((request) => !request.settled);
+      if (batch.length === 0) continue;
+      this.retryingRows -= rowCount(batch);
       this.retriedBatches += 1;
       this.send(batch);
     }
