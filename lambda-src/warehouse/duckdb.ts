@@ -119,7 +119,7 @@ function columnDefinition(field: BigQueryField): string {
  * id's first 16 UTF-8 bytes, zero-padded, as two unsigned 64-bit integers,
  * bytes 1-8 and 9-16.
  */
-export const ID_KEY_COLUMNS = { high: 'id_key_high', low: 'id_key_low' } as const;
+const ID_KEY_COLUMNS = { high: 'id_key_high', low: 'id_key_low' } as const;
 const HIGH = quote(ID_KEY_COLUMNS.high);
 const LOW = quote(ID_KEY_COLUMNS.low);
 
