@@ -10,16 +10,16 @@
  * error about its rows (or about the whole batch, e.g. the warehouse is down).
  *
  * Who decides what, once each:
- * - This batcher decides every re-send: rows BigQuery reports `stopped`
- *   (valid rows of a batch that another request's invalid row made fail) go
- *   again at once, alone; a batch that failed with a retryable error goes
- *   again after a jittered exponential backoff (`backoff.ts`), with the same
- *   insert ids, for as long as its requests' deadlines allow (at once after
- *   a call abandoned at its deadline: that deadline was the wait, as a TCP
- *   retransmission timer is); it also sets
- *   each request's deadline, answering a request still unsettled when it
- *   passes, and how many inserts are in flight (an AIMD window,
- *   `aimd-window.ts`, halved by retryable failures).
+ * - This batcher owns every re-send. Rows BigQuery reports `stopped` (valid
+ *   rows of a batch that another request's invalid row made fail) go again
+ *   at once, alone. A batch that failed with a retryable error goes again,
+ *   with the same insert ids, after a jittered exponential backoff
+ *   (`backoff.ts`), or at once after a call abandoned at its deadline (that
+ *   deadline was the wait, as a TCP retransmission timer is), for as long as
+ *   its requests' deadlines allow. It also owns each request's deadline,
+ *   answering a request still unsettled when it passes, and how many inserts
+ *   are in flight (an AIMD window, `aimd-window.ts`, halved by retryable
+ *   failures).
  * - The inner adapter sends each `insert` once, bounded by its own deadline
  *   per call (a hung call is abandoned and fails retryable), and says which
  *   failures are retryable. It never re-sends on its own, so no retry is
