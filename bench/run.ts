@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { bigQueryPathBenchmark } from './bigquery-path';
 import { coldStartBenchmark } from './cold-start';
 import type { LoadSettings } from '../tools/bench/compare';
+import { duckDbReadsBenchmark, type ReadSettings } from './duckdb-reads';
 import { httpIngestBenchmark, pushPathBenchmark } from './duckdb-throughput';
 import { cleanUp } from './functions';
 import { hostileBodiesBenchmark } from './hostile-bodies';
@@ -21,14 +22,25 @@ export interface RunSettings {
   load: LoadSettings;
   coldStartRepetitions: number;
   synthRepetitions: number;
+  reads: ReadSettings;
 }
 
 /**
  * Short alternating rounds: this shared machine's speed drifts by a tenth or more within seconds, and many short
  * rounds, taking turns, let every variant sample the same drift (two long rounds put whole slow spells on one side).
  */
-const FULL: RunSettings = { load: { rounds: 8, warmupMs: 1000, durationMs: 3000 }, coldStartRepetitions: 9, synthRepetitions: 5 };
-const QUICK: RunSettings = { load: { rounds: 1, warmupMs: 500, durationMs: 1500 }, coldStartRepetitions: 3, synthRepetitions: 1 };
+const FULL: RunSettings = {
+  load: { rounds: 8, warmupMs: 1000, durationMs: 3000 },
+  coldStartRepetitions: 9,
+  synthRepetitions: 5,
+  reads: { records: 900_000, updates: 100_000, samples: 41 },
+};
+const QUICK: RunSettings = {
+  load: { rounds: 1, warmupMs: 500, durationMs: 1500 },
+  coldStartRepetitions: 3,
+  synthRepetitions: 1,
+  reads: { records: 90_000, updates: 10_000, samples: 11 },
+};
 
 export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Promise<Row[]>>> = {
   'http-ingest': (settings) => httpIngestBenchmark(settings.load),
@@ -37,6 +49,7 @@ export const BENCHMARKS: Readonly<Record<string, (settings: RunSettings) => Prom
   synth: (settings) => synthBenchmark(settings.synthRepetitions),
   push: (settings) => pushPathBenchmark(settings.load),
   'hostile-bodies': (settings) => hostileBodiesBenchmark(settings.load),
+  'duckdb-reads': (settings) => duckDbReadsBenchmark(settings.reads),
 };
 
 const RESULTS_PAGE = join(__dirname, '..', 'docs', 'performance.md');

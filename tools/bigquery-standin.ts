@@ -4,7 +4,9 @@
  * Google Cloud: it listens on 127.0.0.1, keeps tables in memory, validates
  * requests and rows the way BigQuery does, records every request, and can be
  * scripted to fail (per-row `insertErrors`, 5xx, slow replies, dropped
- * connections).
+ * connections, calls that never answer): one reply at a time (`script`), or
+ * by a rule that sees each request (`respond`), for faults that strike a
+ * share of a load (every seventh call, every row with a poisoned id).
  *
  * Endpoints live in a route table; a new REST method is one more entry plus
  * its handler. `jobs.query` runs only the two read shapes the adapter sends
@@ -96,6 +98,12 @@ export type ScriptedOutcome =
    * are stored first: the client cannot know its insert succeeded.
    */
   | { kind: 'destroySocket'; afterStoring?: boolean }
+  /**
+   * No reply ever: the connection stays open until the client gives up (or
+   * the stand-in stops). With `afterStoring`, the rows are stored first, as
+   * when BigQuery committed an insert whose answer was lost.
+   */
+  | { kind: 'hang'; afterStoring?: boolean }
   /** insertAll only: these row indices are reported `invalid`, as if they broke the schema. */
   | { kind: 'rejectRows'; indices: readonly number[]; message?: string }
   /** jobs.query only: the query has not finished within the request's `timeoutMs` (`jobComplete: false`). */
@@ -110,6 +118,16 @@ export interface ScriptedReply {
   /** Default: handle the request normally. */
   outcome?: ScriptedOutcome;
 }
+
+/**
+ * Decides how a request the script does not cover is answered, from the
+ * request and its number among the requests to its route (0 for the first);
+ * undefined answers normally.
+ */
+export type ReplyRule<R extends RouteName = RouteName> = (
+  request: Extract<RecordedRequest, { route: R }>,
+  index: number,
+) => ScriptedReply | undefined;
 
 export interface TableOptions {
   /** A TIMESTAMP column the table is partitioned by, per UTC day, as `WarehouseTable` does. @default not partitioned */
@@ -382,6 +400,8 @@ export class BigQueryStandIn {
   private readonly recorded: RecordedRequest[] = [];
   private readonly tables = new Map<string, Table>();
   private readonly scripts = new Map<RouteName, ScriptedReply[]>();
+  private readonly rules = new Map<RouteName, (request: RecordedRequest, index: number) => ScriptedReply | undefined>();
+  private readonly requestCounts = new Map<RouteName, number>();
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly routes: readonly Route[] = [
     {
@@ -452,6 +472,15 @@ export class BigQueryStandIn {
     this.scripts.set(route, [...(this.scripts.get(route) ?? []), ...replies]);
   }
 
+  /**
+   * Answers the requests to `route` that no scripted reply is left for by
+   * `rule`, from now on (or normally again, with `undefined`).
+   */
+  respond<R extends RouteName>(route: R, rule: ReplyRule<R> | undefined): void {
+    if (rule) this.rules.set(route, rule as (request: RecordedRequest, index: number) => ScriptedReply | undefined);
+    else this.rules.delete(route);
+  }
+
   async stop(): Promise<void> {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
@@ -500,13 +529,15 @@ export class BigQueryStandIn {
       BigQueryStandIn.send(response, accepted);
       return;
     }
+    const index = this.requestCounts.get(route.name) ?? 0;
+    this.requestCounts.set(route.name, index + 1);
     this.recorded.push(accepted.recorded);
-    const scripted = this.scripts.get(route.name)?.shift() ?? {};
+    const scripted = this.scripts.get(route.name)?.shift() ?? this.rules.get(route.name)?.(accepted.recorded, index) ?? {};
     await this.sleep(this.latencyMs + (scripted.delayMs ?? 0));
     const outcome = scripted.outcome;
-    if (outcome?.kind === 'destroySocket') {
+    if (outcome?.kind === 'destroySocket' || outcome?.kind === 'hang') {
       if (outcome.afterStoring) accepted.execute();
-      request.socket.destroy();
+      if (outcome.kind === 'destroySocket') request.socket.destroy();
       return;
     }
     // Like BigQuery, a request once received is carried out whether or not its caller still waits for the answer:

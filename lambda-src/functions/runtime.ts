@@ -8,7 +8,7 @@ import { InsertFailureLogWarehouse } from '../handlers/insert-failure-log';
 import { lazyWarehouse, type HandlerDependencies } from '../handlers/store';
 import type { FunctionName } from '../log-events';
 import { createLogger, type Logger } from '../logging';
-import { GROUP_COMMIT_LINGER_MS, integerFromEnv, MAX_BODY_BYTES, READ_WINDOW_HOURS } from '../rules/limits';
+import { GROUP_COMMIT_DEADLINE_MS, GROUP_COMMIT_LINGER_MS, integerFromEnv, MAX_BODY_BYTES, READ_WINDOW_HOURS } from '../rules/limits';
 import { openWarehouse, warehouseConfigFromEnv, type WarehouseConfig } from '../warehouse/from-env';
 import { GroupCommitWarehouse, type GroupCommitOptions } from '../warehouse/group-commit';
 import type { Warehouse } from '../warehouse/warehouse';
@@ -33,6 +33,13 @@ export interface FunctionSettings {
    * @default the warehouse's (`GROUP_COMMIT_FOR_WAREHOUSE`: 0 for DuckDB, the batcher's 2 ms for BigQuery)
    */
   groupCommitLingerMs?: number;
+  /**
+   * `GROUP_COMMIT_DEADLINE_MS` (1 to 3600000): how long a request's rows may
+   * take to commit, retries included, before it is answered 503 (or nacked).
+   * Keep it under the function's timeout.
+   * @default the batcher's (`GROUP_COMMIT_DEFAULTS.deadlineMs`, 10 s)
+   */
+  groupCommitDeadlineMs?: number;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -42,6 +49,7 @@ export function functionSettingsFromEnv(env: Env = process.env): FunctionSetting
     maxBodyBytes: integerFromEnv(env, MAX_BODY_BYTES),
     projectId: env.GOOGLE_CLOUD_PROJECT || undefined,
     groupCommitLingerMs: integerFromEnv(env, GROUP_COMMIT_LINGER_MS),
+    groupCommitDeadlineMs: integerFromEnv(env, GROUP_COMMIT_DEADLINE_MS),
     readWindowHours: integerFromEnv(env, READ_WINDOW_HOURS),
   };
 }
@@ -68,12 +76,19 @@ export interface FunctionRuntime extends HandlerDependencies {
 
 export function createFunctionRuntime(options: FunctionRuntimeOptions): FunctionRuntime {
   const logger = options.logger ?? createLogger({ projectId: options.settings.projectId });
-  const lingerMs = options.settings.groupCommitLingerMs;
+  const { groupCommitLingerMs: lingerMs, groupCommitDeadlineMs: deadlineMs } = options.settings;
   const groupCommit = options.groupCommit ?? {};
   let opened: Warehouse | undefined;
   const warehouse = lazyWarehouse(async () => {
     const logged = new InsertFailureLogWarehouse(await options.openWarehouse(), logger, options.functionName);
-    opened = groupCommit === false ? logged : new GroupCommitWarehouse(logged, lingerMs === undefined ? groupCommit : { ...groupCommit, lingerMs });
+    opened =
+      groupCommit === false
+        ? logged
+        : new GroupCommitWarehouse(logged, {
+            ...groupCommit,
+            ...(lingerMs === undefined ? {} : { lingerMs }),
+            ...(deadlineMs === undefined ? {} : { deadlineMs }),
+          });
     return opened;
   });
   return {

@@ -64,8 +64,23 @@ export const READ_MAX_BYTES_BILLED = {
  */
 export const GROUP_COMMIT_LINGER_MS = { variable: 'GROUP_COMMIT_LINGER_MS', min: 0, max: 60_000 } as const satisfies IntegerSetting;
 
+/**
+ * How long the group-commit batcher may keep retrying a request's rows
+ * against a failing warehouse before the request answers 503, in
+ * milliseconds; unset leaves the batcher's default. At most the longest a
+ * Cloud Run function may run a request (3600 s): a deadline past it would
+ * never be reached.
+ */
+export const GROUP_COMMIT_DEADLINE_MS = { variable: 'GROUP_COMMIT_DEADLINE_MS', min: 1, max: 3_600_000 } as const satisfies IntegerSetting;
+
 /** Every integer setting a function reads, for the checks that cover them all. */
-export const INTEGER_SETTINGS: readonly IntegerSetting[] = [MAX_BODY_BYTES, READ_WINDOW_HOURS, READ_MAX_BYTES_BILLED, GROUP_COMMIT_LINGER_MS];
+export const INTEGER_SETTINGS: readonly IntegerSetting[] = [
+  MAX_BODY_BYTES,
+  READ_WINDOW_HOURS,
+  READ_MAX_BYTES_BILLED,
+  GROUP_COMMIT_LINGER_MS,
+  GROUP_COMMIT_DEADLINE_MS,
+];
 
 /** Longest record `id`, in characters (the BigQuery column's `maxLength` too). */
 export const ID_MAX_LENGTH = 256;

@@ -34,6 +34,18 @@ export interface RowError {
   message: string;
 }
 
+/**
+ * A call to the warehouse got no answer within its deadline and was
+ * abandoned. Its rows may have landed all the same; a re-send with the same
+ * insert ids does not store them twice.
+ */
+export class WarehouseTimeoutError extends WarehouseError {
+  constructor(message: string) {
+    super(message, 'warehouse_unavailable', true);
+    this.name = 'WarehouseTimeoutError';
+  }
+}
+
 /** The warehouse refused some rows of a batch (BigQuery `insertErrors`). */
 export class RowsRejectedError extends WarehouseError {
   constructor(readonly rowErrors: readonly RowError[], options?: { cause?: unknown }) {

@@ -5,10 +5,16 @@
  * nothing, `ignoreUnknownValues: false` so a schema mismatch is an error
  * rather than silently dropped data.
  *
- * Retrying is left to the caller (the group-commit batcher, the HTTP client
- * on a 503, Pub/Sub on a nack): an insert is one POST, never re-sent here,
- * and reads turn the client library's `autoRetry` off, so a failure surfaces
- * once, with its class, within `requestTimeoutMs`.
+ * Retrying is left to the caller (the group-commit batcher, which owns every
+ * re-send and its backoff; then the HTTP client on a 503, Pub/Sub on a
+ * nack): an insert is one POST, never re-sent here, and reads turn the
+ * client library's `autoRetry` off, so a failure surfaces once, with its
+ * class. What the adapter decides is how long to wait for each call: a
+ * query up to `requestTimeoutMs`, an insertAll up to an adaptive deadline
+ * (`round-trip-timeout.ts`) a few round trips long, past which the call is
+ * presumed hung, abandoned (its connection closed) and reported retryable,
+ * so the batcher re-sends its rows, with the same insert ids, in about a
+ * round trip rather than after a fixed worst case.
  *
  * Reads are `jobs.query` calls, through `@google-cloud/bigquery`, against
  * the table itself (never the latest-version view, which scans every
@@ -23,13 +29,15 @@ import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { integerProblem, READ_MAX_BYTES_BILLED } from '../rules/limits';
 import { asWarehouseError } from '../rules/warehouse-errors';
-import { createRestClient, type RestClient } from './bigquery-rest';
+import { BigQueryHttpError, createRestClient, type RestClient } from './bigquery-rest';
 import { columnValue, type ColumnValue } from './columns';
+import { RoundTripTimeout } from './round-trip-timeout';
 import { READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
 import {
   ReadTooLargeError,
   RowsRejectedError,
   WarehouseError,
+  WarehouseTimeoutError,
   type ListLatestOptions,
   type ReadWindow,
   type RowError,
@@ -42,6 +50,17 @@ export const GOOGLE_BIGQUERY_ENDPOINT = 'https://bigquery.googleapis.com';
 /** The scope `@google-cloud/bigquery` asks for, and all the adapter needs. */
 const BIGQUERY_SCOPE = 'https://www.googleapis.com/auth/bigquery';
 export const DEFAULT_REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * A few times BigQuery's usual insertAll round trip within a region (tens of
+ * milliseconds), so that steady calls are never abandoned for ordinary
+ * jitter (the deviation term covers jitter that is not ordinary), yet a hung
+ * call costs its requests a fraction of a second rather than seconds.
+ * (RFC 6298's 1 s floor is for whole-path retransmission; a call abandoned
+ * early here costs one duplicate insertAll, which the insert ids dedup.)
+ */
+export const DEFAULT_MIN_INSERT_TIMEOUT_MS = 250;
+/** Half the batcher's 10 s request deadline, so the first call of an instance, before any round trip was measured, leaves time for a retry. */
+export const DEFAULT_MAX_INSERT_TIMEOUT_MS = 5000;
 export const EMULATOR_HOST_VARIABLE = 'BIGQUERY_EMULATOR_HOST';
 export interface BigQueryWarehouseOptions {
   /** Project that owns the dataset. */
@@ -66,12 +85,26 @@ export interface BigQueryWarehouseOptions {
    */
   apiEndpoint?: string;
   /**
-   * Longest wait for one insertAll or query answer; past it the call fails
-   * as retryable `warehouse_unavailable` (an insert's rows may still land: a
-   * retry with the same insert ids does not duplicate them).
+   * Longest wait for one query answer; past it the read fails as retryable
+   * `warehouse_unavailable`.
    * @default 10000
    */
   requestTimeoutMs?: number;
+  /**
+   * Shortest deadline of one insertAll call. Each call's deadline is the
+   * smoothed round trip of the calls before it plus four times their
+   * deviation (RFC 6298), within `[minInsertTimeoutMs, maxInsertTimeoutMs]`;
+   * past it the call is abandoned and fails as retryable
+   * `warehouse_unavailable` (its rows may still land: a retry with the same
+   * insert ids does not store them twice).
+   * @default 250 (`DEFAULT_MIN_INSERT_TIMEOUT_MS`)
+   */
+  minInsertTimeoutMs?: number;
+  /**
+   * Longest deadline of one insertAll call, and the first call's.
+   * @default 5000 (`DEFAULT_MAX_INSERT_TIMEOUT_MS`)
+   */
+  maxInsertTimeoutMs?: number;
 }
 
 /**
@@ -106,7 +139,11 @@ function insertAllRow(row: WarehouseRow): { insertId: string; json: Record<strin
   };
 }
 
-class DeadlineExceeded extends Error {}
+class DeadlineExceeded extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`no answer within ${timeoutMs} ms`);
+  }
+}
 
 /** Runs `work`, failing with `DeadlineExceeded` after `timeoutMs` and then aborting it through the signal. */
 function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
@@ -114,7 +151,7 @@ function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: n
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new DeadlineExceeded());
+      reject(new DeadlineExceeded(timeoutMs));
       abort.abort();
     }, timeoutMs);
   });
@@ -159,8 +196,12 @@ const TRANSIENT_NETWORK_CODES = new Set([
 /** BigQuery's reason for a query refused because it would bill more than `maximumBytesBilled`. */
 const BYTES_BILLED_LIMIT_EXCEEDED = 'bytesBilledLimitExceeded';
 
-/** Google error reasons that mean "later", whatever the status code. */
-const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'rateLimitExceeded', 'userRateLimitExceeded']);
+/**
+ * Google error reasons that mean "later", whatever the status code (a quota
+ * or rate limit comes as a 403): BigQuery's guidance for each is to retry
+ * with exponential backoff.
+ */
+const TRANSIENT_REASONS = new Set(['backendError', 'internalError', 'quotaExceeded', 'rateLimitExceeded', 'userRateLimitExceeded']);
 
 type Operation = 'insertAll' | 'query';
 
@@ -175,9 +216,7 @@ const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
  * (a bearer token) included.
  */
 function classify(error: unknown, message: string, timeoutMs: number, operation: Operation): WarehouseError | undefined {
-  if (error instanceof DeadlineExceeded) {
-    return new WarehouseError(`BigQuery ${operation} did not answer within ${timeoutMs} ms`, 'warehouse_unavailable', true);
-  }
+  if (error instanceof DeadlineExceeded) return new WarehouseTimeoutError(`BigQuery ${operation} did not answer within ${error.timeoutMs} ms`);
   if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
     return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }
@@ -229,6 +268,7 @@ function storedRecord(row: Record<string, unknown>): StoredRecord {
 export class BigQueryWarehouse implements Warehouse {
   private readonly apiEndpoint: string | undefined;
   private readonly requestTimeoutMs: number;
+  private readonly insertTimeout: RoundTripTimeout;
   private readonly maxBytesBilled: number;
   private readonly latestByIdSql: string;
   private readonly latestPageSql: string;
@@ -245,6 +285,14 @@ export class BigQueryWarehouse implements Warehouse {
     if (!Number.isFinite(this.requestTimeoutMs) || this.requestTimeoutMs <= 0) {
       throw new Error(`requestTimeoutMs must be a positive number, got ${options.requestTimeoutMs}`);
     }
+    const minInsertTimeoutMs = options.minInsertTimeoutMs ?? DEFAULT_MIN_INSERT_TIMEOUT_MS;
+    const maxInsertTimeoutMs = options.maxInsertTimeoutMs ?? Math.max(DEFAULT_MAX_INSERT_TIMEOUT_MS, minInsertTimeoutMs);
+    if (!Number.isFinite(minInsertTimeoutMs) || minInsertTimeoutMs <= 0 || !Number.isFinite(maxInsertTimeoutMs) || maxInsertTimeoutMs < minInsertTimeoutMs) {
+      throw new Error(
+        `minInsertTimeoutMs and maxInsertTimeoutMs must be positive numbers, the first at most the second, got ${options.minInsertTimeoutMs} and ${options.maxInsertTimeoutMs}`,
+      );
+    }
+    this.insertTimeout = new RoundTripTimeout({ minMs: minInsertTimeoutMs, maxMs: maxInsertTimeoutMs });
     this.maxBytesBilled = options.maxBytesBilled ?? READ_MAX_BYTES_BILLED.default;
     const problem = integerProblem(this.maxBytesBilled, READ_MAX_BYTES_BILLED);
     if (problem !== undefined) {
@@ -295,14 +343,19 @@ export class BigQueryWarehouse implements Warehouse {
     this.refuseIfClosed();
     if (rows.length === 0) return;
     const body = { kind: 'bigquery#tableDataInsertAllRequest', skipInvalidRows: false, ignoreUnknownValues: false, rows: rows.map(insertAllRow) };
+    const timeoutMs = this.insertTimeout.timeoutMs;
+    const sentAt = performance.now();
     let answer: InsertAllAnswer;
     try {
       answer = (await withDeadline(
         async (signal) => this.rest.postJson(this.insertAllUrl, body, await this.authorization(), signal),
-        this.requestTimeoutMs,
+        timeoutMs,
       )) as InsertAllAnswer;
+      this.insertTimeout.answered(performance.now() - sentAt);
     } catch (error) {
-      throw failure(error, this.requestTimeoutMs, 'insertAll');
+      if (error instanceof DeadlineExceeded) this.insertTimeout.timedOut();
+      else if (error instanceof BigQueryHttpError) this.insertTimeout.answered(performance.now() - sentAt);
+      throw failure(error, timeoutMs, 'insertAll');
     }
     if (answer.insertErrors !== undefined && answer.insertErrors.length > 0) throw new RowsRejectedError(rowErrors(answer.insertErrors));
   }

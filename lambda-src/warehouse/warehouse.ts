@@ -70,6 +70,7 @@ export {
   ReadTooLargeError,
   RowsRejectedError,
   WarehouseError,
+  WarehouseTimeoutError,
   type RowError,
   type WarehouseErrorClass,
 } from '../rules/warehouse-errors';

@@ -36,13 +36,22 @@ const ingestLatency = metricNamed(names.ingestLatency);
 
 /** Commits, or throws what the scenario says. */
 const warehouse = new MemoryWarehouse();
-// The deployed composition (batcher over insert-failure log over the adapter), logging to stdout.
+// The deployed composition (batcher over insert-failure log over the adapter), logging to stdout; one attempt per
+// request (the batcher would retry a retryable failure until its deadline, logging each attempt), so each failed
+// scenario is one insert-failed line.
+const oneAttempt = { maxRetries: 0 };
 const runtimes = {
-  api: createFunctionRuntime({ functionName: FUNCTION_NAMES.api, openWarehouse: async () => warehouse, settings: { maxBodyBytes: 1024 * 1024, projectId: PIPELINE.project } }),
+  api: createFunctionRuntime({
+    functionName: FUNCTION_NAMES.api,
+    openWarehouse: async () => warehouse,
+    settings: { maxBodyBytes: 1024 * 1024, projectId: PIPELINE.project },
+    groupCommit: oneAttempt,
+  }),
   subscriber: createFunctionRuntime({
     functionName: FUNCTION_NAMES.subscriber,
     openWarehouse: async () => warehouse,
     settings: { maxBodyBytes: 1024 * 1024, projectId: PIPELINE.project },
+    groupCommit: oneAttempt,
   }),
 };
 const servers = { api: serveFunction(createApiFunction(runtimes.api)), subscriber: serveFunction(createSubscriberFunction(runtimes.subscriber)) };

@@ -71,3 +71,56 @@ export async function until(condition: () => boolean | Promise<boolean>, what: s
   }
   throw new Error(`timed out waiting for ${what}`);
 }
+
+export interface LoadAnswer {
+  id: string;
+  status: number;
+  /** Milliseconds from sending to the answer. */
+  latencyMs: number;
+}
+
+export interface LoadRun {
+  answers: LoadAnswer[];
+  /** Milliseconds from the first send to the last answer. */
+  elapsedMs: number;
+}
+
+/**
+ * Sends each id once through `clients` concurrent senders, each sending its
+ * next record as soon as the previous one is answered (a closed loop, as a
+ * fleet of producers does): what the answers were, and how long it all took.
+ */
+export async function closedLoop(ids: readonly string[], clients: number, send: (id: string) => Promise<RawReply>): Promise<LoadRun> {
+  const answers: LoadAnswer[] = [];
+  let next = 0;
+  const startedAt = performance.now();
+  const client = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      const sentAt = performance.now();
+      const reply = await send(id);
+      answers.push({ id, status: reply.status, latencyMs: performance.now() - sentAt });
+    }
+  };
+  await Promise.all(Array.from({ length: clients }, client));
+  return { answers, elapsedMs: performance.now() - startedAt };
+}
+
+/**
+ * Sends each id once, one every `intervalMs` whatever the answers (an open
+ * loop: new requests keep arriving while earlier ones wait), and waits for
+ * every answer.
+ */
+export async function openLoop(ids: readonly string[], intervalMs: number, send: (id: string) => Promise<RawReply>): Promise<LoadRun> {
+  const answers: LoadAnswer[] = [];
+  const startedAt = performance.now();
+  const sent: Promise<void>[] = [];
+  for (const [index, id] of ids.entries()) {
+    const wait = startedAt + index * intervalMs - performance.now();
+    if (wait >= 1) await new Promise((wake) => setTimeout(wake, wait));
+    const sentAt = performance.now();
+    sent.push(send(id).then((reply) => void answers.push({ id, status: reply.status, latencyMs: performance.now() - sentAt })));
+  }
+  await Promise.all(sent);
+  return { answers, elapsedMs: performance.now() - startedAt };
+}

@@ -10,49 +10,53 @@ import { ENTRY_POINTS } from './fault-drill';
 /** Records each entry point sends at once while faults strike their batches. */
 export const LOAD_RECORDS = 40;
 
+/**
+ * How long the batcher lets a request wait for its commit, retries included, in the fault tests: long enough for
+ * a few retries, short enough that a warehouse that stays down costs a test little.
+ */
+export const COMMIT_DEADLINE_MS = 1000;
+
 export interface InjectedFault {
   name: string;
   error: unknown;
   moment: FaultMoment;
-  status: 500 | 503;
-  errorClass: string;
+  /** The first send's answer: 200 when the batcher's retries absorb the fault. */
+  status: 200 | 500 | 503;
+  /** For a failure: the class it must name. */
+  errorClass?: string;
   /** Text of the error that must not reach the client. */
   internalDetail: string;
+  /** Strikes every attempt until the first answer (a warehouse that stays down), not only the first attempt. */
+  persistent?: boolean;
 }
 
-/** DuckDB faults, one per request, each followed by a retry. */
+const ioError = new WarehouseError('DuckDB insert failed: IO Error: No space left on device /srv/data', 'warehouse_unavailable', true);
+
+/** DuckDB faults, one request each; a failed one is followed by the client's retry. */
 export const DUCKDB_FAULTS: readonly InjectedFault[] = [
-  {
-    name: 'an I/O error before the commit',
-    error: new WarehouseError('DuckDB insert failed: IO Error: No space left on device /srv/data', 'warehouse_unavailable', true),
-    moment: 'beforeCommit',
-    status: 503,
-    errorClass: 'warehouse_unavailable',
-    internalDetail: 'No space left',
-  },
+  { name: 'an I/O error before the commit', error: ioError, moment: 'beforeCommit', status: 200, internalDetail: 'No space left' },
   {
     name: 'a commit whose acknowledgement is lost',
     error: new WarehouseError('DuckDB insert failed: IO Error: Could not fsync /srv/data', 'warehouse_unavailable', true),
     moment: 'afterCommit',
-    status: 503,
-    errorClass: 'warehouse_unavailable',
+    status: 200,
     internalDetail: 'fsync',
   },
   {
     name: 'a write conflict',
     error: new WarehouseError('DuckDB insert failed: TransactionContext Error: Catalog write-write conflict', 'warehouse_unavailable', true),
     moment: 'beforeCommit',
-    status: 503,
-    errorClass: 'warehouse_unavailable',
+    status: 200,
     internalDetail: 'write-write',
   },
   {
-    name: 'a full insert queue',
-    error: new WarehouseError('warehouse insert queue is full (5000 of 5000 rows waiting)', 'warehouse_overloaded', true),
+    name: 'an I/O error on every attempt until the deadline',
+    error: ioError,
     moment: 'beforeCommit',
     status: 503,
-    errorClass: 'warehouse_overloaded',
-    internalDetail: 'queue is full',
+    errorClass: 'warehouse_unavailable',
+    internalDetail: 'No space left',
+    persistent: true,
   },
   {
     name: 'an unclassified driver error',
@@ -84,63 +88,71 @@ export const DUCKDB_LOAD_FAULTS: readonly { error: unknown; moment: FaultMoment 
   { error: new Error('unclassified'), moment: 'afterCommit' },
 ];
 
-/** The adapter's deadline for one insertAll; the function answers 503 once it passes. */
-export const DEADLINE_MS = 500;
-export const SLOW_REPLY_MS = 2 * DEADLINE_MS;
+/** The adapter's deadline for one insertAll in the fault tests (fixed: its lower and upper bound). */
+export const INSERT_TIMEOUT_MS = 300;
+export const SLOW_REPLY_MS = 2 * INSERT_TIMEOUT_MS;
 
 export interface ScriptedFault {
   name: string;
   reply: ScriptedReply;
-  status: 500 | 503;
-  errorClass: string;
-  /** Whether the stand-in holds the row when the failure answer arrives (or soon after: a slow reply lands late). */
-  storedAnyway: boolean;
+  /** The first send's answer: 200 when the batcher's retries absorb the fault. */
+  status: 200 | 500 | 503;
+  /** For a failure: the class it must name. */
+  errorClass?: string;
+  /** Strikes every call until the first answer, not only the first call. */
+  persistent?: boolean;
 }
 
-/** BigQuery faults scripted on the stand-in, one per request, each followed by a retry; connection refused comes on top. */
+const http = (status: number, reason?: string, message?: string): ScriptedReply => ({ outcome: { kind: 'httpError', status, reason, message } });
+
+/** BigQuery faults on the stand-in, one request each; a failed one is followed by the client's retry. Connection refused comes on top. */
 export const BIGQUERY_FAULTS: readonly ScriptedFault[] = [
-  { name: 'HTTP 500 backendError', reply: { outcome: { kind: 'httpError', status: 500 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'HTTP 503', reply: { outcome: { kind: 'httpError', status: 503 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'HTTP 429 rateLimitExceeded', reply: { outcome: { kind: 'httpError', status: 429 } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
-  { name: 'connection dropped before storing', reply: { outcome: { kind: 'destroySocket' } }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: false },
+  { name: 'HTTP 500 backendError', reply: http(500), status: 200 },
+  { name: 'HTTP 503', reply: http(503), status: 200 },
+  { name: 'HTTP 429 rateLimitExceeded', reply: http(429), status: 200 },
+  { name: 'HTTP 403 rateLimitExceeded', reply: http(403, 'rateLimitExceeded', 'Exceeded rate limits: too many api requests per user'), status: 200 },
+  { name: 'HTTP 403 quotaExceeded', reply: http(403, 'quotaExceeded', 'Quota exceeded: Your table exceeded quota for streaming bytes'), status: 200 },
+  { name: 'connection dropped before storing', reply: { outcome: { kind: 'destroySocket' } }, status: 200 },
+  { name: 'connection dropped after storing', reply: { outcome: { kind: 'destroySocket', afterStoring: true } }, status: 200 },
+  { name: `reply slower than the ${INSERT_TIMEOUT_MS} ms insertAll deadline`, reply: { delayMs: SLOW_REPLY_MS }, status: 200 },
+  { name: 'a call that never answers, after storing', reply: { outcome: { kind: 'hang', afterStoring: true } }, status: 200 },
+  { name: 'HTTP 503 on every call until the deadline', reply: http(503), status: 503, errorClass: 'warehouse_unavailable', persistent: true },
   {
-    name: 'connection dropped after storing',
-    reply: { outcome: { kind: 'destroySocket', afterStoring: true } },
+    name: 'HTTP 403 quotaExceeded on every call until the deadline',
+    reply: http(403, 'quotaExceeded', 'Quota exceeded: secret-project streaming bytes'),
     status: 503,
     errorClass: 'warehouse_unavailable',
-    storedAnyway: true,
+    persistent: true,
   },
-  { name: `reply slower than the ${DEADLINE_MS} ms deadline`, reply: { delayMs: SLOW_REPLY_MS }, status: 503, errorClass: 'warehouse_unavailable', storedAnyway: true },
+  { name: 'every call hanging until the deadline', reply: { outcome: { kind: 'hang' } }, status: 503, errorClass: 'warehouse_unavailable', persistent: true },
   {
     name: 'per-row insertErrors',
     reply: { outcome: { kind: 'rejectRows', indices: [0], message: 'no such field: secret_column.' } },
     status: 500,
     errorClass: 'warehouse_rejected_rows',
-    storedAnyway: false,
   },
   {
     name: 'HTTP 403 accessDenied',
-    reply: { outcome: { kind: 'httpError', status: 403, reason: 'accessDenied', message: 'Access Denied: secret-service-account' } },
+    reply: http(403, 'accessDenied', 'Access Denied: secret-service-account'),
     status: 500,
     errorClass: 'warehouse_error',
-    storedAnyway: false,
   },
 ];
 
 /** The stand-in's next insertAll replies while `LOAD_RECORDS` records arrive at once; `{}` answers normally. */
 export const BIGQUERY_LOAD_REPLIES: readonly ScriptedReply[] = [
-  { outcome: { kind: 'httpError', status: 503 } },
+  http(503),
   {},
   { outcome: { kind: 'destroySocket', afterStoring: true } },
   { outcome: { kind: 'rejectRows', indices: [0] } },
   { delayMs: SLOW_REPLY_MS },
-  { outcome: { kind: 'httpError', status: 500 } },
+  http(500),
   { outcome: { kind: 'destroySocket' } },
 ];
 
 /** Scripted replies that are faults. */
 export const BIGQUERY_LOAD_FAULTS = BIGQUERY_LOAD_REPLIES.filter((reply) => reply.outcome !== undefined || reply.delayMs !== undefined).length;
 
-/** Faults one run of the fault tests injects, both warehouses, both entry points. */
+/** Faults one run of the fault tests injects (the load and throughput runs of `faults-bigquery-load.test.ts` aside), both warehouses, both entry points. */
 export const FAULTS_PER_RUN =
   ENTRY_POINTS.length * (DUCKDB_FAULTS.length + DUCKDB_LOAD_FAULTS.length + BIGQUERY_FAULTS.length + 1 + BIGQUERY_LOAD_FAULTS);

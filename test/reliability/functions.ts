@@ -5,6 +5,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../lambda-src/clock';
+import type { FunctionSettings } from '../../lambda-src/functions/runtime';
 import { createApiFunction } from '../../lambda-src/handlers/api';
 import type { HandlerDependencies } from '../../lambda-src/handlers/store';
 import { createSubscriberFunction } from '../../lambda-src/handlers/subscriber';
@@ -29,11 +30,11 @@ export interface RunningFunctions {
  * server, our registration, the group-commit batcher over the insert-failure
  * log over `warehouse`.
  */
-export async function startFunctions(warehouse: Warehouse): Promise<RunningFunctions> {
+export async function startFunctions(warehouse: Warehouse, settings: Partial<FunctionSettings> = {}): Promise<RunningFunctions> {
   const logger = capturingLogger();
   const servers = await startLocalServers({
     warehouse,
-    settings: { maxBodyBytes: MAX_BODY_BYTES, projectId: 'demo-project' },
+    settings: { maxBodyBytes: MAX_BODY_BYTES, projectId: 'demo-project', ...settings },
     port: 0,
     pubsubPort: 0,
     logger,

@@ -31,6 +31,11 @@ export class FaultyWarehouse extends WarehouseDecorator {
     return this;
   }
 
+  /** Drops the faults no insert has met yet. */
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
   /** Faults queued that no insert has met yet. */
   get pendingFaults(): number {
     return this.faults.length;

@@ -147,6 +147,43 @@ test('a destroyed socket gives the client no answer, with or without storing the
   expect(standIn.rows(ref)).toHaveLength(1);
 });
 
+test('a hung call never answers, storing its rows first when asked to, and the stand-in can still stop', async () => {
+  const ref = freshTable();
+  standIn.script('tabledata.insertAll', { outcome: { kind: 'hang' } }, { outcome: { kind: 'hang', afterStoring: true } });
+  const giveUp = (ms: number) => AbortSignal.timeout(ms);
+  const send = (insertId: string) =>
+    fetch(insertAllUrl(ref), { method: 'POST', body: JSON.stringify({ rows: [{ insertId, json: json({ insert_id: insertId }) }] }), signal: giveUp(300) });
+  await expect(send('a')).rejects.toThrow();
+  expect(standIn.rows(ref)).toEqual([]);
+  await expect(send('b')).rejects.toThrow();
+  expect(standIn.rows(ref).map((row) => row.insertId)).toEqual(['b']);
+});
+
+test('a reply rule answers what no script covers, seeing each request and its number on the route, until it is removed', async () => {
+  const ref = freshTable();
+  const seen: Array<[string | undefined, number]> = [];
+  const before = standIn.requestsTo('tabledata.insertAll').length;
+  standIn.script('tabledata.insertAll', { outcome: { kind: 'httpError', status: 500 } });
+  standIn.respond('tabledata.insertAll', (request, index) => {
+    seen.push([request.rows[0]!.insertId, index - before]);
+    return request.rows[0]!.insertId === 'poison' ? { outcome: { kind: 'rejectRows', indices: [0] } } : undefined;
+  });
+  try {
+    const body = (insertId: string) => ({ rows: [{ insertId, json: json({ insert_id: insertId }) }] });
+    expect((await post(insertAllUrl(ref), body('scripted'))).status).toBe(500);
+    expect((await post(insertAllUrl(ref), body('poison'))).body.insertErrors).toEqual([{ index: 0, errors: [expect.objectContaining({ reason: 'invalid' })] }]);
+    expect((await post(insertAllUrl(ref), body('fine'))).body.insertErrors).toBeUndefined();
+    expect(seen).toEqual([
+      ['poison', 1],
+      ['fine', 2],
+    ]);
+  } finally {
+    standIn.respond('tabledata.insertAll', undefined);
+  }
+  expect((await post(insertAllUrl(ref), { rows: [{ insertId: 'poison-again', json: json({ id: 'poison' }) }] })).body.insertErrors).toBeUndefined();
+  expect(standIn.rows(ref).map((row) => row.insertId)).toEqual(['fine', 'poison-again']);
+});
+
 describe('jobs.query', () => {
   const queriesUrl = () => `${standIn.url}/bigquery/v2/projects/p-1/queries?prettyPrint=false`;
   const stringParameter = (name: string, value: string) => ({ name, parameterType: { type: 'STRING' }, parameterValue: { value } });

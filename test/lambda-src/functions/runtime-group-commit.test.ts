@@ -81,6 +81,13 @@ describe('runtimeFromEnv', () => {
     await runtime.close();
   });
 
+  it('lets GROUP_COMMIT_DEADLINE_MS set how long a request may wait for its commit, and refuses one out of range naming it', async () => {
+    const runtime = runtimeFromEnv('api', { WAREHOUSE: 'duckdb', DUCKDB_PATH: join(directory, 'deadline.duckdb'), GROUP_COMMIT_DEADLINE_MS: '1500' });
+    expect(((await runtime.warehouse()) as GroupCommitWarehouse).options).toMatchObject({ deadlineMs: 1500, lingerMs: 0 });
+    await runtime.close();
+    expect(() => runtimeFromEnv('api', { GROUP_COMMIT_DEADLINE_MS: '0' })).toThrow(/^GROUP_COMMIT_DEADLINE_MS must be an integer from 1 to 3600000/);
+  });
+
   it('gives BigQuery the batcher defaults, and no batcher with GROUP_COMMIT=off', async () => {
     const bigQuery = { WAREHOUSE: 'bigquery', GOOGLE_CLOUD_PROJECT: 'demo-project', BIGQUERY_EMULATOR_HOST: 'http://127.0.0.1:9' };
     const batched = runtimeFromEnv('api', bigQuery);

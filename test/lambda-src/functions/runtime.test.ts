@@ -45,7 +45,8 @@ describe('createFunctionRuntime', () => {
     expect(warehouse).toBeInstanceOf(GroupCommitWarehouse);
     expect(await runtime.warehouse()).toBe(warehouse);
 
-    adapter.failWith(new WarehouseError('down', 'warehouse_unavailable', true));
+    // Not retryable, so the batcher makes one attempt: one insert-failed line.
+    adapter.failWith(new WarehouseError('down', 'warehouse_error', false));
     await expect(warehouse.insert([row])).rejects.toThrow('down');
     expect(logger.lines).toEqual([expect.objectContaining({ event: 'warehouse_insert_failed', function: 'api', rows: 1 })]);
 

@@ -17,6 +17,7 @@ import { runtimeFromEnv } from '../../../lambda-src/functions/runtime';
 import { parseIngestPayload } from '../../../lambda-src/handlers/payload';
 import { parseRecord, WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import {
+  GROUP_COMMIT_DEADLINE_MS,
   GROUP_COMMIT_LINGER_MS,
   ID_MAX_LENGTH,
   INTEGER_SETTINGS,
@@ -78,6 +79,7 @@ const SETTINGS: readonly [IntegerSetting, Sides][] = [
   [READ_WINDOW_HOURS, settingSides(READ_WINDOW_HOURS, 'readWindowHours')],
   [READ_MAX_BYTES_BILLED, settingSides(READ_MAX_BYTES_BILLED, 'readMaxBytesBilled')],
   [GROUP_COMMIT_LINGER_MS, settingSides(GROUP_COMMIT_LINGER_MS)],
+  [GROUP_COMMIT_DEADLINE_MS, settingSides(GROUP_COMMIT_DEADLINE_MS)],
 ];
 
 describe('function settings', () => {

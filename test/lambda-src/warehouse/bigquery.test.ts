@@ -113,6 +113,7 @@ describe('BigQueryWarehouse on the wire', () => {
     [503, 'backendError'],
     [429, 'rateLimitExceeded'],
     [403, 'rateLimitExceeded'],
+    [403, 'quotaExceeded'],
   ])('HTTP %i %s is a retryable warehouse_unavailable, sent once', async (status, reason) => {
     const { ref, options } = freshTable();
     standIn.script('tabledata.insertAll', { outcome: { kind: 'httpError', status, reason } });
@@ -155,13 +156,40 @@ describe('BigQueryWarehouse on the wire', () => {
     expect(byInsertId(storedRows(ref))).toEqual(byInsertId(asStored(batch)));
   });
 
-  test('a reply slower than requestTimeoutMs is a retryable warehouse_unavailable', async () => {
+  test('an insertAll slower than its deadline is a retryable warehouse_unavailable', async () => {
     const { options } = freshTable();
-    const warehouse = new BigQueryWarehouse({ ...options, requestTimeoutMs: 200 });
+    const warehouse = new BigQueryWarehouse({ ...options, minInsertTimeoutMs: 200, maxInsertTimeoutMs: 200 });
     standIn.script('tabledata.insertAll', { delayMs: 60_000 });
     const failure = await failureOf(warehouse.insert(rows(1)));
     expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     expect(failure.message).toBe('BigQuery insertAll did not answer within 200 ms');
+  });
+
+  test('the insertAll deadline follows the round trips measured: a hung call is abandoned far sooner than the first call would have been', async () => {
+    const { ref, options } = freshTable();
+    // The first call may wait a minute, longer than this test may run; the round trips after it are milliseconds.
+    const warehouse = new BigQueryWarehouse({ ...options, minInsertTimeoutMs: 100, maxInsertTimeoutMs: 60_000 });
+    for (let call = 0; call < 8; call += 1) await warehouse.insert(rows(1));
+    standIn.script('tabledata.insertAll', { outcome: { kind: 'hang', afterStoring: true } });
+    const hung = rows(2);
+    const failure = await failureOf(warehouse.insert(hung));
+    expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    const deadline = Number(/did not answer within (\d+) ms/.exec(failure.message)?.[1]);
+    expect(deadline).toBeGreaterThanOrEqual(100);
+    expect(deadline).toBeLessThan(60_000);
+
+    // Abandoned, then re-sent with the same insert ids by its caller: stored once.
+    await warehouse.insert(hung);
+    expect(byInsertId(storedRows(ref)).filter((stored) => hung.some((one) => one.insertId === stored.insertId))).toEqual(byInsertId(asStored(hung)));
+  });
+
+  test.each([
+    [{ minInsertTimeoutMs: 0 }],
+    [{ minInsertTimeoutMs: 500, maxInsertTimeoutMs: 100 }],
+    [{ maxInsertTimeoutMs: Number.POSITIVE_INFINITY }],
+  ])('refuses insert deadlines %j, naming the options', (deadlines) => {
+    const { options } = freshTable();
+    expect(() => new BigQueryWarehouse({ ...options, ...deadlines })).toThrow(/minInsertTimeoutMs and maxInsertTimeoutMs must be positive numbers/);
   });
 
   test('past its deadline an insert hangs up instead of holding the connection for an answer that may never come', async () => {
@@ -171,7 +199,7 @@ describe('BigQueryWarehouse on the wire', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = silent.address() as { port: number };
-      const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'any', apiEndpoint: `http://127.0.0.1:${port}`, requestTimeoutMs: 100 });
+      const warehouse = new BigQueryWarehouse({ projectId: PROJECT, dataset: DATASET, table: 'any', apiEndpoint: `http://127.0.0.1:${port}`, minInsertTimeoutMs: 100, maxInsertTimeoutMs: 100 });
       expect(await failureOf(warehouse.insert(rows(1)))).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
       const stillOpen = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the connection was still open 2 s after the deadline')), 2000).unref());
       await Promise.race([hungUp, stillOpen]);

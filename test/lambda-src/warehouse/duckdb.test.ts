@@ -1,11 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { DuckDBInstance } from '@duckdb/node-api';
 import fc from 'fast-check';
 import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
 import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { latestOf, latestPage } from '../../../tools/latest-versions';
+import { propertyRuns } from '../../support/property-runs';
 import { scratchDirectory } from '../../support/scratch-directory';
 import { asStored, byInsertId, describeWarehouseContract, row, rows, type StoredRow } from './contract';
 
@@ -180,5 +182,100 @@ describe('DuckDbWarehouse', () => {
       expect(failure).toBeInstanceOf(WarehouseError);
       expect(failure).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
     });
+  });
+});
+
+describe('DuckDbWarehouse reads by id key', () => {
+  /**
+   * Ids drawn to stress the key (the first 16 UTF-8 bytes): many share it, some are shorter than it or end
+   * inside it, some hold characters of 2-4 bytes that straddle its end, or a NUL, so that ranking by key alone
+   * would misorder them.
+   */
+  const idArbitrary = fc.oneof(
+    fc.constantFrom('customer-account', 'customer-account-0', 'customer-account-1', 'customer-accoun', 'customer-acc\u00e9', 'a', 'a\u0000', 'b'),
+    fc
+      .tuple(
+        fc.constantFrom('', 'cust', 'customer-account', 'x'.repeat(15), '\u00e9'.repeat(7), '\u{1F600}'.repeat(3)),
+        fc.string({ unit: fc.constantFrom('0', '1', 'z', '\u00ff', '\u4e00', '\u{10000}'), maxLength: 4 }),
+      )
+      .map(([prefix, rest]) => `${prefix}${rest}`)
+      .filter((id) => id !== ''),
+  );
+  const scenario = fc.record({
+    versions: fc.array(fc.record({ id: idArbitrary, minute: fc.integer({ min: 0, max: 9 }) }), { minLength: 1, maxLength: 120 }),
+    limit: fc.integer({ min: 1, max: 7 }),
+    sinceMinute: fc.integer({ min: 0, max: 9 }),
+  });
+
+  test('property: every page and every get is what the port\'s semantics give, whatever the ids share', async () => {
+    const warehouse = await DuckDbWarehouse.open(freshPath());
+    let run = 0;
+    try {
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ versions, limit, sinceMinute }) => {
+          run += 1;
+          // Each run writes a later day than the runs before it and reads from within that day, so one file serves
+          // every run: earlier runs' versions are outside the window.
+          const at = (minute: number) => new Date(Date.UTC(2024, 0, 1 + run, 0, minute));
+          const stored = versions.map(({ id, minute }, index) => row({ id, insertId: `${run}:${index}`, ingestedAt: at(minute) }));
+          await warehouse.insert(stored);
+          const since = at(sinceMinute);
+          let afterId = '';
+          for (;;) {
+            const page = await warehouse.listLatest({ afterId, limit, since });
+            expect(page).toEqual(latestPage(stored, { afterId, limit, since }));
+            if (page.length < limit) break;
+            afterId = page.at(-1)!.id;
+          }
+          for (const { id } of stored) expect(await warehouse.getLatest(id, { since })).toEqual(latestOf(stored, id, { since }));
+        }),
+        { numRuns: propertyRuns(60) },
+      );
+    } finally {
+      await warehouse.close();
+    }
+  });
+
+  test('ids with more versions than a first look at the keys reads are still paged in order, each once', async () => {
+    const warehouse = await DuckDbWarehouse.open(freshPath());
+    // 3 ids × 100 versions fill the first look (at least 64 keys) several times over before a page of 3 is complete.
+    const stored = ['x-1', 'x-2', 'x-3', 'x-4'].flatMap((id, idIndex) =>
+      Array.from({ length: 100 }, (_, version) => row({ id, insertId: `${id}:${version}`, ingestedAt: new Date(Date.UTC(2024, 0, 1, 0, 0, version, idIndex)) })),
+    );
+    await warehouse.insert(stored.slice(0, 200));
+    await warehouse.insert(stored.slice(200));
+    const since = new Date(0);
+    expect(await warehouse.listLatest({ afterId: '', limit: 3, since })).toEqual(latestPage(stored, { afterId: '', limit: 3, since }));
+    expect(await warehouse.listLatest({ afterId: 'x-3', limit: 3, since })).toEqual(latestPage(stored, { afterId: 'x-3', limit: 3, since }));
+    await warehouse.close();
+  });
+
+  test('a file written before the key existed gets it on open, and reads it back', async () => {
+    const path = freshPath();
+    mkdirSync(dirname(path), { recursive: true });
+    const instance = await DuckDBInstance.create(path);
+    const connection = await instance.connect();
+    await connection.run(`CREATE SCHEMA ${DUCKDB_SCHEMA}`);
+    await connection.run(
+      `CREATE TABLE ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} (id VARCHAR NOT NULL, name VARCHAR NOT NULL, value DOUBLE NOT NULL, insert_id VARCHAR NOT NULL UNIQUE, ingested_at TIMESTAMPTZ NOT NULL)`,
+    );
+    const old = [row({ id: 'old-b' }), row({ id: 'old-a' })];
+    for (const one of old) {
+      await connection.run(`INSERT INTO ${DUCKDB_SCHEMA}.${DUCKDB_TABLE} VALUES ($1, $2, $3, $4, make_timestamptz($5::BIGINT * 1000))`, [
+        one.id,
+        one.name,
+        one.value,
+        one.insertId,
+        one.ingestedAt.getTime(),
+      ]);
+    }
+    connection.closeSync();
+    instance.closeSync();
+
+    const warehouse = await DuckDbWarehouse.open(path);
+    const since = new Date(0);
+    expect(await warehouse.listLatest({ afterId: '', limit: 10, since })).toEqual(latestPage(old, { afterId: '', limit: 10, since }));
+    expect(await warehouse.getLatest('old-a', { since })).toEqual(latestOf(old, 'old-a', { since }));
+    await warehouse.close();
   });
 });

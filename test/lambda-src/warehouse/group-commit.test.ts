@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { GROUP_COMMIT_DEFAULTS, GroupCommitWarehouse } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, WarehouseError, WarehouseTimeoutError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import {
   BLOCK,
   COMMIT,
@@ -151,7 +151,7 @@ describe('triggers', () => {
 });
 
 describe('per-request outcomes', () => {
-  test('an invalid row fails only its own request; stopped requests are re-sent first in line and succeed', async () => {
+  test('an invalid row fails only its own request; stopped requests are re-sent at once, alone, and succeed on that first re-send', async () => {
     const inner = new ScriptedWarehouse().next(BLOCK);
     const warehouse = new GroupCommitWarehouse(inner);
     const a = track(warehouse.insert(requestRows('a', 2)));
@@ -170,11 +170,30 @@ describe('per-request outcomes', () => {
       { index: 2, reason: 'stopped', message: '' },
     ]);
     expect((b.error as RowsRejectedError).retryable).toBe(false);
-    // The re-send leaves at once (it already waited a round trip), taking the newer request along behind it.
-    expect(inner.calls).toHaveLength(2);
-    expect(insertIds(inner.calls[1]!.rows)).toEqual(['a-0', 'a-1', 'c-0', 'd-0']);
-    expect([a.status, c.status, d.status]).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
+    // The re-send leaves at once, without the newer request: new company might hold another invalid row.
+    expect(insertIds(inner.calls[1]!.rows)).toEqual(['a-0', 'a-1', 'c-0']);
+    expect([a.status, c.status]).toEqual(['fulfilled', 'fulfilled']);
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    expect(insertIds(inner.calls[2]!.rows)).toEqual(['d-0']);
+    expect(d.status).toBe('fulfilled');
     expect(inner.committedInsertIds).toEqual(['a-0', 'a-1', 'c-0', 'd-0']);
+    expect(warehouse.stats).toMatchObject({ stoppedResends: 1, retriedBatches: 0 });
+  });
+
+  test('a stopped re-send takes the slot its refused batch left, even while other batches fill the window', async () => {
+    const inner = new ScriptedWarehouse().next(BLOCK, BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner, { maxBatchRows: 2, maxInFlightBatches: 2 });
+    const requests = ['a', 'b', 'c'].map((name) => track(warehouse.insert(requestRows(name, 2))));
+    await advance();
+    expect(inner.calls).toHaveLength(2);
+    inner.release(0, bigQueryRejection(2, []));
+    await advance();
+    // Before c, which waited for a slot all along.
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['a-0', 'a-1'], ['b-0', 'b-1'], ['a-0', 'a-1'], ['c-0', 'c-1']]);
+    expect(requests.map((t) => t.status)).toEqual(['fulfilled', 'pending', 'fulfilled']);
+    inner.release(1);
+    await advance();
+    expect(requests.map((t) => t.status)).toEqual(['fulfilled', 'fulfilled', 'fulfilled']);
   });
 
   test('errors of several bad rows in several requests are each reindexed to their own request', async () => {
@@ -231,7 +250,6 @@ describe('per-request outcomes', () => {
   });
 
   test.each([
-    ['retryable', new WarehouseError('BigQuery answered 503', 'warehouse_unavailable', true)],
     ['not retryable', new WarehouseError('permission denied', 'warehouse_error', false)],
     ['not a WarehouseError', new TypeError('adapter bug')],
   ])('a whole-batch failure (%s) fails every request in the batch with that same error', async (_, error) => {
@@ -259,10 +277,8 @@ describe('per-request outcomes', () => {
     settled.push(
       ...[requestRows('c', 1), requestRows('d', 1), requestRows('e', 1)].map((rows) => track(warehouse.insert(rows))),
     );
-    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
-    // client retries the request that timed out, with the same insert ids
-    settled.push(track(warehouse.insert(requestRows('c', 1))), track(warehouse.insert(requestRows('e', 1))));
-    await advance(GROUP_COMMIT_DEFAULTS.lingerMs);
+    // The stopped re-send of c and e times out; the batcher retries it after a backoff.
+    await advance(GROUP_COMMIT_DEFAULTS.lingerMs + GROUP_COMMIT_DEFAULTS.retryInitialDelayMs);
     const sentAfter = (callIndex: number) => inner.calls.slice(callIndex + 1).flatMap((call) => insertIds(call.rows));
     inner.calls.forEach((call, index) => {
       if (call.outcome?.type === 'commit') {
@@ -272,6 +288,200 @@ describe('per-request outcomes', () => {
     const committed = inner.committedInsertIds;
     expect(new Set(committed).size).toBe(committed.length);
     expect(committed.sort()).toEqual(['a-0', 'b-0', 'c-0', 'e-0']);
+  });
+});
+
+describe('retries, deadlines and the in-flight window', () => {
+  const unavailable = (message = 'BigQuery answered 503') => new WarehouseError(message, 'warehouse_unavailable', true);
+  const OPTIONS = { deadlineMs: 1000, retryInitialDelayMs: 100, retryMaxDelayMs: 400, lingerMs: 0 };
+
+  afterEach(() => jest.restoreAllMocks());
+
+  test('a retryable failure is re-sent with the same insert ids after a jittered backoff whose bound doubles, until it commits', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    const inner = new ScriptedWarehouse().next(fail(unavailable()), fail(unavailable()));
+    const warehouse = new GroupCommitWarehouse(inner, OPTIONS);
+    const a = track(warehouse.insert(requestRows('a', 2)));
+    await advance();
+    expect(inner.calls).toHaveLength(1);
+    // First retry: half of the 100 ms bound.
+    await advance(49);
+    expect(inner.calls).toHaveLength(1);
+    await advance(1);
+    expect(inner.calls).toHaveLength(2);
+    // Second retry: half of 200 ms.
+    await advance(99);
+    expect(inner.calls).toHaveLength(2);
+    await advance(1);
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['a-0', 'a-1'], ['a-0', 'a-1'], ['a-0', 'a-1']]);
+    expect(a.status).toBe('fulfilled');
+    expect(warehouse.stats).toMatchObject({ retriedBatches: 2, expiredRequests: 0 });
+  });
+
+  test('a call abandoned at its deadline is re-sent at once, without a backoff, and still halves the window', async () => {
+    const inner = new ScriptedWarehouse().next(fail(new WarehouseTimeoutError('BigQuery insertAll did not answer within 250 ms')));
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, retryInitialDelayMs: 60_000, retryMaxDelayMs: 60_000 });
+    const a = track(warehouse.insert(requestRows('a', 2)));
+    await advance();
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['a-0', 'a-1'], ['a-0', 'a-1']]);
+    expect(a.status).toBe('fulfilled');
+    expect(warehouse.stats).toMatchObject({ retriedBatches: 1, inFlightLimit: 2 });
+  });
+
+  test('a warehouse that keeps failing: the request fails retryable once another retry would leave after its deadline, naming the last failure', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(0.999);
+    const inner = new ScriptedWarehouse(() => fail(unavailable('HTTP 403 quotaExceeded')));
+    const warehouse = new GroupCommitWarehouse(inner, OPTIONS);
+    const a = track(warehouse.insert(requestRows('a', 1)));
+    await advance(999);
+    // Sent at 0, ~100, ~300, ~700: the next wait (~400 ms) would end past the 1000 ms deadline.
+    expect(inner.calls).toHaveLength(4);
+    expect(a.status).toBe('rejected');
+    expect(a.error).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true, message: 'HTTP 403 quotaExceeded' });
+    await advance(5000);
+    expect(inner.calls).toHaveLength(4);
+  });
+
+  test('a call that does not answer: its request fails retryable at its deadline, and the late answer changes nothing', async () => {
+    const inner = new ScriptedWarehouse().next(BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner, OPTIONS);
+    const a = track(warehouse.insert(requestRows('a', 1)));
+    await advance(999);
+    expect(a.status).toBe('pending');
+    await advance(1);
+    expect(a.status).toBe('rejected');
+    expect(a.error).toMatchObject({ errorClass: 'warehouse_unavailable', retryable: true });
+    expect((a.error as Error).message).toMatch(/^rows not committed within the 1000 ms deadline; retry$/);
+    expect(warehouse.stats.expiredRequests).toBe(1);
+    inner.release(0);
+    await advance();
+    expect(a.status).toBe('rejected');
+    await warehouse.close();
+  });
+
+  test('a request still queued at its deadline fails then and is never sent; the others are not held up', async () => {
+    const inner = new ScriptedWarehouse().next(BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, maxInFlightBatches: 1 });
+    const hung = track(warehouse.insert(requestRows('hung', 1)));
+    await advance();
+    const queued = track(warehouse.insert(requestRows('queued', 2)));
+    await advance(500);
+    const later = track(warehouse.insert(requestRows('later', 1)));
+    await advance(500);
+    expect([hung.status, queued.status]).toEqual(['rejected', 'rejected']);
+    expect(warehouse.stats).toMatchObject({ queuedRequests: 1, queuedRows: 1 });
+    inner.release(0);
+    await advance();
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['hung-0'], ['later-0']]);
+    expect(later.status).toBe('fulfilled');
+  });
+
+  test('the deadline also covers a retry that is due but finds no free slot', async () => {
+    jest.spyOn(Math, 'random').mockReturnValue(0.5);
+    const inner = new ScriptedWarehouse().next(BLOCK, BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, maxInFlightBatches: 1 });
+    const first = track(warehouse.insert(requestRows('first', 1)));
+    await advance();
+    const second = track(warehouse.insert(requestRows('second', 1)));
+    inner.release(0, fail(unavailable('HTTP 503 backendError')));
+    await advance(100);
+    // first's retry came due after 50 ms, but second took the only slot meanwhile and hangs.
+    expect(inner.calls.map((call) => insertIds(call.rows))).toEqual([['first-0'], ['second-0']]);
+    await advance(900);
+    expect([first.status, second.status]).toEqual(['rejected', 'rejected']);
+    expect((first.error as Error).message).toBe('rows not committed within the 1000 ms deadline (last failure: HTTP 503 backendError); retry');
+    inner.release(1);
+    await advance(1000);
+    expect(inner.calls).toHaveLength(2);
+  });
+
+  test('the window halves when calls fail retryable, once for calls in flight together, and widens again as calls answer', async () => {
+    const inner = new ScriptedWarehouse().next(BLOCK, BLOCK, BLOCK, BLOCK);
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, maxBatchRows: 1, maxInFlightBatches: 4 });
+    for (const name of ['a', 'b', 'c', 'd', 'e', 'f']) void warehouse.insert(requestRows(name, 1));
+    await advance();
+    expect(warehouse.stats).toMatchObject({ inFlightBatches: 4, inFlightLimit: 4 });
+    inner.release(0, fail(unavailable()));
+    inner.release(1, fail(unavailable()));
+    await advance();
+    expect(warehouse.stats.inFlightLimit).toBe(2);
+    // Two of the four still in flight: the window is full, nothing new leaves.
+    expect(inner.calls).toHaveLength(4);
+    // c and d answer, e and f leave and answer, a and b are retried and answer: six answers bring it back to four.
+    inner.release(2);
+    inner.release(3);
+    await advance(1000);
+    expect(warehouse.stats).toMatchObject({ inFlightLimit: 4, queuedRequests: 0, inFlightBatches: 0 });
+  });
+
+  test('a failure of a call sent after the window was halved halves it again', async () => {
+    const inner = new ScriptedWarehouse().next(fail(unavailable()), fail(unavailable()), fail(unavailable()));
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, maxInFlightBatches: 4 });
+    const a = track(warehouse.insert(requestRows('a', 1)));
+    await advance();
+    expect(warehouse.stats.inFlightLimit).toBe(2);
+    await advance(100);
+    expect(warehouse.stats.inFlightLimit).toBe(1);
+    await advance(1000);
+    expect(a.status).toBe('fulfilled');
+  });
+
+  test('non-retryable failures and refused rows leave the window as it is', async () => {
+    const inner = new ScriptedWarehouse().next(fail(new WarehouseError('denied', 'warehouse_error', false)), bigQueryRejection(1, [0]));
+    const warehouse = new GroupCommitWarehouse(inner, OPTIONS);
+    const denied = track(warehouse.insert(requestRows('a', 1)));
+    await advance();
+    const refused = track(warehouse.insert(requestRows('b', 1)));
+    await advance();
+    expect([denied.status, refused.status]).toEqual(['rejected', 'rejected']);
+    expect(refused.error).toBeInstanceOf(RowsRejectedError);
+    expect(warehouse.stats.inFlightLimit).toBe(GROUP_COMMIT_DEFAULTS.maxInFlightBatches);
+  });
+
+  test('rows waiting for a retry count against maxQueuedRows', async () => {
+    const inner = new ScriptedWarehouse().next(fail(unavailable()));
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, maxBatchRows: 5, maxQueuedRows: 5 });
+    const retrying = track(warehouse.insert(requestRows('a', 5)));
+    await advance();
+    await expect(warehouse.insert(requestRows('b', 1))).rejects.toMatchObject({ errorClass: 'warehouse_overloaded' });
+    await advance(200);
+    expect(retrying.status).toBe('fulfilled');
+    const accepted = track(warehouse.insert(requestRows('b', 1)));
+    await advance();
+    expect(accepted.status).toBe('fulfilled');
+  });
+
+  test('close sends a batch waiting out its backoff at once, and retries nothing after it', async () => {
+    const inner = new ScriptedWarehouse().next(fail(unavailable()), fail(unavailable()));
+    const warehouse = new GroupCommitWarehouse(inner, { ...OPTIONS, retryInitialDelayMs: 60_000, retryMaxDelayMs: 60_000, deadlineMs: 120_000 });
+    const a = track(warehouse.insert(requestRows('a', 1)));
+    await advance();
+    const closed = track(warehouse.close());
+    await advance();
+    expect(inner.calls).toHaveLength(2);
+    expect(a.status).toBe('rejected');
+    expect(closed.status).toBe('fulfilled');
+  });
+
+  test('maxRetries bounds the re-sends after retryable failures; 0 fails at the first', async () => {
+    const inner = new ScriptedWarehouse(() => fail(unavailable()));
+    const once = new GroupCommitWarehouse(inner, { ...OPTIONS, maxRetries: 1 });
+    const a = track(once.insert(requestRows('a', 1)));
+    await advance(999);
+    expect([a.status, inner.calls.length]).toEqual(['rejected', 2]);
+    const never = new GroupCommitWarehouse(inner, { ...OPTIONS, maxRetries: 0 });
+    const b = track(never.insert(requestRows('b', 1)));
+    await advance(999);
+    expect([b.status, inner.calls.length]).toEqual(['rejected', 3]);
+  });
+
+  test.each([
+    ['maxRetries', { maxRetries: 1.5 }, /maxRetries must be an integer >= 0 or Infinity/],
+    ['deadlineMs', { deadlineMs: 0 }, /deadlineMs must be a positive integer/],
+    ['retryInitialDelayMs', { retryInitialDelayMs: -1 }, /retryInitialDelayMs must be a finite number >= 0/],
+    ['retryMaxDelayMs', { retryMaxDelayMs: Number.POSITIVE_INFINITY }, /retryMaxDelayMs must be a finite number >= 0/],
+  ])('refuses a bad %s', (_, options, message) => {
+    expect(() => new GroupCommitWarehouse(new ScriptedWarehouse(), options)).toThrow(message);
   });
 });
 
