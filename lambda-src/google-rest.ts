@@ -1,16 +1,17 @@
 /**
- * One JSON POST to the BigQuery REST API over Node's own `http`/`https`, on a
- * keep-alive agent. Inserts go this way rather than through
- * `@google-cloud/bigquery`: loading that client and its HTTP stack took
- * about as long as the functions framework's whole start, and the first
- * insert of every new instance waited for it.
+ * One JSON POST to a Google REST API over Node's own `http`/`https`, on a
+ * keep-alive agent: BigQuery inserts and the subscriber's dead-letter
+ * publishes go this way rather than through Google's client libraries.
+ * Loading `@google-cloud/bigquery` and its HTTP stack took about as long as
+ * the functions framework's whole start, and the first insert of every new
+ * instance waited for it.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 /** A non-2xx answer, with what Google's error body says (`error.errors[].reason`, `error.message`). */
-export class BigQueryHttpError extends Error {
-  override readonly name = 'BigQueryHttpError';
+export class GoogleApiHttpError extends Error {
+  override readonly name = 'GoogleApiHttpError';
 
   constructor(
     /** The HTTP status, as `code` like the client library's errors, so one classifier reads both. */
@@ -67,7 +68,7 @@ async function readAnswer(response: IncomingMessage): Promise<unknown> {
   const error = (json as { error?: { message?: unknown; errors?: unknown } } | undefined)?.error;
   const errors = Array.isArray(error?.errors) ? (error.errors as { reason?: string; message?: string }[]) : [];
   const message = typeof error?.message === 'string' ? error.message : text.slice(0, 300) || `HTTP ${status}`;
-  throw new BigQueryHttpError(status, message, errors);
+  throw new GoogleApiHttpError(status, message, errors);
 }
 
 function parseJson(text: string): unknown {
