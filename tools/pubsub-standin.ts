@@ -5,7 +5,7 @@
  * publisher's `apiEndpoint`) at `host`. It listens on 127.0.0.1, keeps the
  * topics it was told exist, checks each request the way Pub/Sub does (an
  * unknown topic is 404; a message needs data or attributes; data is
- * base64; attributes are strings within Pub/Sub's limits), records every
+ * base64; attributes are UTF-8 strings within Pub/Sub's limits), records every
  * well-formed publish, and can be told to fail the next ones.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -63,6 +63,8 @@ function messageProblem(message: unknown, index: number): string | undefined {
   if (entries.length > limits.attributes) return `${where} has ${entries.length} attributes, more than ${limits.attributes}`;
   for (const [key, value] of entries) {
     if (typeof value !== 'string') return `${where}.attributes.${key} must be a string`;
+    // Pub/Sub's strings are UTF-8: an unpaired \ud800-\udfff escape in the JSON has no UTF-8 form.
+    if (!key.isWellFormed() || !value.isWellFormed()) return `${where}.attributes hold a string that is not valid UTF-8`;
     if (key === '' || Buffer.byteLength(key) > limits.attributeKeyBytes) return `${where} has an attribute key of ${Buffer.byteLength(key)} bytes`;
     if (key.startsWith(limits.reservedKeyPrefix)) return `${where} has an attribute key starting with ${limits.reservedKeyPrefix}: ${key}`;
     if (Buffer.byteLength(value) > limits.attributeValueBytes) return `${where}.attributes.${key} is ${Buffer.byteLength(value)} bytes long`;

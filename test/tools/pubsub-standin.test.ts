@@ -47,6 +47,7 @@ test.each([
   ['an attribute key starting with goog', { messages: [{ attributes: { googKey: 'v' } }] }],
   ['101 attributes', { messages: [{ attributes: Object.fromEntries(Array.from({ length: 101 }, (_, index) => [`k${index}`, 'v'])) }] }],
   ['a message id set by the publisher', { messages: [{ data: 'aGk=', messageId: '1' }] }],
+  ['an attribute holding a lone surrogate', '{"messages":[{"attributes":{"a":"\\ud800"}}]}'],
   ['a body that is not JSON', '{'],
 ])('refuses %s with 400, storing nothing', async (_case, body) => {
   const before = standIn.published().length;
