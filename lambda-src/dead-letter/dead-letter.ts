@@ -21,7 +21,7 @@ export const DEAD_LETTER_ATTRIBUTES = {
   reason: 'deadLetterReason',
   /** The kind of refusal, as the subscriber's log line names it (`invalid_json`, `invalid_input`, …). */
   errorClass: 'deadLetterErrorClass',
-  /** `message`: the data is the refused message's own. `request-body`: the delivery held no readable message, and the data is the request body as received. */
+  /** What the data is: one of {@link DEAD_LETTER_DATA}. */
   data: 'deadLetterData',
   /** The refused message's id, when it had a well-formed one. */
   messageId: 'deadLetterMessageId',
@@ -37,8 +37,15 @@ export const DEAD_LETTER_ATTRIBUTES = {
   omittedAttributes: 'deadLetterOmittedAttributes',
 } as const;
 
-/** What a dead letter's data is (the `deadLetterData` attribute). */
-export type DeadLetterData = 'message' | 'request-body';
+/** What a dead letter's data is: the values of its `deadLetterData` attribute. */
+export const DEAD_LETTER_DATA = {
+  /** The refused message's own data, byte for byte: republishing it reproduces the message. */
+  message: 'message',
+  /** The delivery held no readable message: the data is the request body as received. */
+  requestBody: 'request-body',
+} as const;
+
+export type DeadLetterData = (typeof DEAD_LETTER_DATA)[keyof typeof DEAD_LETTER_DATA];
 
 /** A message as it is published to the dead-letter topic. */
 export interface DeadLetter {

@@ -51,7 +51,7 @@
  * message's ids or the other way round.
  */
 import { createHash } from 'node:crypto';
-import { deadLetterOf, type DeadLetterData, type DeadLetterRoute } from '../dead-letter/dead-letter';
+import { DEAD_LETTER_DATA, deadLetterOf, type DeadLetterData, type DeadLetterRoute } from '../dead-letter/dead-letter';
 import { isStorableText, type FieldError } from '../record';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { bounded, invalidInput, type Answer } from '../http/answer';
@@ -140,13 +140,13 @@ export function createPushHandler(deps: PushDependencies): RouteHandler {
     }
     const envelope = parsePushEnvelope(body.value);
     if (!envelope.ok) {
-      const undeliverable = envelope.message === undefined ? requestBody(body.raw) : { ...envelope.message, source: 'message' as const };
+      const undeliverable = envelope.message === undefined ? requestBody(body.raw) : { ...envelope.message, source: DEAD_LETTER_DATA.message };
       return refuse({ refusal: invalidInput(envelope.errors, REQUEST_ERROR_CLASSES.invalidMessage), context: envelope.context, undeliverable });
     }
 
     const { messageId, data, attributes } = envelope.message;
     const poison = (refusal: Answer) =>
-      refuse({ refusal, context: { ...envelope.context, ...dataContext(data) }, undeliverable: { data, source: 'message', attributes } });
+      refuse({ refusal, context: { ...envelope.context, ...dataContext(data) }, undeliverable: { data, source: DEAD_LETTER_DATA.message, attributes } });
     if (data.length > deps.maxBodyBytes) return poison(tooLarge(deps.maxBodyBytes, 'message.data'));
     const parsed = parseJsonBytes(data, 'message.data');
     if (!parsed.ok) return poison(refusedJson(parsed));
@@ -161,7 +161,7 @@ export function createPushHandler(deps: PushDependencies): RouteHandler {
 
 /** A delivery with no readable message: its dead letter carries the request body as received. */
 function requestBody(raw: Uint8Array): Undeliverable {
-  return { data: raw, source: 'request-body', attributes: undefined };
+  return { data: raw, source: DEAD_LETTER_DATA.requestBody, attributes: undefined };
 }
 
 /**
