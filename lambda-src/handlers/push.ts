@@ -8,12 +8,14 @@
  * subscription's `maxDeliveryAttempts`, then moves the message to the
  * dead-letter topic. So the status decides whether a message comes back:
  * - stored -> 200 (ack).
- * - poison, a delivery that no retry can store -> 202 (ack), nothing
- *   stored: a malformed envelope (not JSON, no message, a messageId that is
- *   missing, too long or not well-formed Unicode, data that is missing or
- *   not base64), data over the size limit, data that is not UTF-8 JSON
- *   within the shape limits, or not a valid payload. Nacking it would only
- *   bring it back until the attempts run out, each time as an error.
+ * - poison, a delivery that no retry can store -> 202 (ack) once it is
+ *   dead-lettered (below), nothing stored: a malformed envelope (not JSON,
+ *   no message, a messageId that is missing, too long or not well-formed
+ *   Unicode, data that is missing or not base64), data over the size limit,
+ *   data that is not UTF-8 JSON within the shape limits, or not a valid
+ *   payload. Nacking it would only bring it back until the attempts run
+ *   out, each time as an error.
+ * - poison that could not be dead-lettered -> 503 (nack), to come back.
  * - the warehouse failed -> 503 when a retry may succeed, else 500 (nack):
  *   the message is fine and the fault is ours (an outage, schema drift,
  *   permissions); it is retried, counted against availability and alerted
