@@ -1,8 +1,9 @@
 /**
  * Deployed entry point of the Pub/Sub push subscriber (`--target=subscriber`).
- * Configured by the environment (see README, Configuration), plus
- * `DEAD_LETTER_TOPIC`, where poison is published (`PUBSUB_EMULATOR_HOST`
- * points that at an emulator); opens the warehouse on the first delivery.
+ * Configured by the environment (see docs/configuration.md); opens the
+ * warehouse on the first delivery.
+ * Poison goes to the topic `DEAD_LETTER_TOPIC` names (through
+ * `PUBSUB_EMULATOR_HOST` when set), checked at load with the rest.
  */
 import * as functions from '@google-cloud/functions-framework';
 import { deadLetterRouteFromEnv } from '../dead-letter/pubsub';
