@@ -6,7 +6,7 @@ import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
 import { PubsubTopicIamMember } from '@cdktf/provider-google/lib/pubsub-topic-iam-member';
 import { ServiceAccount } from '@cdktf/provider-google/lib/service-account';
 import { ServiceAccountIamMember } from '@cdktf/provider-google/lib/service-account-iam-member';
-import { kebab, PUBSUB_NAME } from '../lambda-src/rules/naming';
+import { kebab, PUBSUB_NAME, pubsubTopicPath } from '../lambda-src/rules/naming';
 import type { IEncryptionKey } from './encryption-key';
 import type { Grantee, ServiceAccountReference } from './grantee';
 import { grantOnce } from './private/grants';
@@ -56,6 +56,17 @@ export interface PushSubscriptionOptions {
    * @default the target's timeout, clamped to 10-600
    */
   readonly ackDeadlineSeconds?: number;
+  /**
+   * The identity the target runs as, when the target publishes the messages
+   * it can never process to the dead-letter topic itself (with why) rather
+   * than nacking them until Pub/Sub gives up, as the subscriber function
+   * does given `DEAD_LETTER_TOPIC` ({@link IngestTopic.deadLetterTopicPath}).
+   * It gets {@link IngestTopic.grantDeadLetterPublish}, and the subscription
+   * is created after that grant, so the first such message is published
+   * rather than refused.
+   * @default no grant: the target acknowledges or nacks, and only Pub/Sub dead-letters
+   */
+  readonly deadLetterPublisher?: Grantee;
 }
 
 /** Options of {@link IngestTopic.addBigQuerySubscription}. */
@@ -207,6 +218,9 @@ function clamped(value: number, range: { readonly min: number; readonly max: num
  * to the project's Pub/Sub service agent: publisher on the dead-letter topic,
  * subscriber on each subscription, and token creator on the push invoker
  * service account when this construct creates it (to mint its OIDC tokens).
+ * A push target that publishes the messages it can never process to the
+ * dead-letter topic itself gets publisher on that topic alone
+ * (`deadLetterPublisher`, {@link IngestTopic.grantDeadLetterPublish}).
  */
 export class IngestTopic extends Construct {
   /** The ingest topic producers publish to. */
@@ -219,6 +233,14 @@ export class IngestTopic extends Construct {
   public readonly deadLetterTopic: PubsubTopic;
   /** Name of the dead-letter topic (plain string). */
   public readonly deadLetterTopicName: string;
+  /**
+   * Full name of the dead-letter topic, `projects/<project>/topics/<name>`,
+   * as a publisher names it (e.g. a push target's `DEAD_LETTER_TOPIC`): a
+   * plain string when the `project` prop is one, else it refers to the
+   * topic's project, which Terraform knows at plan (and whatever uses it
+   * then waits for the topic).
+   */
+  public readonly deadLetterTopicPath: string;
   /** Pull subscription that keeps the dead letters until someone inspects them. */
   public readonly deadLetterSubscription: PubsubSubscription;
   /** Name (short id) of the dead-letter subscription, a plain string: alerts watch its backlog. */
@@ -274,6 +296,8 @@ export class IngestTopic extends Construct {
       messageRetentionDuration: topicRetention,
       kmsKeyName: props.encryptionKey?.id,
     });
+    const knownProject = props.project !== undefined && !isToken(props.project);
+    this.deadLetterTopicPath = pubsubTopicPath(knownProject ? props.project! : this.deadLetterTopic.project, this.deadLetterTopicName);
     new PubsubTopicIamMember(this, 'dead-letter-publisher', {
       project: this.deadLetterTopic.project,
       topic: this.deadLetterTopic.name,
@@ -313,16 +337,18 @@ export class IngestTopic extends Construct {
 
   /**
    * Pushes every message to `options.target` with an OIDC token of the
-   * invoker service account, which gets `roles/run.invoker` on the target.
-   * The subscription is created after that grant, so the first pushes are
-   * not refused and dead-lettered.
+   * invoker service account, which gets `roles/run.invoker` on the target
+   * (and `options.deadLetterPublisher`, if given, publish rights on the
+   * dead-letter topic). The subscription is created after those grants, so
+   * the first pushes are not refused and dead-lettered.
    */
   public addPushSubscription(id: string, options: PushSubscriptionOptions): PubsubSubscription {
     const ackDeadline = options.ackDeadlineSeconds ?? clamped(options.target.timeoutSeconds, INGEST_TOPIC_RULES.ackDeadlineSeconds);
     validateProps(this, [integerIn(`${id}.ackDeadlineSeconds`, ackDeadline, INGEST_TOPIC_RULES.ackDeadlineSeconds)]);
     const invoker = this.invokerAccount();
-    const invokeGrant = options.target.grantInvoke(invoker.account);
-    const grants = invoker.tokenCreator === undefined ? [invokeGrant] : [invokeGrant, invoker.tokenCreator];
+    const grants: ITerraformDependable[] = [options.target.grantInvoke(invoker.account)];
+    if (invoker.tokenCreator !== undefined) grants.push(invoker.tokenCreator);
+    if (options.deadLetterPublisher !== undefined) grants.push(this.grantDeadLetterPublish(options.deadLetterPublisher));
     return this.addDeliverySubscription(id, options.subscriptionName, grants, {
       ackDeadlineSeconds: ackDeadline,
       pushConfig: {
@@ -359,6 +385,24 @@ export class IngestTopic extends Construct {
   public grantPublish(grantee: Grantee): PubsubTopicIamMember {
     return grantOnce(this, 'roles/pubsub.publisher', grantee, (id, member) =>
       new PubsubTopicIamMember(this, id, { project: this.topic.project, topic: this.topic.name, role: 'roles/pubsub.publisher', member }),
+    );
+  }
+
+  /**
+   * Lets `grantee` publish to the dead-letter topic
+   * (`roles/pubsub.publisher` on that topic only), for a push target that
+   * routes the messages it can never process there itself. It can neither
+   * publish to the ingest topic nor read either topic.
+   * @returns the binding (the one an earlier identical call made, if any)
+   */
+  public grantDeadLetterPublish(grantee: Grantee): PubsubTopicIamMember {
+    return grantOnce(this, 'dead-letter-pubsub.publisher', grantee, (id, member) =>
+      new PubsubTopicIamMember(this, id, {
+        project: this.deadLetterTopic.project,
+        topic: this.deadLetterTopic.name,
+        role: 'roles/pubsub.publisher',
+        member,
+      }),
     );
   }
 

@@ -35,10 +35,12 @@ import { type ITerraformDependable, TerraformStack } from 'cdktf';
 import { Sleep } from '@cdktf/provider-time/lib/sleep';
 import { addCustomSynthesis } from 'cdktf/lib/synthesize/synthesizer';
 import { Construct } from 'constructs';
+import { DEAD_LETTER_ATTRIBUTES, DEAD_LETTER_DATA } from '../lambda-src/dead-letter/dead-letter';
 import { OUTCOMES, REQUEST_EVENTS } from '../lambda-src/log-events';
 import { seconds } from '../lambda-src/rules/durations';
 import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';
-import { kebab } from '../lambda-src/rules/naming';
+import { DEAD_LETTER_TOPIC, kebab } from '../lambda-src/rules/naming';
+import { REQUEST_ERROR_CLASSES } from '../lambda-src/logging';
 import type { WarehouseErrorClass } from '../lambda-src/rules/warehouse-errors';
 import { grafanaDashboardJson, grafanaDashboardUid, grafanaProvisioningYaml } from './grafana-dashboard';
 import {
@@ -479,12 +481,12 @@ export class MonitoringAlerts extends Construct {
           },
         ],
         runbook: {
-          meaning: `Pub/Sub gave up delivering at least one message to the subscriber and moved it to the dead-letter subscription \`${p.deadLetterSubscriptionName}\`. Each message there is a record that is not in the warehouse. The alert stays open until the subscription is empty.`,
+          meaning: `At least one message waits in the dead-letter subscription \`${p.deadLetterSubscriptionName}\`. Either the subscriber refused it as poison (a message no retry can store: a malformed envelope, id or data) and published it there itself, its attributes saying why, or Pub/Sub moved it there after the subscriber failed every delivery attempt (a warehouse fault, or the dead-letter topic itself unreachable). Each message there is data that is not in the warehouse. The alert stays open until the subscription is empty.`,
           panels: ['deadLetters', 'insertErrors', 'requests'],
           firstSteps: [
-            `Look at a few messages without acknowledging them: \`gcloud pubsub subscriptions pull ${p.deadLetterSubscriptionName} --project=${p.project} --limit=5\` (no \`--auto-ack\`); the attribute \`CloudPubSubDeadLetterSourceDeliveryCount\` says how often delivery was tried.`,
-            `Find the subscriber's log lines for them (\`jsonPayload.event="${REQUEST_EVENTS.push}"\`, outcome \`${OUTCOMES.rejected}\` or \`${OUTCOMES.failed}\`) to learn why.`,
-            'Rejected (invalid data): fix the producer, record the loss, then acknowledge the messages. Failed (warehouse outage): once the insert-errors alert is closed, republish the messages to the ingest topic and acknowledge them here; redelivery never duplicates a row.',
+            `Look at a few messages without acknowledging them: \`gcloud pubsub subscriptions pull ${p.deadLetterSubscriptionName} --project=${p.project} --limit=5 --format=json\` (no \`--auto-ack\`).`,
+            `Refused by the subscriber (it has a \`${DEAD_LETTER_ATTRIBUTES.reason}\` attribute): \`${DEAD_LETTER_ATTRIBUTES.errorClass}\` names the kind of refusal and \`${DEAD_LETTER_ATTRIBUTES.reason}\` the fields at fault; \`${DEAD_LETTER_ATTRIBUTES.messageId}\`, \`${DEAD_LETTER_ATTRIBUTES.subscription}\`, \`${DEAD_LETTER_ATTRIBUTES.deliveryAttempt}\`, \`${DEAD_LETTER_ATTRIBUTES.publishTime}\` and \`${DEAD_LETTER_ATTRIBUTES.requestId}\` (its log line, outcome \`${OUTCOMES.rejected}\`) say which delivery it was. The data is the message's own, byte for byte, and so are its other attributes (\`${DEAD_LETTER_ATTRIBUTES.omittedAttributes}\` counts any that could not be carried over), unless \`${DEAD_LETTER_ATTRIBUTES.data}\` is \`${DEAD_LETTER_DATA.requestBody}\`: then the delivery held no readable message and the data is the request as received. Fix the producer, republish the corrected message to the ingest topic (or record the loss), then acknowledge it here.`,
+            `Moved by Pub/Sub (no \`${DEAD_LETTER_ATTRIBUTES.reason}\`; \`CloudPubSubDeadLetterSourceDeliveryCount\` says how often delivery was tried): find the subscriber's log lines for it (\`jsonPayload.event="${REQUEST_EVENTS.push}"\`, outcome \`${OUTCOMES.failed}\`) to learn why. \`warehouse_*\`: once the insert-errors alert is closed, republish it to the ingest topic and acknowledge it here; redelivery never duplicates a row. \`${REQUEST_ERROR_CLASSES.deadLetterUnavailable}\`: it was poison the subscriber could not publish here (check its publisher grant on the dead-letter topic and its \`${DEAD_LETTER_TOPIC.variable}\`); the line's \`reason\` says why it was refused: fix the producer as above.`,
           ],
           links: [dashboards],
         },

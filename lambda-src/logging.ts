@@ -28,6 +28,8 @@ export const REQUEST_ERROR_CLASSES = {
   unsupportedMediaType: 'unsupported_media_type',
   methodNotAllowed: 'method_not_allowed',
   notFound: 'not_found',
+  /** A poison push message could not be published to the dead-letter topic, so it was nacked (503) to come back. */
+  deadLetterUnavailable: 'dead_letter_unavailable',
   /** A bug on our side outside the warehouse. */
   internalError: 'internal_error',
 } as const;

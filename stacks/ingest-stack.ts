@@ -7,6 +7,7 @@ import { IngestTopic } from '../constructs/ingest-topic';
 import { MonitoringAlerts } from '../constructs/monitoring-alerts';
 import { GcpPolicyPack } from '../constructs/policy-pack';
 import { WarehouseTable } from '../constructs/warehouse-table';
+import { DEAD_LETTER_TOPIC } from '../lambda-src/rules/naming';
 import { environmentConfigProblems, type EnvironmentConfig } from './config';
 import { ConfigurationError } from './config-checks';
 import { addGoogleProvider, addTimeProvider } from './google-provider';
@@ -16,7 +17,8 @@ import { addOutput } from './outputs';
 /**
  * One environment of the ingest pipeline: the warehouse table, the HTTP API
  * function (writes and reads), the Pub/Sub topic pushing to the subscriber
- * function (writes), a shared private source bucket and build environment,
+ * function (writes; it publishes the messages it can never store to the
+ * dead-letter topic), a shared private source bucket and build environment,
  * monitoring, and the outputs a deployer needs. Terraform state lives in GCS
  * under `ingest/<env>`. It creates no service account, custom role or
  * project-level grant: it attaches the ones the bootstrap stack made
@@ -117,12 +119,25 @@ export class IngestStack extends TerraformStack {
         `${config.name}.public is true: this environment's API deliberately accepts unauthenticated calls (config validation refuses it in prod)`,
       );
     }
+    // Before the subscriber, whose environment names the dead-letter topic; the push subscription follows it.
+    this.topic = new IngestTopic(this, 'ingest', {
+      topicName: config.pubsub.topicName,
+      labels,
+      pushInvoker: ingestIdentity('pushInvoker', config.project),
+      maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
+      minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
+      maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,
+      messageRetentionSeconds: config.pubsub.messageRetentionSeconds ?? undefined,
+      subscriptionRetentionSeconds: config.pubsub.subscriptionRetentionSeconds,
+      deadLetterRetentionSeconds: config.pubsub.deadLetterRetentionSeconds,
+    });
     this.subscriber = new HttpIngestFunction(this, 'subscriber', {
       ...common,
+      environment: { ...common.environment, [DEAD_LETTER_TOPIC.variable]: this.topic.deadLetterTopicPath },
       handler: 'subscriber',
       functionName: 'ingest-subscriber',
       serviceAccount: ingestIdentity('subscriber', config.project),
-      description: 'Pub/Sub push subscriber: stores each pushed record, nacks transient failures.',
+      description: 'Pub/Sub push subscriber: stores each pushed record, nacks transient failures, dead-letters what it can never store.',
       memory: config.subscriber.memory,
       cpu: config.subscriber.cpu,
       minInstanceCount: config.subscriber.minInstances,
@@ -134,19 +149,7 @@ export class IngestStack extends TerraformStack {
     // The API's jobUser on the project is the bootstrap stack's grant.
     this.table.grantReadWrite(this.api, { grantJobUser: false });
     this.table.grantInsert(this.subscriber);
-
-    this.topic = new IngestTopic(this, 'ingest', {
-      topicName: config.pubsub.topicName,
-      labels,
-      pushTarget: this.subscriber,
-      pushInvoker: ingestIdentity('pushInvoker', config.project),
-      maxDeliveryAttempts: config.pubsub.maxDeliveryAttempts,
-      minimumBackoffSeconds: config.pubsub.minimumBackoffSeconds,
-      maximumBackoffSeconds: config.pubsub.maximumBackoffSeconds,
-      messageRetentionSeconds: config.pubsub.messageRetentionSeconds ?? undefined,
-      subscriptionRetentionSeconds: config.pubsub.subscriptionRetentionSeconds,
-      deadLetterRetentionSeconds: config.pubsub.deadLetterRetentionSeconds,
-    });
+    this.topic.addPushSubscription('push', { target: this.subscriber, deadLetterPublisher: this.subscriber });
 
     this.monitoring = new MonitoringAlerts(this, 'monitoring', {
       project: config.project,

@@ -2,10 +2,9 @@
 import type { HttpFunction } from '@google-cloud/functions-framework';
 import { FUNCTION_NAMES, REQUEST_EVENTS } from '../log-events';
 import { createRoutedFunction } from '../http/router';
-import { createPushHandler } from './push';
-import type { HandlerDependencies } from './store';
+import { createPushHandler, type PushDependencies } from './push';
 
-export function createSubscriberFunction(deps: HandlerDependencies): HttpFunction {
+export function createSubscriberFunction(deps: PushDependencies): HttpFunction {
   return createRoutedFunction({
     functionName: FUNCTION_NAMES.subscriber,
     routes: [{ path: '/', event: REQUEST_EVENTS.push, methods: { POST: createPushHandler(deps) } }],

@@ -123,7 +123,7 @@ export function protocolError(status: keyof typeof REFUSAL_TEXT, reason: string)
   return { status, body: refusalBody(status, shownReason), rows: 0, reason: shownReason };
 }
 
-type ServerErrorClass = WarehouseErrorClass | typeof REQUEST_ERROR_CLASSES.internalError;
+type ServerErrorClass = WarehouseErrorClass | typeof REQUEST_ERROR_CLASSES.internalError | typeof REQUEST_ERROR_CLASSES.deadLetterUnavailable;
 
 const SERVER_ERROR_TEXT: Record<ServerErrorClass, string> = {
   warehouse_unavailable: 'Warehouse unavailable, retry later',
@@ -131,6 +131,7 @@ const SERVER_ERROR_TEXT: Record<ServerErrorClass, string> = {
   warehouse_overloaded: 'Warehouse overloaded, retry later',
   warehouse_error: 'Warehouse error',
   internal_error: 'Internal error',
+  dead_letter_unavailable: 'Dead-letter topic unavailable, retry later',
 };
 
 /**

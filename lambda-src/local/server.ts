@@ -6,6 +6,11 @@
  * nothing but `npm ci` is needed. SIGTERM or SIGINT drains in-flight
  * requests, closes the warehouse and exits 0.
  *
+ * Poison pushed to the subscriber is acknowledged and logged; it is also
+ * published to a dead-letter topic only when `DEAD_LETTER_TOPIC` names one
+ * (through `PUBSUB_EMULATOR_HOST` to the Pub/Sub emulator, else to Google
+ * with Application Default Credentials). The banner says which.
+ *
  * Human-readable messages go to stderr; stdout carries only the JSON log
  * lines, as in the cloud, so `npm -s start | jq` works (without `-s`, npm
  * itself prints its `> npm start` lines on stdout first).
@@ -15,6 +20,8 @@ import type { AddressInfo } from 'node:net';
 import * as functions from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import type { Clock } from '../clock';
+import type { DeadLetterRoute } from '../dead-letter/dead-letter';
+import { deadLetterRouteFromEnv } from '../dead-letter/pubsub';
 import { createApiFunction } from '../handlers/api';
 import { pushEnvelopeLimit } from '../handlers/push';
 import { createSubscriberFunction } from '../handlers/subscriber';
@@ -42,6 +49,11 @@ export interface LocalServerOptions {
   host?: string;
   /** How long `stop()` lets in-flight requests finish before cutting their connections. @default 10000 (`SHUTDOWN_GRACE_MS`, Cloud Run's) */
   shutdownGraceMs?: number;
+  /**
+   * Where the subscriber publishes poison before acknowledging it; `stop()` closes it.
+   * @default none: poison is acknowledged, its log line its only record
+   */
+  deadLetters?: DeadLetterRoute;
   logger?: Logger;
   clock?: Clock;
 }
@@ -73,7 +85,7 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
   // The push envelope is the larger of the two bodies read here.
   installFunctionsFramework({ maxBodyBytes: pushEnvelopeLimit(options.settings.maxBodyBytes) });
   functions.http(FUNCTION_NAMES.api, createApiFunction(runtimes.api));
-  functions.http(FUNCTION_NAMES.subscriber, createSubscriberFunction(runtimes.subscriber));
+  functions.http(FUNCTION_NAMES.subscriber, createSubscriberFunction({ ...runtimes.subscriber, deadLetters: options.deadLetters }));
 
   const api = getTestServer(FUNCTION_NAMES.api);
   const subscriber = getTestServer(FUNCTION_NAMES.subscriber);
@@ -95,6 +107,7 @@ export async function startLocalServers(options: LocalServerOptions): Promise<Lo
         await Promise.race([Promise.all([runtimes.api.close(), runtimes.subscriber.close()]), deadline]);
       });
     } finally {
+      options.deadLetters?.close();
       await options.warehouse.close();
     }
   };
@@ -128,8 +141,15 @@ const SEED_BODY = `{
       }
     }`;
 
-/** The startup message: where each function listens and requests to try. */
-export function banner(servers: Pick<LocalServers, 'apiUrl' | 'subscriberUrl'>, warehouse: string): string {
+/** What the banner says of poison: published to `deadLetters`, or only acknowledged and logged. */
+export function describeDeadLetters(deadLetters: DeadLetterRoute | undefined): string {
+  return deadLetters === undefined
+    ? 'none: poison is acknowledged and logged only (set DEAD_LETTER_TOPIC to publish it)'
+    : `poison is published to ${deadLetters.destination}, then acknowledged`;
+}
+
+/** The startup message: where each function listens, where poison goes, and requests to try. */
+export function banner(servers: Pick<LocalServers, 'apiUrl' | 'subscriberUrl'>, warehouse: string, deadLetters: string): string {
   const pushBody = JSON.stringify({
     message: { data: Buffer.from(JSON.stringify({ data: { id: '124', name: 'Pushed', value: 1.5 } })).toString('base64'), messageId: 'local-1' },
     subscription: 'projects/local/subscriptions/ingest-push',
@@ -139,6 +159,7 @@ export function banner(servers: Pick<LocalServers, 'apiUrl' | 'subscriberUrl'>, 
     `api (POST /):        ${servers.apiUrl}`,
     `subscriber (push):   ${servers.subscriberUrl}`,
     `warehouse:           ${warehouse}`,
+    `dead letters:        ${deadLetters}`,
     '',
     'Try:',
     `curl -X POST ${api} -H "Content-Type: application/json" -d '${SEED_BODY}'`,
@@ -167,15 +188,17 @@ async function main(): Promise<void> {
   const pubsubPort = integerFromEnv(env, { variable: 'PUBSUB_PORT', min: 0, max: 65535, default: DEFAULT_PUBSUB_PORT });
   const host = env.HOST || DEFAULT_HOST;
   const warehouseConfig = warehouseConfigFromEnv(env);
+  const deadLetters = deadLetterRouteFromEnv(env);
   const warehouse = await openWarehouse(warehouseConfig);
   let servers: LocalServers;
   try {
-    servers = await startLocalServers({ warehouse, settings, port, pubsubPort, host });
+    servers = await startLocalServers({ warehouse, settings, port, pubsubPort, host, deadLetters });
   } catch (error) {
+    deadLetters?.close();
     await warehouse.close();
     throw error;
   }
-  process.stderr.write(banner(servers, describeWarehouse(warehouseConfig)));
+  process.stderr.write(banner(servers, describeWarehouse(warehouseConfig), describeDeadLetters(deadLetters)));
 
   // Ctrl-C signals the whole foreground process group, so `| jq` is gone while the drain still logs: its lines are
   // lost, the drain goes on.

@@ -164,3 +164,17 @@ export const MAX_REMEMBERED_IDEMPOTENCY_KEYS = 10_000;
  * entry limit. Larger data is logged by size and SHA-256 only.
  */
 export const MAX_LOGGED_POISON_DATA_BYTES = 16 * 1024;
+
+/**
+ * What Pub/Sub accepts in one published message
+ * (https://cloud.google.com/pubsub/quotas#resource_limits): at most 100
+ * attributes, each key at most 256 UTF-8 bytes and not starting with
+ * `goog`, each value at most 1024 bytes. A dead letter carries the refused
+ * message's attributes and the subscriber's own within these.
+ */
+export const PUBSUB_MESSAGE_LIMITS = {
+  attributes: 100,
+  attributeKeyBytes: 256,
+  attributeValueBytes: 1024,
+  reservedKeyPrefix: 'goog',
+} as const;

@@ -97,6 +97,48 @@ export const PUBSUB_NAME: NameRule = {
   rule: "must be 3-255 of [A-Za-z0-9-_.~+%], start with a letter and not with 'goog'",
 };
 
+/** A rule's pattern without its `^…$` anchors, to compose it into a longer one. */
+function unanchored(rule: NameRule): string {
+  return rule.pattern.source.replace(/^\^/, '').replace(/\$$/, '');
+}
+
+/** A Pub/Sub topic's full name, as the Pub/Sub API and `DEAD_LETTER_TOPIC` spell it: `projects/<project id>/topics/<topic name>`. */
+export const PUBSUB_TOPIC_PATH: NameRule = {
+  pattern: new RegExp(`^projects/${unanchored(PROJECT_ID)}/topics/${unanchored(PUBSUB_NAME)}$`),
+  rule: "must be a Pub/Sub topic's full name, projects/<project id>/topics/<topic name>, with a valid project id and topic name",
+};
+
+/** The full name of topic `topic` in project `project` (either may be a Terraform reference). */
+export function pubsubTopicPath(project: string, topic: string): string {
+  return `projects/${project}/topics/${topic}`;
+}
+
+/** A function setting that names something, read from an environment variable and checked against a naming rule. */
+export interface NameSetting {
+  /** The environment variable the function reads it from. */
+  readonly variable: string;
+  readonly rule: NameRule;
+}
+
+/**
+ * `DEAD_LETTER_TOPIC`: the topic the push subscriber publishes the messages
+ * it refuses to, by full name. Unset, it publishes none (see
+ * handlers/push.ts).
+ */
+export const DEAD_LETTER_TOPIC: NameSetting = { variable: 'DEAD_LETTER_TOPIC', rule: PUBSUB_TOPIC_PATH };
+
+/**
+ * Reads `setting` from `env`: undefined when the variable is unset or empty,
+ * else the name it holds. A name the rule refuses throws, naming the variable.
+ */
+export function nameFromEnv(env: Readonly<Record<string, string | undefined>>, setting: NameSetting): string | undefined {
+  const raw = env[setting.variable];
+  if (raw === undefined || raw.trim() === '') return undefined;
+  const problem = nameProblem(raw, setting.rule);
+  if (problem !== undefined) throw new Error(`${setting.variable} ${problem}`);
+  return raw;
+}
+
 /** A Cloud Run functions (2nd gen) name, which is also the name of its Cloud Run service. */
 export const FUNCTION_NAME: NameRule = {
   pattern: /^[a-z](?:[-a-z0-9]{0,61}[a-z0-9])?$/,

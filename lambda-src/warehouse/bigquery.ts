@@ -1,6 +1,6 @@
 /**
  * The production warehouse: BigQuery streaming inserts (`tabledata.insertAll`,
- * posted by `bigquery-rest.ts`), each row with its insert id so a re-sent
+ * posted by `../google-rest.ts`), each row with its insert id so a re-sent
  * batch is stored once, `skipInvalidRows: false` so a batch is all or
  * nothing, `ignoreUnknownValues: false` so a schema mismatch is an error
  * rather than silently dropped data.
@@ -29,7 +29,7 @@ import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { integerProblem, READ_MAX_BYTES_BILLED } from '../rules/limits';
 import { asWarehouseError } from '../rules/warehouse-errors';
-import { BigQueryHttpError, createRestClient, type RestClient } from './bigquery-rest';
+import { BigQueryHttpError, createRestClient, type RestClient } from '../google-rest';
 import { columnValue, type ColumnValue } from './columns';
 import { RoundTripTimeout } from './round-trip-timeout';
 import { READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';

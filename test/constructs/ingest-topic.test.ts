@@ -1,4 +1,4 @@
-import type { ITerraformDependable } from 'cdktf';
+import { TerraformOutput, type ITerraformDependable } from 'cdktf';
 import { PubsubSubscription } from '@cdktf/provider-google/lib/pubsub-subscription';
 import { PubsubSubscriptionIamMember } from '@cdktf/provider-google/lib/pubsub-subscription-iam-member';
 import { PubsubTopic } from '@cdktf/provider-google/lib/pubsub-topic';
@@ -234,6 +234,49 @@ describe('IngestTopic.grantPublish', () => {
         topic: expect.stringMatching(/google_pubsub_topic\.ingest_topic_\w+\.name/),
       }),
     ]);
+  });
+});
+
+describe('IngestTopic.grantDeadLetterPublish', () => {
+  const producer = 'serviceAccount:producer@p.iam.gserviceaccount.com';
+  const { parsed, built: granted } = synthesize((stack) => {
+    const topic = new IngestTopic(stack, 'ingest');
+    const first = topic.grantDeadLetterPublish(producer);
+    return { first, again: topic.grantDeadLetterPublish(producer), ingest: topic.grantPublish(producer) };
+  });
+  const byTopic = (name: string) =>
+    resourceList(parsed, 'google_pubsub_topic_iam_member').filter((m) => m.member === producer && new RegExp(`google_pubsub_topic\\.ingest_${name}_\\w+\\.name`).test(String(m.topic)));
+
+  it('grants publisher on the dead-letter topic only, once, apart from a grant on the ingest topic', () => {
+    expect(byTopic('dead-letter-topic')).toEqual([expect.objectContaining({ role: 'roles/pubsub.publisher', project: expect.stringMatching(/dead-letter-topic_\w+\.project/) })]);
+    expect(byTopic('topic')).toHaveLength(1);
+    expect(granted.again).toBe(granted.first);
+    expect(granted.ingest).not.toBe(granted.first);
+  });
+});
+
+describe('IngestTopic pushing to a target that publishes its own dead letters', () => {
+  const endpoint = new FakeEndpoint('https://subscriber.example.run.app', 60);
+  const runtime = 'serviceAccount:subscriber-fn@acme-ingest-dev.iam.gserviceaccount.com';
+  const { parsed } = synthesize((stack) => {
+    const topic = new IngestTopic(stack, 'IngestRecords');
+    topic.addPushSubscription('push', { target: endpoint, deadLetterPublisher: runtime });
+  });
+  const push = resourceList(parsed, 'google_pubsub_subscription').find((s) => s.push_config)!;
+  const grantIds = Object.entries(parsed.resource?.google_pubsub_topic_iam_member ?? {}).filter(([, grant]) => (grant as { member?: string }).member === runtime);
+
+  it("lets the target's identity publish to the dead-letter topic, and creates the subscription after that grant", () => {
+    expect(grantIds).toEqual([[expect.any(String), expect.objectContaining({ role: 'roles/pubsub.publisher', topic: expect.stringMatching(/IngestRecords_dead-letter-topic_\w+\.name/) })]]);
+    expect(push.depends_on).toEqual(expect.arrayContaining([endpoint.grants[0]!.fqn, `google_pubsub_topic_iam_member.${grantIds[0]![0]}`]));
+  });
+});
+
+describe('IngestTopic.deadLetterTopicPath', () => {
+  it("is a plain full name when the project is, else it refers to the topic's project", () => {
+    const { built: known } = synthesize((stack) => new IngestTopic(stack, 'ingest', { project: 'acme-ingest-dev' }));
+    expect(known.deadLetterTopicPath).toBe('projects/acme-ingest-dev/topics/ingest-dead-letter');
+    const { parsed } = synthesize((stack) => new TerraformOutput(stack, 'path', { value: new IngestTopic(stack, 'ingest').deadLetterTopicPath }));
+    expect(parsed.output?.path?.value).toMatch(/^projects\/\$\{google_pubsub_topic\.ingest_dead-letter-topic_\w+\.project\}\/topics\/ingest-dead-letter$/);
   });
 });
 

@@ -20,6 +20,7 @@ import {
 import { INSERT_FAILED_EVENT, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
 import { validationErrors } from '../support/synth';
+import { DEAD_LETTER_ATTRIBUTES } from '../../lambda-src/dead-letter/dead-letter';
 
 Testing.setupJest();
 
@@ -259,6 +260,16 @@ describe('MonitoringAlerts alert policies', () => {
     });
     expect(condition.condition_threshold.aggregations[0]).toMatchObject({ per_series_aligner: 'ALIGN_MAX', alignment_period: '60s' });
     expect(deadLetters.documentation.content).toContain('gcloud pubsub subscriptions pull ingest-dev-dead-letter');
+  });
+
+  test('the dead-letter runbook tells a refused message, whose attributes say why, from one Pub/Sub moved', () => {
+    const content: string = policy('ingest-dev: messages in dead-letter subscription').documentation.content;
+    for (const attribute of Object.values(DEAD_LETTER_ATTRIBUTES)) {
+      expect(content).toContain(`\`${attribute}\``);
+    }
+    expect(content).toContain('CloudPubSubDeadLetterSourceDeliveryCount');
+    expect(content).toContain('`dead_letter_unavailable`');
+    expect(content).toContain('`DEAD_LETTER_TOPIC`');
   });
 
   test('construct attributes expose the resources', () => {

@@ -3,17 +3,20 @@
  * subscriber functions run under the functions framework against a scripted
  * warehouse, their stdout lines become LogEntries the way Cloud Logging makes
  * them, and each synthesized metric filter (and its extractors) is evaluated
- * against them.
+ * against them. The subscriber publishes poison to a dead-letter topic on the
+ * Pub/Sub stand-in, as deployed.
  */
 import { TerraformStack, Testing } from 'cdktf';
 import request from 'supertest';
 import { MonitoringAlerts } from '../../constructs/monitoring-alerts';
 import { logMetricNames } from '../../constructs/monitoring-signals';
+import { PubSubDeadLetterTopic } from '../../lambda-src/dead-letter/pubsub';
 import { createFunctionRuntime } from '../../lambda-src/functions/runtime';
 import { createApiFunction } from '../../lambda-src/handlers/api';
 import { createSubscriberFunction } from '../../lambda-src/handlers/subscriber';
 import { FUNCTION_NAMES, type FunctionName, INSERT_FAILED_EVENT, OUTCOMES, REQUEST_EVENTS } from '../../lambda-src/log-events';
 import { RowsRejectedError, WarehouseError } from '../../lambda-src/warehouse/warehouse';
+import { PubSubStandIn } from '../../tools/pubsub-standin';
 import { applyExtractor, type LogEntry, matchesLogFilter, parseLogFilter, toLogEntry } from '../support/logging-filter';
 import { MemoryWarehouse } from '../support/memory-warehouse';
 import { MONITORED_PIPELINE as PIPELINE } from '../support/monitored-pipeline';
@@ -54,7 +57,10 @@ const runtimes = {
     groupCommit: oneAttempt,
   }),
 };
-const servers = { api: serveFunction(createApiFunction(runtimes.api)), subscriber: serveFunction(createSubscriberFunction(runtimes.subscriber)) };
+const DEAD_LETTER_TOPIC = `projects/${PIPELINE.project}/topics/ingest-dev-dead-letter`;
+let pubsub: PubSubStandIn;
+let deadLetters: PubSubDeadLetterTopic;
+let servers: Record<FunctionName, ReturnType<typeof serveFunction>>;
 const serviceOf: Record<FunctionName, string> = { api: PIPELINE.apiServiceName, subscriber: PIPELINE.subscriberServiceName };
 const resourceOf = (fn: FunctionName) => ({ type: 'cloud_run_revision', labels: { service_name: serviceOf[fn], revision_name: `${serviceOf[fn]}-00001-abc` } });
 
@@ -69,6 +75,8 @@ interface Scenario {
   readonly fn: FunctionName;
   readonly body: unknown;
   readonly failure?: Error;
+  /** The dead-letter topic refuses the publish. */
+  readonly deadLetterDown?: boolean;
   readonly status: number;
 }
 
@@ -82,6 +90,8 @@ const SCENARIOS: readonly Scenario[] = [
   { name: 'subscriber: message committed', fn: 'subscriber', body: pushOf({ data: record('s1') }, 'm-1'), status: 200 },
   { name: 'subscriber: warehouse error (500)', fn: 'subscriber', body: pushOf({ data: record('s2') }, 'm-2'), failure: new Error('permission denied'), status: 500 },
   { name: 'subscriber: malformed envelope (acknowledged poison, 202)', fn: 'subscriber', body: { message: { messageId: 'm-3' } }, status: 202 },
+  { name: 'subscriber: invalid record (dead-lettered poison, 202)', fn: 'subscriber', body: pushOf({ data: { id: 's4' } }, 'm-4'), status: 202 },
+  { name: 'subscriber: poison, dead-letter topic down (503)', fn: 'subscriber', body: pushOf({ data: { id: 's5' } }, 'm-5'), deadLetterDown: true, status: 503 },
 ];
 
 interface Observed {
@@ -98,11 +108,16 @@ let observed: Observed[] = [];
 let readLine: LogEntry;
 
 beforeAll(async () => {
+  pubsub = await PubSubStandIn.start();
+  pubsub.createTopic(DEAD_LETTER_TOPIC);
+  deadLetters = new PubSubDeadLetterTopic({ topic: DEAD_LETTER_TOPIC, apiEndpoint: pubsub.url });
+  servers = { api: serveFunction(createApiFunction(runtimes.api)), subscriber: serveFunction(createSubscriberFunction({ ...runtimes.subscriber, deadLetters })) };
   const stdout = captureStdout();
   try {
     for (const scenario of SCENARIOS) {
       stdout.clear();
       warehouse.failWith(scenario.failure);
+      if (scenario.deadLetterDown) pubsub.failNext({ kind: 'httpError', status: 503 });
       const response = await request(servers[scenario.fn]).post('/').set('Content-Type', 'application/json').send(JSON.stringify(scenario.body));
       const entries = (await stdout.lines())
         .filter((line) => line.startsWith('{'))
@@ -122,6 +137,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([runtimes.api.close(), runtimes.subscriber.close()]);
+  deadLetters.close();
+  await pubsub.stop();
 });
 
 const allEntries = () => [...observed.flatMap((o) => o.entries), readLine];
@@ -156,6 +173,10 @@ describe(`insert-errors metric (${names.insertErrors})`, () => {
     for (const rejected of [...entriesOf('api: invalid record (400)'), ...entriesOf('api: invalid batch of two (400)')]) {
       expect(matchesLogFilter(insertErrors.filter, rejected)).toBe(false);
     }
+    // A dead-letter publish that failed is no warehouse insert error: the dead-letter alert sees what it leads to.
+    const [undeliverable] = entriesOf('subscriber: poison, dead-letter topic down (503)');
+    expect(payload(undeliverable!)).toMatchObject({ outcome: OUTCOMES.failed, errorClass: 'dead_letter_unavailable', refusedAs: 'invalid_input', messageId: 'm-5' });
+    expect(matchesLogFilter(insertErrors.filter, undeliverable!)).toBe(false);
   });
 
   test('its labels carry the function and the error class', () => {
@@ -189,6 +210,10 @@ describe(`rows-ingested metric (${names.rowsIngested})`, () => {
     const poison = entriesOf('subscriber: malformed envelope (acknowledged poison, 202)').filter(isRequestLine)[0];
     expect(payload(poison)).toMatchObject({ outcome: OUTCOMES.rejected, errorClass: 'invalid_message', messageId: 'm-3' });
     expect(matchesLogFilter(rowsIngested.filter, poison)).toBe(false);
+    const deadLettered = entriesOf('subscriber: invalid record (dead-lettered poison, 202)').filter(isRequestLine)[0];
+    expect(payload(deadLettered)).toMatchObject({ outcome: OUTCOMES.rejected, errorClass: 'invalid_input', messageId: 'm-4', deadLetterMessageId: expect.any(String) });
+    expect(deadLettered.severity).toBe('WARNING');
+    expect(matchesLogFilter(rowsIngested.filter, deadLettered)).toBe(false);
     expect(payload(readLine)).toMatchObject({ event: REQUEST_EVENTS.read, rows: 3, outcome: OUTCOMES.success });
     expect(matchesLogFilter(rowsIngested.filter, readLine)).toBe(false);
   });

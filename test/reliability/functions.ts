@@ -5,12 +5,14 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { systemClock } from '../../lambda-src/clock';
+import { PubSubDeadLetterTopic } from '../../lambda-src/dead-letter/pubsub';
 import type { FunctionSettings } from '../../lambda-src/functions/runtime';
 import { createApiFunction } from '../../lambda-src/handlers/api';
 import type { HandlerDependencies } from '../../lambda-src/handlers/store';
 import { createSubscriberFunction } from '../../lambda-src/handlers/subscriber';
 import { startLocalServers } from '../../lambda-src/local/server';
 import type { Warehouse } from '../../lambda-src/warehouse/warehouse';
+import { PubSubStandIn } from '../../tools/pubsub-standin';
 import { capturingLogger, serveFunction } from '../support/function-server';
 import { HttpTarget } from './http-client';
 
@@ -53,25 +55,35 @@ export async function startFunctions(warehouse: Warehouse, settings: Partial<Fun
   };
 }
 
+/** The dead-letter topic `serveHandlers` publishes poison to, on the Pub/Sub stand-in. */
+export const DEAD_LETTER_TOPIC = 'projects/demo-project/topics/ingest-dead-letter';
+
 /**
  * The request pipeline alone (the framework's own server, our registration,
  * router and handlers) writing straight to `warehouse`, without the batcher's
  * linger: for the fuzz tests, whose subject is input handling, and whose ten
- * thousand requests would otherwise spend seconds waiting for company.
+ * thousand requests would otherwise spend seconds waiting for company. The
+ * subscriber publishes poison to {@link DEAD_LETTER_TOPIC} on `deadLetters`.
  */
-export async function serveHandlers(warehouse: Warehouse): Promise<RunningFunctions> {
+export async function serveHandlers(warehouse: Warehouse): Promise<RunningFunctions & { deadLetters: PubSubStandIn }> {
   const logger = capturingLogger();
+  const deadLetters = await PubSubStandIn.start();
+  deadLetters.createTopic(DEAD_LETTER_TOPIC);
+  const route = new PubSubDeadLetterTopic({ topic: DEAD_LETTER_TOPIC, apiEndpoint: deadLetters.url });
   const deps: HandlerDependencies = { warehouse: async () => warehouse, maxBodyBytes: MAX_BODY_BYTES, logger, clock: systemClock };
-  const servers = [serveFunction(createApiFunction(deps)), serveFunction(createSubscriberFunction(deps))];
+  const servers = [serveFunction(createApiFunction(deps)), serveFunction(createSubscriberFunction({ ...deps, deadLetters: route }))];
   const [api, subscriber] = await Promise.all(servers.map(listen));
   return {
     api: api!,
     subscriber: subscriber!,
     logLines: logger.lines,
+    deadLetters,
     stop: async () => {
       api!.close();
       subscriber!.close();
       await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+      route.close();
+      await deadLetters.stop();
     },
   };
 }

@@ -11,9 +11,11 @@
  * `success:false` with an error and details); no stack trace or source path
  * in the body; a 200 only for what the contract allows (`oracle.ts`), and
  * always for what it plainly requires; a 2xx for every push delivery sent as
- * Pub/Sub sends it (a nack would bring poison back); every row the warehouse
- * gained belongs to a request answered 200, with exactly the record that
- * request sent.
+ * Pub/Sub sends it (a nack would bring poison back); every push delivery
+ * answered 202 (poison) published to the dead-letter topic exactly once, and
+ * no other request published anything; every row the warehouse gained
+ * belongs to a request answered 200, with exactly the record that request
+ * sent.
  * After every run: no property added to `Object.prototype`. A crash or an
  * uncaught rejection fails the test through jest's own process handlers; at
  * the end the function must still store a valid request.
@@ -24,6 +26,8 @@ import { isStorableText, parseRecord, type IngestRecord } from '../../lambda-src
 import { RowsRejectedError, type WarehouseRow } from '../../lambda-src/warehouse/warehouse';
 import { MemoryWarehouse } from '../support/memory-warehouse';
 import { FUZZ_INPUTS } from '../support/property-runs';
+import { DEAD_LETTER_ATTRIBUTES } from '../../lambda-src/dead-letter/dead-letter';
+import type { PubSubStandIn } from '../../tools/pubsub-standin';
 import { serveHandlers, MAX_BODY_BYTES, type RunningFunctions } from './functions';
 import { pushDelivery, SEED_SUCCESS, type RawReply } from './http-client';
 import type { FuzzRequest, Verdict } from './oracle';
@@ -86,6 +90,7 @@ interface FuzzStats {
   inputs: number;
   byStatus: Record<number, number>;
   rowsStored: number;
+  deadLetters: number;
 }
 
 /**
@@ -93,9 +98,9 @@ interface FuzzStats {
  * inputs; `healthyRequest` must be stored at the end.
  */
 export function describeFuzz(target: Target, requests: fc.Arbitrary<FuzzRequest>, verdictOf: (request: FuzzRequest, maxBodyBytes: number) => Verdict): void {
-  let functions: RunningFunctions;
+  let functions: RunningFunctions & { deadLetters: PubSubStandIn };
   const warehouse = new StorableRowsWarehouse();
-  const stats: FuzzStats = { inputs: 0, byStatus: {}, rowsStored: 0 };
+  const stats: FuzzStats = { inputs: 0, byStatus: {}, rowsStored: 0, deadLetters: 0 };
 
   beforeAll(async () => {
     functions = await serveHandlers(warehouse);
@@ -108,6 +113,14 @@ export function describeFuzz(target: Target, requests: fc.Arbitrary<FuzzRequest>
     const prototypeBefore = prototypeShape();
     const known = new Set<string>();
     let insertCallsSeen = 0;
+    let lettersSeen = 0;
+
+    /** The request ids the dead letters published since the last call name. */
+    const takeNewLetters = () => {
+      const letters = functions.deadLetters.published().slice(lettersSeen);
+      lettersSeen += letters.length;
+      return letters.map((letter) => letter.attributes[DEAD_LETTER_ATTRIBUTES.requestId]);
+    };
 
     /** Insert ids stored so far, and how many insert calls have been looked at. */
     const takeNewRows = () => {
@@ -119,9 +132,16 @@ export function describeFuzz(target: Target, requests: fc.Arbitrary<FuzzRequest>
     };
 
     const property = fc.asyncProperty(fc.array(requests, { minLength: IN_FLIGHT, maxLength: IN_FLIGHT }), async (batch) => {
-      // A run that failed half-way (while shrinking) left rows nobody checked; they are not this run's.
+      // A run that failed half-way (while shrinking) left rows and letters nobody checked; they are not this run's.
       takeNewRows();
+      takeNewLetters();
       const replies = await Promise.all(batch.map((request) => functions[target].send(request)));
+      const poisonIds = replies.filter((reply) => reply.status === 202).map((reply) => String(reply.headers['x-request-id']));
+      const letterIds = takeNewLetters();
+      stats.deadLetters += letterIds.length;
+      if (JSON.stringify([...letterIds].sort()) !== JSON.stringify([...poisonIds].sort())) {
+        throw new Error(`dead letters for requests ${JSON.stringify(letterIds)}, expected one for each request answered 202: ${JSON.stringify(poisonIds)}`);
+      }
       const claimed = new Map<string, IngestRecord[]>();
       batch.forEach((request, index) => {
         const reply = replies[index]!;

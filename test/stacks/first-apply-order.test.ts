@@ -6,6 +6,9 @@
  * - an alert policy on a log-based metric comes after the metric and after a
  *   propagation wait, which itself comes after the metric;
  * - a BigQuery subscription comes after the grant that lets Pub/Sub write the table;
+ * - a push subscription comes after the grants its deliveries need: its
+ *   invoker's right to call the function, and the function's right to
+ *   publish the messages it refuses to the dead-letter topic;
  * - a function comes after every grant the stack makes to its build account.
  */
 import { Testing, TerraformStack } from 'cdktf';
@@ -68,6 +71,24 @@ function checkBigQuerySubscriptionsWaitForTheirGrant(resources: Map<string, Reso
   return subscriptions.length;
 }
 
+/** Checks every push subscription waits for its invoker's run.invoker grant and for its function's dead-letter publish grant. */
+function checkPushSubscriptionsWaitForTheirGrants(resources: Map<string, Resource>): number {
+  const subscriptions = ofType(resources, 'google_pubsub_subscription').filter(([, subscription]) => subscription.push_config !== undefined);
+  for (const [address, subscription] of subscriptions) {
+    const push = subscription.push_config as { push_endpoint: string; oidc_token: { service_account_email: string } };
+    const fn = resources.get(referenced(push.push_endpoint)!)!;
+    const runtimeMember = `serviceAccount:${(fn.service_config as { service_account_email: string }).service_account_email}`;
+    const invokeGrants = ofType(resources, 'google_cloud_run_v2_service_iam_member').filter(
+      ([, grant]) => grant.member === `serviceAccount:${push.oidc_token.service_account_email}` && grant.role === 'roles/run.invoker',
+    );
+    const publishGrants = ofType(resources, 'google_pubsub_topic_iam_member').filter(([, grant]) => grant.member === runtimeMember && grant.role === 'roles/pubsub.publisher');
+    const needs = [...invokeGrants, ...publishGrants].map(([grant]) => grant);
+    expect({ subscription: address, grants: needs.length }).toEqual({ subscription: address, grants: 2 });
+    expect({ subscription: address, dependsOn: dependsOn(subscription) }).toEqual({ subscription: address, dependsOn: expect.arrayContaining(needs) });
+  }
+  return subscriptions.length;
+}
+
 const GRANT_TYPES = ['google_project_iam_member', 'google_artifact_registry_repository_iam_member', 'google_storage_bucket_iam_member'];
 
 /** The IAM member of the account a `build_config.service_account` names: a created account's reference, or an existing account's e-mail. */
@@ -109,6 +130,10 @@ describe.each(['dev', 'prod'])('the %s ingest stack, on a first apply', (name) =
 
   it('creates each function after every grant the stack makes to its build account (its project grants are the bootstrap stack\'s)', () => {
     expect(checkFunctionsWaitForTheirBuildGrants(resources, ['roles/artifactregistry.writer'])).toBe(2);
+  });
+
+  it("creates the push subscription after its invoker may call the subscriber and the subscriber may publish dead letters", () => {
+    expect(checkPushSubscriptionsWaitForTheirGrants(resources)).toBe(1);
   });
 
   it('has no BigQuery subscription to order', () => {

@@ -132,6 +132,13 @@ export const ALLOWED_BINDINGS: readonly AllowedBinding[] = [
   },
   {
     stack: 'ingest',
+    member: account('ingest-subscriber-fn'),
+    role: 'roles/pubsub.publisher',
+    resource: 'google_pubsub_topic_iam_member ${google_pubsub_topic.ingest_dead-letter-topic.name}',
+    reason: 'the subscriber publishes each message it can never store (poison) to the dead-letter topic, with why, before acknowledging it; it cannot publish to the ingest topic, nor read either topic',
+  },
+  {
+    stack: 'ingest',
     member: account('ingest-records-push'),
     role: 'roles/run.invoker',
     resource: 'google_cloud_run_v2_service_iam_member ${google_cloudfunctions2_function.subscriber_function.service_config[0].service}',

@@ -164,6 +164,22 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
     expect(environmentOf('subscriber')).not.toHaveProperty('READ_WINDOW_HOURS');
   });
 
+  it('tells the subscriber, and only the subscriber, which topic takes its dead letters, and lets it publish there alone', () => {
+    const environmentOf = (fn: 'api' | 'subscriber') =>
+      (functions[Object.keys(functions).find((id) => id.startsWith(`${fn}_`))!]!.service_config as { environment_variables: Record<string, string> })
+        .environment_variables;
+    const deadLetterTopicId = Object.keys(resourcesOf(parsed, 'google_pubsub_topic')).find((id) => id.startsWith('ingest_dead-letter-topic'))!;
+    expect(environmentOf('subscriber').DEAD_LETTER_TOPIC).toBe(
+      `projects/\${google_pubsub_topic.${deadLetterTopicId}.project}/topics/${stack.topic.deadLetterTopicName}`,
+    );
+    expect(environmentOf('api')).not.toHaveProperty('DEAD_LETTER_TOPIC');
+    const subscriberMember = ingestIdentity('subscriber', stack.config.project).member;
+    const publishGrants = resourceList(parsed, 'google_pubsub_topic_iam_member').filter((grant) => grant.member === subscriberMember);
+    expect(publishGrants).toEqual([
+      expect.objectContaining({ topic: `\${google_pubsub_topic.${deadLetterTopicId}.name}`, role: 'roles/pubsub.publisher' }),
+    ]);
+  });
+
   it('outputs what a deployer needs', () => {
     expect(Object.keys(parsed.output ?? {}).sort()).toEqual(
       ['api_url', 'dataset_id', 'dead_letter_subscription', 'latest_view_id', 'table_id', 'topic_id', 'topic_name'].sort(),
@@ -192,6 +208,7 @@ describe.each(ENVIRONMENT_NAMES)('%s stack', (name) => {
       GOOGLE_CLOUD_PROJECT: stack.config.project,
       BIGQUERY_DATASET: stack.config.warehouse.datasetId,
       BIGQUERY_TABLE: stack.config.warehouse.tableId,
+      ...(fn === 'subscriber' ? { DEAD_LETTER_TOPIC: `projects/${stack.config.project}/topics/${stack.topic.deadLetterTopicName}` } : {}),
     };
     expect(Object.keys(resolved).sort()).toEqual(Object.keys(deployed).sort());
     expect(loadTargetInRuntime(extractZip(zip), target, resolved)).toBe('http');

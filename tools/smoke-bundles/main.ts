@@ -9,23 +9,29 @@
  * pinned Node.js release of `build_config.runtime` (see `node-release.ts`),
  * and starts it with its `service_config.environment_variables`, the
  * warehouse pointed at the local BigQuery stand-in (tables made from the
- * stack's schemas). A function that a push subscription delivers to gets a
- * Pub/Sub push envelope carrying the seed's record; any other gets the seed's
- * curl (`POST /`, which must answer 200 with the seed's body byte for byte).
- * Either way the record must reach the stand-in, and the function must exit
- * cleanly on SIGTERM. One line per zip, then `bundles: N passed, M failed`;
- * any failure exits non-zero.
+ * stack's schemas) and Pub/Sub at the local Pub/Sub stand-in (the stack's
+ * topics). A function that a push subscription delivers to gets a Pub/Sub
+ * push envelope carrying the seed's record, then one carrying poison, which
+ * must be acknowledged (202) and, when the function's environment names a
+ * `DEAD_LETTER_TOPIC`, land on that topic exactly once; any other function
+ * gets the seed's curl (`POST /`, which must answer 200 with the seed's body
+ * byte for byte). Either way the record must reach the stand-in, and the
+ * function must exit cleanly on SIGTERM. One line per zip, then
+ * `bundles: N passed, M failed`; any failure exits non-zero.
  */
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { INSERT_IDS } from '../../lambda-src/handlers/store';
+import { DEAD_LETTER_TOPIC } from '../../lambda-src/rules/naming';
 import { buildApp } from '../../stacks/main';
 import { BigQueryStandIn } from '../bigquery-standin';
+import { PubSubStandIn } from '../pubsub-standin';
 import { SEED_BODY, SEED_SUCCESS } from '../seed';
 import { extractZip } from '../synth-zip';
 import { buildLikeBuildpack, launchLikeCloudRun, stopEveryFunction } from './buildpack';
 import { nodeBinaryFor } from './node-release';
-import { readSynthesizedApp, type SynthesizedFunction, type SynthesizedTable } from './synthesized-functions';
+import { readSynthesizedApp, type SynthesizedFunction, type SynthesizedStackContents } from './synthesized-functions';
 
 /**
  * What the app needs to synthesize every stack that deploys functions, prod
@@ -71,6 +77,13 @@ async function post(url: string, body: string): Promise<{ status: number; text: 
   return { status: response.status, text: await response.text() };
 }
 
+function pushEnvelope(data: string, messageId: string, subscription: string): string {
+  return JSON.stringify({
+    message: { data: Buffer.from(data).toString('base64'), messageId, publishTime: new Date().toISOString(), attributes: { origin: 'smoke' } },
+    subscription,
+  });
+}
+
 /** Sends the seed's curl, or a push envelope carrying the same JSON when a push subscription feeds the function. */
 async function deliver(fn: SynthesizedFunction, url: string): Promise<Delivery> {
   if (fn.pushSubscription === undefined) {
@@ -79,17 +92,37 @@ async function deliver(fn: SynthesizedFunction, url: string): Promise<Delivery> 
     return { description: "seed's POST / answered 200 with the seed's body" };
   }
   const messageId = `smoke-${fn.stack}-${fn.name}`;
-  const envelope = {
-    message: { data: Buffer.from(SEED_BODY).toString('base64'), messageId, publishTime: new Date().toISOString(), attributes: {} },
-    subscription: fn.pushSubscription,
-  };
-  const { status, text } = await post(url, JSON.stringify(envelope));
+  const { status, text } = await post(url, pushEnvelope(SEED_BODY, messageId, fn.pushSubscription));
   if (status !== 200) throw new Error(`the push envelope from ${fn.pushSubscription} was answered ${status} ${text}, expected 200`);
-  return { description: 'push envelope acked (200)', insertId: messageId };
+  return { description: 'push envelope acked (200)', insertId: INSERT_IDS.pushMessage(messageId)(0) };
+}
+
+/** Data no retry can store: the seed's record without its value. */
+const POISON = '{"data":{"id":"123","name":"Sample Data"}}';
+
+/**
+ * Pushes poison: it must be acknowledged with 202, and published once to the
+ * dead-letter topic the function's environment names, with its data as sent
+ * (or, without one, published nowhere).
+ */
+async function deliverPoison(fn: SynthesizedFunction, subscription: string, url: string, pubsub: PubSubStandIn): Promise<string> {
+  const topic = fn.environment[DEAD_LETTER_TOPIC.variable];
+  const { status, text } = await post(url, pushEnvelope(POISON, `smoke-poison-${fn.stack}-${fn.name}`, subscription));
+  if (status !== 202) throw new Error(`a poison push envelope was answered ${status} ${text}, expected 202`);
+  const letters = pubsub.published();
+  if (topic === undefined) {
+    if (letters.length > 0) throw new Error(`without ${DEAD_LETTER_TOPIC.variable}, poison was published to ${letters.map((letter) => letter.topic).join(', ')}`);
+    return 'poison acked (202), no dead-letter topic';
+  }
+  const landed = letters.filter((letter) => letter.topic === topic && letter.data.toString('utf8') === POISON && letter.attributes.origin === 'smoke');
+  if (letters.length !== 1 || landed.length !== 1) {
+    throw new Error(`poison was published as ${JSON.stringify(letters.map(({ topic: to, attributes }) => ({ to, attributes })))}, expected once to ${topic} with its data and attributes`);
+  }
+  return 'poison acked (202) after one dead letter';
 }
 
 /** Each table holds the record once or not at all, and at least one holds it. */
-function assertStored(standIn: BigQueryStandIn, tables: readonly SynthesizedTable[], delivery: Delivery): void {
+function assertStored(standIn: BigQueryStandIn, tables: SynthesizedStackContents['tables'], delivery: Delivery): void {
   const stored = tables.map((table) => ({ table, rows: standIn.rows(table.ref) }));
   const isSeedRecord = (json: Record<string, unknown>) => Object.entries(SEED_RECORD).every(([field, value]) => json[field] === value);
   const wrong = stored.filter(({ rows }) => rows.length > 1 || (rows.length === 1 && !isSeedRecord(rows[0]!.json)));
@@ -99,7 +132,7 @@ function assertStored(standIn: BigQueryStandIn, tables: readonly SynthesizedTabl
     throw new Error(`the stand-in holds ${contents.join('; ')}, expected the one record ${JSON.stringify(SEED_RECORD)}`);
   }
   const otherId = holding.find(({ rows }) => delivery.insertId !== undefined && rows[0]!.insertId !== delivery.insertId);
-  if (otherId) throw new Error(`the row's insert id is ${otherId.rows[0]!.insertId}, expected the message id ${delivery.insertId}`);
+  if (otherId) throw new Error(`the row's insert id is ${otherId.rows[0]!.insertId}, expected ${delivery.insertId}, the message's`);
 }
 
 interface Outcome {
@@ -108,29 +141,33 @@ interface Outcome {
   readonly error?: Error;
 }
 
-async function smoke(fn: SynthesizedFunction, tables: readonly SynthesizedTable[]): Promise<Outcome> {
+async function smoke(fn: SynthesizedFunction, { tables, topics }: SynthesizedStackContents): Promise<Outcome> {
   let nodeVersion: string | undefined;
   let directory: string | undefined;
   const standIn = await BigQueryStandIn.start();
+  const pubsub = await PubSubStandIn.start();
   try {
     const node = await nodeBinaryFor(fn.runtime);
     nodeVersion = node.version;
     directory = extractZip(readFileSync(fn.zipPath));
     temporary.add(directory);
     for (const table of tables) standIn.createTable(table.ref, table.fields);
+    for (const topic of topics) pubsub.createTopic(topic);
     await buildLikeBuildpack(directory, node);
     const served = await launchLikeCloudRun({
       directory,
       node,
       entryPoint: fn.entryPoint,
       serviceName: fn.name,
-      environment: { ...fn.environment, BIGQUERY_EMULATOR_HOST: standIn.url },
+      environment: { ...fn.environment, BIGQUERY_EMULATOR_HOST: standIn.url, PUBSUB_EMULATOR_HOST: pubsub.host },
     });
     let failure: unknown;
-    let delivery: Delivery | undefined;
+    const results: string[] = [];
     try {
-      delivery = await deliver(fn, served.url);
+      const delivery = await deliver(fn, served.url);
       assertStored(standIn, tables, delivery);
+      results.push(`${delivery.description}, row stored`);
+      if (fn.pushSubscription !== undefined) results.push(await deliverPoison(fn, fn.pushSubscription, served.url, pubsub));
     } catch (error) {
       failure = error;
     }
@@ -140,11 +177,11 @@ async function smoke(fn: SynthesizedFunction, tables: readonly SynthesizedTable[
       failure ??= error;
     }
     if (failure !== undefined) throw new Error(`${(failure as Error).message}\n--- function output ---\n${served.output()}`);
-    return { nodeVersion, result: `ok: ${delivery!.description}, row stored, clean exit on SIGTERM` };
+    return { nodeVersion, result: `ok: ${results.join(', ')}, clean exit on SIGTERM` };
   } catch (error) {
     return { nodeVersion, result: 'FAILED', error: error as Error };
   } finally {
-    await standIn.stop();
+    await Promise.all([standIn.stop(), pubsub.stop()]);
     if (directory !== undefined) removeTemporary([directory]);
   }
 }
@@ -158,12 +195,12 @@ async function main(): Promise<number> {
   temporary.add(outdir);
   synthesize(outdir);
   const stacks = readSynthesizedApp(outdir);
-  const functions = stacks.flatMap((stack) => stack.functions.map((fn) => ({ fn, tables: stack.tables })));
+  const functions = stacks.flatMap((stack) => stack.functions.map((fn) => ({ fn, stack })));
   if (functions.length === 0) throw new Error('no stack defines a google_cloudfunctions2_function: there is nothing to smoke');
 
   const failures: string[] = [];
-  for (const { fn, tables } of functions) {
-    const outcome = await smoke(fn, tables);
+  for (const { fn, stack } of functions) {
+    const outcome = await smoke(fn, stack);
     const columns = [fn.stack, fn.name, fn.runtime, `node ${outcome.nodeVersion ?? '-'}`, kibibytes(fn.zipPath), outcome.result];
     console.log(columns.join('  '));
     if (outcome.error) failures.push(`${fn.stack}/${fn.name} (${fn.runtime}): ${outcome.error.message}`);

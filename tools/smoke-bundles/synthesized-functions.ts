@@ -1,7 +1,8 @@
 /**
  * What the bundle smoke reads from a synthesized cdktf app: every stack's
- * Cloud Run functions (zip, runtime, entry point, environment) and the
- * BigQuery tables they write to, with the Terraform references that are
+ * Cloud Run functions (zip, runtime, entry point, environment), the
+ * BigQuery tables they write to and the Pub/Sub topics they may publish
+ * to, with the Terraform references that are
  * known before apply (literal attributes, the provider's project) resolved
  * to values. A value that only exists after apply (a URL, an email) is an
  * error naming where it was needed, never a guess.
@@ -9,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BigQueryField } from '../../lambda-src/record';
+import { pubsubTopicPath } from '../../lambda-src/rules/naming';
 import type { TableRef } from '../bigquery-standin';
 
 type Config = Record<string, unknown>;
@@ -45,6 +47,8 @@ export interface SynthesizedTable {
 export interface SynthesizedStackContents {
   readonly functions: SynthesizedFunction[];
   readonly tables: SynthesizedTable[];
+  /** Full names (`projects/<project>/topics/<name>`) of its `google_pubsub_topic`s. */
+  readonly topics: string[];
 }
 
 /** `${type.id.attribute}`: the only Terraform expression whose value can be known before apply. */
@@ -172,6 +176,10 @@ export function readStackContents(stackName: string, stackDir: string, json: Ter
       .resources('google_cloudfunctions2_function')
       .map(([id, config]) => functionOf(stack, stackDir, id, config, pushed.get(id))),
     tables: stack.resources('google_bigquery_table').flatMap(([id, config]) => tableOf(stack, id, config) ?? []),
+    topics: stack.resources('google_pubsub_topic').map(([id]) => {
+      const attribute = (name: string) => stack.attribute(`google_pubsub_topic.${id}.${name}`, `${stackName}: google_pubsub_topic.${id}.${name}`);
+      return pubsubTopicPath(attribute('project'), attribute('name'));
+    }),
   };
 }
 

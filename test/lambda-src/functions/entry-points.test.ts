@@ -2,7 +2,8 @@
  * The deployed entry modules themselves: loading them registers `api` and
  * `subscriber` with the functions framework, checks the environment, and
  * opens nothing; the first request opens the warehouse the environment names
- * (here DuckDB in a temp directory).
+ * (here DuckDB in a temp directory), and the subscriber publishes poison to
+ * the dead-letter topic it names (here on the Pub/Sub stand-in).
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,16 +12,19 @@ import { DuckDBInstance } from '@duckdb/node-api';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import request from 'supertest';
 import type { FunctionRuntime } from '../../../lambda-src/functions/runtime';
+import { PubSubStandIn } from '../../../tools/pubsub-standin';
 import { captureStdout, type StdoutCapture } from '../../support/stdout-lines';
 
 const SEED_BODY = '{"data":{"id":"123","name":"Sample Data","value":45.67}}';
-const ENV_NAMES = ['WAREHOUSE', 'DUCKDB_PATH', 'MAX_BODY_BYTES'] as const;
+const ENV_NAMES = ['WAREHOUSE', 'DUCKDB_PATH', 'MAX_BODY_BYTES', 'DEAD_LETTER_TOPIC', 'PUBSUB_EMULATOR_HOST'] as const;
+const DEAD_LETTER_TOPIC = 'projects/entry-project/topics/ingest-dead-letter';
 const savedEnv = Object.fromEntries(ENV_NAMES.map((name) => [name, process.env[name]]));
 
 let directory: string;
 let databasePath: string;
 let runtimes: FunctionRuntime[];
 let stdout: StdoutCapture;
+let pubsub: PubSubStandIn;
 
 function setEnv(values: Partial<Record<(typeof ENV_NAMES)[number], string>>): void {
   for (const name of ENV_NAMES) {
@@ -32,7 +36,9 @@ function setEnv(values: Partial<Record<(typeof ENV_NAMES)[number], string>>): vo
 beforeAll(async () => {
   directory = mkdtempSync(join(tmpdir(), 'ingest-entry-'));
   databasePath = join(directory, 'data', 'warehouse.duckdb');
-  setEnv({ WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath });
+  pubsub = await PubSubStandIn.start();
+  pubsub.createTopic(DEAD_LETTER_TOPIC);
+  setEnv({ WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath, DEAD_LETTER_TOPIC, PUBSUB_EMULATOR_HOST: pubsub.host });
   stdout = captureStdout();
   const api = await import('../../../lambda-src/functions/api');
   const subscriber = await import('../../../lambda-src/functions/subscriber');
@@ -43,6 +49,7 @@ afterAll(async () => {
   await Promise.all(runtimes.map((runtime) => runtime.close()));
   stdout.restore();
   setEnv(savedEnv);
+  await pubsub.stop();
   rmSync(directory, { recursive: true, force: true });
 });
 
@@ -81,13 +88,23 @@ describe('lambda-src/functions entry modules', () => {
     ]);
   });
 
+  it('the subscriber publishes poison to the dead-letter topic its environment names, then acknowledges it', async () => {
+    const poison = JSON.stringify({ message: { data: Buffer.from('not json').toString('base64'), messageId: 'entry-2' }, subscription: 's' });
+    const response = await request(getTestServer('subscriber')).post('/').set('Content-Type', 'application/json').send(poison);
+    expect(response.status).toBe(202);
+    expect(pubsub.published(DEAD_LETTER_TOPIC)).toEqual([
+      expect.objectContaining({ data: Buffer.from('not json'), attributes: expect.objectContaining({ deadLetterMessageId: 'entry-2', deadLetterErrorClass: 'invalid_json' }) }),
+    ]);
+  });
+
   it.each([
+    [{ DEAD_LETTER_TOPIC: 'ingest-dead-letter' }, /^DEAD_LETTER_TOPIC must be a Pub\/Sub topic's full name/, 'subscriber'],
     [{ WAREHOUSE: 'mysql' }, /^WAREHOUSE must be one of duckdb, bigquery/],
     [{ MAX_BODY_BYTES: 'big' }, /^MAX_BODY_BYTES must be an integer/],
-  ])('refuse to load with a bad environment, naming the variable (%j)', (env, message) => {
+  ])('refuse to load with a bad environment, naming the variable (%j)', (env, message, entry = 'api') => {
     setEnv(env);
     try {
-      expect(() => jest.isolateModules(() => require('../../../lambda-src/functions/api'))).toThrow(message);
+      expect(() => jest.isolateModules(() => require(`../../../lambda-src/functions/${entry}`))).toThrow(message);
     } finally {
       setEnv({ WAREHOUSE: 'duckdb', DUCKDB_PATH: databasePath });
     }

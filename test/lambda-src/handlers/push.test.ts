@@ -6,14 +6,16 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import request from 'supertest';
+import { DEAD_LETTER_ATTRIBUTES as DEAD_LETTER } from '../../../lambda-src/dead-letter/dead-letter';
+import { PubSubDeadLetterTopic } from '../../../lambda-src/dead-letter/pubsub';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
-import { pushEnvelopeLimit } from '../../../lambda-src/handlers/push';
-import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
+import { pushEnvelopeLimit, type PushDependencies } from '../../../lambda-src/handlers/push';
 import { createSubscriberFunction } from '../../../lambda-src/handlers/subscriber';
 import { MAX_JSON_STRING_BYTES, MAX_LOGGED_POISON_DATA_BYTES } from '../../../lambda-src/rules/limits';
 import { DuckDbWarehouse } from '../../../lambda-src/warehouse/duckdb';
 import { RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { capturingLogger, serveFunction, steppingClock } from '../../support/function-server';
+import { PubSubStandIn } from '../../../tools/pubsub-standin';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
 import { propertyRuns } from '../../support/property-runs';
 import { scratchDirectory } from '../../support/scratch-directory';
@@ -41,7 +43,7 @@ function delivery(data: string | undefined, messageId = '2070443601311540', extr
 const base64 = (text: string) => Buffer.from(text, 'utf8').toString('base64');
 const ofPayload = (payload: unknown, messageId?: string) => delivery(base64(JSON.stringify(payload)), messageId);
 
-function setup(overrides: Partial<HandlerDependencies> = {}) {
+function setup(overrides: Partial<PushDependencies> = {}) {
   const warehouse = new MemoryWarehouse();
   const logger = capturingLogger();
   const server = serveFunction(
@@ -226,6 +228,118 @@ describe('push delivery of poison, a message no retry can store: acknowledged wi
       }),
       { numRuns: propertyRuns(150) },
     );
+  });
+});
+
+describe('push delivery of poison with a dead-letter topic: published there, then acknowledged', () => {
+  const TOPIC = 'projects/demo-project/topics/ingest-dead-letter';
+  let standIn: PubSubStandIn;
+  let deadLetters: PubSubDeadLetterTopic;
+
+  beforeAll(async () => {
+    standIn = await PubSubStandIn.start();
+    standIn.createTopic(TOPIC);
+    deadLetters = new PubSubDeadLetterTopic({ topic: TOPIC, apiEndpoint: standIn.url });
+  });
+
+  afterAll(async () => {
+    deadLetters.close();
+    await standIn.stop();
+  });
+
+  /** The subscriber routing poison to the stand-in's topic, and the letters it publishes from now on. */
+  function routed(overrides: Partial<PushDependencies> = {}) {
+    const before = standIn.published().length;
+    return { ...setup({ deadLetters, ...overrides }), letters: () => standIn.published(TOPIC).slice(before) };
+  }
+
+  const deliveryAttributes = {
+    [DEAD_LETTER.messageId]: '2070443601311540',
+    [DEAD_LETTER.subscription]: SUBSCRIPTION,
+    [DEAD_LETTER.deliveryAttempt]: '1',
+    [DEAD_LETTER.publishTime]: '2026-01-02T03:04:05.678Z',
+  };
+
+  it.each([
+    ['data that is not JSON', delivery(base64('this is not json')), 'invalid_json'],
+    ['an invalid record', ofPayload({ data: { id: '123', name: 'x' } }), 'invalid_input'],
+    ['data that is not UTF-8', delivery(Buffer.from([0xff, 0xfe]).toString('base64')), 'invalid_json'],
+    ['data over the body limit', delivery(base64(' '.repeat(2048))), 'payload_too_large'],
+    ['a messageId with a lone surrogate', JSON.parse(LONE_SURROGATE_ID.replace('"subscription":"s"', `"subscription":"${SUBSCRIPTION}"`)), 'invalid_message'],
+  ])('publishes %s once, its data as delivered and the reason beside its attributes, then answers 202', async (_case, body, errorClass) => {
+    const { push, lines, letters, warehouse } = routed({ maxBodyBytes: 1024 });
+    const response = await push(body);
+    expect(response.status).toBe(202);
+    const [letter, ...others] = letters();
+    expect(others).toEqual([]);
+    expect(letter!.data).toEqual(Buffer.from(body.message.data, 'base64'));
+    expect(letter!.attributes).toEqual({
+      ...(body.message.attributes ?? {}),
+      ...(body.message.messageId === '2070443601311540' ? deliveryAttributes : { [DEAD_LETTER.subscription]: SUBSCRIPTION }),
+      [DEAD_LETTER.reason]: lines[0]!.reason,
+      [DEAD_LETTER.errorClass]: errorClass,
+      [DEAD_LETTER.data]: 'message',
+      [DEAD_LETTER.requestId]: response.headers['x-request-id'],
+    });
+    expect(lines).toEqual([
+      expect.objectContaining({ severity: 'WARNING', outcome: 'rejected', errorClass, deadLetterMessageId: letter!.messageId, httpRequest: expect.objectContaining({ status: 202 }) }),
+    ]);
+    expect(warehouse.insertCalls).toEqual([]);
+  });
+
+  it.each([
+    ['an envelope that is not JSON', '{not json', 'invalid_json'],
+    ['a message that is not an object', JSON.stringify({ message: 'hi', subscription: SUBSCRIPTION }), 'invalid_message'],
+    ['data that is not base64', JSON.stringify(delivery('***')), 'invalid_message'],
+  ])('publishes the request body as received for %s, which holds no readable message', async (_case, body, errorClass) => {
+    const { server, letters } = routed();
+    const response = await request(server).post('/').set('Content-Type', 'application/json').send(body);
+    expect(response.status).toBe(202);
+    expect(letters()).toEqual([
+      expect.objectContaining({
+        data: Buffer.from(body),
+        attributes: expect.objectContaining({ [DEAD_LETTER.data]: 'request-body', [DEAD_LETTER.errorClass]: errorClass, [DEAD_LETTER.requestId]: response.headers['x-request-id'] }),
+      }),
+    ]);
+  });
+
+  it('publishes a message that has attributes and no data as it is: attributes only', async () => {
+    const { push, letters } = routed();
+    expect((await push(delivery(undefined))).status).toBe(202);
+    expect(letters()).toEqual([
+      expect.objectContaining({ data: Buffer.alloc(0), attributes: expect.objectContaining({ origin: 'test', [DEAD_LETTER.data]: 'message', [DEAD_LETTER.reason]: 'message.data: is required' }) }),
+    ]);
+  });
+
+  it('nacks with 503 when the publish fails, logging both why, and publishes once when Pub/Sub delivers it again', async () => {
+    const { push, lines, letters } = routed();
+    const body = ofPayload({ data: { id: '123', name: 'x' } });
+    standIn.failNext({ kind: 'httpError', status: 403 });
+    const failed = await push(body);
+    expect(failed.status).toBe(503);
+    expect(failed.body).toEqual({ success: false, error: expect.stringMatching(/^Dead-letter topic unavailable, retry later \(dead_letter_unavailable, request id /), requestId: failed.headers['x-request-id'] });
+    expect(lines[0]).toMatchObject({
+      severity: 'ERROR',
+      outcome: 'failed',
+      errorClass: 'dead_letter_unavailable',
+      refusedAs: 'invalid_input',
+      messageId: '2070443601311540',
+      reason: expect.stringMatching(new RegExp(`^publishing to ${TOPIC} at http://127\\.0\\.0\\.1:\\d+ failed: HTTP 403: .*; the message was refused: data\\.value: is required$`)),
+    });
+    expect(letters()).toEqual([]);
+
+    const redelivered = await push({ ...body, deliveryAttempt: 2 });
+    expect(redelivered.status).toBe(202);
+    expect(letters()).toEqual([expect.objectContaining({ attributes: expect.objectContaining({ [DEAD_LETTER.deliveryAttempt]: '2', [DEAD_LETTER.errorClass]: 'invalid_input' }) })]);
+  });
+
+  it('publishes nothing for a stored message, a warehouse failure or a request that is no push delivery', async () => {
+    const { push, server, warehouse, letters } = routed();
+    expect((await push(ofPayload({ data: RECORD }))).status).toBe(200);
+    warehouse.failWith(new WarehouseError('timeout', 'warehouse_unavailable', true));
+    expect((await push(ofPayload({ data: RECORD }, 'm-2'))).status).toBe(503);
+    expect((await request(server).post('/').set('Content-Type', 'text/plain').send('{}')).status).toBe(415);
+    expect(letters()).toEqual([]);
   });
 });
 

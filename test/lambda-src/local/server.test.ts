@@ -3,7 +3,10 @@
  * at their root paths, and a stop that drains before closing the warehouse.
  */
 import { createServer, type Server } from 'node:net';
-import { banner, startLocalServers, type LocalServers } from '../../../lambda-src/local/server';
+import type { DeadLetterRoute } from '../../../lambda-src/dead-letter/dead-letter';
+import { PubSubDeadLetterTopic } from '../../../lambda-src/dead-letter/pubsub';
+import { banner, describeDeadLetters, startLocalServers, type LocalServers } from '../../../lambda-src/local/server';
+import { PubSubStandIn } from '../../../tools/pubsub-standin';
 import { RawConnection } from '../../../tools/raw-http-client';
 import { capturingLogger } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
@@ -11,9 +14,9 @@ import { MemoryWarehouse } from '../../support/memory-warehouse';
 const SETTINGS = { maxBodyBytes: 1024 * 1024, projectId: undefined };
 const RECORD = { id: '123', name: 'Sample Data', value: 45.67 };
 
-async function start(warehouse = new MemoryWarehouse(), shutdownGraceMs?: number) {
+async function start(warehouse = new MemoryWarehouse(), shutdownGraceMs?: number, deadLetters?: DeadLetterRoute) {
   const logger = capturingLogger();
-  const servers = await startLocalServers({ warehouse, settings: SETTINGS, port: 0, pubsubPort: 0, host: '127.0.0.1', logger, shutdownGraceMs });
+  const servers = await startLocalServers({ warehouse, settings: SETTINGS, port: 0, pubsubPort: 0, host: '127.0.0.1', logger, shutdownGraceMs, deadLetters });
   return { warehouse, servers, lines: logger.lines };
 }
 
@@ -45,6 +48,30 @@ describe('startLocalServers', () => {
       ['api', 'ingest', 'success'],
       ['subscriber', 'push', 'success'],
     ]);
+  });
+
+  it('publishes poison to the dead-letter route it is given before acknowledging it, and closes the route on stop', async () => {
+    const pubsub = await PubSubStandIn.start();
+    try {
+      const topic = 'projects/local-project/topics/ingest-dead-letter';
+      pubsub.createTopic(topic);
+      const route = new PubSubDeadLetterTopic({ topic, apiEndpoint: pubsub.url });
+      let closed = 0;
+      const close = route.close.bind(route);
+      route.close = () => {
+        closed += 1;
+        close();
+      };
+      const { servers, lines } = await start(new MemoryWarehouse(), undefined, route);
+      const poison = await postJson(servers.subscriberUrl, { message: { data: Buffer.from('{}').toString('base64'), messageId: 'm-2' }, subscription: 's' });
+      expect(poison.status).toBe(202);
+      expect(pubsub.published(topic)).toEqual([expect.objectContaining({ data: Buffer.from('{}'), attributes: expect.objectContaining({ deadLetterMessageId: 'm-2' }) })]);
+      expect(lines[0]).toMatchObject({ outcome: 'rejected', deadLetterMessageId: pubsub.published(topic)[0]!.messageId });
+      await servers.stop();
+      expect(closed).toBe(1);
+    } finally {
+      await pubsub.stop();
+    }
   });
 
   it('lets an in-flight request finish before closing the warehouse, then refuses connections', async () => {
@@ -117,7 +144,7 @@ describe('startLocalServers', () => {
 
 describe('banner', () => {
   it("prints both URLs, the warehouse and the seed's curl against the API", () => {
-    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb at .data/warehouse.duckdb');
+    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb at .data/warehouse.duckdb', 'none');
     expect(text).toContain('api (POST /):        http://127.0.0.1:8080/');
     expect(text).toContain('subscriber (push):   http://127.0.0.1:8081/');
     expect(text).toContain('duckdb at .data/warehouse.duckdb');
@@ -132,9 +159,19 @@ describe('banner', () => {
   });
 
   it('shows how to read and update the record it suggests posting', () => {
-    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb');
+    const text = banner({ apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' }, 'duckdb', 'none');
     expect(text).toContain('curl http://127.0.0.1:8080/records/123\n');
     expect(text).toContain(`curl -X PUT http://127.0.0.1:8080/records/123 -H "Content-Type: application/json" -d '{"data": {"name": "Renamed", "value": 1.5}}'`);
     expect(text).toContain("curl 'http://127.0.0.1:8080/records?limit=10'");
+  });
+
+  it('says where poison goes: published to the dead-letter topic, or acknowledged and logged only', () => {
+    const servers = { apiUrl: 'http://127.0.0.1:8080/', subscriberUrl: 'http://127.0.0.1:8081/' };
+    const none = banner(servers, 'duckdb', describeDeadLetters(undefined));
+    expect(none).toContain('dead letters:        none: poison is acknowledged and logged only (set DEAD_LETTER_TOPIC to publish it)\n');
+    const topic = new PubSubDeadLetterTopic({ topic: 'projects/local-project/topics/ingest-dead-letter', apiEndpoint: 'localhost:8085' });
+    expect(banner(servers, 'duckdb', describeDeadLetters(topic))).toContain(
+      'dead letters:        poison is published to projects/local-project/topics/ingest-dead-letter at http://localhost:8085, then acknowledged\n',
+    );
   });
 });

@@ -10,9 +10,11 @@ import { GoogleProvider } from '@cdktf/provider-google/lib/provider';
 import type { Construct } from 'constructs';
 import { FunctionSourceBucket } from '../../../constructs/function-source-bucket';
 import { HttpIngestFunction, type HttpIngestFunctionProps } from '../../../constructs/http-ingest-function';
+import { IngestTopic } from '../../../constructs/ingest-topic';
 import { MonitoringAlerts } from '../../../constructs/monitoring-alerts';
 import { ROWS_PER_REQUEST_BUCKET_BOUNDS } from '../../../constructs/monitoring-policy';
 import { WarehouseTable } from '../../../constructs/warehouse-table';
+import { deadLetterRouteFromEnv } from '../../../lambda-src/dead-letter/pubsub';
 import { runtimeFromEnv } from '../../../lambda-src/functions/runtime';
 import { parseIngestPayload } from '../../../lambda-src/handlers/payload';
 import { parseRecord, WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
@@ -29,6 +31,7 @@ import {
   READ_MAX_BYTES_BILLED,
   READ_WINDOW_HOURS,
 } from '../../../lambda-src/rules/limits';
+import { pubsubTopicPath } from '../../../lambda-src/rules/naming';
 import { GROUP_COMMIT_DEFAULTS } from '../../../lambda-src/warehouse/group-commit';
 import { warehouseConfigFromEnv } from '../../../lambda-src/warehouse/from-env';
 import { environmentConfigProblems, resolveEnvironmentConfig } from '../../../stacks/config';
@@ -166,6 +169,21 @@ describe('names', () => {
         'stack config warehouse.tableId': (name) => !configProblems({ warehouse: { tableId: name } }).some((line) => line.startsWith('dev.warehouse.tableId')),
       },
       samples: ['records', 'récords 2024-01', 't'.repeat(1024), 'é'.repeat(513), 'records.v2', 'records$'],
+    },
+    'topic name': {
+      sides: {
+        'the subscriber at load (DEAD_LETTER_TOPIC)': (name) => {
+          try {
+            deadLetterRouteFromEnv({ DEAD_LETTER_TOPIC: pubsubTopicPath('acme-ingest-dev', name) })?.close();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        'IngestTopic.topicName': (name) => propAccepted(constructProblems((scope) => new IngestTopic(scope, 'topic', { topicName: name })), 'topicName'),
+        'stack config pubsub.topicName': (name) => !configProblems({ pubsub: { topicName: name } }).some((line) => line.startsWith('dev.pubsub.topicName')),
+      },
+      samples: ['records', 'rec~+%._-2', 't'.repeat(255), 'ab', 't'.repeat(256), 'goog-records', '1records', 'rec/ords', 'récords'],
     },
     'label': {
       sides: {

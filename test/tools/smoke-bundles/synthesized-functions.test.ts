@@ -37,6 +37,7 @@ function stackJson(environment: Record<string, unknown>): TerraformJson {
       google_pubsub_subscription: {
         push: { name: 'ingest-push', push_config: { push_endpoint: '${google_cloudfunctions2_function.api_function.url}' } },
       },
+      google_pubsub_topic: { dead_letter: { name: 'ingest-dead-letter' }, elsewhere: { name: 'other', project: 'other-project' } },
     },
   };
 }
@@ -51,7 +52,7 @@ function stackDirectory(): string {
 describe('readStackContents', () => {
   it('resolves environment references through literal attributes and the provider project', () => {
     const directory = stackDirectory();
-    const { functions, tables } = readStackContents(
+    const { functions, tables, topics } = readStackContents(
       'dev',
       directory,
       stackJson({
@@ -59,6 +60,7 @@ describe('readStackContents', () => {
         BIGQUERY_TABLE: '${google_bigquery_table.table.table_id}',
         TABLE_PATH: '${google_bigquery_table.table.dataset_id}.${google_bigquery_table.table.table_id}',
         MAX_BODY_BYTES: '1048576',
+        DEAD_LETTER_TOPIC: 'projects/${google_pubsub_topic.dead_letter.project}/topics/${google_pubsub_topic.dead_letter.name}',
       }),
     );
     expect(functions).toEqual([
@@ -68,10 +70,17 @@ describe('readStackContents', () => {
         runtime: 'nodejs24',
         entryPoint: 'api',
         zipPath: join(directory, ZIP_SOURCE),
-        environment: { GOOGLE_CLOUD_PROJECT: 'smoke-project', BIGQUERY_TABLE: 'records', TABLE_PATH: 'ingest.records', MAX_BODY_BYTES: '1048576' },
+        environment: {
+          GOOGLE_CLOUD_PROJECT: 'smoke-project',
+          BIGQUERY_TABLE: 'records',
+          TABLE_PATH: 'ingest.records',
+          MAX_BODY_BYTES: '1048576',
+          DEAD_LETTER_TOPIC: 'projects/smoke-project/topics/ingest-dead-letter',
+        },
         pushSubscription: 'projects/smoke-project/subscriptions/ingest-push',
       },
     ]);
+    expect(topics).toEqual(['projects/smoke-project/topics/ingest-dead-letter', 'projects/other-project/topics/other']);
     expect(tables).toEqual([
       {
         ref: { projectId: 'smoke-project', datasetId: 'ingest', tableId: 'records' },

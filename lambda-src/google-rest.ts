@@ -1,9 +1,10 @@
 /**
- * One JSON POST to the BigQuery REST API over Node's own `http`/`https`, on a
- * keep-alive agent. Inserts go this way rather than through
- * `@google-cloud/bigquery`: loading that client and its HTTP stack took
- * about as long as the functions framework's whole start, and the first
- * insert of every new instance waited for it.
+ * One JSON POST to a Google REST API over Node's own `http`/`https`, on a
+ * keep-alive agent: BigQuery inserts and the subscriber's dead-letter
+ * publishes go this way rather than through Google's client libraries.
+ * Loading `@google-cloud/bigquery` and its HTTP stack took about as long as
+ * the functions framework's whole start, and the first insert of every new
+ * instance waited for it.
  */
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
