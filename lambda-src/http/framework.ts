@@ -559,21 +559,40 @@ function clientErrorStatus(error: unknown): number | undefined {
 const stoppedSockets = new WeakSet<Socket>();
 
 /**
+ * How long a connection stays open, reading nothing, after the answer to a
+ * request whose body was left unread: for the client to read the answer
+ * before the close, which with the client's bytes unread is a reset. A
+ * client still writing its body may otherwise meet the reset on its next
+ * write, before it reads the answer, and see only an error. Short, because
+ * each lingering connection holds a receive buffer of unread bytes, and a
+ * flood of refused bodies keeps as many lingering as it gets answered in
+ * this time.
+ */
+const UNREAD_BODY_LINGER_MS = 100;
+
+/**
  * What the client still sends of this request is left unread: the socket
- * stops reading for good (answered with `Connection: close`, it is then
- * closed). Node's HTTP server starts and stops reading a socket on its
- * `resume` and `pause` events, and a resume asked for (by the request
- * stream, when it wants more) lands a tick later; a pause before it would
- * be undone, and a second pause emits nothing. So the socket is paused
- * after the ticks already queued, and again whenever it resumes.
+ * stops reading for good, and once answered (`Connection: close`) lingers
+ * half-closed for `UNREAD_BODY_LINGER_MS`. Node's HTTP server starts and
+ * stops reading a socket on its `resume` and `pause` events, and a resume
+ * asked for (by the request stream, when it wants more) lands a tick later;
+ * a pause before it would be undone, and a second pause emits nothing. So
+ * the socket is paused after the ticks already queued, and again whenever
+ * it resumes. Node closes a connection whose answer said `Connection:
+ * close` with its `destroySoon()`, at once; here it ends it instead, and
+ * destroys it after the linger.
  */
 function stopReading(req: IncomingMessage): void {
   req.pause();
-  const socket = req.socket;
+  const socket = req.socket as Socket & { destroySoon(): void };
   if (stoppedSockets.has(socket)) return;
   stoppedSockets.add(socket);
   socket.on('resume', () => socket.pause());
   process.nextTick(() => socket.pause());
+  socket.destroySoon = () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
+  };
 }
 
 /** Reached only if the framework fails other than reading the body, or fails it twice: still JSON, no internals. */

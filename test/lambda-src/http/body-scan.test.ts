@@ -44,6 +44,9 @@ const echo = serve(async (req, res) => {
   res.json({ failure: bodyReadFailureOf(req) ?? null, rawBodyBytes: req.rawBody?.length ?? null });
 });
 
+/** Answers at once. */
+const prompt = serve((req, res) => res.json({ failure: bodyReadFailureOf(req) ?? null }));
+
 const apiLogger = capturingLogger();
 const api = serve(createApiFunction({ warehouse: async () => new MemoryWarehouse(), maxBodyBytes: BODY_LIMIT, logger: apiLogger, clock: systemClock }));
 
@@ -103,11 +106,11 @@ async function exchange(server: Server, request: Buffer): Promise<Exchange> {
 const json = (answer: RawAnswer) => JSON.parse(answer.body.toString('utf8'));
 
 beforeAll(async () => {
-  for (const server of [echo, api]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  for (const server of [echo, prompt, api]) await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 });
 
 afterAll(async () => {
-  for (const server of [echo, api]) {
+  for (const server of [echo, prompt, api]) {
     server.closeAllConnections();
     await new Promise((resolve) => server.close(resolve));
   }
@@ -157,6 +160,29 @@ describe('a JSON body past a shape limit is refused as it arrives', () => {
       expect(apiLogger.lines).toEqual([expect.objectContaining({ errorClass: 'json_too_complex', outcome: 'rejected', httpRequest: expect.objectContaining({ status: 400 }) })]);
     }
   });
+});
+
+it('keeps a refused connection half-open for a moment after the answer, reading nothing, so that a client still writing reads the answer before the reset', async () => {
+  const [, body] = HOSTILE[0]!;
+  const accepted = new Promise<Socket>((resolve) => prompt.once('connection', resolve));
+  const connection = await RawConnection.open('127.0.0.1', (prompt.address() as AddressInfo).port);
+  // Only the linger's clock is faked: the server's own reading and writing run as ever.
+  jest.useFakeTimers({ doNotFake: ['nextTick', 'setImmediate', 'queueMicrotask', 'hrtime', 'performance', 'Date'] });
+  try {
+    const socket = await accepted;
+    const closed = new Promise<void>((resolve) => socket.once('close', resolve));
+    connection.write(requestBytes({ 'Content-Length': body.length }, body));
+    const answer = await connection.nextAnswer();
+    expect([answer.status, answer.headers.connection]).toEqual([200, 'close']);
+    if (!socket.writableFinished) await new Promise((resolve) => socket.once('finish', resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(socket.destroyed).toBe(false);
+    jest.runOnlyPendingTimers();
+    await closed;
+  } finally {
+    jest.useRealTimers();
+    connection.close();
+  }
 });
 
 describe('a JSON body within the limits is read whole, however it arrives', () => {
