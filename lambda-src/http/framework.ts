@@ -360,6 +360,7 @@ function scanningJsonReader(typeIs: TypeIs, mediaType: string, verify: BodyParse
   };
 }
 
+/** Reads `req`'s body, inflated, scanning each chunk; `done` gets the bytes, or the refusal as soon as there is one. */
 function readScanningJson(req: IncomingMessage, limits: Readonly<BodyReadLimits>, done: (refusal: BodyRefusal | undefined, body?: Buffer) => void): void {
   const tooLarge = () => new BodyRefusal(413, `request entity too large: more than ${limits.bytes} bytes`);
   const coding = (req.headers['content-encoding'] || 'identity').toLowerCase();
@@ -409,7 +410,9 @@ function readScanningJson(req: IncomingMessage, limits: Readonly<BodyReadLimits>
   const onEnd = () => settle();
   const onError = (error: Error) => settle(new BodyRefusal(400, error.message));
   // The client went away before the whole body came: `finalHandler` answers nobody.
-  const onClose = () => req.complete || settle(new BodyRefusal(400, 'request aborted'));
+  const onClose = () => {
+    if (!req.complete) settle(new BodyRefusal(400, 'request aborted'));
+  };
   stream.on('data', onData).on('end', onEnd).on('error', onError);
   req.on('close', onClose);
 }
