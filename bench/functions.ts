@@ -1,7 +1,8 @@
 /**
  * The functions under test, each served in a child process of its own by the
- * Functions Framework (see `serve-function.cjs`), so the load generator and
- * the server never share an event loop.
+ * Functions Framework's own CLI (`functions-framework --target`, what Cloud
+ * Run functions starts), so the load generator and the server never share an
+ * event loop.
  *
  * A bundled function is the deploy artifact: built and zipped by the same
  * bundler the `FunctionBundle` construct runs at synth, unzipped, and loaded
@@ -12,13 +13,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { DEFAULT_NODE_MAJOR } from '../constructs/function-runtimes';
 import { buildBundle, type BuiltBundle } from '../constructs/private/bundler';
 import { extractZip } from '../tools/synth-zip';
 
 export const ROOT = resolve(__dirname, '..');
-const FRAMEWORK_SRC = dirname(require.resolve('@google-cloud/functions-framework'));
-const SERVE_SCRIPT = join(__dirname, 'serve-function.cjs');
+const FRAMEWORK_CLI = join(ROOT, 'node_modules', '.bin', 'functions-framework');
+/** Binds the framework's listen to loopback and reports the port it got (the framework takes no host). */
+const LOOPBACK_PRELOAD = join(ROOT, 'tools', 'listen-on-loopback.cjs');
 /** What the `FunctionBundle` construct leaves out of a bundle by default. */
 const BUNDLE_EXTERNALS = ['@duckdb/node-api'];
 
@@ -61,7 +64,7 @@ export function cleanUp(): void {
 /** Builds the entry's deploy zip exactly as synth does and unzips it. */
 export function bundled(name: EntryName): Bundled {
   const { entry, target } = ENTRIES[name];
-  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: 20, externalModules: BUNDLE_EXTERNALS });
+  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: DEFAULT_NODE_MAJOR, externalModules: BUNDLE_EXTERNALS });
   const zip = readFileSync(bundle.zipPath);
   const source = extractZip(zip);
   scratch.push(source);
@@ -102,14 +105,23 @@ export async function serve(fn: FunctionSource, options: ServeOptions = {}): Pro
   const spawnedAt = performance.now();
   const child = spawn(
     process.execPath,
-    [...(options.execArgv ?? []), ...(fn.typescript ? ['--import', 'tsx'] : []), SERVE_SCRIPT, FRAMEWORK_SRC, fn.source, fn.target],
+    [
+      ...(options.execArgv ?? []),
+      ...(fn.typescript ? ['--import', 'tsx'] : []),
+      '--require',
+      LOOPBACK_PRELOAD,
+      FRAMEWORK_CLI,
+      `--target=${fn.target}`,
+      `--source=${fn.source}`,
+    ],
     {
       cwd: fn.typescript ? ROOT : fn.source,
       env: {
         PATH: process.env.PATH ?? '',
         NODE_PATH: join(ROOT, 'node_modules'),
-        // What the Cloud Functions Node.js runtime sets.
+        // What the Cloud Functions Node.js runtime sets; port 0 lets the system pick one, which the preload reports.
         NODE_ENV: 'production',
+        PORT: '0',
         ...options.env,
       },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -1,8 +1,9 @@
 /**
  * The hostile clients of the hostile-bodies benchmark, in a process of their
- * own (as an attacker is on another machine): one keep-alive connection per
+ * own (as an attacker is on another machine): one connection at a time per
  * kind of worst-case JSON body, each of exactly the body limit, each sent
- * again as soon as it is answered. Started as
+ * again as soon as it is answered (on a new connection: the server closes
+ * the one whose body it refused unread). Started as
  * `node --import tsx bench/hostile-senders.ts <url> <bytes>`; says `sending`
  * as it starts, and on SIGTERM finishes the bodies in flight, prints its
  * tally as one JSON line and exits.

@@ -41,8 +41,11 @@ export function nodeRuntimeId(major: number): string {
   return `nodejs${major}`;
 }
 
+/** The Node.js major version of {@link DEFAULT_NODE_RUNTIME}. */
+export const DEFAULT_NODE_MAJOR = 24;
+
 /** The runtime functions get when they name none. */
-export const DEFAULT_NODE_RUNTIME = nodeRuntimeId(24);
+export const DEFAULT_NODE_RUNTIME = nodeRuntimeId(DEFAULT_NODE_MAJOR);
 
 /**
  * Context key that fixes the date runtimes are judged at (`YYYY-MM-DD`), e.g.

@@ -20,6 +20,7 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import type { BigQueryField } from '../lambda-src/record';
 import { compareUtf8, latestVersions } from './latest-versions';
 
@@ -385,15 +386,6 @@ function insertAllShapeProblem(body: unknown): string | undefined {
   return undefined;
 }
 
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
-}
-
 export class BigQueryStandIn {
   /** Base URL to hand the client as `apiEndpoint` (it appends `/bigquery/v2`). */
   readonly url: string;
@@ -508,7 +500,7 @@ export class BigQueryStandIn {
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     const path = new URL(request.url ?? '/', this.url).pathname;
-    const text = await readBody(request);
+    const requestText = await text(request);
     const route = this.routes.find((candidate) => candidate.method === request.method && candidate.path.test(path));
     if (!route) {
       BigQueryStandIn.send(response, googleError(404, 'notFound', `Not found: ${request.method} ${path}`));
@@ -516,7 +508,7 @@ export class BigQueryStandIn {
     }
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(requestText);
     } catch {
       BigQueryStandIn.send(response, googleError(400, 'parseError', 'Parse Error'));
       return;

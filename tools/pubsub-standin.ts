@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { text } from 'node:stream/consumers';
 import { PUBSUB_MESSAGE_LIMITS } from '../lambda-src/rules/limits';
 
 /** A message as the topic stored it. */
@@ -71,15 +72,6 @@ function messageProblem(message: unknown, index: number): string | undefined {
   }
   if ((message.data === undefined || message.data === '') && entries.length === 0) return `${where} must have non-empty data or at least one attribute`;
   return undefined;
-}
-
-function readBody(request: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    request.on('data', (chunk: Buffer) => chunks.push(chunk));
-    request.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    request.on('error', reject);
-  });
 }
 
 export class PubSubStandIn {
@@ -147,7 +139,7 @@ export class PubSubStandIn {
   }
 
   private async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
-    const text = await readBody(request);
+    const requestText = await text(request);
     const path = new URL(request.url ?? '/', this.url).pathname;
     const match = request.method === 'POST' ? PUBLISH_PATH.exec(path) : null;
     if (!match) {
@@ -157,7 +149,7 @@ export class PubSubStandIn {
     const topic = `projects/${decodeURIComponent(match.groups!.project!)}/topics/${decodeURIComponent(match.groups!.topic!)}`;
     let body: unknown;
     try {
-      body = JSON.parse(text);
+      body = JSON.parse(requestText);
     } catch {
       PubSubStandIn.send(response, googleError(400, 'Invalid JSON payload received.'));
       return;

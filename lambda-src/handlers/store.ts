@@ -48,8 +48,8 @@ export const INSERT_IDS = {
 /** Seconds a client is told to wait after a 503; short, since warehouse blips are. Clients should still back off. */
 export const RETRY_AFTER_SECONDS = 1;
 
-// Not `async`, and `then` rather than `await`: the functions framework runs each request in a `domain`, whose async
-// hooks make every promise and await on the request's path cost about 5 µs of CPU (a tenth of the API's own work).
+// Not `async`, and `then` rather than `await`: each promise on a request's path costs CPU that the ingest benchmark
+// shows (docs/performance.md, "Choices kept"), and this path needs only the warehouse's.
 export function storeRecords(
   records: readonly IngestRecord[],
   insertIdOf: (index: number) => string,

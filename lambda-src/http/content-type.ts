@@ -1,8 +1,7 @@
 /**
  * The one media type the functions accept. Only UTF-8 is allowed because it
- * is the only encoding RFC 8259 permits for JSON exchanged between systems
- * (and the functions framework drains, unread, a JSON body labelled with any
- * other charset, even the spelling `utf8`); any other parameter is refused rather than ignored so a client never
+ * is the only encoding RFC 8259 permits for JSON exchanged between systems;
+ * any other parameter is refused rather than ignored, so a client never
  * believes an option it sent was honoured.
  */
 const JSON_MEDIA_TYPE = 'application/json';

@@ -12,11 +12,18 @@
  * - reads a body only up to the installed `maxBodyBytes` (after inflating),
  *   instead of the framework's 1 GB, and keeps JSON bodies as bytes
  *   (`req.rawBody`), which our functions parse themselves (`readJsonBody`);
- * - hands a request whose body the framework could not read (413, malformed,
- *   corrupt gzip, unsupported charset) to the function once more, with the
- *   failure on the request (`bodyReadFailureOf`), instead of Express's HTML
- *   error page, which carries the stack unless NODE_ENV=production
- *   (functions-framework-nodejs issue #686);
+ * - reads a JSON body itself, in place of body-parser's JSON parser, running
+ *   the shape scan (`safe-json.ts`) over each chunk as it arrives, and stops
+ *   reading at the first chunk past the byte limit or a shape limit: a
+ *   hostile megabyte costs a chunk or two, not a megabyte read, buffered
+ *   and concatenated before any of our code could look at it;
+ * - hands a request whose body the framework could not read or refused
+ *   (413, too complex, malformed, corrupt gzip, unsupported charset) to the
+ *   function once more, with the failure on the request
+ *   (`bodyReadFailureOf`), instead of Express's HTML error page, which
+ *   carries the stack unless NODE_ENV=production (functions-framework-nodejs
+ *   issue #686); what is left of a body not read whole is never read, and
+ *   the connection closes after the function's answer;
  * - lets a path that is not valid percent-encoding reach the function
  *   (`undecodablePathOf`) instead of failing in Express's router;
  * - runs the function outside the framework's per-request `domain`, whose
@@ -41,10 +48,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
-import { finished, type Duplex } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
+import * as zlib from 'node:zlib';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import { createLogger, REQUEST_ERROR_CLASSES } from '../logging';
 import { encodeAnswer, protocolError, sendAnswer, serverError, type Answer } from './answer';
+import { JSON_SHAPE_LIMITS, JsonShapeScanner, type JsonShapeLimits } from './safe-json';
 
 export const FRAMEWORK_PACKAGE = '@google-cloud/functions-framework';
 
@@ -124,8 +133,19 @@ interface FrameworkErrorHandler {
   server: Server;
   register(this: FrameworkErrorHandler): void;
 }
-type BodyParserFactory = (options?: Record<string, unknown>) => unknown;
+/** What the framework passes each body-parser factory that we read: a media type and its `rawBody` saver. */
+interface BodyParserOptions {
+  type?: string;
+  verify?: (req: IncomingMessage, res: ServerResponse, body: Buffer, encoding: string | null) => void;
+}
+type Middleware = (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void) => void;
+type BodyParserFactory = (options?: BodyParserOptions & Record<string, unknown>) => Middleware;
 type BodyParser = Record<'json' | 'raw' | 'text' | 'urlencoded', BodyParserFactory>;
+/** body-parser's own test of which requests a parser reads (`type-is`): by media type, and only those with a body. */
+interface TypeIs {
+  (req: IncomingMessage, types: string[]): string | false | null;
+  hasBody(req: IncomingMessage): boolean;
+}
 /** The framework's Express app: a request listener that takes a final handler. */
 type ExpressApp = (req: IncomingMessage, res: ServerResponse, done: FinalHandler) => void;
 type FinalHandler = (error?: unknown) => void;
@@ -134,19 +154,23 @@ interface FrameworkInternals {
   server: { getServer: GetServer };
   invoker: { ErrorHandler: { prototype: FrameworkErrorHandler } };
   bodyParser: BodyParser;
+  typeIs: TypeIs;
 }
 
 function loadInternals(): FrameworkInternals {
   const sourceDirectory = join(framework.directory, 'build', 'src');
+  const bodyParserPath = require.resolve('body-parser', { paths: [framework.directory] });
   const internals: FrameworkInternals = {
     server: require(join(sourceDirectory, 'server.js')),
     invoker: require(join(sourceDirectory, 'invoker.js')),
-    bodyParser: require(require.resolve('body-parser', { paths: [framework.directory] })),
+    bodyParser: require(bodyParserPath),
+    typeIs: require(require.resolve('type-is', { paths: [dirname(bodyParserPath)] })),
   };
   const missing = [
     typeof internals.server.getServer !== 'function' && 'server.js getServer',
     typeof internals.invoker.ErrorHandler?.prototype?.register !== 'function' && 'invoker.js ErrorHandler.register',
     ...(['json', 'raw', 'text', 'urlencoded'] as const).map((kind) => typeof internals.bodyParser[kind] !== 'function' && `body-parser ${kind}`),
+    (typeof internals.typeIs !== 'function' || typeof internals.typeIs.hasBody !== 'function') && 'type-is (body-parser\'s)',
   ].filter(Boolean);
   if (missing.length > 0) {
     throw new Error(`${FRAMEWORK_PACKAGE} ${framework.version} lacks what lambda-src/http/framework.ts changes: ${missing.join(', ')}`);
@@ -166,6 +190,17 @@ export interface FunctionsFrameworkOptions {
    */
   readonly maxBodyBytes: number;
   /**
+   * How much structure a JSON body this function reads may hold. The
+   * framework scans each JSON body as it arrives and stops reading it at the
+   * first chunk past one of these limits: the function gets a 400 body-read
+   * failure naming the limit, and the connection closes after its answer.
+   * The function checks its own limits again on the whole body it gets
+   * (`readJsonBody`), so these need only be no stricter than those. With
+   * several functions in one process the loosest of each applies.
+   * @default a payload's depth, element and key limits (`JSON_SHAPE_LIMITS`), and strings as long as `maxBodyBytes`: what every function reads, a push envelope with its base64 data included
+   */
+  readonly jsonShapeLimits?: Readonly<JsonShapeLimits>;
+  /**
    * Called as soon as the deployed runtime (`functions-framework --target`)
    * gets SIGTERM or SIGINT, while the server drains; the process exits once
    * it has settled and every connection is closed. E.g. the runtime's
@@ -179,8 +214,14 @@ export interface FunctionsFrameworkOptions {
   readonly onShutdown?: () => Promise<void>;
 }
 
+/** What the framework reads of a body: bytes (after inflating), and the shape of a JSON one. */
+interface BodyReadLimits {
+  bytes: number;
+  jsonShape: JsonShapeLimits;
+}
+
 interface Installation {
-  bodyReadLimitBytes: number;
+  bodyReadLimits: BodyReadLimits;
   shutdownHooks: Set<() => Promise<void>>;
 }
 
@@ -196,13 +237,23 @@ export function installFunctionsFramework(options: FunctionsFrameworkOptions): v
   if (!Number.isSafeInteger(options.maxBodyBytes) || options.maxBodyBytes < 1) {
     throw new Error(`installFunctionsFramework: maxBodyBytes must be a positive integer, got ${options.maxBodyBytes}`);
   }
+  const jsonShape = options.jsonShapeLimits ?? { ...JSON_SHAPE_LIMITS, stringBytes: options.maxBodyBytes };
+  for (const [name, value] of Object.entries(jsonShape)) {
+    if (!Number.isSafeInteger(value) || value < 1) {
+      throw new Error(`installFunctionsFramework: jsonShapeLimits.${name} must be a positive integer, got ${value}`);
+    }
+  }
   if (installation === undefined) {
     const internals = loadInternals();
-    installation = { bodyReadLimitBytes: 0, shutdownHooks: new Set() };
+    installation = { bodyReadLimits: { bytes: 0, jsonShape: { depth: 0, elements: 0, keys: 0, stringBytes: 0 } }, shutdownHooks: new Set() };
     wrapGetServer(internals, installation);
     replaceSignalHandling(internals, installation);
   }
-  installation.bodyReadLimitBytes = Math.max(installation.bodyReadLimitBytes, options.maxBodyBytes);
+  const installed = installation.bodyReadLimits;
+  installed.bytes = Math.max(installed.bytes, options.maxBodyBytes);
+  for (const name of Object.keys(installed.jsonShape) as Array<keyof JsonShapeLimits>) {
+    installed.jsonShape[name] = Math.max(installed.jsonShape[name], jsonShape[name]);
+  }
   if (options.onShutdown) installation.shutdownHooks.add(options.onShutdown);
 }
 
@@ -210,7 +261,7 @@ function wrapGetServer(internals: FrameworkInternals, installed: Installation): 
   const frameworkGetServer = internals.server.getServer;
   internals.server.getServer = (userFunction, options) => {
     const http = options.signatureType === 'http';
-    const server = withBodyReadLimit(internals.bodyParser, installed.bodyReadLimitBytes, () =>
+    const server = withBodyReaders(internals, installed.bodyReadLimits, () =>
       frameworkGetServer(http ? outsideDomain(userFunction as HttpFunction) : userFunction, {
         ...options,
         // The empty string means no ignored routes, so the function answers every path with our JSON.
@@ -235,21 +286,135 @@ const JSON_MEDIA_TYPE = 'application/json';
 
 /**
  * Runs `build` (the framework's `getServer`) with body-parser's factories
- * limited to `limitBytes`, and the JSON one reading raw bytes; restored
- * after, so no other user of body-parser sees the change.
+ * limited to `limits.bytes`, its JSON one replaced by `scanningJsonReader`,
+ * and each skipping a request whose body was refused (`finalHandler` runs
+ * the app once more for it, its body unread); restored after, so no other
+ * user of body-parser sees the change.
  */
-function withBodyReadLimit<T>(bodyParser: BodyParser, limitBytes: number, build: () => T): T {
+function withBodyReaders<T>({ bodyParser, typeIs }: FrameworkInternals, installed: Readonly<BodyReadLimits>, build: () => T): T {
+  // The limits installed when the server is built are its limits.
+  const limits: BodyReadLimits = { bytes: installed.bytes, jsonShape: { ...installed.jsonShape } };
   const factories = { ...bodyParser };
-  const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => factory({ ...options, limit: limitBytes });
+  const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => skippingRefusedBodies(factory({ ...options, limit: limits.bytes }));
   bodyParser.raw = limited(factories.raw);
   bodyParser.text = limited(factories.text);
   bodyParser.urlencoded = limited(factories.urlencoded);
-  bodyParser.json = (options) => factories.raw({ type: JSON_MEDIA_TYPE, ...options, limit: limitBytes });
+  bodyParser.json = (options) => skippingRefusedBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
   try {
     return build();
   } finally {
     Object.assign(bodyParser, factories);
   }
+}
+
+function skippingRefusedBodies(parser: Middleware): Middleware {
+  return (req, res, next) => ((req as MarkedRequest)[BODY_READ_FAILURE] === undefined ? parser(req, res, next) : next());
+}
+
+/** A body refused while it was read, as body-parser fails one (an error with a 4xx `status`), with the JSON shape limit it passed if that is why. */
+class BodyRefusal extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly jsonShapeProblem?: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The content codings body-parser inflates (zstd where Node has it), and with what. */
+const DECOMPRESSORS: ReadonlyMap<string, () => NodeJS.ReadWriteStream> = new Map(
+  Object.entries({
+    deflate: zlib.createInflate,
+    gzip: zlib.createGunzip,
+    br: zlib.createBrotliDecompress,
+    zstd: (zlib as { createZstdDecompress?: () => NodeJS.ReadWriteStream }).createZstdDecompress,
+  }).filter((entry): entry is [string, () => NodeJS.ReadWriteStream] => entry[1] !== undefined),
+);
+
+/**
+ * body-parser's JSON parser, replaced: reads a body of `mediaType` as bytes
+ * (`req.body`, and `req.rawBody` through the framework's `verify`),
+ * inflating it as body-parser would, and feeds each chunk to the shape scan
+ * as it arrives. At the first chunk past the byte limit or a shape limit it
+ * stops and fails, without reading the rest of the body first as
+ * body-parser would.
+ */
+function scanningJsonReader(typeIs: TypeIs, mediaType: string, verify: BodyParserOptions['verify'], limits: Readonly<BodyReadLimits>): Middleware {
+  return (req, res, next) => {
+    const withBody = req as IncomingMessage & { body?: unknown };
+    if (!('body' in withBody)) withBody.body = undefined;
+    if (req.readableEnded || !typeIs.hasBody(req) || !typeIs(req, [mediaType])) {
+      next();
+      return;
+    }
+    readScanningJson(req, limits, (refusal, body) => {
+      if (refusal !== undefined) {
+        next(refusal);
+        return;
+      }
+      verify?.(req, res, body!, null);
+      withBody.body = body;
+      next();
+    });
+  };
+}
+
+/** Reads `req`'s body, inflated, scanning each chunk; `done` gets the bytes, or the refusal as soon as there is one. */
+function readScanningJson(req: IncomingMessage, limits: Readonly<BodyReadLimits>, done: (refusal: BodyRefusal | undefined, body?: Buffer) => void): void {
+  const tooLarge = () => new BodyRefusal(413, `request entity too large: more than ${limits.bytes} bytes`);
+  const coding = (req.headers['content-encoding'] || 'identity').toLowerCase();
+  let stream: Readable = req;
+  if (coding !== 'identity') {
+    const decompressor = DECOMPRESSORS.get(coding);
+    if (decompressor === undefined) {
+      done(new BodyRefusal(415, `unsupported content encoding "${coding}"`));
+      return;
+    }
+    stream = req.pipe(decompressor()) as unknown as Readable;
+  } else if (Number(req.headers['content-length']) > limits.bytes) {
+    done(tooLarge());
+    return;
+  }
+  const scanner = new JsonShapeScanner(limits.jsonShape);
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const settle = (refusal?: BodyRefusal) => {
+    stream.off('data', onData).off('end', onEnd).off('error', onError);
+    req.off('close', onClose);
+    if (stream !== req) {
+      req.unpipe(stream as unknown as NodeJS.WritableStream);
+      // A decompressor fed no more may still report the input it had; nobody listens any more.
+      stream.on('error', () => {});
+      stream.destroy();
+    }
+    if (refusal !== undefined) {
+      stopReading(req);
+      done(refusal);
+      return;
+    }
+    // Bytes after the end of a compressed body: read off, as body-parser does, so the request can end.
+    if (stream !== req) req.resume();
+    done(undefined, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, received));
+  };
+  const onData = (chunk: Buffer) => {
+    received += chunk.length;
+    if (received > limits.bytes) {
+      settle(tooLarge());
+      return;
+    }
+    chunks.push(chunk);
+    const problem = scanner.feed(chunk);
+    if (problem !== undefined) settle(new BodyRefusal(400, problem, problem));
+  };
+  const onEnd = () => settle();
+  const onError = (error: Error) => settle(new BodyRefusal(400, error.message));
+  // The client went away before the whole body came: `finalHandler` answers nobody.
+  const onClose = () => {
+    if (!req.complete) settle(new BodyRefusal(400, 'request aborted'));
+  };
+  stream.on('data', onData).on('end', onEnd).on('error', onError);
+  req.on('close', onClose);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -261,10 +426,12 @@ const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJE
 const BODY_READ_FAILURE = Symbol('bodyReadFailure');
 const UNDECODABLE_PATH = Symbol('undecodablePath');
 
-/** The framework could not read the body; `status` is the one it chose (400, 413, 415). */
+/** The framework could not read the body, or refused it as it read; `status` is the one it chose (400, 413, 415). */
 export interface BodyReadFailure {
   status: number;
   message: string;
+  /** The JSON shape limit the body passed, when that is why it was refused. */
+  jsonShapeProblem?: string;
 }
 
 type MarkedRequest = IncomingMessage & {
@@ -358,9 +525,10 @@ function escapeUndecodablePath(req: MarkedRequest): void {
 /**
  * Express's final handler, reached when the framework's middleware fails: a
  * body-reading failure (a 4xx) is remembered on the request, which goes to
- * the app once more after its body has been drained (body-parser skips a
- * body already read), so the function answers it. Anything else is our JSON
- * 500.
+ * the app once more (every body parser skips it then), so the function
+ * answers it. Whatever of the body is still unread is never read: the
+ * socket stops reading, and the connection closes after the answer. A
+ * client that went away is not answered. Anything else is our JSON 500.
  */
 function finalHandler(app: ExpressApp, req: MarkedRequest, res: ServerResponse): FinalHandler {
   return (error) => {
@@ -371,8 +539,13 @@ function finalHandler(app: ExpressApp, req: MarkedRequest, res: ServerResponse):
     }
     const status = clientErrorStatus(error);
     if (status !== undefined && req[BODY_READ_FAILURE] === undefined) {
-      req[BODY_READ_FAILURE] = { status, message: error instanceof Error ? error.message : String(error) };
-      afterBodyDrained(req, () => app(req, res, finalHandler(app, req, res)));
+      if (req.socket.destroyed) return;
+      const jsonShapeProblem = error instanceof BodyRefusal ? error.jsonShapeProblem : undefined;
+      req[BODY_READ_FAILURE] = { status, message: error instanceof Error ? error.message : String(error), ...(jsonShapeProblem && { jsonShapeProblem }) };
+      // The one rule for every refused body, whether or not it had all arrived.
+      res.setHeader('Connection', 'close');
+      stopReading(req);
+      app(req, res, finalHandler(app, req, res));
       return;
     }
     answerUnhandled(req, res, error);
@@ -385,13 +558,44 @@ function clientErrorStatus(error: unknown): number | undefined {
   return typeof status === 'number' && status >= 400 && status < 500 ? status : undefined;
 }
 
-function afterBodyDrained(req: IncomingMessage, then: () => void): void {
-  if (req.readableEnded) {
-    then();
-    return;
-  }
-  finished(req, (error) => (error ? req.socket.destroy() : then()));
-  req.resume();
+/** Sockets that read no more. */
+const stoppedSockets = new WeakSet<Socket>();
+
+/**
+ * How long a connection stays open, reading nothing, after the answer to a
+ * request whose body was left unread: for the client to read the answer
+ * before the close, which with the client's bytes unread is a reset. A
+ * client still writing its body may otherwise meet the reset on its next
+ * write, before it reads the answer, and see only an error. Short, because
+ * each lingering connection holds a receive buffer of unread bytes, and a
+ * flood of refused bodies keeps as many lingering as it gets answered in
+ * this time.
+ */
+const UNREAD_BODY_LINGER_MS = 100;
+
+/**
+ * What the client still sends of this request is left unread: the socket
+ * stops reading for good, and once answered (`Connection: close`) lingers
+ * half-closed for `UNREAD_BODY_LINGER_MS`. Node's HTTP server starts and
+ * stops reading a socket on its `resume` and `pause` events, and a resume
+ * asked for (by the request stream, when it wants more) lands a tick later;
+ * a pause before it would be undone, and a second pause emits nothing. So
+ * the socket is paused after the ticks already queued, and again whenever
+ * it resumes. Node closes a connection whose answer said `Connection:
+ * close` with its `destroySoon()`, at once; here it ends it instead, and
+ * destroys it after the linger.
+ */
+function stopReading(req: IncomingMessage): void {
+  req.pause();
+  const socket = req.socket as Socket & { destroySoon(): void };
+  if (stoppedSockets.has(socket)) return;
+  stoppedSockets.add(socket);
+  socket.on('resume', () => socket.pause());
+  process.nextTick(() => socket.pause());
+  socket.destroySoon = () => {
+    socket.end();
+    setTimeout(() => socket.destroy(), UNREAD_BODY_LINGER_MS).unref();
+  };
 }
 
 /** Reached only if the framework fails other than reading the body, or fails it twice: still JSON, no internals. */

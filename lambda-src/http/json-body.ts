@@ -1,8 +1,10 @@
 /**
  * Reads a request body as JSON ourselves, from the raw bytes the framework
  * keeps in `req.rawBody`: the framework's own parse is ignored, so content
- * type, size limit, encoding and forbidden keys are decided here, once, for
- * every function.
+ * type, size limit, shape, encoding and forbidden keys are decided here,
+ * once, for every function. The framework may already have refused the
+ * body as it read it (too large, or past a shape limit: `framework.ts`);
+ * that refusal is answered here too, as the same 413 or 400.
  */
 import type { Request } from '@google-cloud/functions-framework';
 import { REQUEST_ERROR_CLASSES } from '../logging';
@@ -28,6 +30,7 @@ export function readJsonBody(req: Request, maxBodyBytes: number, shape: Readonly
   const failure = bodyReadFailureOf(req);
   if (raw === undefined && failure !== undefined) {
     if (failure.status === 413) return refuse(tooLarge(maxBodyBytes));
+    if (failure.jsonShapeProblem !== undefined) return refuse(refusedJson({ ok: false, kind: 'too_complex', errors: [{ field: 'body', message: failure.jsonShapeProblem }] }));
     if (failure.status === 415) return refuse(clientError(415, failure.message));
     return refuse(invalidInput([{ field: 'body', message: 'could not be read' }], REQUEST_ERROR_CLASSES.unreadableBody));
   }

@@ -81,9 +81,8 @@ function matchRoute(routes: readonly CompiledRoute[], path: string): RouteMatch 
   return undefined;
 }
 
-// Not `async`, and `then` rather than `await`: each promise on a request's path costs about 5 µs of CPU under the
-// async hooks of the functions framework's `domain` (see `installFunctionsFramework`), and an answer known without
-// waiting (404, 405, a refused body) needs none.
+// Not `async`, and `then` rather than `await`: each promise on a request's path costs CPU the ingest benchmark
+// shows (docs/performance.md, "Choices kept"), and an answer known without waiting (404, 405, a refused body) needs none.
 export function createRoutedFunction(options: RoutedFunctionOptions): HttpFunction {
   const { functionName, unmatchedEvent, logger, clock } = options;
   const routes = options.routes.map(compileRoute);

@@ -9,7 +9,11 @@
  * milliseconds of event-loop time (and every other request its latency) to
  * decode, parse and walk. The scan reads bytes because UTF-8 is
  * ASCII-transparent: no byte of a multi-byte character is a quote, bracket,
- * comma, colon or backslash.
+ * comma, colon or backslash. It is a state machine fed chunk by chunk
+ * (`JsonShapeScanner`), so the framework integration (`framework.ts`) runs
+ * it over a body as it arrives and stops reading at the first chunk past a
+ * limit; the functions run it again over the whole body, with their own
+ * limits.
  *
  * Then UTF-8, checked by `buffer.isUtf8` and decoded by `Buffer.toString`.
  *
@@ -88,52 +92,131 @@ export const JSON_SHAPE_LIMITS: Readonly<JsonShapeLimits> = {
 };
 
 /**
- * Which shape limit the JSON in `bytes` exceeds, or undefined. One pass,
- * stopping at the first limit passed; it counts what valid JSON would hold
- * and leaves syntax to `JSON.parse` (text that is not JSON may be refused by
- * either). Keys are counted by their colons, array elements by the values
- * that open an array and the commas that separate its elements; strings are
- * measured and skipped, so brackets and colons inside them count for
- * nothing.
+ * Which shape limit the JSON in `bytes` exceeds, or undefined: the whole
+ * text fed to a {@link JsonShapeScanner} as one chunk.
  */
 export function jsonShapeProblem(bytes: Uint8Array, limits: Readonly<JsonShapeLimits>): string | undefined {
+  return new JsonShapeScanner(limits).feed(bytes);
+}
+
+/**
+ * The shape scan as a state machine fed a JSON text chunk by chunk, as it
+ * arrives: any split of a text gives the verdict the whole text gives, and
+ * after each chunk the verdict of the bytes so far, so a reader can stop at
+ * the first chunk that passes a limit. One pass, stopping at the first
+ * limit passed; it counts what valid JSON would hold and leaves syntax to
+ * `JSON.parse` (text that is not JSON may be refused by either). Keys are
+ * counted by their colons, array elements by the values that open an array
+ * and the commas that separate its elements; strings are measured and
+ * skipped, so brackets and colons inside them count for nothing.
+ */
+export class JsonShapeScanner {
   /** 1 where the container at that depth is an array; the scan stops before the stack outgrows the depth limit. */
-  const arrayAt = new Uint8Array(limits.depth + 1);
-  let depth = 0;
-  let elements = 0;
-  let keys = 0;
+  private readonly arrayAt: Uint8Array;
+  private depth = 0;
+  private elements = 0;
+  private keys = 0;
   /** The last structural character was `[`: the next value is the array's first element. */
-  let arrayJustOpened = false;
-  for (let at = 0; at < bytes.length; at++) {
-    const code = bytes[at]!;
-    if (isJsonWhitespace(code)) continue;
-    if (arrayJustOpened && code !== CLOSE_ARRAY) elements += 1;
-    arrayJustOpened = false;
-    if (code === QUOTE) {
-      /** Where the closing quote of the longest string allowed would be. */
-      const longest = at + 1 + limits.stringBytes;
-      for (at += 1; at < bytes.length; at++) {
-        const inString = bytes[at]!;
-        if (inString === BACKSLASH) at += 1;
-        else if (inString === QUOTE) break;
-        if (at >= longest) return `holds a string longer than the limit of ${limits.stringBytes} bytes`;
-      }
-    } else if (code === OPEN_ARRAY || code === OPEN_OBJECT) {
-      if (depth === limits.depth) return `nests arrays and objects deeper than the limit of ${limits.depth} levels`;
-      depth += 1;
-      arrayAt[depth] = code === OPEN_ARRAY ? 1 : 0;
-      arrayJustOpened = code === OPEN_ARRAY;
-    } else if (code === CLOSE_ARRAY || code === CLOSE_OBJECT) {
-      if (depth > 0) depth -= 1;
-    } else if (code === COMMA) {
-      if (arrayAt[depth] === 1) elements += 1;
-    } else if (code === COLON) {
-      keys += 1;
-    }
-    if (elements > limits.elements) return `holds more array elements than the limit of ${limits.elements}`;
-    if (keys > limits.keys) return `holds more object keys than the limit of ${limits.keys}`;
+  private arrayJustOpened = false;
+  private inString = false;
+  /** Inside a string, the last byte was a backslash: the next byte is escaped, whatever it is. */
+  private escaping = false;
+  /** Bytes of the open string so far (when `escaping`, without the escaped byte still to come). */
+  private stringBytes = 0;
+  private found: string | undefined;
+
+  constructor(private readonly limits: Readonly<JsonShapeLimits>) {
+    this.arrayAt = new Uint8Array(limits.depth + 1);
   }
-  return undefined;
+
+  /** The limit the bytes fed so far exceed, or undefined. */
+  get problem(): string | undefined {
+    return this.found;
+  }
+
+  /** Scans the next bytes of the text; returns the limit the text so far exceeds (from then on, whatever is fed), or undefined. */
+  feed(bytes: Uint8Array): string | undefined {
+    if (this.found !== undefined) return this.found;
+    const limits = this.limits;
+    const arrayAt = this.arrayAt;
+    // The state in locals while scanning: the loop is the hot path of every body.
+    let { depth, elements, keys, arrayJustOpened, inString, escaping, stringBytes } = this;
+    let found: string | undefined;
+    const length = bytes.length;
+    let at = 0;
+    while (at < length) {
+      if (inString) {
+        // Where, in this chunk, the byte past the longest string allowed is.
+        const overAt = at - stringBytes + limits.stringBytes;
+        // A backslash ending the last chunk was measured with the byte it escapes, this chunk's first.
+        if (escaping) at += 1;
+        escaping = false;
+        let tooLong = false;
+        for (; at < length; at++) {
+          const inside = bytes[at]!;
+          if (inside === QUOTE) break;
+          if (inside === BACKSLASH) at += 1;
+          if (at >= overAt) {
+            tooLong = true;
+            break;
+          }
+        }
+        if (tooLong) {
+          found = `holds a string longer than the limit of ${limits.stringBytes} bytes`;
+          break;
+        }
+        if (at >= length) {
+          // The chunk ends inside the string (perhaps with a backslash, whose escaped byte comes next).
+          escaping = at > length;
+          stringBytes = length - (overAt - limits.stringBytes);
+          break;
+        }
+        inString = false;
+        at += 1;
+        continue;
+      }
+      const code = bytes[at]!;
+      at += 1;
+      if (isJsonWhitespace(code)) continue;
+      if (arrayJustOpened && code !== CLOSE_ARRAY) elements += 1;
+      arrayJustOpened = false;
+      if (code === QUOTE) {
+        inString = true;
+        stringBytes = 0;
+      } else if (code === OPEN_ARRAY || code === OPEN_OBJECT) {
+        if (depth === limits.depth) {
+          found = `nests arrays and objects deeper than the limit of ${limits.depth} levels`;
+          break;
+        }
+        depth += 1;
+        arrayAt[depth] = code === OPEN_ARRAY ? 1 : 0;
+        arrayJustOpened = code === OPEN_ARRAY;
+      } else if (code === CLOSE_ARRAY || code === CLOSE_OBJECT) {
+        if (depth > 0) depth -= 1;
+      } else if (code === COMMA) {
+        if (arrayAt[depth] === 1) elements += 1;
+      } else if (code === COLON) {
+        keys += 1;
+      }
+      if (elements > limits.elements) {
+        found = `holds more array elements than the limit of ${limits.elements}`;
+        break;
+      }
+      if (keys > limits.keys) {
+        found = `holds more object keys than the limit of ${limits.keys}`;
+        break;
+      }
+    }
+    this.depth = depth;
+    this.elements = elements;
+    this.keys = keys;
+    this.arrayJustOpened = arrayJustOpened;
+    this.inString = inString;
+    this.escaping = escaping;
+    this.stringBytes = stringBytes;
+    this.found = found;
+    return found;
+  }
 }
 
 /** V8's message echoes part of the input; only the position is worth returning to the client. */

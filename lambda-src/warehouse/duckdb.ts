@@ -227,9 +227,9 @@ function storedRecord(row: Record<string, unknown>): StoredRecord {
 // side by side into rows: a batch of any size is one prepared statement, hence
 // one transaction, with no value ever spliced into SQL. JSON text rather than
 // a DuckDB list value: the binding builds a native value, with a finalizer,
-// for every list element on the event loop's thread (about 2 µs each), while
-// one string per column costs a `JSON.stringify`, and DuckDB parses it in
-// less CPU than it spends on the list (measured on 16-row batches).
+// for every list element on the event loop's thread, while one string per
+// column costs a `JSON.stringify`, and DuckDB parses it in less CPU than it
+// spends on the list (docs/performance.md).
 const jsonColumnSql = (field: BigQueryField, index: number) => {
   const type = COLUMN_TYPES[field.type];
   return type.fromJsonElement(`unnest(from_json($${index + 1}::VARCHAR, '["${type.jsonElementSql}"]'))`);
@@ -288,8 +288,7 @@ function batchRowErrors(rows: readonly WarehouseRow[]): RowError[] {
  * reads are single-record lookups or short pages, so no query gains from
  * parallel operators, while each extra thread competes for the cores that
  * serve requests: with DuckDB's default (one thread per core) the API
- * function used about a tenth more CPU per ingested request, measured by
- * `npm run bench` on two cores.
+ * function used more CPU per ingested request (docs/performance.md).
  */
 const INSTANCE_OPTIONS: Record<string, string> = { threads: '1' };
 
@@ -357,8 +356,8 @@ class SharedDatabase {
   /**
    * Stores the rows in one transaction, skipping repeated insert ids, and
    * resolves once it is committed. Almost every batch carries only new ids,
-   * and a plain insert costs about a third of one with `ON CONFLICT`
-   * (measured by `npm run bench`), so that is tried first; a repeated id
+   * and a plain insert costs much less than one with `ON CONFLICT`
+   * (docs/performance.md), so that is tried first; a repeated id
    * fails it whole (nothing written) and the batch goes again, skipping the
    * repeats.
    */

@@ -276,10 +276,9 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
   }
 
   /**
-   * Not `async`: the functions framework runs each request in a `domain`,
-   * whose async hooks make every promise and await on this per-request path
-   * cost about 5 µs of CPU, so refusals are returned as rejected promises and
-   * the wait is the one promise it needs.
+   * Not `async`: every promise on this per-request path costs CPU the
+   * ingest benchmark shows (docs/performance.md), so refusals are returned
+   * as rejected promises and the wait is the one promise it needs.
    */
   override insert(rows: readonly WarehouseRow[]): Promise<void> {
     if (rows.length === 0) return Promise.resolve();

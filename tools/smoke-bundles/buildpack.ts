@@ -35,7 +35,7 @@ const OUTPUT_LIMIT = 16 * 1024;
  * say otherwise; this preload binds its server to loopback only, the one
  * difference from a deployed launch.
  */
-const LOOPBACK_PRELOAD = join(__dirname, 'listen-on-loopback.cjs');
+const LOOPBACK_PRELOAD = join(__dirname, '..', 'listen-on-loopback.cjs');
 
 interface PackageJson {
   main?: string;

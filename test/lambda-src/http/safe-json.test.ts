@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { JSON_SHAPE_LIMITS, jsonShapeProblem, parseJsonBytes, type JsonShapeLimits } from '../../../lambda-src/http/safe-json';
+import { JSON_SHAPE_LIMITS, jsonShapeProblem, JsonShapeScanner, parseJsonBytes, type JsonShapeLimits } from '../../../lambda-src/http/safe-json';
 import { MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS, MAX_JSON_STRING_BYTES } from '../../../lambda-src/rules/limits';
 import { propertyRuns } from '../../support/property-runs';
 
@@ -137,6 +137,69 @@ describe('JSON shape limits', () => {
       }),
       { numRuns: propertyRuns(2000) },
     );
+  });
+});
+
+/** `bytes` cut at `cuts` (any offsets, in any order, repeats allowed: empty chunks are chunks too). */
+function split(bytes: Buffer, cuts: number[]): Buffer[] {
+  const offsets = [0, ...cuts.map((cut) => cut % (bytes.length + 1)).sort((left, right) => left - right), bytes.length];
+  return offsets.slice(1).map((end, index) => bytes.subarray(offsets[index], end));
+}
+
+/** JSON of any shape and spacing, and soups of the bytes the scan reacts to (escapes and multi-byte characters included), as bytes. */
+const jsonishBytes = fc
+  .oneof(
+    fc.tuple(fc.jsonValue({ maxDepth: 5, stringUnit: 'binary' }), fc.constantFrom(undefined, 1, '\t', ' \r\n')).map(([value, space]) => JSON.stringify(value, null, space)),
+    fc.array(fc.constantFrom('[', ']', '{', '}', '"', '\\', ',', ':', ' ', '\n', '0', 'a', 'é', '😀', '\\"', '\\\\', '\\u00e9'), { maxLength: 80 }).map((parts) => parts.join('')),
+  )
+  .map((text) => Buffer.from(text, 'utf8'));
+const smallLimits = fc.record({ depth: fc.integer({ min: 1, max: 4 }), elements: fc.nat({ max: 12 }), keys: fc.nat({ max: 12 }), stringBytes: fc.nat({ max: 24 }) });
+
+describe('JsonShapeScanner, fed chunk by chunk as a body arrives', () => {
+  it('gives, after every chunk of any split, the verdict of the bytes so far taken whole', () => {
+    fc.assert(
+      fc.property(jsonishBytes, smallLimits, fc.array(fc.nat(), { maxLength: 8 }), (bytes, limits, cuts) => {
+        const scanner = new JsonShapeScanner(limits);
+        let fed = 0;
+        for (const chunk of split(bytes, cuts)) {
+          fed += chunk.length;
+          expect(scanner.feed(chunk)).toBe(jsonShapeProblem(bytes.subarray(0, fed), limits));
+        }
+        expect(scanner.problem).toBe(jsonShapeProblem(bytes, limits));
+      }),
+      { numRuns: propertyRuns(3000) },
+    );
+  });
+
+  it('gives the whole-body verdict when every byte is a chunk of its own', () => {
+    fc.assert(
+      fc.property(jsonishBytes, smallLimits, (bytes, limits) => {
+        const scanner = new JsonShapeScanner(limits);
+        for (const byte of bytes) scanner.feed(Uint8Array.of(byte));
+        expect(scanner.problem).toBe(jsonShapeProblem(bytes, limits));
+      }),
+      { numRuns: propertyRuns(1000) },
+    );
+  });
+
+  it('carries an escape across chunks: a backslash ending one chunk escapes the quote that starts the next', () => {
+    const scanner = new JsonShapeScanner(small({ elements: 1 }));
+    expect(scanner.feed(Buffer.from('["a\\'))).toBeUndefined();
+    expect(scanner.feed(Buffer.from('",0,0"'))).toBeUndefined();
+    expect(scanner.feed(Buffer.from(',0]'))).toBe('holds more array elements than the limit of 1');
+  });
+
+  it('measures a string across chunks, and refuses it in the chunk that passes the limit', () => {
+    const scanner = new JsonShapeScanner(small({ stringBytes: 6 }));
+    expect(scanner.feed(Buffer.from('{"name":"\\u00'))).toBeUndefined();
+    expect(scanner.feed(Buffer.from('e9'))).toBeUndefined();
+    expect(scanner.feed(Buffer.from('x'))).toBe('holds a string longer than the limit of 6 bytes');
+  });
+
+  it('keeps its verdict once a limit is passed, whatever comes after', () => {
+    const scanner = new JsonShapeScanner(small({ depth: 2 }));
+    expect(scanner.feed(Buffer.from('[[['))).toBe('nests arrays and objects deeper than the limit of 2 levels');
+    expect(scanner.feed(Buffer.from(']]]'))).toBe('nests arrays and objects deeper than the limit of 2 levels');
   });
 });
 
