@@ -1,4 +1,4 @@
-// Removes the run's temporary directory made by `temp-root-setup.cjs`.
+// Removes the run's temporary directory made by `temp-root-setup.ts`.
 const { rmSync } = require('node:fs');
 
 module.exports = async () => {

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
-import { buildSync } from 'esbuild';
+import { buildSync, version as esbuildVersion, type BuildOptions } from 'esbuild';
+import { bundleCacheDirectory, cachedBuild as cachedOnDisk, cachedValue } from './bundle-cache';
 
 /**
  * The runtime's own copy of the Functions Framework serves the function, and
@@ -178,7 +179,15 @@ function packageRootOf(entry: string): string {
 function bundleFiles(request: BundleRequest): BundleFile[] {
   if (!existsSync(request.entry)) throw new Error(`function entry ${request.entry} does not exist`);
   const root = packageRootOf(request.entry);
-  const result = buildSync({
+  return [
+    { name: 'index.js', contents: bundledCode(request, root) },
+    ...runtimeManifests(root, parse(request.entry).name),
+  ];
+}
+
+/** The entry's esbuild bundle: from the cross-process cache when one is configured and holds it, else built. */
+function bundledCode(request: BundleRequest, root: string): Buffer {
+  const options: BuildOptions = {
     entryPoints: [request.entry],
     absWorkingDir: root,
     bundle: true,
@@ -192,18 +201,22 @@ function bundleFiles(request: BundleRequest): BundleFile[] {
     charset: 'utf8',
     external: [FUNCTIONS_FRAMEWORK, ...request.externalModules],
     define: { 'process.env.NODE_ENV': '"production"' },
-    write: false,
     outfile: join(root, 'index.js'),
     logLevel: 'silent',
-  });
-  if (result.errors.length > 0) {
-    throw new Error(`bundling ${request.entry} failed:\n${result.errors.map((error) => error.text).join('\n')}`);
-  }
-  const code = Buffer.from(result.outputFiles[0]!.contents);
-  return [
-    { name: 'index.js', contents: code },
-    ...runtimeManifests(root, parse(request.entry).name),
-  ];
+  };
+  const build = () => {
+    const result = buildSync({ ...options, write: false, metafile: true });
+    if (result.errors.length > 0) {
+      throw new Error(`bundling ${request.entry} failed:\n${result.errors.map((error) => error.text).join('\n')}`);
+    }
+    return {
+      output: Buffer.from(result.outputFiles[0]!.contents),
+      inputs: Object.keys(result.metafile.inputs).map((input) => resolve(root, input)),
+    };
+  };
+  const cacheDirectory = bundleCacheDirectory();
+  if (cacheDirectory === undefined) return build().output;
+  return cachedOnDisk(join(cacheDirectory, 'esbuild'), { esbuild: esbuildVersion, options }, build);
 }
 
 function json(value: unknown): Buffer {
@@ -330,16 +343,36 @@ zip.outputStream.pipe(process.stdout);
 zip.end();
 `;
 
-function zipToCache(files: BundleFile[]): BuiltBundle {
-  const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** Zips the sorted files in a child process, with {@link ZIP_SCRIPT}. */
+function zipInChildProcess(sorted: readonly BundleFile[]): Buffer {
   const input = JSON.stringify({
     files: sorted.map((file) => ({ name: file.name, base64: file.contents.toString('base64') })),
   });
-  const zip = execFileSync(process.execPath, ['-e', ZIP_SCRIPT, require.resolve('yazl')], {
+  return execFileSync(process.execPath, ['-e', ZIP_SCRIPT, require.resolve('yazl')], {
     input,
     maxBuffer: 512 * 1024 * 1024,
     env: {},
   });
+}
+
+/** The zip of the sorted files: from the cross-process cache when one is configured and holds it, else made. */
+function zipOf(sorted: readonly BundleFile[]): Buffer {
+  const cacheDirectory = bundleCacheDirectory();
+  if (cacheDirectory === undefined) return zipInChildProcess(sorted);
+  const yazlManifest = JSON.parse(readFileSync(join(dirname(require.resolve('yazl')), 'package.json'), 'utf8')) as { version: string };
+  // The zip's bytes depend on the files, the script, yazl and Node.js, nothing else.
+  const key = {
+    script: ZIP_SCRIPT,
+    yazl: yazlManifest.version,
+    node: process.version,
+    files: sorted.map((file) => [file.name, createHash('sha256').update(file.contents).digest('hex')]),
+  };
+  return cachedValue(join(cacheDirectory, 'zip'), key, () => zipInChildProcess(sorted));
+}
+
+function zipToCache(files: BundleFile[]): BuiltBundle {
+  const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const zip = zipOf(sorted);
   const sha256 = createHash('sha256').update(zip).digest('hex');
   const directory = join(tmpdir(), 'gcp-ingest-function-bundles', sha256);
   const zipPath = resolve(directory, 'function-source.zip');
