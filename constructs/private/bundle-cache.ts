@@ -25,6 +25,8 @@ export interface BuildOutput {
 
 /** Resolution reads these beside the files it finds, and up the tree from them. */
 const RESOLUTION_CONFIG_FILES = new Set(['package.json', 'tsconfig.json', 'jsconfig.json']);
+/** What resolution looks for in a directory above the inputs. */
+const RESOLUTION_ENTRIES = new Set([...RESOLUTION_CONFIG_FILES, 'node_modules']);
 
 const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -46,17 +48,23 @@ function writeAtomically(path: string, data: string | Buffer): void {
 
 /**
  * A hash of everything that decides what a build that read `inputs` makes,
- * besides its options: each input's contents, and the listing of every
- * directory from each input up to the file system's root, with the contents
- * of the package.json, tsconfig.json and jsconfig.json files there. The
- * listings catch a new file that resolution would now find first (a
- * `foo.tsx` beside `foo.ts`, a nearer `node_modules`), the config files a
- * changed `exports`, `main` or compiler option. Undefined when that cannot
- * be known: an input is gone, or a tsconfig extends another file.
+ * besides its options: each input's contents; the whole listing of each
+ * directory holding an input, and of the one above it, where a new file may
+ * be what an import now resolves to (a `foo.tsx` beside `foo.ts`, a
+ * `util.ts` beside the `util/` whose index an import reached, a nearer
+ * `node_modules`); and, in every directory above those up to the
+ * file system's root, only what resolution looks for there: a
+ * `node_modules`, and the package.json, tsconfig.json and jsconfig.json
+ * files, with their contents (a changed `exports`, `main` or compiler
+ * option). The rest of an ancestor's listing is left out: a shared
+ * temporary directory or a home directory changes all the time, and no
+ * import reads it. Undefined when the build cannot be known from these: an
+ * input is gone, or a tsconfig extends another file.
  */
 function fingerprint(inputs: readonly string[]): string | undefined {
   const hash = createHash('sha256');
   const directories = new Set<string>();
+  const listedWhole = new Set(inputs.flatMap((input) => [dirname(input), dirname(dirname(input))]));
   for (const input of [...inputs].sort()) {
     const contents = readOrUndefined(input);
     if (contents === undefined) return undefined;
@@ -74,7 +82,9 @@ function fingerprint(inputs: readonly string[]): string | undefined {
       hash.update(`directory ${directory} unreadable ${(error as NodeJS.ErrnoException).code}\n`);
       continue;
     }
+    const whole = listedWhole.has(directory);
     for (const entry of entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))) {
+      if (!whole && !RESOLUTION_ENTRIES.has(entry.name)) continue;
       const path = join(directory, entry.name);
       const kind = entry.isSymbolicLink() ? `link ${readlinkSync(path)}` : entry.isDirectory() ? 'directory' : 'file';
       hash.update(`entry ${path} ${kind}\n`);

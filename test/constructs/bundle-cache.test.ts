@@ -60,9 +60,24 @@ describe('cachedBuild', () => {
     ['beside an input', 'src/util/greeting.tsx'],
     ['in a directory above one', 'src/greeting.ts'],
     ['as a nearer node_modules', 'src/node_modules/valibot/index.js'],
+    ['beside the directory an input sits in', 'src.ts'],
   ])('rebuilds when a file appears %s (resolution may now find it first)', (_where, path) => {
     cached();
     tree(sources, { [path]: 'shadow' });
+    cached();
+    expect(builds).toBe(2);
+  });
+
+  it('reuses the stored output when something resolution never reads changes above the inputs', () => {
+    cached();
+    tree(join(sources, '..'), { 'another-test-scratch/file.txt': 'x' });
+    cached();
+    expect(builds).toBe(1);
+  });
+
+  it('rebuilds when a node_modules appears further up the tree', () => {
+    cached();
+    tree(join(sources, '..'), { 'node_modules/valibot/index.js': 'shadow' });
     cached();
     expect(builds).toBe(2);
   });
