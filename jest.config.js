@@ -10,6 +10,7 @@ module.exports = {
   setupFiles: ['<rootDir>/test/support/no-token-stack-traces.ts'],
   globalSetup: '<rootDir>/test/temp-root-setup.ts',
   globalTeardown: '<rootDir>/test/temp-root-teardown.cjs',
-  // Jest's default on 2 cores is one worker; most suites wait on child processes and sockets, not CPU.
-  maxWorkers: 2,
+  // More workers than this machine's two cores: many suites wait on child processes, sockets and real deadlines
+  // rather than compute, and a third worker keeps a core busy meanwhile (docs/testing.md).
+  maxWorkers: 3,
 };
