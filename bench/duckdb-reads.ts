@@ -14,6 +14,8 @@
  */
 import { join } from 'node:path';
 import { DuckDBInstance, INTEGER, TIMESTAMPTZ, timestampTZValue, VARCHAR } from '@duckdb/node-api';
+import { DEFAULT_PAGE_LIMIT } from '../lambda-src/handlers/records';
+import { MAX_RECORDS_PER_INSERT } from '../lambda-src/rules/limits';
 import { DUCKDB_SCHEMA, DUCKDB_TABLE, DuckDbWarehouse } from '../lambda-src/warehouse/duckdb';
 import { latestPageQuery, READ_PARAMETERS } from '../lambda-src/warehouse/latest-view';
 import type { WarehouseRow } from '../lambda-src/warehouse/warehouse';
@@ -29,9 +31,10 @@ export interface ReadSettings {
   samples: number;
 }
 
-const BATCH_ROWS = 500;
+/** The batcher's largest batch. */
+const BATCH_ROWS = MAX_RECORDS_PER_INSERT;
 /** The API reads a page of `limit` + 1 to know whether another follows. */
-const PAGE_ROWS = 101;
+const PAGE_ROWS = DEFAULT_PAGE_LIMIT + 1;
 /** A multiplier coprime with every record count used, so `index × STRIDE mod records` visits each id once, scattered. */
 const STRIDE = 7919;
 

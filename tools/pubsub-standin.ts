@@ -82,7 +82,6 @@ export class PubSubStandIn {
   private readonly topics = new Set<string>();
   private readonly stored: PublishedMessage[] = [];
   private readonly failures: PublishFailure[] = [];
-  private publishRequests = 0;
   private nextId = 1;
 
   private constructor(private readonly server: Server) {
@@ -114,11 +113,6 @@ export class PubSubStandIn {
   /** Every message stored so far, in order; of one topic when named. */
   published(topic?: string): PublishedMessage[] {
     return this.stored.filter((message) => topic === undefined || message.topic === topic);
-  }
-
-  /** Well-formed publish requests received so far, stored or failed. */
-  get publishRequestCount(): number {
-    return this.publishRequests;
   }
 
   /** The next well-formed publishes fail, one failure each, in order. */
@@ -168,7 +162,6 @@ export class PubSubStandIn {
       PubSubStandIn.send(response, googleError(404, `Resource not found (resource=${topic}).`));
       return;
     }
-    this.publishRequests += 1;
     const failure = this.failures.shift();
     if (failure?.kind === 'destroySocket') {
       request.socket.destroy();

@@ -47,8 +47,8 @@ assert.ok(existsSync(join("cdktf.out", "grafana", "orders-dashboard.json")), "th
 
 const reporting = stack("reporting");
 assert.equal((reporting.resource ?? {}).google_bigquery_dataset, undefined, "the reporting stack creates no dataset");
-for (const table of resources(reporting, "google_bigquery_table")) {
-  assert.equal(table.dataset_id, "${data.google_bigquery_dataset.shared.dataset_id}");
-}
+const reportingTables = resources(reporting, "google_bigquery_table");
+assert.deepEqual(reportingTables.map((table) => table.table_id).sort(), ["returns", "returns_latest"]);
+for (const table of reportingTables) assert.equal(table.dataset_id, "${data.google_bigquery_dataset.shared.dataset_id}");
 
 console.log(`consumer synth: ${functions.length} functions, ${tables.length} tables in the app's own dataset, zips ${objects.map((object) => object.name).join(", ")}`);

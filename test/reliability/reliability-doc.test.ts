@@ -51,7 +51,7 @@ describe('docs/reliability.md', () => {
 
   describe('the GcpPolicyPack example', () => {
     const example = /```ts\n([\s\S]*?)```/.exec(text)?.[1];
-    const directory = join(ROOT, '.gen', 'reliability-readme');
+    const directory = join(ROOT, '.gen', 'reliability-doc');
     let runs = 0;
 
     /** Runs the example as a module of its own, synthesizing into a scratch directory. */

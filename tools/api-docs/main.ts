@@ -16,7 +16,7 @@ import { join, relative, resolve } from 'node:path';
 
 const HERE = __dirname;
 const ROOT = resolve(HERE, '..', '..');
-export const API_DOCS = join(ROOT, 'docs', 'api');
+const API_DOCS = join(ROOT, 'docs', 'api');
 
 function files(directory: string): Map<string, string> {
   const found = new Map<string, string>();

@@ -14,7 +14,7 @@ export function isEmbeddedJson(value: unknown): value is EmbeddedJson {
 }
 
 /** The JSON object or array `text` holds, or undefined when it holds none (plain text, a number, a Terraform reference). */
-export function parseEmbeddedJson(text: string): unknown {
+function parseEmbeddedJson(text: string): unknown {
   const trimmed = text.trim();
   if (!(trimmed.startsWith('{') && trimmed.endsWith('}')) && !(trimmed.startsWith('[') && trimmed.endsWith(']'))) return undefined;
   try {

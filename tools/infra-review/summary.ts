@@ -4,6 +4,7 @@
  * attributes as `path: before → after`, one line each.
  */
 import type { AttributeChange, ResourceChange, StackDiff } from './diff';
+import { isEmbeddedJson } from './embedded-json';
 
 /** Longest value shown in full; longer ones end in `…`. */
 const VALUE_LIMIT = 160;
@@ -21,7 +22,7 @@ function code(text: string): string {
 }
 
 function shown(value: unknown): string {
-  const text = JSON.stringify(value, (_, inner: unknown) => (typeof inner === 'object' && inner !== null && 'embeddedJson' in inner ? (inner as { embeddedJson: unknown }).embeddedJson : inner));
+  const text = JSON.stringify(value, (_, inner: unknown) => (isEmbeddedJson(inner) ? inner.embeddedJson : inner));
   return code(text.length > VALUE_LIMIT ? `${text.slice(0, VALUE_LIMIT - 1)}…` : text);
 }
 

@@ -17,10 +17,10 @@ import { NODE_RUNTIME_LIFECYCLE, nodeRuntimeId, runtimeVerdict } from '../../con
 import { PREBUILT_HANDLERS_FOLDER, writePrebuiltHandlers } from '../../constructs/private/bundler';
 
 const ROOT = resolve(__dirname, '..', '..');
-export const DIST = join(ROOT, 'dist');
+const DIST = join(ROOT, 'dist');
 
 /** Node.js majors of the runtimes that still deploy today: a decommissioned one fails synth before it would need a bundle. */
-export function deployableNodeMajors(date: string): number[] {
+function deployableNodeMajors(date: string): number[] {
   return NODE_RUNTIME_LIFECYCLE.filter((runtime) => runtimeVerdict(nodeRuntimeId(runtime.major), date).status !== 'decommissioned').map(
     (runtime) => runtime.major,
   );

@@ -18,13 +18,12 @@ import { createHash } from 'node:crypto';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
+import { DEFAULT_NODE_MAJOR } from '../../constructs/function-runtimes';
 import { buildLibraryHandler, LIBRARY_HANDLERS } from '../../constructs/private/bundler';
 import { build } from './build';
 
 const ROOT = resolve(__dirname, '..', '..');
 const CONSUMER = join(ROOT, 'examples', 'consumer');
-/** Node.js major of the runtime the consumer's functions use (the library's default). */
-const CONSUMER_NODE_MAJOR = 24;
 
 /** What the tarball may hold; anything else (tests, sources, workflows, synth output) fails the run. */
 const PACKED = [/^package\.json$/, /^README\.md$/, /^LICENSE$/, /^CHANGELOG\.md$/, /^dist\/.+\.(?:js|d\.ts)$/, /^dist\/handlers\/[a-z]+\/[a-z-]+\.json$/];
@@ -163,7 +162,7 @@ function main(): void {
       for (const handler of LIBRARY_HANDLERS) {
         const object = objects.find((candidate) => candidate.name.startsWith(`orders-${handler}/`));
         ensure(object !== undefined, `the app deploys no ${handler} zip`);
-        const repository = buildLibraryHandler(handler, CONSUMER_NODE_MAJOR);
+        const repository = buildLibraryHandler(handler, DEFAULT_NODE_MAJOR);
         const consumerSha = sha256(join(stackDirectory, object!.source));
         ensure(consumerSha === repository.sha256, `${handler}: the app's zip has sha256 ${consumerSha}, this repository's ${repository.sha256}`);
         ensure(basename(object!.name, '.zip') === repository.sha256, `${handler}: the object is named ${object!.name}`);
