@@ -15,15 +15,13 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_NODE_MAJOR } from '../constructs/function-runtimes';
-import { buildBundle, type BuiltBundle } from '../constructs/private/bundler';
+import { buildBundle, LIBRARY_HANDLER_EXTERNALS, type BuiltBundle } from '../constructs/private/bundler';
 import { extractZip } from '../tools/synth-zip';
 
 export const ROOT = resolve(__dirname, '..');
 const FRAMEWORK_CLI = join(ROOT, 'node_modules', '.bin', 'functions-framework');
 /** Binds the framework's listen to loopback and reports the port it got (the framework takes no host). */
 const LOOPBACK_PRELOAD = join(ROOT, 'tools', 'listen-on-loopback.cjs');
-/** What the `FunctionBundle` construct leaves out of a bundle by default. */
-const BUNDLE_EXTERNALS = ['@duckdb/node-api'];
 
 export const ENTRIES = {
   api: { entry: 'lambda-src/functions/api.ts', target: 'api' },
@@ -64,7 +62,7 @@ export function cleanUp(): void {
 /** Builds the entry's deploy zip exactly as synth does and unzips it. */
 export function bundled(name: EntryName): Bundled {
   const { entry, target } = ENTRIES[name];
-  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: DEFAULT_NODE_MAJOR, externalModules: BUNDLE_EXTERNALS });
+  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: DEFAULT_NODE_MAJOR, externalModules: [...LIBRARY_HANDLER_EXTERNALS] });
   const zip = readFileSync(bundle.zipPath);
   const source = extractZip(zip);
   scratch.push(source);

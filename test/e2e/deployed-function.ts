@@ -10,7 +10,8 @@ import { readFileSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
-import { buildBundle } from '../../constructs/private/bundler';
+import { DEFAULT_NODE_MAJOR } from '../../constructs/function-runtimes';
+import { buildBundle, LIBRARY_HANDLER_EXTERNALS } from '../../constructs/private/bundler';
 import { installedFramework } from '../../lambda-src/http/framework';
 import { extractZip } from '../../tools/synth-zip';
 
@@ -64,7 +65,7 @@ function accepts(port: number): Promise<boolean> {
 
 /** Starts the entry (a path under the project root) and resolves once it listens; rejects with its output if it exits first. */
 export async function startDeployedFunction(entry: string, target: string, options: DeployedFunctionOptions): Promise<DeployedFunction> {
-  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: 20, externalModules: ['@duckdb/node-api'] });
+  const bundle = buildBundle({ entry: join(ROOT, entry), nodeMajor: DEFAULT_NODE_MAJOR, externalModules: [...LIBRARY_HANDLER_EXTERNALS] });
   const directory = extractZip(readFileSync(bundle.zipPath));
   const frameworkDirectory = options.frameworkNodeModules
     ? join(options.frameworkNodeModules, '@google-cloud', 'functions-framework')
