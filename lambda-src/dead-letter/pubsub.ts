@@ -20,8 +20,8 @@ import type { DeadLetter, DeadLetterRoute } from './dead-letter';
 export const GOOGLE_PUBSUB_ENDPOINT = 'https://pubsub.googleapis.com';
 /** The narrowest OAuth scope that lets a token publish. */
 const PUBSUB_SCOPE = 'https://www.googleapis.com/auth/pubsub';
-export const PUBSUB_EMULATOR_HOST_VARIABLE = 'PUBSUB_EMULATOR_HOST';
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
+const PUBSUB_EMULATOR_HOST_VARIABLE = 'PUBSUB_EMULATOR_HOST';
+const DEFAULT_PUBLISH_TIMEOUT_MS = 10_000;
 
 export interface PubSubDeadLetterTopicOptions {
   /** The topic's full name, `projects/<project id>/topics/<topic name>`. */
@@ -47,7 +47,7 @@ export interface PubSubDeadLetterTopicOptions {
  * `PUBSUB_EMULATOR_HOST`, `host:port`, or as an `http(s)://` URL of one.
  * `source` names where it came from, for the error.
  */
-export function normalizeEndpoint(value: string, source: string): string {
+function normalizeEndpoint(value: string, source: string): string {
   const withScheme = /^https?:\/\//.test(value) ? value : `http://${value}`;
   const url = URL.canParse(withScheme) ? new URL(withScheme) : undefined;
   if (!url || url.hostname === '' || url.pathname !== '/' || url.search !== '' || url.hash !== '' || url.username !== '') {

@@ -34,7 +34,7 @@ export interface FunctionSettings {
    */
   groupCommitLingerMs?: number;
   /**
-   * `GROUP_COMMIT_DEADLINE_MS` (1 to 3600000): how long a request's rows may
+   * `GROUP_COMMIT_DEADLINE_MS` (see rules/limits.ts): how long a request's rows may
    * take to commit, retries included, before it is answered 503 (or nacked).
    * Keep it under the function's timeout.
    * @default the batcher's (`GROUP_COMMIT_DEFAULTS.deadlineMs`, 10 s)

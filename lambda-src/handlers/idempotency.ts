@@ -64,7 +64,7 @@ export function idempotencyKeyOf(req: Request): IdempotencyKeyResult {
  * Key, method and URL hold no line feed, so the fields cannot run into each
  * other.
  */
-export function keyBinding(key: string, method: string, url: string, body: Uint8Array): string {
+function keyBinding(key: string, method: string, url: string, body: Uint8Array): string {
   return createHash('sha256').update(`${key}\n${method}\n${url}\n`).update(body).digest('hex');
 }
 

@@ -221,7 +221,7 @@ function dataContext(data: Buffer): LogContext {
 }
 
 /** Checks the push envelope; collects the log context (messageId, subscription, deliveryAttempt, publishTime) even when invalid. */
-export function parsePushEnvelope(value: unknown): EnvelopeResult {
+function parsePushEnvelope(value: unknown): EnvelopeResult {
   const context: LogContext = {};
   if (!isObject(value)) return { ok: false, errors: [{ field: 'body', message: 'must be a JSON object' }], context };
   if (typeof value.subscription === 'string') context.subscription = value.subscription.slice(0, MAX_LOGGED_SUBSCRIPTION_LENGTH);

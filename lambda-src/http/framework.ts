@@ -195,7 +195,8 @@ export interface FunctionsFrameworkOptions {
    * first chunk past one of these limits: the function gets a 400 body-read
    * failure naming the limit, and the connection closes after its answer.
    * The function checks its own limits again on the whole body it gets
-   * (`readJsonBody`), so these need only be no stricter than those. With
+   * (`readJsonBody`) where one of them is stricter than these, so these need
+   * only be no stricter than those; equal ones spare that second scan. With
    * several functions in one process the loosest of each applies.
    * @default a payload's depth, element and key limits (`JSON_SHAPE_LIMITS`), and strings as long as `maxBodyBytes`: what every function reads, a push envelope with its base64 data included
    */
@@ -355,6 +356,7 @@ function scanningJsonReader(typeIs: TypeIs, mediaType: string, verify: BodyParse
       }
       verify?.(req, res, body!, null);
       withBody.body = body;
+      (req as MarkedRequest)[JSON_SHAPE_SCAN] = { bytes: body!, limits: limits.jsonShape };
       next();
     });
   };
@@ -425,6 +427,7 @@ const frameworkLogger = createLogger({ projectId: process.env.GOOGLE_CLOUD_PROJE
 
 const BODY_READ_FAILURE = Symbol('bodyReadFailure');
 const UNDECODABLE_PATH = Symbol('undecodablePath');
+const JSON_SHAPE_SCAN = Symbol('jsonShapeScan');
 
 /** The framework could not read the body, or refused it as it read; `status` is the one it chose (400, 413, 415). */
 export interface BodyReadFailure {
@@ -434,8 +437,16 @@ export interface BodyReadFailure {
   jsonShapeProblem?: string;
 }
 
+/** A JSON body the framework read whole, and the shape limits its scan found it within. */
+export interface JsonShapeScan {
+  /** The bytes scanned, after inflating: the buffer `req.rawBody` holds. */
+  bytes: Buffer;
+  limits: Readonly<JsonShapeLimits>;
+}
+
 type MarkedRequest = IncomingMessage & {
   [BODY_READ_FAILURE]?: BodyReadFailure;
+  [JSON_SHAPE_SCAN]?: JsonShapeScan;
   [UNDECODABLE_PATH]?: string;
   originalUrl?: string;
 };
@@ -443,6 +454,11 @@ type MarkedRequest = IncomingMessage & {
 /** Why the framework could not read this request's body, if it could not. */
 export function bodyReadFailureOf(req: Request): BodyReadFailure | undefined {
   return (req as MarkedRequest)[BODY_READ_FAILURE];
+}
+
+/** The framework's shape scan of this request's JSON body, if it read one whole: the function need not scan again with limits no stricter. */
+export function jsonShapeScanOf(req: Request): JsonShapeScan | undefined {
+  return (req as MarkedRequest)[JSON_SHAPE_SCAN];
 }
 
 /** The path as sent, when it is not valid percent-encoding (`req.path` then holds it with every `%` escaped). */

@@ -4,13 +4,15 @@
  * type, size limit, shape, encoding and forbidden keys are decided here,
  * once, for every function. The framework may already have refused the
  * body as it read it (too large, or past a shape limit: `framework.ts`);
- * that refusal is answered here too, as the same 413 or 400.
+ * that refusal is answered here too, as the same 413 or 400. A body it read
+ * whole was scanned on the way in: the shape is scanned again only if the
+ * function's limits are stricter than the framework's.
  */
 import type { Request } from '@google-cloud/functions-framework';
 import { REQUEST_ERROR_CLASSES } from '../logging';
 import { clientError, invalidInput, type Answer } from './answer';
 import { isJsonContentType } from './content-type';
-import { bodyReadFailureOf } from './framework';
+import { bodyReadFailureOf, jsonShapeScanOf } from './framework';
 import { JSON_SHAPE_LIMITS, parseJsonBytes, type JsonShapeLimits, type SafeJsonResult } from './safe-json';
 
 /** `raw`: the bytes the value was parsed from (what an `Idempotency-Key` is bound to). */
@@ -36,7 +38,8 @@ export function readJsonBody(req: Request, maxBodyBytes: number, shape: Readonly
   }
   const bytes = raw ?? EMPTY;
   if (bytes.length > maxBodyBytes) return refuse(tooLarge(maxBodyBytes));
-  const parsed = parseJsonBytes(bytes, 'body', shape);
+  const scan = jsonShapeScanOf(req);
+  const parsed = parseJsonBytes(bytes, 'body', shape, scan?.bytes === bytes ? scan.limits : undefined);
   if (parsed.ok) return { ok: true, value: parsed.value, raw: bytes };
   return refuse(refusedJson(parsed));
 }

@@ -12,8 +12,8 @@
  * comma, colon or backslash. It is a state machine fed chunk by chunk
  * (`JsonShapeScanner`), so the framework integration (`framework.ts`) runs
  * it over a body as it arrives and stops reading at the first chunk past a
- * limit; the functions run it again over the whole body, with their own
- * limits.
+ * limit; a function scans the whole body again only if one of its own
+ * limits is stricter than the framework's.
  *
  * Then UTF-8, checked by `buffer.isUtf8` and decoded by `Buffer.toString`.
  *
@@ -39,11 +39,21 @@ export type SafeJsonResult =
 /**
  * Parses UTF-8 bytes as JSON (a leading byte-order mark is dropped), within
  * `limits`. `field` names the bytes in error details (`body`,
- * `message.data`).
+ * `message.data`). `scannedWithin`: limits these very bytes were already
+ * found within by a shape scan (the framework's, as they arrived); when none
+ * of them is looser than `limits`, the verdict is known and the scan is not
+ * run again.
  */
-export function parseJsonBytes(bytes: Uint8Array, field: string, limits: Readonly<JsonShapeLimits> = JSON_SHAPE_LIMITS): SafeJsonResult {
-  const overLimit = jsonShapeProblem(bytes, limits);
-  if (overLimit !== undefined) return { ok: false, kind: 'too_complex', errors: [{ field, message: overLimit }] };
+export function parseJsonBytes(
+  bytes: Uint8Array,
+  field: string,
+  limits: Readonly<JsonShapeLimits> = JSON_SHAPE_LIMITS,
+  scannedWithin?: Readonly<JsonShapeLimits>,
+): SafeJsonResult {
+  if (scannedWithin === undefined || !noLooserThan(scannedWithin, limits)) {
+    const overLimit = jsonShapeProblem(bytes, limits);
+    if (overLimit !== undefined) return { ok: false, kind: 'too_complex', errors: [{ field, message: overLimit }] };
+  }
   if (!isUtf8(bytes)) return { ok: false, kind: 'syntax', errors: [{ field, message: 'is not valid UTF-8' }] };
   const decoded = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
   const text = decoded.startsWith(BYTE_ORDER_MARK) ? decoded.slice(BYTE_ORDER_MARK.length) : decoded;
@@ -90,6 +100,11 @@ export const JSON_SHAPE_LIMITS: Readonly<JsonShapeLimits> = {
   keys: MAX_JSON_OBJECT_KEYS,
   stringBytes: MAX_JSON_STRING_BYTES,
 };
+
+/** A text within `scanned` is within `limits` too: what the scan counts does not depend on the limits, and none of these is larger. */
+function noLooserThan(scanned: Readonly<JsonShapeLimits>, limits: Readonly<JsonShapeLimits>): boolean {
+  return scanned.depth <= limits.depth && scanned.elements <= limits.elements && scanned.keys <= limits.keys && scanned.stringBytes <= limits.stringBytes;
+}
 
 /**
  * Which shape limit the JSON in `bytes` exceeds, or undefined: the whole

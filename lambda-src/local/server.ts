@@ -35,7 +35,7 @@ import type { Warehouse } from '../warehouse/warehouse';
 
 export const DEFAULT_PORT = 8080;
 export const DEFAULT_PUBSUB_PORT = 8081;
-export const DEFAULT_HOST = '127.0.0.1';
+const DEFAULT_HOST = '127.0.0.1';
 
 export interface LocalServerOptions {
   /** The warehouse both functions write to, already open; `stop()` closes it. */
@@ -175,7 +175,7 @@ export function banner(servers: Pick<LocalServers, 'apiUrl' | 'subscriberUrl'>, 
   ].join('\n');
 }
 
-export function describeWarehouse(config: WarehouseConfig): string {
+function describeWarehouse(config: WarehouseConfig): string {
   if (config.kind === 'duckdb') return `DuckDB file ${config.path}`;
   const table = `BigQuery ${config.projectId}.${config.dataset}.${config.table}`;
   return config.apiEndpoint === undefined ? table : `${table} at ${config.apiEndpoint}`;

@@ -7,6 +7,8 @@
  * {@link integerTextProblem}; the three share one rule and one message.
  */
 
+import { DAY_MS, HOUR_SECONDS } from './durations';
+
 const MIB = 1024 * 1024;
 
 /** A whole-number setting of a function, read from an environment variable. */
@@ -64,14 +66,21 @@ export const READ_MAX_BYTES_BILLED = {
  */
 export const GROUP_COMMIT_LINGER_MS = { variable: 'GROUP_COMMIT_LINGER_MS', min: 0, max: 60_000 } as const satisfies IntegerSetting;
 
+/** The longest Cloud Run lets a function run one request: the largest request timeout it takes, in seconds. */
+export const MAX_REQUEST_TIMEOUT_SECONDS = HOUR_SECONDS;
+
 /**
  * How long the group-commit batcher may keep retrying a request's rows
  * against a failing warehouse before the request answers 503, in
- * milliseconds; unset leaves the batcher's default. At most the longest a
- * Cloud Run function may run a request (3600 s): a deadline past it would
- * never be reached.
+ * milliseconds; unset leaves the batcher's default. At most
+ * {@link MAX_REQUEST_TIMEOUT_SECONDS}: a deadline past it would never be
+ * reached.
  */
-export const GROUP_COMMIT_DEADLINE_MS = { variable: 'GROUP_COMMIT_DEADLINE_MS', min: 1, max: 3_600_000 } as const satisfies IntegerSetting;
+export const GROUP_COMMIT_DEADLINE_MS = {
+  variable: 'GROUP_COMMIT_DEADLINE_MS',
+  min: 1,
+  max: MAX_REQUEST_TIMEOUT_SECONDS * 1000,
+} as const satisfies IntegerSetting;
 
 /** Every integer setting a function reads, for the checks that cover them all. */
 export const INTEGER_SETTINGS: readonly IntegerSetting[] = [
@@ -154,7 +163,7 @@ export const MAX_JSON_STRING_BYTES = 16 * 1024;
  * cannot). A day, as clients retry within minutes and hours; ten thousand
  * keys of at most 255 characters and their answers are a few megabytes.
  */
-export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+export const IDEMPOTENCY_KEY_TTL_MS = DAY_MS;
 export const MAX_REMEMBERED_IDEMPOTENCY_KEYS = 10_000;
 
 /**

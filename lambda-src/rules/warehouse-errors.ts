@@ -99,8 +99,8 @@ export interface FailureContext {
 }
 
 /**
- * Anything a warehouse (or opening one) throws, as a `WarehouseError`: one
- * already is passes through, the adapter's `classify` may claim the rest,
+ * Anything a warehouse (or opening one) throws, as a `WarehouseError`: a
+ * `WarehouseError` passes through, the adapter's `classify` may claim the rest,
  * and what it leaves is an unclassified `warehouse_error`, not retried
  * blindly. The original is not kept as `cause`: a client library's error
  * may carry the request, credentials included.

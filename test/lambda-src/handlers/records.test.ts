@@ -10,6 +10,7 @@ import type { Clock } from '../../../lambda-src/clock';
 import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { encodePageToken } from '../../../lambda-src/handlers/page-token';
 import { DEFAULT_PAGE_LIMIT, MAX_PAGE_LIMIT } from '../../../lambda-src/handlers/records';
+import { HOUR_MS } from '../../../lambda-src/rules/durations';
 import { ID_MAX_LENGTH, READ_WINDOW_HOURS } from '../../../lambda-src/rules/limits';
 import type { HandlerDependencies } from '../../../lambda-src/handlers/store';
 import { ReadTooLargeError, WarehouseError, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
@@ -52,7 +53,6 @@ const recordPath = (id: string) => `/records/${encodeURIComponent(id)}`;
 
 const stored = (id: string, ms = 0): WarehouseRow => ({ id, name: `name ${id}`, value: 1, insertId: `seed-${id}-${ms}`, ingestedAt: new Date(START.getTime() + ms) });
 
-const HOUR_MS = 60 * 60 * 1000;
 /** The start of the default read window at `now`. */
 const defaultSince = (now: Date) => new Date(now.getTime() - READ_WINDOW_HOURS.default * HOUR_MS);
 

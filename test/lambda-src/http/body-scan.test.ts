@@ -200,6 +200,18 @@ describe('a JSON body within the limits is read whole, however it arrives', () =
     const { answer } = await exchange(echo, requestBytes({ 'Content-Encoding': 'gzip', 'Content-Length': compressed.length }, compressed));
     expect(json(answer)).toEqual({ failure: null, rawBodyBytes: largestPayload.length });
   });
+
+  it('and the API, whose limits are those the framework scanned it with, does not scan it again', async () => {
+    const feed = jest.spyOn(JsonShapeScanner.prototype, 'feed');
+    try {
+      const { answer } = await exchange(api, requestBytes({ 'Content-Length': largestPayload.length }, largestPayload));
+      expect(answer.status).toBe(200);
+      expect(feed).toHaveBeenCalled();
+      expect(new Set(feed.mock.instances).size).toBe(1);
+    } finally {
+      feed.mockRestore();
+    }
+  });
 });
 
 it('a client that goes away in the middle of a body is not answered, and the function never runs', async () => {

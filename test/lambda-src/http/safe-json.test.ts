@@ -112,6 +112,19 @@ describe('JSON shape limits', () => {
     expect(parseJsonBytes(envelope, 'body', { ...JSON_SHAPE_LIMITS, stringBytes: envelope.length }).ok).toBe(true);
   });
 
+  it('take the verdict of an earlier scan of the same bytes with limits no looser, and scan again when any one of those is looser', () => {
+    const bytes = Buffer.from('{"ab":[1,2,3]}');
+    const limits: JsonShapeLimits = { depth: 2, elements: 2, keys: 2, stringBytes: 2 };
+    const refused = { ok: false, kind: 'too_complex', errors: [{ field: 'body', message: 'holds more array elements than the limit of 2' }] };
+    expect(parseJsonBytes(bytes, 'body', limits)).toEqual(refused);
+    // Bytes a scan with these limits would refuse, said to have passed one: the claim is believed, so the scan is not run.
+    expect(parseJsonBytes(bytes, 'body', limits, limits)).toEqual({ ok: true, value: { ab: [1, 2, 3] } });
+    expect(parseJsonBytes(bytes, 'body', limits, { depth: 1, elements: 1, keys: 1, stringBytes: 1 }).ok).toBe(true);
+    for (const name of ['depth', 'elements', 'keys', 'stringBytes'] as const) {
+      expect(parseJsonBytes(bytes, 'body', limits, { ...limits, [name]: limits[name] + 1 })).toEqual(refused);
+    }
+  });
+
   it('count nothing inside strings: brackets, commas, colons and escaped quotes; measure keys as strings too', () => {
     const tricky = JSON.stringify({ text: `${'[{,:'.repeat(MAX_JSON_ARRAY_ELEMENTS)}\\"\u0022]`, after: [1, 2] });
     expect(shapeProblem(tricky, small({}))).toBeUndefined();
