@@ -420,12 +420,14 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     return batch;
   }
 
-  /** One inner insert of the still-unsettled requests of `batch`, whatever the window says (callers check it). */
+  /**
+   * One inner insert of `batch`, whatever the window says (callers check it).
+   * Callers pass only unsettled requests: the queue never holds a settled one,
+   * and re-sends are filtered as they are taken.
+   */
   private send(batch: readonly PendingInsert[]): void {
-    const live = batch.filter((request) => !request.settled);
-    if (live.length === 0) return;
-    for (const request of live) request.state = 'inFlight';
-    const rows = live.length === 1 ? live[0]!.rows : live.flatMap((request) => request.rows);
+    for (const request of batch) request.state = 'inFlight';
+    const rows = batch.length === 1 ? batch[0]!.rows : batch.flatMap((request) => request.rows);
     const ticket = this.window.send();
     this.inFlightBatches += 1;
     this.batchesSent += 1;
@@ -433,18 +435,18 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     this.inner.insert(rows).then(
       () => {
         this.window.succeeded();
-        for (const request of live) this.settle(request);
+        for (const request of batch) this.settle(request);
         this.sent();
       },
       (error: unknown) => {
         if (error instanceof RowsRejectedError) {
           this.window.succeeded();
-          this.settleRejectedRows(live, error);
+          this.settleRejectedRows(batch, error);
         } else if (error instanceof WarehouseError && error.retryable) {
           this.window.congested(ticket);
-          this.retryLater(live, error);
+          this.retryLater(batch, error);
         } else {
-          for (const request of live) this.settle(request, error);
+          for (const request of batch) this.settle(request, error);
         }
         this.sent();
       },
