@@ -502,9 +502,10 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
 
   /**
    * Sends the batch again after a jittered backoff (none after a call
-   * abandoned at its deadline), with the same insert ids, without the requests whose deadline would pass before it leaves:
-   * those fail now with `error`, as do those out of retries. After `close()`
-   * nothing waits for a backoff.
+   * abandoned at its deadline), with the same insert ids, without the
+   * requests whose deadline would pass before it leaves: those fail now with
+   * `error`, as do those out of retries. After `close()` nothing waits for a
+   * backoff.
    */
   private retryLater(batch: readonly PendingInsert[], error: WarehouseError): void {
     const now = performance.now();
