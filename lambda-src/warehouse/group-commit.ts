@@ -132,7 +132,7 @@ export const GROUP_COMMIT_DEFAULTS: Readonly<Required<GroupCommitOptions>> = {
   retryMaxDelayMs: 2000,
 };
 
-/** Counters for benchmarks, tests and logs. */
+/** Counters of what the batcher did and holds, for tests to assert on and for debugging. */
 export interface GroupCommitStats {
   /** Inner `insert` calls made, re-sends included. */
   batchesSent: number;
