@@ -30,11 +30,16 @@ import { AimdWindow } from './aimd-window';
 import { backoffDelayMs } from './backoff';
 import { jsonByteLength } from './json-size';
 import { requirePositiveInteger } from './options';
-import { RowsRejectedError, WarehouseError, WarehouseTimeoutError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import {
+  RowsRejectedError,
+  STOPPED_REASON,
+  WarehouseError,
+  WarehouseTimeoutError,
+  type RowError,
+  type Warehouse,
+  type WarehouseRow,
+} from './warehouse';
 import { WarehouseDecorator } from './warehouse-decorator';
-
-/** BigQuery's `insertErrors` reason for a valid row not inserted because another row of its insert was invalid. */
-export const STOPPED_REASON = 'stopped';
 
 export interface GroupCommitOptions {
   /**

@@ -1,9 +1,8 @@
 import { createServer } from 'node:net';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
-import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { UPDATED_AT_COLUMN } from '../../../lambda-src/warehouse/latest-view';
-import { ReadTooLargeError, RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { ReadTooLargeError, RowsRejectedError, STOPPED_REASON, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../../tools/bigquery-standin';
 import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
