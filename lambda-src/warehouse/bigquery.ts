@@ -139,11 +139,8 @@ function insertAllRow(row: WarehouseRow): { insertId: string; json: Record<strin
   };
 }
 
-class DeadlineExceeded extends Error {
-  constructor(readonly timeoutMs: number) {
-    super(`no answer within ${timeoutMs} ms`);
-  }
-}
+/** Our deadline passed; `classify` names it, with the deadline it is given. */
+class DeadlineExceeded extends Error {}
 
 /** Runs `work`, failing with `DeadlineExceeded` after `timeoutMs` and then aborting it through the signal. */
 function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: number): Promise<T> {
@@ -151,7 +148,7 @@ function withDeadline<T>(work: (signal: AbortSignal) => Promise<T>, timeoutMs: n
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
     timer = setTimeout(() => {
-      reject(new DeadlineExceeded(timeoutMs));
+      reject(new DeadlineExceeded());
       abort.abort();
     }, timeoutMs);
   });
@@ -216,7 +213,7 @@ const QUERY_INCOMPLETE = /^The query did not complete before \d+ms$/;
  * (a bearer token) included.
  */
 function classify(error: unknown, message: string, timeoutMs: number, operation: Operation): WarehouseError | undefined {
-  if (error instanceof DeadlineExceeded) return new WarehouseTimeoutError(`BigQuery ${operation} did not answer within ${error.timeoutMs} ms`);
+  if (error instanceof DeadlineExceeded) return new WarehouseTimeoutError(`BigQuery ${operation} did not answer within ${timeoutMs} ms`);
   if (error instanceof Error && QUERY_INCOMPLETE.test(error.message)) {
     return new WarehouseError(`BigQuery query did not complete within ${timeoutMs} ms`, 'warehouse_unavailable', true);
   }

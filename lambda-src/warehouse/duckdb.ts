@@ -47,7 +47,6 @@ import {
 } from '@duckdb/node-api';
 import { isStorableText, parseRecord, WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { columnValue, type ColumnValue } from './columns';
-import { STOPPED_REASON } from './group-commit';
 import { SerialQueue } from './serial-queue';
 import {
   LATEST_VIEW_SUFFIX,
@@ -61,6 +60,7 @@ import {
 import { asWarehouseError, failureText } from '../rules/warehouse-errors';
 import {
   RowsRejectedError,
+  STOPPED_REASON,
   WarehouseError,
   type ListLatestOptions,
   type ReadWindow,

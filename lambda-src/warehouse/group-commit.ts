@@ -30,11 +30,16 @@ import { AimdWindow } from './aimd-window';
 import { backoffDelayMs } from './backoff';
 import { jsonByteLength } from './json-size';
 import { requirePositiveInteger } from './options';
-import { RowsRejectedError, WarehouseError, WarehouseTimeoutError, type RowError, type Warehouse, type WarehouseRow } from './warehouse';
+import {
+  RowsRejectedError,
+  STOPPED_REASON,
+  WarehouseError,
+  WarehouseTimeoutError,
+  type RowError,
+  type Warehouse,
+  type WarehouseRow,
+} from './warehouse';
 import { WarehouseDecorator } from './warehouse-decorator';
-
-/** BigQuery's `insertErrors` reason for a valid row not inserted because another row of its insert was invalid. */
-export const STOPPED_REASON = 'stopped';
 
 export interface GroupCommitOptions {
   /**
@@ -132,7 +137,7 @@ export const GROUP_COMMIT_DEFAULTS: Readonly<Required<GroupCommitOptions>> = {
   retryMaxDelayMs: 2000,
 };
 
-/** Counters for benchmarks, tests and logs. */
+/** Counters of what the batcher did and holds, for tests to assert on and for debugging. */
 export interface GroupCommitStats {
   /** Inner `insert` calls made, re-sends included. */
   batchesSent: number;
@@ -420,12 +425,14 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     return batch;
   }
 
-  /** One inner insert of the still-unsettled requests of `batch`, whatever the window says (callers check it). */
+  /**
+   * One inner insert of `batch`, whatever the window says (callers check it).
+   * Callers pass only unsettled requests: the queue never holds a settled one,
+   * and re-sends are filtered as they are taken.
+   */
   private send(batch: readonly PendingInsert[]): void {
-    const live = batch.filter((request) => !request.settled);
-    if (live.length === 0) return;
-    for (const request of live) request.state = 'inFlight';
-    const rows = live.length === 1 ? live[0]!.rows : live.flatMap((request) => request.rows);
+    for (const request of batch) request.state = 'inFlight';
+    const rows = batch.length === 1 ? batch[0]!.rows : batch.flatMap((request) => request.rows);
     const ticket = this.window.send();
     this.inFlightBatches += 1;
     this.batchesSent += 1;
@@ -433,18 +440,18 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
     this.inner.insert(rows).then(
       () => {
         this.window.succeeded();
-        for (const request of live) this.settle(request);
+        for (const request of batch) this.settle(request);
         this.sent();
       },
       (error: unknown) => {
         if (error instanceof RowsRejectedError) {
           this.window.succeeded();
-          this.settleRejectedRows(live, error);
+          this.settleRejectedRows(batch, error);
         } else if (error instanceof WarehouseError && error.retryable) {
           this.window.congested(ticket);
-          this.retryLater(live, error);
+          this.retryLater(batch, error);
         } else {
-          for (const request of live) this.settle(request, error);
+          for (const request of batch) this.settle(request, error);
         }
         this.sent();
       },
@@ -500,9 +507,10 @@ export class GroupCommitWarehouse extends WarehouseDecorator {
 
   /**
    * Sends the batch again after a jittered backoff (none after a call
-   * abandoned at its deadline), with the same insert ids, without the requests whose deadline would pass before it leaves:
-   * those fail now with `error`, as do those out of retries. After `close()`
-   * nothing waits for a backoff.
+   * abandoned at its deadline), with the same insert ids, without the
+   * requests whose deadline would pass before it leaves: those fail now with
+   * `error`, as do those out of retries. After `close()` nothing waits for a
+   * backoff.
    */
   private retryLater(batch: readonly PendingInsert[], error: WarehouseError): void {
     const now = performance.now();

@@ -65,6 +65,13 @@ export interface Warehouse {
   close(): Promise<void>;
 }
 
+/**
+ * The `RowError` reason of a valid row not stored only because another row of
+ * its insert was invalid (BigQuery's `insertErrors` word, which the DuckDB
+ * adapter answers too): the batcher sends such rows again.
+ */
+export const STOPPED_REASON = 'stopped';
+
 /** How the port fails: with the classes the handlers answer by and the alerts count. */
 export {
   ReadTooLargeError,

@@ -1,9 +1,8 @@
 import { createServer } from 'node:net';
 import { WAREHOUSE_BIGQUERY_FIELDS } from '../../../lambda-src/record';
 import { BigQueryWarehouse, normalizeApiEndpoint, type BigQueryWarehouseOptions } from '../../../lambda-src/warehouse/bigquery';
-import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
 import { UPDATED_AT_COLUMN } from '../../../lambda-src/warehouse/latest-view';
-import { ReadTooLargeError, RowsRejectedError, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
+import { ReadTooLargeError, RowsRejectedError, STOPPED_REASON, WarehouseError } from '../../../lambda-src/warehouse/warehouse';
 import { BigQueryStandIn, type InsertAllRequest, type QueryRequest, type TableRef } from '../../../tools/bigquery-standin';
 import { asStored, byInsertId, describeWarehouseContract, INJECTION_SHAPED_IDS, row, rows, type StoredRow } from './contract';
 
@@ -22,12 +21,19 @@ afterAll(async () => {
   await standIn.stop();
 });
 
+/**
+ * A fixed insertAll deadline for the tests that are not about it (those set their own). The adaptive one falls
+ * toward its 250 ms floor after a few quick calls, and on a loaded machine a later call, a large batch above all,
+ * can take longer than that: such a test would then fail on how fast the machine was, not on what it checks.
+ */
+const FIXED_INSERT_DEADLINE = { minInsertTimeoutMs: 20_000, maxInsertTimeoutMs: 20_000 };
+
 /** A new empty table in the stand-in, partitioned by day as `WarehouseTable` makes it (and no view), and its coordinates for the adapter. */
 function freshTable(): { ref: TableRef; options: BigQueryWarehouseOptions } {
   tables += 1;
   const ref = { projectId: PROJECT, datasetId: DATASET, tableId: `records_${tables}` };
   standIn.createTable(ref, WAREHOUSE_BIGQUERY_FIELDS, { dayPartitionedBy: UPDATED_AT_COLUMN });
-  return { ref, options: { projectId: PROJECT, dataset: DATASET, table: ref.tableId, apiEndpoint: standIn.url } };
+  return { ref, options: { projectId: PROJECT, dataset: DATASET, table: ref.tableId, apiEndpoint: standIn.url, ...FIXED_INSERT_DEADLINE } };
 }
 
 function storedRows(ref: TableRef): StoredRow[] {

@@ -7,8 +7,7 @@
  * tools/latest-versions.ts, the read window included.
  */
 import { ID_MAX_LENGTH, NAME_MAX_LENGTH } from '../../../lambda-src/rules/limits';
-import { STOPPED_REASON } from '../../../lambda-src/warehouse/group-commit';
-import { RowsRejectedError, WarehouseError, type ReadWindow, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
+import { RowsRejectedError, STOPPED_REASON, WarehouseError, type ReadWindow, type StoredRecord, type Warehouse, type WarehouseRow } from '../../../lambda-src/warehouse/warehouse';
 import { asStoredRecord, compareUtf8, latestPage } from '../../../tools/latest-versions';
 
 /** A row as the storage holds it. */
