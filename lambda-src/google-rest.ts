@@ -10,8 +10,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 
 /** A non-2xx answer, with what Google's error body says (`error.errors[].reason`, `error.message`). */
-export class BigQueryHttpError extends Error {
-  override readonly name = 'BigQueryHttpError';
+export class GoogleHttpError extends Error {
+  override readonly name = 'GoogleHttpError';
 
   constructor(
     /** The HTTP status, as `code` like the client library's errors, so one classifier reads both. */
@@ -68,7 +68,7 @@ async function readAnswer(response: IncomingMessage): Promise<unknown> {
   const error = (json as { error?: { message?: unknown; errors?: unknown } } | undefined)?.error;
   const errors = Array.isArray(error?.errors) ? (error.errors as { reason?: string; message?: string }[]) : [];
   const message = typeof error?.message === 'string' ? error.message : text.slice(0, 300) || `HTTP ${status}`;
-  throw new BigQueryHttpError(status, message, errors);
+  throw new GoogleHttpError(status, message, errors);
 }
 
 function parseJson(text: string): unknown {

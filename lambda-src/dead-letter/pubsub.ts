@@ -13,7 +13,7 @@
  * dead-lettered twice; its `deadLetterMessageId` attribute tells.
  */
 import type { GoogleAuth } from 'google-auth-library';
-import { createRestClient, BigQueryHttpError, type RestClient } from '../google-rest';
+import { createRestClient, GoogleHttpError, type RestClient } from '../google-rest';
 import { DEAD_LETTER_TOPIC, nameFromEnv, nameProblem, PUBSUB_TOPIC_PATH } from '../rules/naming';
 import type { DeadLetter, DeadLetterRoute } from './dead-letter';
 
@@ -111,7 +111,7 @@ export class PubSubDeadLetterTopic implements DeadLetterRoute {
 }
 
 function describeFailure(error: unknown): string {
-  if (error instanceof BigQueryHttpError) return `HTTP ${error.code}: ${error.message}`;
+  if (error instanceof GoogleHttpError) return `HTTP ${error.code}: ${error.message}`;
   // Node's network errors, and the auth library's, may come from another realm than this module's `Error`.
   const message = (error as { message?: unknown } | null)?.message;
   return typeof message === 'string' ? message : String(error);

@@ -29,7 +29,7 @@ import type { GoogleAuth } from 'google-auth-library';
 import { WAREHOUSE_BIGQUERY_FIELDS, type BigQueryField } from '../record';
 import { integerProblem, READ_MAX_BYTES_BILLED } from '../rules/limits';
 import { asWarehouseError } from '../rules/warehouse-errors';
-import { BigQueryHttpError, createRestClient, type RestClient } from '../google-rest';
+import { GoogleHttpError, createRestClient, type RestClient } from '../google-rest';
 import { columnValue, type ColumnValue } from './columns';
 import { RoundTripTimeout } from './round-trip-timeout';
 import { READ_PARAMETERS, latestByIdQuery, latestPageQuery, storedRecordOf, UPDATED_AT_COLUMN } from './latest-view';
@@ -351,7 +351,7 @@ export class BigQueryWarehouse implements Warehouse {
       this.insertTimeout.answered(performance.now() - sentAt);
     } catch (error) {
       if (error instanceof DeadlineExceeded) this.insertTimeout.timedOut();
-      else if (error instanceof BigQueryHttpError) this.insertTimeout.answered(performance.now() - sentAt);
+      else if (error instanceof GoogleHttpError) this.insertTimeout.answered(performance.now() - sentAt);
       throw failure(error, timeoutMs, 'insertAll');
     }
     if (answer.insertErrors !== undefined && answer.insertErrors.length > 0) throw new RowsRejectedError(rowErrors(answer.insertErrors));
