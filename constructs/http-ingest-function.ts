@@ -207,27 +207,33 @@ export const FUNCTION_SIZING_RULES = {
   maxInstanceRequestConcurrency: { min: 2, max: 1000 },
 } as const;
 
+/** Why Cloud Functions would refuse `name` for an environment variable, plain or secret, if it would. */
+function variableNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return 'names hold letters, digits and underscores and do not start with a digit';
+  if (RESERVED_ENV.test(name)) return 'is reserved by Cloud Functions';
+  return undefined;
+}
+
+/** One entry per variable: its problem, or undefined (what {@link validateProps} takes). */
 function environmentProblems(
   environment: Record<string, string>,
   secrets: Record<string, SecretReference>,
-): PropProblem[] {
-  const plain = Object.keys(environment).flatMap((name): PropProblem[] => {
+): (PropProblem | undefined)[] {
+  const plain = Object.keys(environment).map((name): PropProblem | undefined => {
     const prop = `environment.${name}`;
-    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
-    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
+    const nameProblem = variableNameProblem(name);
+    if (nameProblem !== undefined) return { prop, message: nameProblem };
     if (SECRET_LOOKING_ENV.test(name)) {
-      return [{ prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' }];
+      return { prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' };
     }
     const setting = SETTINGS.get(name);
     const problem = setting === undefined || isToken(environment[name]) ? undefined : integerTextProblem(environment[name]!, setting);
-    return problem === undefined ? [] : [{ prop, message: problem }];
+    return problem === undefined ? undefined : { prop, message: problem };
   });
-  const secret = Object.keys(secrets).flatMap((name): PropProblem[] => {
+  const secret = Object.keys(secrets).map((name): PropProblem | undefined => {
     const prop = `secretEnvironmentVariables.${name}`;
-    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
-    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
-    if (name in environment) return [{ prop, message: 'is also set in environment' }];
-    return [];
+    const message = variableNameProblem(name) ?? (name in environment ? 'is also set in environment' : undefined);
+    return message === undefined ? undefined : { prop, message };
   });
   return [...plain, ...secret];
 }
