@@ -172,7 +172,8 @@ export interface HttpIngestFunctionOptions {
   /**
    * Environment variables read from Secret Manager at instance start. The
    * function's service account gets `roles/secretmanager.secretAccessor` on
-   * each secret, and on nothing else.
+   * each secret, and on nothing else, before the function is created: a
+   * deploy fails when the account cannot read a secret.
    * @default no secrets
    */
   readonly secretEnvironmentVariables?: Record<string, SecretReference>;
@@ -345,9 +346,10 @@ export class HttpIngestFunction extends Construct implements IGrantable {
     this.iamMember = this.serviceAccount.member;
 
     const functionProject = props.project ?? projectData(this).projectId;
+    const secretGrants: SecretManagerSecretIamMember[] = [];
     const secretEnvironmentVariables = Object.entries(secrets).map(([key, reference]) => {
       const secretProject = reference.project ?? functionProject;
-      grantOnce(this, `secret-${reference.project ?? 'own-project'}-${reference.secret}`, this, (grantId, member) =>
+      const grant = grantOnce(this, `secret-${reference.project ?? 'own-project'}-${reference.secret}`, this, (grantId, member) =>
         new SecretManagerSecretIamMember(this, grantId, {
           project: secretProject,
           secretId: reference.secret,
@@ -355,6 +357,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
           member,
         }),
       );
+      if (!secretGrants.includes(grant)) secretGrants.push(grant);
       return { key, secret: reference.secret, version: reference.version ?? 'latest', projectId: secretProject };
     });
 
@@ -385,7 +388,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
         secretEnvironmentVariables: secretEnvironmentVariables.length > 0 ? secretEnvironmentVariables : undefined,
       },
       // The first build runs as soon as the function exists: the build account's rights must be there first.
-      dependsOn: [...this.buildEnvironment.grants],
+      // Deploying a revision checks that the runtime account can read each secret, so those grants come first too.
+      dependsOn: [...this.buildEnvironment.grants, ...secretGrants],
     });
     this.url = this.function.url;
     this.serviceName = this.function.serviceConfig.service;

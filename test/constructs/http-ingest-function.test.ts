@@ -183,6 +183,12 @@ describe('HttpIngestFunction with every prop', () => {
     expect(resourceList(parsed, 'google_secret_manager_secret_iam_member')).toHaveLength(2);
   });
 
+  it('is created only once its service account can read the secrets: a revision that cannot is refused', () => {
+    const secretGrants = Object.keys(parsed.resource?.google_secret_manager_secret_iam_member ?? {}).map((id) => `google_secret_manager_secret_iam_member.${id}`);
+    expect(secretGrants).toHaveLength(2);
+    expect(cloudFunction.depends_on).toEqual(expect.arrayContaining(secretGrants));
+  });
+
   it('grants run.invoker to allUsers on the Cloud Run service when public', () => {
     expect(json).toHaveResourceWithProperties(CloudRunV2ServiceIamMember, {
       role: 'roles/run.invoker',
