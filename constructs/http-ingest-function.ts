@@ -172,7 +172,8 @@ export interface HttpIngestFunctionOptions {
   /**
    * Environment variables read from Secret Manager at instance start. The
    * function's service account gets `roles/secretmanager.secretAccessor` on
-   * each secret, and on nothing else.
+   * each secret, and on nothing else, before the function is created: a
+   * deploy fails when the account cannot read a secret.
    * @default no secrets
    */
   readonly secretEnvironmentVariables?: Record<string, SecretReference>;
@@ -207,27 +208,33 @@ export const FUNCTION_SIZING_RULES = {
   maxInstanceRequestConcurrency: { min: 2, max: 1000 },
 } as const;
 
+/** Why Cloud Functions would refuse `name` for an environment variable, plain or secret, if it would. */
+function variableNameProblem(name: string): string | undefined {
+  if (!ENV_NAME.test(name)) return 'names hold letters, digits and underscores and do not start with a digit';
+  if (RESERVED_ENV.test(name)) return 'is reserved by Cloud Functions';
+  return undefined;
+}
+
+/** One entry per variable: its problem, or undefined (what {@link validateProps} takes). */
 function environmentProblems(
   environment: Record<string, string>,
   secrets: Record<string, SecretReference>,
-): PropProblem[] {
-  const plain = Object.keys(environment).flatMap((name): PropProblem[] => {
+): (PropProblem | undefined)[] {
+  const plain = Object.keys(environment).map((name): PropProblem | undefined => {
     const prop = `environment.${name}`;
-    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
-    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
+    const nameProblem = variableNameProblem(name);
+    if (nameProblem !== undefined) return { prop, message: nameProblem };
     if (SECRET_LOOKING_ENV.test(name)) {
-      return [{ prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' }];
+      return { prop, message: 'looks like a secret: pass it through secretEnvironmentVariables (Secret Manager), never as plain text' };
     }
     const setting = SETTINGS.get(name);
     const problem = setting === undefined || isToken(environment[name]) ? undefined : integerTextProblem(environment[name]!, setting);
-    return problem === undefined ? [] : [{ prop, message: problem }];
+    return problem === undefined ? undefined : { prop, message: problem };
   });
-  const secret = Object.keys(secrets).flatMap((name): PropProblem[] => {
+  const secret = Object.keys(secrets).map((name): PropProblem | undefined => {
     const prop = `secretEnvironmentVariables.${name}`;
-    if (!ENV_NAME.test(name)) return [{ prop, message: 'names hold letters, digits and underscores and do not start with a digit' }];
-    if (RESERVED_ENV.test(name)) return [{ prop, message: 'is reserved by Cloud Functions' }];
-    if (name in environment) return [{ prop, message: 'is also set in environment' }];
-    return [];
+    const message = variableNameProblem(name) ?? (name in environment ? 'is also set in environment' : undefined);
+    return message === undefined ? undefined : { prop, message };
   });
   return [...plain, ...secret];
 }
@@ -339,9 +346,10 @@ export class HttpIngestFunction extends Construct implements IGrantable {
     this.iamMember = this.serviceAccount.member;
 
     const functionProject = props.project ?? projectData(this).projectId;
+    const secretGrants: SecretManagerSecretIamMember[] = [];
     const secretEnvironmentVariables = Object.entries(secrets).map(([key, reference]) => {
       const secretProject = reference.project ?? functionProject;
-      grantOnce(this, `secret-${reference.project ?? 'own-project'}-${reference.secret}`, this, (grantId, member) =>
+      const grant = grantOnce(this, `secret-${reference.project ?? 'own-project'}-${reference.secret}`, this, (grantId, member) =>
         new SecretManagerSecretIamMember(this, grantId, {
           project: secretProject,
           secretId: reference.secret,
@@ -349,6 +357,7 @@ export class HttpIngestFunction extends Construct implements IGrantable {
           member,
         }),
       );
+      if (!secretGrants.includes(grant)) secretGrants.push(grant);
       return { key, secret: reference.secret, version: reference.version ?? 'latest', projectId: secretProject };
     });
 
@@ -379,7 +388,8 @@ export class HttpIngestFunction extends Construct implements IGrantable {
         secretEnvironmentVariables: secretEnvironmentVariables.length > 0 ? secretEnvironmentVariables : undefined,
       },
       // The first build runs as soon as the function exists: the build account's rights must be there first.
-      dependsOn: [...this.buildEnvironment.grants],
+      // Deploying a revision checks that the runtime account can read each secret, so those grants come first too.
+      dependsOn: [...this.buildEnvironment.grants, ...secretGrants],
     });
     this.url = this.function.url;
     this.serviceName = this.function.serviceConfig.service;

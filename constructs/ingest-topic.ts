@@ -183,7 +183,8 @@ export interface IngestTopicProps {
   readonly pushInvoker?: ServiceAccountReference;
 }
 
-const SUBSCRIPTION_NAME_LENGTH = 255;
+/** The longest Pub/Sub topic or subscription name (`PUBSUB_NAME`). */
+const PUBSUB_NAME_LENGTH = 255;
 
 const DEFAULT_SUBSCRIPTION_RETENTION_SECONDS = 86_400;
 const DEFAULT_MAX_DELIVERY_ATTEMPTS = 5;
@@ -249,7 +250,13 @@ export class IngestTopic extends Construct {
   public readonly deadLetterSubscriptionId: string;
 
   private readonly props: IngestTopicProps;
-  private readonly baseName: string;
+  /** The delivery settings every subscription shares, defaults applied. */
+  private readonly delivery: {
+    readonly retentionSeconds: number;
+    readonly maxAttempts: number;
+    readonly minimumBackoffSeconds: number;
+    readonly maximumBackoffSeconds: number;
+  };
   private readonly serviceAgent: string;
   private readonly deliverySubscriptions: PubsubSubscription[] = [];
   private invoker?: PushInvoker;
@@ -258,9 +265,14 @@ export class IngestTopic extends Construct {
     super(scope, id);
     this.props = props;
     const topicName = props.topicName ?? kebab(id);
-    this.baseName = topicName;
     const minimumBackoff = props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS;
     const maximumBackoff = props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS;
+    this.delivery = {
+      retentionSeconds: props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS,
+      maxAttempts: props.maxDeliveryAttempts ?? DEFAULT_MAX_DELIVERY_ATTEMPTS,
+      minimumBackoffSeconds: minimumBackoff,
+      maximumBackoffSeconds: maximumBackoff,
+    };
     const rules = INGEST_TOPIC_RULES;
     validateProps(this, [
       matches('topicName', topicName, PUBSUB_NAME),
@@ -287,8 +299,8 @@ export class IngestTopic extends Construct {
     this.topicName = topicName;
     this.topicId = this.topic.id;
 
-    this.deadLetterTopicName = fitName(`${topicName}-dead-letter`, 255);
-    this.deadLetterSubscriptionName = fitName(`${topicName}-dead-letter`, SUBSCRIPTION_NAME_LENGTH);
+    this.deadLetterTopicName = fitName(`${topicName}-dead-letter`, PUBSUB_NAME_LENGTH);
+    this.deadLetterSubscriptionName = fitName(`${topicName}-dead-letter`, PUBSUB_NAME_LENGTH);
     this.deadLetterTopic = new PubsubTopic(this, 'dead-letter-topic', {
       name: this.deadLetterTopicName,
       project: props.project,
@@ -415,12 +427,10 @@ export class IngestTopic extends Construct {
       'ackDeadlineSeconds' | 'pushConfig' | 'bigqueryConfig'
     >,
   ): PubsubSubscription {
-    const name = subscriptionName ?? fitName(`${this.baseName}-${kebab(id)}`, SUBSCRIPTION_NAME_LENGTH);
-    const retention = this.props.subscriptionRetentionSeconds ?? DEFAULT_SUBSCRIPTION_RETENTION_SECONDS;
-    const attempts = this.props.maxDeliveryAttempts ?? DEFAULT_MAX_DELIVERY_ATTEMPTS;
+    const name = subscriptionName ?? fitName(`${this.topicName}-${kebab(id)}`, PUBSUB_NAME_LENGTH);
+    const { retentionSeconds: retention, maxAttempts: attempts, maximumBackoffSeconds: maximumBackoff } = this.delivery;
     // Each attempt may wait out its ack deadline, then the longest backoff, before the next one.
     const ackDeadline = delivery.ackDeadlineSeconds ?? 0;
-    const maximumBackoff = this.props.maximumBackoffSeconds ?? DEFAULT_MAXIMUM_BACKOFF_SECONDS;
     const deliveryWindow = attempts * (ackDeadline + maximumBackoff);
     validateProps(this, [
       matches(`${id}.subscriptionName`, name, PUBSUB_NAME),
@@ -439,7 +449,7 @@ export class IngestTopic extends Construct {
       messageRetentionDuration: secondsOf(retention),
       expirationPolicy: { ttl: '' },
       retryPolicy: {
-        minimumBackoff: secondsOf(this.props.minimumBackoffSeconds ?? DEFAULT_MINIMUM_BACKOFF_SECONDS),
+        minimumBackoff: secondsOf(this.delivery.minimumBackoffSeconds),
         maximumBackoff: secondsOf(maximumBackoff),
       },
       deadLetterPolicy: {
@@ -467,10 +477,10 @@ export class IngestTopic extends Construct {
       return this.invoker;
     }
     // Named after the construct id when the topic's name is known only to Terraform.
-    const stem = isToken(this.baseName) ? kebab(this.node.id) : this.baseName;
+    const stem = isToken(this.topicName) ? kebab(this.node.id) : this.topicName;
     const account = new ServiceAccount(this, 'push-invoker', {
       accountId: serviceAccountId(stem, '-push'),
-      displayName: `Authenticates push deliveries of ${this.baseName}`,
+      displayName: `Authenticates push deliveries of ${this.topicName}`,
       project: this.props.project,
     });
     // The service agent mints the OIDC token of this account, and of no other.

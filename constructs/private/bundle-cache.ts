@@ -28,7 +28,10 @@ const RESOLUTION_CONFIG_FILES = new Set(['package.json', 'tsconfig.json', 'jscon
 /** What resolution looks for in a directory above the inputs. */
 const RESOLUTION_ENTRIES = new Set([...RESOLUTION_CONFIG_FILES, 'node_modules']);
 
-const sha256 = (data: string | Buffer) => createHash('sha256').update(data).digest('hex');
+/** The SHA-256 of `data`, in hex. */
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
 
 function readOrUndefined(path: string): Buffer | undefined {
   try {
@@ -39,7 +42,7 @@ function readOrUndefined(path: string): Buffer | undefined {
 }
 
 /** Writes aside, then renames: a concurrent reader sees the whole file or none, and concurrent writers the same bytes. */
-function writeAtomically(path: string, data: string | Buffer): void {
+export function writeAtomically(path: string, data: string | Buffer): void {
   mkdirSync(dirname(path), { recursive: true });
   const partial = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.partial`;
   writeFileSync(partial, data);

@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, parse, resolve } from 'node:path';
 import { buildSync, version as esbuildVersion, type BuildOptions } from 'esbuild';
-import { bundleCacheDirectory, cachedBuild as cachedOnDisk, cachedValue } from './bundle-cache';
+import { bundleCacheDirectory, cachedBuild as cachedOnDisk, cachedValue, sha256, writeAtomically } from './bundle-cache';
 
 /**
  * The runtime's own copy of the Functions Framework serves the function, and
@@ -84,7 +83,7 @@ export const LIBRARY_HANDLER_EXTERNALS: readonly string[] = ['@duckdb/node-api']
 const LIBRARY_ROOT = join(__dirname, '..', '..');
 
 /** The TypeScript source of a library handler; it exists in the repository, not in the published package. */
-export function libraryHandlerSource(handler: LibraryHandler): string {
+function libraryHandlerSource(handler: LibraryHandler): string {
   return join(LIBRARY_ROOT, 'lambda-src', 'functions', `${handler}.ts`);
 }
 
@@ -98,7 +97,7 @@ export const PREBUILT_HANDLERS_FOLDER = 'handlers';
  * (`{ "node24": "index-<sha256>.js", … }`; most Node.js targets give the
  * same bytes, stored once).
  */
-export const PREBUILT_HANDLERS_DIRECTORY = join(LIBRARY_ROOT, PREBUILT_HANDLERS_FOLDER);
+const PREBUILT_HANDLERS_DIRECTORY = join(LIBRARY_ROOT, PREBUILT_HANDLERS_FOLDER);
 
 const TARGETS_FILE = 'targets.json';
 
@@ -159,7 +158,7 @@ export function writePrebuiltHandlers(outputDirectory: string, nodeMajors: reado
           writeFileSync(join(directory, file.name), file.contents);
           continue;
         }
-        const name = `index-${createHash('sha256').update(file.contents).digest('hex')}.js`;
+        const name = `index-${sha256(file.contents)}.js`;
         writeFileSync(join(directory, name), file.contents);
         targets[esbuildTarget(nodeMajor)] = name;
       }
@@ -365,7 +364,7 @@ function zipOf(sorted: readonly BundleFile[]): Buffer {
     script: ZIP_SCRIPT,
     yazl: yazlManifest.version,
     node: process.version,
-    files: sorted.map((file) => [file.name, createHash('sha256').update(file.contents).digest('hex')]),
+    files: sorted.map((file) => [file.name, sha256(file.contents)]),
   };
   return cachedValue(join(cacheDirectory, 'zip'), key, () => zipInChildProcess(sorted));
 }
@@ -373,16 +372,10 @@ function zipOf(sorted: readonly BundleFile[]): Buffer {
 function zipToCache(files: BundleFile[]): BuiltBundle {
   const sorted = [...files].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const zip = zipOf(sorted);
-  const sha256 = createHash('sha256').update(zip).digest('hex');
-  const directory = join(tmpdir(), 'gcp-ingest-function-bundles', sha256);
-  const zipPath = resolve(directory, 'function-source.zip');
-  if (!existsSync(zipPath)) {
-    mkdirSync(directory, { recursive: true });
-    // Concurrent synths (jest workers) may write the same file: write aside, then rename atomically.
-    const partial = `${zipPath}.${process.pid}.partial`;
-    writeFileSync(partial, zip);
-    renameSync(partial, zipPath);
-  }
+  const zipHash = sha256(zip);
+  const zipPath = resolve(tmpdir(), 'gcp-ingest-function-bundles', zipHash, 'function-source.zip');
+  // Concurrent synths (jest workers) may write the same file.
+  if (!existsSync(zipPath)) writeAtomically(zipPath, zip);
   const bundleBytes = sorted.find((file) => file.name === 'index.js')!.contents.length;
-  return { zipPath, sha256, files: sorted.map((file) => file.name), bundleBytes };
+  return { zipPath, sha256: zipHash, files: sorted.map((file) => file.name), bundleBytes };
 }

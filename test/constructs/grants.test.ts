@@ -40,6 +40,10 @@ const GRANTORS: Record<string, Grantor> = {
     grant: (table: WarehouseTable) => table.grantReadWrite(GRANTEE, { includeLatestView: true }),
   },
   'IngestTopic.grantPublish': { build: (scope) => new IngestTopic(scope, 'ingest'), grant: (topic: IngestTopic) => topic.grantPublish(GRANTEE) },
+  'IngestTopic.grantDeadLetterPublish': {
+    build: (scope) => new IngestTopic(scope, 'ingest'),
+    grant: (topic: IngestTopic) => topic.grantDeadLetterPublish(GRANTEE),
+  },
   'HttpIngestFunction.grantInvoke': {
     build: (scope) => new HttpIngestFunction(scope, 'api', { entry, entryPoint: 'hello', region: 'us-central1', maxInstanceCount: 1 }),
     grant: (fn: HttpIngestFunction) => fn.grantInvoke(GRANTEE),

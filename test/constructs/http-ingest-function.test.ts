@@ -183,6 +183,12 @@ describe('HttpIngestFunction with every prop', () => {
     expect(resourceList(parsed, 'google_secret_manager_secret_iam_member')).toHaveLength(2);
   });
 
+  it('is created only once its service account can read the secrets: a revision that cannot is refused', () => {
+    const secretGrants = Object.keys(parsed.resource?.google_secret_manager_secret_iam_member ?? {}).map((id) => `google_secret_manager_secret_iam_member.${id}`);
+    expect(secretGrants).toHaveLength(2);
+    expect(cloudFunction.depends_on).toEqual(expect.arrayContaining(secretGrants));
+  });
+
   it('grants run.invoker to allUsers on the Cloud Run service when public', () => {
     expect(json).toHaveResourceWithProperties(CloudRunV2ServiceIamMember, {
       role: 'roles/run.invoker',
@@ -255,6 +261,9 @@ describe('HttpIngestFunction validation', () => {
     ['secret-looking plain variable', { environment: { API_KEY: 'x' } }, /^environment\.API_KEY: looks like a secret: pass it through secretEnvironmentVariables/],
     ['reserved variable', { environment: { PORT: '1' } }, /^environment\.PORT: is reserved by Cloud Functions/],
     ['variable set twice', { environment: { A: '1' }, secretEnvironmentVariables: { A: { secret: 's' } } }, /^secretEnvironmentVariables\.A: is also set in environment/],
+    ['variable name', { environment: { '1ST': 'x' } }, /^environment\.1ST: names hold letters, digits and underscores/],
+    ['reserved secret variable', { secretEnvironmentVariables: { K_SERVICE: { secret: 's' } } }, /^secretEnvironmentVariables\.K_SERVICE: is reserved by Cloud Functions/],
+    ['secret variable name', { secretEnvironmentVariables: { 'DB-PASSWORD': { secret: 's' } } }, /^secretEnvironmentVariables\.DB-PASSWORD: names hold letters, digits and underscores/],
     ['label', { labels: { env: 'Prod' } }, /^labels\.env: label values/],
   ])('refuses a bad %s, naming the prop', (_case, props, expected) => {
     expect(errorsOf(props)).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));

@@ -762,32 +762,33 @@ describe('GcpPolicyPack suppressions', () => {
 });
 
 describe('GcpPolicyPack and synthesis', () => {
-  function appWith(build: Build): () => void {
+  function appWith(build: Build): { readonly stack: TerraformStack; readonly synth: () => void } {
     const synthApp = Testing.app();
     const stack = new TerraformStack(synthApp, 'synth');
     new GoogleProvider(stack, 'google', { project: 'demo-project' });
     build(stack);
     Aspects.of(stack).add(new GcpPolicyPack());
-    return () => synthApp.synth();
+    return { stack, synth: () => synthApp.synth() };
   }
 
   it('makes app.synth() (what cdktf synth runs) throw on a violation, with the message', () => {
     expect(process.env.CDKTF_CONTINUE_SYNTH_ON_ERROR_ANNOTATIONS).toBeUndefined();
-    const synth = appWith((s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }));
+    const { synth } = appWith((s) => new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA }));
     expect(synth).toThrow(/\[GCP-IAM-005\] .*google_service_account_key\.key/);
   });
 
   it('lets app.synth() pass when the only finding is a warning', () => {
-    const synth = appWith((s) => {
+    const { stack, synth } = appWith((s) => {
       const sa = new ServiceAccount(s, 'sa', { accountId: 'fn-api' });
       compliantFunction(s, { serviceAccountEmail: sa.email });
       new BigqueryTableIamMember(s, 'w', { datasetId: 'ingest', tableId: 'records', role: 'roles/bigquery.dataEditor', member: sa.member });
     });
     expect(synth).not.toThrow();
+    expect(GcpPolicyPack.findings(stack).map(({ ruleId, level }) => [ruleId, level])).toEqual([['GCP-IAM-008', 'warning']]);
   });
 
   it('lets app.synth() pass when the only violation is suppressed with a reason', () => {
-    const synth = appWith((s) => {
+    const { synth } = appWith((s) => {
       const key = new ServiceAccountKey(s, 'key', { serviceAccountId: DEDICATED_SA });
       GcpPolicyPack.suppress(key, 'GCP-IAM-005', 'a partner system without workload identity federation needs this key');
     });
