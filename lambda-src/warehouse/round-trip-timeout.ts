@@ -50,7 +50,8 @@ export class RoundTripTimeout {
     this.current = this.clamp(this.current * 2);
   }
 
+  /** Whole milliseconds: the deadline is quoted in errors and logs, where a fraction is noise. */
   private clamp(ms: number): number {
-    return Math.min(this.options.maxMs, Math.max(this.options.minMs, ms));
+    return Math.min(this.options.maxMs, Math.max(this.options.minMs, Math.round(ms)));
   }
 }

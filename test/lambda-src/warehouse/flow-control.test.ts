@@ -70,7 +70,14 @@ describe('RoundTripTimeout', () => {
     // rttvar 0.75 × 50 = 37.5: 100 + 150.
     expect(timeout.timeoutMs).toBe(250);
     for (let call = 0; call < 50; call += 1) timeout.answered(100);
-    expect(timeout.timeoutMs).toBeCloseTo(100, 0);
+    expect(timeout.timeoutMs).toBe(100);
+  });
+
+  test('is whole milliseconds, as errors quote it', () => {
+    const timeout = new RoundTripTimeout({ minMs: 10, maxMs: 5000 });
+    // srtt 100.3, rttvar 50.15: 300.9.
+    timeout.answered(100.3);
+    expect(timeout.timeoutMs).toBe(301);
   });
 
   test('never below minMs however steady the round trips, and a timeout doubles it up to maxMs', () => {
