@@ -111,14 +111,20 @@ export type EnvironmentOverrides = {
 };
 
 /** Environment variables that override single fields, per environment. Empty values count as unset. */
-export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+export const ENVIRONMENT_VARIABLES = {
   project: { dev: 'DEV_PROJECT_ID', prod: 'PROD_PROJECT_ID' },
   region: { dev: 'DEV_REGION', prod: 'PROD_REGION' },
   stateBucket: { dev: 'TF_STATE_BUCKET', prod: 'TF_STATE_BUCKET' },
   public: { dev: 'DEV_PUBLIC', prod: 'PROD_PUBLIC' },
   'alerting.notificationEmails': { dev: 'DEV_ALERT_EMAILS', prod: 'PROD_ALERT_EMAILS' },
   'alerting.notificationChannelIds': { dev: 'DEV_ALERT_CHANNELS', prod: 'PROD_ALERT_CHANNELS' },
-};
+} as const satisfies Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** The variable that sets `field` (a dotted path) in `environment`, if one does. */
+function environmentVariable(field: string, environment: string): string | undefined {
+  const byField: Readonly<Record<string, Readonly<Record<string, string>>>> = ENVIRONMENT_VARIABLES;
+  return byField[field]?.[environment];
+}
 
 /** Fields set from comma-separated variables. */
 const LIST_FIELDS: ReadonlySet<string> = new Set(['alerting.notificationEmails', 'alerting.notificationChannelIds']);
@@ -177,8 +183,8 @@ const ENVIRONMENT_CONFIG_CHECKS: ConfigChecks = {
 
 /** Where a deployer sets who is paged, for the messages that refuse a destination. */
 function alertingAlternatives(name: string): string {
-  const emails = ENVIRONMENT_VARIABLES['alerting.notificationEmails']![name];
-  const channels = ENVIRONMENT_VARIABLES['alerting.notificationChannelIds']![name];
+  const emails = environmentVariable('alerting.notificationEmails', name);
+  const channels = environmentVariable('alerting.notificationChannelIds', name);
   return `set ${emails} to addresses your on-call reads, or ${channels} to ids of existing notification channels (Slack, PagerDuty, e-mail)`;
 }
 
@@ -221,7 +227,7 @@ function policyProblems(config: EnvironmentConfig): ConfigProblem[] {
 }
 
 function variableHint(config: { name?: unknown }, field: string): string {
-  const variable = typeof config.name === 'string' ? ENVIRONMENT_VARIABLES[field]?.[config.name] : undefined;
+  const variable = typeof config.name === 'string' ? environmentVariable(field, config.name) : undefined;
   return variable ? ` (set by ${variable})` : '';
 }
 
@@ -279,8 +285,8 @@ export interface ConfigSources {
 export function resolveEnvironmentConfig(defaults: EnvironmentConfig, sources: ConfigSources = {}): EnvironmentConfig {
   const merged = mergeOverrides(structuredClone(defaults), sources.context, defaults.name) as unknown as Record<string, unknown>;
   const env = sources.env ?? {};
-  for (const [field, variables] of Object.entries(ENVIRONMENT_VARIABLES)) {
-    const variable = variables[defaults.name];
+  for (const field of Object.keys(ENVIRONMENT_VARIABLES)) {
+    const variable = environmentVariable(field, defaults.name);
     const raw = variable ? env[variable] : undefined;
     if (raw) setField(merged, field, fromVariable(field, raw));
   }
