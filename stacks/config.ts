@@ -12,7 +12,19 @@ import { FUNCTION_SIZING_RULES } from '../constructs/http-ingest-function';
 import { INGEST_TOPIC_RULES } from '../constructs/ingest-topic';
 import { notificationChannelIdProblem } from '../constructs/monitoring-channels';
 import { WAREHOUSE_TABLE_RULES } from '../constructs/warehouse-table';
-import { boolean, type ConfigChecks, type ConfigProblem, configProblems, integer, isPlainObject, labels, named, nullable, strings } from './config-checks';
+import {
+  boolean,
+  type ConfigChecks,
+  type ConfigProblem,
+  configProblems,
+  ConfigurationError,
+  integer,
+  isPlainObject,
+  labels,
+  named,
+  nullable,
+  strings,
+} from './config-checks';
 
 /** Size and scaling of one function. */
 export interface FunctionSizing {
@@ -247,7 +259,7 @@ function mergeOverrides<T>(base: T, overrides: unknown, field: string): T {
   if (overrides === undefined) return base;
   if (!isPlainObject(base)) return overrides as T;
   // A section replaced by a non-object would leave the stack nothing to build from.
-  if (!isPlainObject(overrides)) throw new Error(`${field}: the context override must be an object, got ${JSON.stringify(overrides)}`);
+  if (!isPlainObject(overrides)) throw new ConfigurationError([`${field}: the context override must be an object, got ${JSON.stringify(overrides)}`]);
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) merged[key] = mergeOverrides(merged[key], value, `${field}.${key}`);
   return merged as T;
@@ -280,7 +292,8 @@ export interface ConfigSources {
 
 /**
  * `defaults`, then context overrides, then environment variables. Values
- * are not checked here: `IngestStack` reports every problem at synth.
+ * are not checked here: `IngestStack` reports every problem at synth. A
+ * context section replaced by a non-object is a `ConfigurationError`.
  */
 export function resolveEnvironmentConfig(defaults: EnvironmentConfig, sources: ConfigSources = {}): EnvironmentConfig {
   const merged = mergeOverrides(structuredClone(defaults), sources.context, defaults.name) as unknown as Record<string, unknown>;
