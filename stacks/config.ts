@@ -113,15 +113,6 @@ export interface EnvironmentConfig {
   };
 }
 
-/** Partial override of an environment's config (context JSON), deep-merged over the defaults. */
-export type EnvironmentOverrides = {
-  [K in keyof EnvironmentConfig]?: EnvironmentConfig[K] extends readonly unknown[]
-    ? EnvironmentConfig[K]
-    : EnvironmentConfig[K] extends object
-      ? Partial<EnvironmentConfig[K]>
-      : EnvironmentConfig[K];
-};
-
 /** Environment variables that override single fields, per environment. Empty values count as unset. */
 export const ENVIRONMENT_VARIABLES = {
   project: { dev: 'DEV_PROJECT_ID', prod: 'PROD_PROJECT_ID' },
