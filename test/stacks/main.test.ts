@@ -116,6 +116,13 @@ describe('buildApp', () => {
     ]);
   });
 
+  it('refuses context for an environment that does not exist, and context that names no environments', () => {
+    expect(problemsOf({ env: ALL_STACKS_ENV, context: { ingest: { prd: { public: false } } } })).toEqual([
+      'ingest.prd: is not an environment; environments: dev, prod',
+    ]);
+    expect(problemsOf({ env: ALL_STACKS_ENV, context: { ingest: ['prod'] } })).toEqual(['ingest: the context must be an object of environments, got ["prod"]']);
+  });
+
   it('builds a valid app without a problem', () => {
     expect(problemsOf({ env: ALL_STACKS_ENV, context: {} })).toEqual([]);
   });
