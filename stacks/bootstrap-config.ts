@@ -11,6 +11,7 @@
  * variable.
  */
 import { BUCKET_NAME, type NameRule, PROJECT_ID, REGION } from '../lambda-src/rules/naming';
+import { ENVIRONMENT_VARIABLES } from './config';
 import { type ConfigChecks, configProblems, ConfigurationError, named } from './config-checks';
 import { DEV, PROD } from './environments';
 
@@ -68,16 +69,17 @@ export type BootstrapDefaults = Omit<BootstrapConfig, 'github'>;
 export const BOOTSTRAP_ENV = {
   project: 'BOOTSTRAP_PROJECT',
   region: 'BOOTSTRAP_REGION',
-  stateBucket: 'TF_STATE_BUCKET',
+  // The variables the ingest stacks read too, so both stacks agree on one value.
+  stateBucket: ENVIRONMENT_VARIABLES.stateBucket.dev,
   identityPoolId: 'BOOTSTRAP_IDENTITY_POOL_ID',
   'github.owner': 'BOOTSTRAP_GITHUB_OWNER',
   'github.name': 'BOOTSTRAP_GITHUB_REPOSITORY',
   'github.ownerId': 'BOOTSTRAP_GITHUB_OWNER_ID',
   'github.repositoryId': 'BOOTSTRAP_GITHUB_REPOSITORY_ID',
-  'deployProjects.dev': 'DEV_PROJECT_ID',
-  'deployProjects.prod': 'PROD_PROJECT_ID',
-  'deployRegions.dev': 'DEV_REGION',
-  'deployRegions.prod': 'PROD_REGION',
+  'deployProjects.dev': ENVIRONMENT_VARIABLES.project.dev,
+  'deployProjects.prod': ENVIRONMENT_VARIABLES.project.prod,
+  'deployRegions.dev': ENVIRONMENT_VARIABLES.region.dev,
+  'deployRegions.prod': ENVIRONMENT_VARIABLES.region.prod,
 } as const;
 
 type BootstrapField = keyof typeof BOOTSTRAP_ENV;
@@ -147,8 +149,8 @@ function bootstrapConfigProblems(config: BootstrapConfig, missing: readonly GitH
     : [];
 }
 
-function fieldValue(config: BootstrapDefaults, field: Exclude<BootstrapField, GitHubField>): string {
-  return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], config) as string;
+function defaultValue(field: Exclude<BootstrapField, GitHubField>): string {
+  return field.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], DEFAULT_BOOTSTRAP_CONFIG) as string;
 }
 
 /**
@@ -157,13 +159,10 @@ function fieldValue(config: BootstrapDefaults, field: Exclude<BootstrapField, Gi
  * GitHub repository variables have no default. A missing or invalid value is
  * a `ConfigurationError` listing every problem, one line each.
  */
-export function bootstrapConfigFromEnv(
-  env: NodeJS.ProcessEnv = process.env,
-  defaults: BootstrapDefaults = DEFAULT_BOOTSTRAP_CONFIG,
-): BootstrapConfig {
+export function bootstrapConfigFromEnv(env: NodeJS.ProcessEnv = process.env): BootstrapConfig {
   const value = (field: BootstrapField): string | undefined => env[BOOTSTRAP_ENV[field]] || undefined;
   const missing = GITHUB_REPOSITORY_VARIABLES.filter((field) => value(field) === undefined);
-  const pick = (field: Exclude<BootstrapField, GitHubField>): string => value(field) ?? fieldValue(defaults, field);
+  const pick = (field: Exclude<BootstrapField, GitHubField>): string => value(field) ?? defaultValue(field);
   const config: BootstrapConfig = {
     project: pick('project'),
     region: pick('region'),

@@ -12,7 +12,19 @@ import { FUNCTION_SIZING_RULES } from '../constructs/http-ingest-function';
 import { INGEST_TOPIC_RULES } from '../constructs/ingest-topic';
 import { notificationChannelIdProblem } from '../constructs/monitoring-channels';
 import { WAREHOUSE_TABLE_RULES } from '../constructs/warehouse-table';
-import { boolean, type ConfigChecks, type ConfigProblem, configProblems, integer, isPlainObject, labels, named, nullable, strings } from './config-checks';
+import {
+  boolean,
+  type ConfigChecks,
+  type ConfigProblem,
+  configProblems,
+  ConfigurationError,
+  integer,
+  isPlainObject,
+  labels,
+  named,
+  nullable,
+  strings,
+} from './config-checks';
 
 /** Size and scaling of one function. */
 export interface FunctionSizing {
@@ -101,24 +113,21 @@ export interface EnvironmentConfig {
   };
 }
 
-/** Partial override of an environment's config (context JSON), deep-merged over the defaults. */
-export type EnvironmentOverrides = {
-  [K in keyof EnvironmentConfig]?: EnvironmentConfig[K] extends readonly unknown[]
-    ? EnvironmentConfig[K]
-    : EnvironmentConfig[K] extends object
-      ? Partial<EnvironmentConfig[K]>
-      : EnvironmentConfig[K];
-};
-
 /** Environment variables that override single fields, per environment. Empty values count as unset. */
-export const ENVIRONMENT_VARIABLES: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+export const ENVIRONMENT_VARIABLES = {
   project: { dev: 'DEV_PROJECT_ID', prod: 'PROD_PROJECT_ID' },
   region: { dev: 'DEV_REGION', prod: 'PROD_REGION' },
   stateBucket: { dev: 'TF_STATE_BUCKET', prod: 'TF_STATE_BUCKET' },
   public: { dev: 'DEV_PUBLIC', prod: 'PROD_PUBLIC' },
   'alerting.notificationEmails': { dev: 'DEV_ALERT_EMAILS', prod: 'PROD_ALERT_EMAILS' },
   'alerting.notificationChannelIds': { dev: 'DEV_ALERT_CHANNELS', prod: 'PROD_ALERT_CHANNELS' },
-};
+} as const satisfies Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** The variable that sets `field` (a dotted path) in `environment`, if one does. */
+function environmentVariable(field: string, environment: string): string | undefined {
+  const byField: Readonly<Record<string, Readonly<Record<string, string>>>> = ENVIRONMENT_VARIABLES;
+  return byField[field]?.[environment];
+}
 
 /** Fields set from comma-separated variables. */
 const LIST_FIELDS: ReadonlySet<string> = new Set(['alerting.notificationEmails', 'alerting.notificationChannelIds']);
@@ -177,8 +186,8 @@ const ENVIRONMENT_CONFIG_CHECKS: ConfigChecks = {
 
 /** Where a deployer sets who is paged, for the messages that refuse a destination. */
 function alertingAlternatives(name: string): string {
-  const emails = ENVIRONMENT_VARIABLES['alerting.notificationEmails']![name];
-  const channels = ENVIRONMENT_VARIABLES['alerting.notificationChannelIds']![name];
+  const emails = environmentVariable('alerting.notificationEmails', name);
+  const channels = environmentVariable('alerting.notificationChannelIds', name);
   return `set ${emails} to addresses your on-call reads, or ${channels} to ids of existing notification channels (Slack, PagerDuty, e-mail)`;
 }
 
@@ -221,7 +230,7 @@ function policyProblems(config: EnvironmentConfig): ConfigProblem[] {
 }
 
 function variableHint(config: { name?: unknown }, field: string): string {
-  const variable = typeof config.name === 'string' ? ENVIRONMENT_VARIABLES[field]?.[config.name] : undefined;
+  const variable = typeof config.name === 'string' ? environmentVariable(field, config.name) : undefined;
   return variable ? ` (set by ${variable})` : '';
 }
 
@@ -241,7 +250,7 @@ function mergeOverrides<T>(base: T, overrides: unknown, field: string): T {
   if (overrides === undefined) return base;
   if (!isPlainObject(base)) return overrides as T;
   // A section replaced by a non-object would leave the stack nothing to build from.
-  if (!isPlainObject(overrides)) throw new Error(`${field}: the context override must be an object, got ${JSON.stringify(overrides)}`);
+  if (!isPlainObject(overrides)) throw new ConfigurationError([`${field}: the context override must be an object, got ${JSON.stringify(overrides)}`]);
   const merged: Record<string, unknown> = { ...base };
   for (const [key, value] of Object.entries(overrides)) merged[key] = mergeOverrides(merged[key], value, `${field}.${key}`);
   return merged as T;
@@ -274,13 +283,14 @@ export interface ConfigSources {
 
 /**
  * `defaults`, then context overrides, then environment variables. Values
- * are not checked here: `IngestStack` reports every problem at synth.
+ * are not checked here: `IngestStack` reports every problem at synth. A
+ * context section replaced by a non-object is a `ConfigurationError`.
  */
 export function resolveEnvironmentConfig(defaults: EnvironmentConfig, sources: ConfigSources = {}): EnvironmentConfig {
   const merged = mergeOverrides(structuredClone(defaults), sources.context, defaults.name) as unknown as Record<string, unknown>;
   const env = sources.env ?? {};
-  for (const [field, variables] of Object.entries(ENVIRONMENT_VARIABLES)) {
-    const variable = variables[defaults.name];
+  for (const field of Object.keys(ENVIRONMENT_VARIABLES)) {
+    const variable = environmentVariable(field, defaults.name);
     const raw = variable ? env[variable] : undefined;
     if (raw) setField(merged, field, fromVariable(field, raw));
   }

@@ -4,13 +4,10 @@
  * deployment overrides them (see `ENVIRONMENT_VARIABLES` in config.ts and
  * docs/configuration.md) without editing this file.
  */
-import { READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
+import { MAX_BODY_BYTES, READ_MAX_BYTES_BILLED, READ_WINDOW_HOURS } from '../lambda-src/rules/limits';
 import type { EnvironmentConfig } from './config';
 
-const MIB = 1024 * 1024;
 const DAY_SECONDS = 24 * 60 * 60;
-/** Most one read query may bill (about $0.006 on demand); a read bills what its window holds, see docs/reads.md. */
-const READ_MAX_BYTES_BILLED = 1024 * MIB;
 
 const shared = {
   region: 'us-central1',
@@ -42,8 +39,8 @@ export const DEV: EnvironmentConfig = {
     maxInstances: 3,
     concurrency: 80,
     timeoutSeconds: 60,
-    maxBodyBytes: MIB,
-    readMaxBytesBilled: READ_MAX_BYTES_BILLED,
+    maxBodyBytes: MAX_BODY_BYTES.default,
+    readMaxBytesBilled: READ_MAX_BYTES_BILLED.default,
     readWindowHours: READ_WINDOW_HOURS.default,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 3, concurrency: 80, timeoutSeconds: 60 },
@@ -64,8 +61,8 @@ export const PROD: EnvironmentConfig = {
     maxInstances: 20,
     concurrency: 80,
     timeoutSeconds: 60,
-    maxBodyBytes: MIB,
-    readMaxBytesBilled: READ_MAX_BYTES_BILLED,
+    maxBodyBytes: MAX_BODY_BYTES.default,
+    readMaxBytesBilled: READ_MAX_BYTES_BILLED.default,
     readWindowHours: READ_WINDOW_HOURS.default,
   },
   subscriber: { memory: '512Mi', cpu: '1', minInstances: 0, maxInstances: 10, concurrency: 80, timeoutSeconds: 60 },

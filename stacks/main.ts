@@ -20,7 +20,7 @@ import { CONTEXT_ENV } from 'cdktf/lib/app';
 import { bootstrapConfigFromEnv } from './bootstrap-config';
 import { BootstrapStack } from './bootstrap-stack';
 import { resolveEnvironmentConfig } from './config';
-import { ConfigurationError } from './config-checks';
+import { ConfigurationError, isPlainObject } from './config-checks';
 import { ENVIRONMENTS } from './environments';
 import { IngestStack } from './ingest-stack';
 
@@ -89,6 +89,24 @@ function collecting<T>(problems: string[], build: () => T): T | undefined {
   }
 }
 
+/**
+ * The per-environment overrides of the `ingest` context; a key naming no
+ * environment (a typo such as `prd`) would be ignored without a word, so it
+ * is a problem.
+ */
+function contextOverrides(context: unknown, problems: string[]): Record<string, unknown> {
+  if (context === undefined) return {};
+  if (!isPlainObject(context)) {
+    problems.push(`${CONTEXT_KEY}: the context must be an object of environments, got ${JSON.stringify(context)}`);
+    return {};
+  }
+  const names = ENVIRONMENTS.map(({ name }) => name);
+  for (const key of Object.keys(context).filter((key) => !names.includes(key))) {
+    problems.push(`${CONTEXT_KEY}.${key}: is not an environment; environments: ${names.join(', ')}`);
+  }
+  return context;
+}
+
 /** What synthesis would refuse in the constructs under `scope`, one line each: `[<construct path>] <prop>: <why>`. */
 function constructProblems(scope: IConstruct): string[] {
   return scope.node.findAll().flatMap((construct) => construct.node.validate().map((message) => `[${construct.node.path}] ${message}`));
@@ -104,10 +122,10 @@ export function buildApp(options: BuildAppOptions = {}): IngestApp {
   // No stack traces in the output: they hold absolute paths of this machine.
   const context = options.context ?? (process.env[CONTEXT_ENV] === undefined ? cdktfJsonContext() : undefined);
   const app = new App({ outdir: options.outdir, stackTraces: false, context });
-  const overrides = (app.node.tryGetContext(CONTEXT_KEY) ?? {}) as Record<string, unknown>;
   const env = options.env ?? process.env;
   const selected = selectedStacks(env[STACKS_VARIABLE]);
   const problems: string[] = [];
+  const overrides = contextOverrides(app.node.tryGetContext(CONTEXT_KEY), problems);
   const stacks: Record<string, IngestStack> = {};
   for (const defaults of ENVIRONMENTS.filter(({ name }) => selected.includes(name))) {
     const stack = collecting(problems, () => new IngestStack(app, resolveEnvironmentConfig(defaults, { env, context: overrides[defaults.name] })));

@@ -1,4 +1,5 @@
 import { MAX_BODY_BYTES } from '../../lambda-src/rules/limits';
+import { ConfigurationError } from '../../stacks/config-checks';
 import { ENVIRONMENT_VARIABLES, environmentConfigProblems, resolveEnvironmentConfig, type EnvironmentConfig } from '../../stacks/config';
 import { DEV, ENVIRONMENTS, PROD } from '../../stacks/environments';
 
@@ -189,7 +190,9 @@ describe('resolveEnvironmentConfig', () => {
   });
 
   it('refuses a context override that replaces a section by something else', () => {
-    expect(() => resolveEnvironmentConfig(DEV, { context: { api: 3 } })).toThrow('dev.api: the context override must be an object, got 3');
+    expect(() => resolveEnvironmentConfig(DEV, { context: { api: 3 } })).toThrow(
+      new ConfigurationError(['dev.api: the context override must be an object, got 3']),
+    );
   });
 
   it('documents a variable for every environment', () => {

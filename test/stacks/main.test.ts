@@ -109,6 +109,20 @@ describe('buildApp', () => {
     ]);
   });
 
+  it('reports a context section replaced by a non-object with the problems of the other stacks', () => {
+    expect(problemsOf({ env: { ...ALL_STACKS_ENV, BOOTSTRAP_REGION: 'mars' }, context: { ingest: { prod: { warehouse: 'ingest' } } } })).toEqual([
+      'prod.warehouse: the context override must be an object, got "ingest"',
+      'bootstrap.region (set by BOOTSTRAP_REGION): must be a Google Cloud region such as us-central1, got "mars"',
+    ]);
+  });
+
+  it('refuses context for an environment that does not exist, and context that names no environments', () => {
+    expect(problemsOf({ env: ALL_STACKS_ENV, context: { ingest: { prd: { public: false } } } })).toEqual([
+      'ingest.prd: is not an environment; environments: dev, prod',
+    ]);
+    expect(problemsOf({ env: ALL_STACKS_ENV, context: { ingest: ['prod'] } })).toEqual(['ingest: the context must be an object of environments, got ["prod"]']);
+  });
+
   it('builds a valid app without a problem', () => {
     expect(problemsOf({ env: ALL_STACKS_ENV, context: {} })).toEqual([]);
   });

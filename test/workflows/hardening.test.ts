@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { ENVIRONMENT_VARIABLES } from '../../stacks/config';
 import {
   checkWorkflows,
   effectiveEnvironments,
@@ -55,6 +56,29 @@ describe('every workflow', () => {
       expect.arrayContaining(['./.github/workflows/deploy.yml#dev', './.github/workflows/deploy.yml#prod']),
     );
     for (const file of workflows) expect(file.source).not.toMatch(/credentials_json/);
+  });
+});
+
+describe('every synthesis in a workflow', () => {
+  const synths = workflows.flatMap((file) =>
+    Object.entries(file.workflow.jobs).flatMap(([jobId, job]) =>
+      (job.steps ?? [])
+        .filter((step) => /\bnpm run synth\b/.test(step.run ?? ''))
+        .map((step) => ({ where: `${file.path}#${jobId}`, env: { ...file.workflow.env, ...job.env, ...step.env } })),
+    ),
+  );
+
+  test('passes every variable the ingest stacks read, from the secret of that name, so CI deploys what a local synth would', () => {
+    expect(synths.map(({ where }) => where)).toEqual([
+      './.github/workflows/ci.yml#test',
+      './.github/workflows/ci.yml#review',
+      './.github/workflows/deploy.yml#synth',
+    ]);
+    const variables = [...new Set(Object.values(ENVIRONMENT_VARIABLES).flatMap((byEnvironment) => Object.values(byEnvironment)))];
+    for (const { where, env } of synths) {
+      const unpassed = variables.filter((variable) => env[variable] !== `\${{ secrets.${variable} }}`);
+      expect({ where, unpassed }).toEqual({ where, unpassed: [] });
+    }
   });
 });
 

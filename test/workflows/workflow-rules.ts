@@ -48,6 +48,7 @@ export interface Job {
   uses?: string;
   with?: Record<string, unknown>;
   secrets?: 'inherit' | Record<string, unknown>;
+  env?: Record<string, unknown>;
   steps?: Step[];
 }
 
@@ -61,6 +62,7 @@ export interface Workflow {
   on: Record<string, unknown> & { workflow_call?: WorkflowCallSpec | null };
   permissions?: Permissions;
   concurrency?: string | { group: string; 'cancel-in-progress'?: boolean };
+  env?: Record<string, unknown>;
   jobs: Record<string, Job>;
 }
 
