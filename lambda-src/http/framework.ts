@@ -26,9 +26,11 @@
  *   the connection closes after the function's answer;
  * - lets a path that is not valid percent-encoding reach the function
  *   (`undecodablePathOf`) instead of failing in Express's router;
- * - runs the function outside the framework's per-request `domain`, whose
- *   async hooks cost about 5 µs of CPU per promise: our router turns every
- *   failure into a JSON 500;
+ * - runs an HTTP function without the framework's per-request `domain`:
+ *   creating one turns on async hooks that then cost every promise in the
+ *   process CPU (docs/performance.md), for a service our router already
+ *   gives (it turns every failure of a handler into a JSON 500), and which
+ *   the wrapper taking its place gives for whatever a function still throws;
  * - sends `/favicon.ico` and `/robots.txt` to the function, not to the
  *   framework's empty 404;
  * - answers whatever Node's HTTP parser refuses (headers too large, a
@@ -50,7 +52,7 @@ import type { Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import type { Duplex, Readable } from 'node:stream';
 import * as zlib from 'node:zlib';
-import type { HttpFunction, Request } from '@google-cloud/functions-framework';
+import type { HttpFunction, Request, Response } from '@google-cloud/functions-framework';
 import { createLogger, REQUEST_ERROR_CLASSES } from '../logging';
 import { encodeAnswer, protocolError, sendAnswer, serverError, type Answer } from './answer';
 import { JSON_SHAPE_LIMITS, JsonShapeScanner, type JsonShapeLimits } from './safe-json';
@@ -128,6 +130,8 @@ interface FrameworkServerOptions {
   ignoredRoutes: string | null;
 }
 type GetServer = (userFunction: unknown, options: FrameworkServerOptions) => Server;
+/** Turns a user function into the Express handler of its route, by signature type. */
+type WrapUserFunction = (userFunction: unknown, signatureType: string) => Middleware;
 interface FrameworkErrorHandler {
   /** The server the framework's `main` listens with. */
   server: Server;
@@ -153,6 +157,7 @@ type FinalHandler = (error?: unknown) => void;
 interface FrameworkInternals {
   server: { getServer: GetServer };
   invoker: { ErrorHandler: { prototype: FrameworkErrorHandler } };
+  functionWrappers: { wrapUserFunction: WrapUserFunction };
   bodyParser: BodyParser;
   typeIs: TypeIs;
 }
@@ -163,12 +168,14 @@ function loadInternals(): FrameworkInternals {
   const internals: FrameworkInternals = {
     server: require(join(sourceDirectory, 'server.js')),
     invoker: require(join(sourceDirectory, 'invoker.js')),
+    functionWrappers: require(join(sourceDirectory, 'function_wrappers.js')),
     bodyParser: require(bodyParserPath),
     typeIs: require(require.resolve('type-is', { paths: [dirname(bodyParserPath)] })),
   };
   const missing = [
     typeof internals.server.getServer !== 'function' && 'server.js getServer',
     typeof internals.invoker.ErrorHandler?.prototype?.register !== 'function' && 'invoker.js ErrorHandler.register',
+    typeof internals.functionWrappers.wrapUserFunction !== 'function' && 'function_wrappers.js wrapUserFunction',
     ...(['json', 'raw', 'text', 'urlencoded'] as const).map((kind) => typeof internals.bodyParser[kind] !== 'function' && `body-parser ${kind}`),
     (typeof internals.typeIs !== 'function' || typeof internals.typeIs.hasBody !== 'function') && 'type-is (body-parser\'s)',
   ].filter(Boolean);
@@ -262,8 +269,8 @@ function wrapGetServer(internals: FrameworkInternals, installed: Installation): 
   const frameworkGetServer = internals.server.getServer;
   internals.server.getServer = (userFunction, options) => {
     const http = options.signatureType === 'http';
-    const server = withBodyReaders(internals, installed.bodyReadLimits, () =>
-      frameworkGetServer(http ? outsideDomain(userFunction as HttpFunction) : userFunction, {
+    const server = withOurChanges(internals, installed.bodyReadLimits, () =>
+      frameworkGetServer(userFunction, {
         ...options,
         // The empty string means no ignored routes, so the function answers every path with our JSON.
         ignoredRoutes: http && options.ignoredRoutes === null ? '' : options.ignoredRoutes,
@@ -274,11 +281,22 @@ function wrapGetServer(internals: FrameworkInternals, installed: Installation): 
   };
 }
 
-/** The framework entered a `domain` to run `fn` in; leaving it spares every promise of the request its async hooks. */
-function outsideDomain(fn: HttpFunction): HttpFunction {
+/**
+ * The framework's wrapper of an HTTP function, without the `domain` it
+ * creates for every request. What the function throws or rejects with (our
+ * router answers every failure itself, so only a function that is not ours
+ * would) is answered as a framework failure is: our JSON 500.
+ */
+function withoutDomain(fn: HttpFunction): Middleware {
   return (req, res) => {
-    (process as { domain?: { exit(): void } }).domain?.exit();
-    return fn(req, res);
+    let result: unknown;
+    try {
+      result = fn(req as Request, res as Response);
+    } catch (error) {
+      failRequest(req, res, error);
+      return;
+    }
+    if (result instanceof Promise) result.catch((error: unknown) => failRequest(req, res, error));
   };
 }
 
@@ -286,30 +304,43 @@ function outsideDomain(fn: HttpFunction): HttpFunction {
 const JSON_MEDIA_TYPE = 'application/json';
 
 /**
- * Runs `build` (the framework's `getServer`) with body-parser's factories
- * limited to `limits.bytes`, its JSON one replaced by `scanningJsonReader`,
- * and each skipping a request whose body was refused (`finalHandler` runs
- * the app once more for it, its body unread); restored after, so no other
- * user of body-parser sees the change.
+ * Runs `build` (the framework's `getServer`) with our changes to what it
+ * builds from, restored after, so no other user of body-parser or of the
+ * framework's wrappers sees them:
+ * - body-parser's factories limited to `limits.bytes`, its JSON one
+ *   replaced by `scanningJsonReader`;
+ * - each parser passing over a request whose body was refused
+ *   (`finalHandler` runs the app once more for it, its body unread), or
+ *   was read by our JSON reader (body-parser would find it read, and pass
+ *   it on after a few checks of its own);
+ * - HTTP functions wrapped by `withoutDomain`.
  */
-function withBodyReaders<T>({ bodyParser, typeIs }: FrameworkInternals, installed: Readonly<BodyReadLimits>, build: () => T): T {
+function withOurChanges<T>({ bodyParser, typeIs, functionWrappers }: FrameworkInternals, installed: Readonly<BodyReadLimits>, build: () => T): T {
   // The limits installed when the server is built are its limits.
   const limits: BodyReadLimits = { bytes: installed.bytes, jsonShape: { ...installed.jsonShape } };
   const factories = { ...bodyParser };
-  const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => skippingRefusedBodies(factory({ ...options, limit: limits.bytes }));
+  const frameworkWrap = functionWrappers.wrapUserFunction;
+  const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => passingSettledBodies(factory({ ...options, limit: limits.bytes }));
   bodyParser.raw = limited(factories.raw);
   bodyParser.text = limited(factories.text);
   bodyParser.urlencoded = limited(factories.urlencoded);
-  bodyParser.json = (options) => skippingRefusedBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
+  bodyParser.json = (options) => passingSettledBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
+  functionWrappers.wrapUserFunction = (userFunction, signatureType) =>
+    signatureType === 'http' ? withoutDomain(userFunction as HttpFunction) : frameworkWrap(userFunction, signatureType);
   try {
     return build();
   } finally {
     Object.assign(bodyParser, factories);
+    functionWrappers.wrapUserFunction = frameworkWrap;
   }
 }
 
-function skippingRefusedBodies(parser: Middleware): Middleware {
-  return (req, res, next) => ((req as MarkedRequest)[BODY_READ_FAILURE] === undefined ? parser(req, res, next) : next());
+function passingSettledBodies(parser: Middleware): Middleware {
+  return (req, res, next) => {
+    const marked = req as MarkedRequest;
+    if (marked[BODY_READ_FAILURE] === undefined && marked[JSON_SHAPE_SCAN] === undefined) parser(req, res, next);
+    else next();
+  };
 }
 
 /** A body refused while it was read, as body-parser fails one (an error with a 4xx `status`), with the JSON shape limit it passed if that is why. */
@@ -345,7 +376,7 @@ function scanningJsonReader(typeIs: TypeIs, mediaType: string, verify: BodyParse
   return (req, res, next) => {
     const withBody = req as IncomingMessage & { body?: unknown };
     if (!('body' in withBody)) withBody.body = undefined;
-    if (req.readableEnded || !typeIs.hasBody(req) || !typeIs(req, [mediaType])) {
+    if (req.readableEnded || !typeIs.hasBody(req) || !hasMediaType(typeIs, req, mediaType)) {
       next();
       return;
     }
@@ -360,6 +391,11 @@ function scanningJsonReader(typeIs: TypeIs, mediaType: string, verify: BodyParse
       next();
     });
   };
+}
+
+/** `typeIs(req, [mediaType])`, without parsing the header nearly every JSON request carries. */
+function hasMediaType(typeIs: TypeIs, req: IncomingMessage, mediaType: string): boolean {
+  return req.headers['content-type'] === JSON_MEDIA_TYPE ? mediaType === JSON_MEDIA_TYPE : Boolean(typeIs(req, [mediaType]));
 }
 
 /** Reads `req`'s body, inflated, scanning each chunk; `done` gets the bytes, or the refusal as soon as there is one. */
@@ -548,13 +584,8 @@ function escapeUndecodablePath(req: MarkedRequest): void {
  */
 function finalHandler(app: ExpressApp, req: MarkedRequest, res: ServerResponse): FinalHandler {
   return (error) => {
-    if (res.headersSent) {
-      // Same as Express: a response already under way cannot be replaced.
-      req.socket.destroy();
-      return;
-    }
     const status = clientErrorStatus(error);
-    if (status !== undefined && req[BODY_READ_FAILURE] === undefined) {
+    if (!res.headersSent && status !== undefined && req[BODY_READ_FAILURE] === undefined) {
       if (req.socket.destroyed) return;
       const jsonShapeProblem = error instanceof BodyRefusal ? error.jsonShapeProblem : undefined;
       req[BODY_READ_FAILURE] = { status, message: error instanceof Error ? error.message : String(error), ...(jsonShapeProblem && { jsonShapeProblem }) };
@@ -564,7 +595,7 @@ function finalHandler(app: ExpressApp, req: MarkedRequest, res: ServerResponse):
       app(req, res, finalHandler(app, req, res));
       return;
     }
-    answerUnhandled(req, res, error);
+    failRequest(req, res, error);
   };
 }
 
@@ -614,8 +645,17 @@ function stopReading(req: IncomingMessage): void {
   };
 }
 
-/** Reached only if the framework fails other than reading the body, or fails it twice: still JSON, no internals. */
-function answerUnhandled(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+/**
+ * Reached only if the framework fails other than reading the body, or fails
+ * it twice, or a function lets a failure out: still JSON, no internals. Same
+ * as Express, a response already under way cannot be replaced: its
+ * connection is cut.
+ */
+function failRequest(req: IncomingMessage, res: ServerResponse, error: unknown): void {
+  if (res.headersSent) {
+    req.socket.destroy();
+    return;
+  }
   const requestId = randomUUID();
   const reason = error === undefined ? 'no function answered' : error instanceof Error ? error.message : String(error);
   const answer = serverError(500, REQUEST_ERROR_CLASSES.internalError, requestId, reason, 0);

@@ -7,6 +7,7 @@
  * SIGTERM handler: test/e2e/deployed-shutdown.test.ts, which needs the
  * framework's own `main`.)
  */
+import * as domain from 'node:domain';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -36,6 +37,8 @@ const JSON_TYPE = { 'Content-Type': 'application/json' };
 const paddedJson = (bytes: number) => `{${' '.repeat(bytes - 2)}}`;
 
 const bodyParserBefore = { ...bodyParser };
+const functionWrappers = require(join(installedFramework().directory, 'build', 'src', 'function_wrappers.js')) as { wrapUserFunction: unknown };
+const wrapUserFunctionBefore = functionWrappers.wrapUserFunction;
 installFunctionsFramework({ maxBodyBytes: BODY_LIMIT });
 
 let registrations = 0;
@@ -54,7 +57,7 @@ const echo = serve((req: Request, res) => {
     failure: bodyReadFailureOf(req) ?? null,
     path: req.path,
     undecodablePath: undecodablePathOf(req) ?? null,
-    inDomain: (process as { domain?: unknown }).domain !== undefined,
+    inDomain: Boolean((process as { domain?: unknown }).domain),
   });
 });
 
@@ -153,8 +156,17 @@ describe("the framework's body parsers read up to the installed limit, and keep 
     expect(JSON.parse(response.text)).toMatchObject({ rawBodyBytes: null, failure: null });
   });
 
-  it('leaves body-parser as it was for every other user', () => {
+  it.each(['application/json', 'Application/JSON', 'application/json; charset=utf-8', 'application/cloudevents+json'])(
+    'keeps a body of type %s as JSON bytes',
+    async (type) => {
+      const response = await request(echo).post('/').set('Content-Type', type).send('{"a":1}');
+      expect(response.body).toMatchObject({ rawBody: '{"a":1}', failure: null });
+    },
+  );
+
+  it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
     expect({ ...bodyParser }).toEqual(bodyParserBefore);
+    expect(functionWrappers.wrapUserFunction).toBe(wrapUserFunctionBefore);
   });
 });
 
@@ -184,9 +196,45 @@ describe('every path reaches the function', () => {
   });
 });
 
-it("runs the function outside the framework's per-request domain", async () => {
-  const response = await request(echo).get('/');
-  expect(response.body).toMatchObject({ inDomain: false });
+describe("an HTTP function runs without the framework's per-request domain", () => {
+  let stdout: StdoutCapture;
+  beforeEach(() => {
+    stdout = captureStdout();
+  });
+  afterEach(() => {
+    stdout.restore();
+    jest.restoreAllMocks();
+  });
+
+  it('creates no domain for a request, and runs the function in none', async () => {
+    const create = jest.spyOn(domain, 'create');
+    const response = await request(echo).get('/');
+    expect(response.body).toMatchObject({ inDomain: false });
+    expect(create).not.toHaveBeenCalled();
+  });
+
+  const throwing = serve(() => {
+    throw new Error('secret thrown detail');
+  });
+  const rejecting = serve(async () => {
+    throw new Error('secret rejected detail');
+  });
+  it.each([
+    ['throws', throwing, 'secret thrown detail'],
+    ['rejects', rejecting, 'secret rejected detail'],
+  ])('answers a function that %s with our JSON 500, without its message, and logs it', async (_, server, reason) => {
+    const response = await request(server).get('/');
+    expect(response.status).toBe(500);
+    expect(response.body).toEqual({
+      success: false,
+      error: `Internal error (internal_error, request id ${response.headers['x-request-id']})`,
+      requestId: response.headers['x-request-id'],
+    });
+    expect(response.text).not.toContain('secret');
+    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ severity: 'ERROR', requestId: response.headers['x-request-id'], outcome: 'failed', reason }),
+    ]);
+  });
 });
 
 describe('a framework failure that is not about the body', () => {
