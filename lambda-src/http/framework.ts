@@ -31,6 +31,10 @@
  *   process CPU (docs/performance.md), for a service our router already
  *   gives (it turns every failure of a handler into a JSON 500), and which
  *   the wrapper taking its place gives for whatever a function still throws;
+ * - unless the framework logs execution ids (`--log-execution-id`, off by
+ *   default), runs no request in an `AsyncLocalStorage` store: only that
+ *   logging reads it, and running in one keeps async hooks on for every
+ *   promise in the process too;
  * - sends `/favicon.ico` and `/robots.txt` to the function, not to the
  *   framework's empty 404;
  * - answers whatever Node's HTTP parser refuses (headers too large, a
@@ -128,6 +132,8 @@ interface FrameworkServerOptions {
   signatureType: string;
   /** `null`: the framework's default ignored routes (`/favicon.ico`, `/robots.txt`) for HTTP functions. */
   ignoredRoutes: string | null;
+  /** Whether the framework adds each request's execution id to what the process logs, from the store it keeps per request. */
+  enableExecutionId?: boolean;
 }
 type GetServer = (userFunction: unknown, options: FrameworkServerOptions) => Server;
 /** Turns a user function into the Express handler of its route, by signature type. */
@@ -158,6 +164,7 @@ interface FrameworkInternals {
   server: { getServer: GetServer };
   invoker: { ErrorHandler: { prototype: FrameworkErrorHandler } };
   functionWrappers: { wrapUserFunction: WrapUserFunction };
+  asyncLocalStorage: { asyncLocalStorageMiddleware: Middleware };
   bodyParser: BodyParser;
   typeIs: TypeIs;
 }
@@ -169,6 +176,7 @@ function loadInternals(): FrameworkInternals {
     server: require(join(sourceDirectory, 'server.js')),
     invoker: require(join(sourceDirectory, 'invoker.js')),
     functionWrappers: require(join(sourceDirectory, 'function_wrappers.js')),
+    asyncLocalStorage: require(join(sourceDirectory, 'async_local_storage.js')),
     bodyParser: require(bodyParserPath),
     typeIs: require(require.resolve('type-is', { paths: [dirname(bodyParserPath)] })),
   };
@@ -176,6 +184,7 @@ function loadInternals(): FrameworkInternals {
     typeof internals.server.getServer !== 'function' && 'server.js getServer',
     typeof internals.invoker.ErrorHandler?.prototype?.register !== 'function' && 'invoker.js ErrorHandler.register',
     typeof internals.functionWrappers.wrapUserFunction !== 'function' && 'function_wrappers.js wrapUserFunction',
+    typeof internals.asyncLocalStorage.asyncLocalStorageMiddleware !== 'function' && 'async_local_storage.js asyncLocalStorageMiddleware',
     ...(['json', 'raw', 'text', 'urlencoded'] as const).map((kind) => typeof internals.bodyParser[kind] !== 'function' && `body-parser ${kind}`),
     (typeof internals.typeIs !== 'function' || typeof internals.typeIs.hasBody !== 'function') && 'type-is (body-parser\'s)',
   ].filter(Boolean);
@@ -269,7 +278,7 @@ function wrapGetServer(internals: FrameworkInternals, installed: Installation): 
   const frameworkGetServer = internals.server.getServer;
   internals.server.getServer = (userFunction, options) => {
     const http = options.signatureType === 'http';
-    const server = withOurChanges(internals, installed.bodyReadLimits, () =>
+    const server = withOurChanges(internals, installed.bodyReadLimits, options, () =>
       frameworkGetServer(userFunction, {
         ...options,
         // The empty string means no ignored routes, so the function answers every path with our JSON.
@@ -313,13 +322,20 @@ const JSON_MEDIA_TYPE = 'application/json';
  *   (`finalHandler` runs the app once more for it, its body unread), or
  *   was read by our JSON reader (body-parser would find it read, and pass
  *   it on after a few checks of its own);
- * - HTTP functions wrapped by `withoutDomain`.
+ * - HTTP functions wrapped by `withoutDomain`;
+ * - no execution-context store per request unless execution ids are logged.
  */
-function withOurChanges<T>({ bodyParser, typeIs, functionWrappers }: FrameworkInternals, installed: Readonly<BodyReadLimits>, build: () => T): T {
+function withOurChanges<T>(
+  { bodyParser, typeIs, functionWrappers, asyncLocalStorage }: FrameworkInternals,
+  installed: Readonly<BodyReadLimits>,
+  options: FrameworkServerOptions,
+  build: () => T,
+): T {
   // The limits installed when the server is built are its limits.
   const limits: BodyReadLimits = { bytes: installed.bytes, jsonShape: { ...installed.jsonShape } };
   const factories = { ...bodyParser };
   const frameworkWrap = functionWrappers.wrapUserFunction;
+  const frameworkStore = asyncLocalStorage.asyncLocalStorageMiddleware;
   const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => passingSettledBodies(factory({ ...options, limit: limits.bytes }));
   bodyParser.raw = limited(factories.raw);
   bodyParser.text = limited(factories.text);
@@ -327,11 +343,13 @@ function withOurChanges<T>({ bodyParser, typeIs, functionWrappers }: FrameworkIn
   bodyParser.json = (options) => passingSettledBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
   functionWrappers.wrapUserFunction = (userFunction, signatureType) =>
     signatureType === 'http' ? withoutDomain(userFunction as HttpFunction) : frameworkWrap(userFunction, signatureType);
+  if (!options.enableExecutionId) asyncLocalStorage.asyncLocalStorageMiddleware = (_req, _res, next) => next();
   try {
     return build();
   } finally {
     Object.assign(bodyParser, factories);
     functionWrappers.wrapUserFunction = frameworkWrap;
+    asyncLocalStorage.asyncLocalStorageMiddleware = frameworkStore;
   }
 }
 

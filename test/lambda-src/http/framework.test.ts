@@ -7,6 +7,7 @@
  * SIGTERM handler: test/e2e/deployed-shutdown.test.ts, which needs the
  * framework's own `main`.)
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import * as domain from 'node:domain';
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -37,8 +38,11 @@ const JSON_TYPE = { 'Content-Type': 'application/json' };
 const paddedJson = (bytes: number) => `{${' '.repeat(bytes - 2)}}`;
 
 const bodyParserBefore = { ...bodyParser };
-const functionWrappers = require(join(installedFramework().directory, 'build', 'src', 'function_wrappers.js')) as { wrapUserFunction: unknown };
+const frameworkModule = (name: string) => require(join(installedFramework().directory, 'build', 'src', `${name}.js`));
+const functionWrappers = frameworkModule('function_wrappers') as { wrapUserFunction: unknown };
 const wrapUserFunctionBefore = functionWrappers.wrapUserFunction;
+const executionContextStore = frameworkModule('async_local_storage') as { asyncLocalStorageMiddleware: unknown };
+const asyncLocalStorageMiddlewareBefore = executionContextStore.asyncLocalStorageMiddleware;
 installFunctionsFramework({ maxBodyBytes: BODY_LIMIT });
 
 let registrations = 0;
@@ -167,6 +171,7 @@ describe("the framework's body parsers read up to the installed limit, and keep 
   it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
     expect({ ...bodyParser }).toEqual(bodyParserBefore);
     expect(functionWrappers.wrapUserFunction).toBe(wrapUserFunctionBefore);
+    expect(executionContextStore.asyncLocalStorageMiddleware).toBe(asyncLocalStorageMiddlewareBefore);
   });
 });
 
@@ -234,6 +239,24 @@ describe("an HTTP function runs without the framework's per-request domain", () 
     expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
       expect.objectContaining({ severity: 'ERROR', requestId: response.headers['x-request-id'], outcome: 'failed', reason }),
     ]);
+  });
+});
+
+describe("the framework's execution-context store", () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('is not kept per request while execution ids are not logged (the default)', async () => {
+    const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
+    expect((await request(echo).get('/')).status).toBe(200);
+    expect(run).not.toHaveBeenCalled();
+  });
+
+  it('is kept per request when they are (--log-execution-id)', async () => {
+    const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => import('node:http').Server };
+    const logging = getServer((_req, res) => res.json({}), { signatureType: 'http', enableExecutionId: true, timeoutMilliseconds: 0, ignoredRoutes: null });
+    const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
+    expect((await request(logging).get('/')).status).toBe(200);
+    expect(run).toHaveBeenCalledTimes(1);
   });
 });
 
