@@ -31,10 +31,15 @@
  *   process CPU (docs/performance.md), for a service our router already
  *   gives (it turns every failure of a handler into a JSON 500), and which
  *   the wrapper taking its place gives for whatever a function still throws;
- * - unless the framework logs execution ids (`--log-execution-id`, off by
- *   default), runs no request in an `AsyncLocalStorage` store: only that
- *   logging reads it, and running in one keeps async hooks on for every
- *   promise in the process too;
+ * - runs no request in the framework's `AsyncLocalStorage` store of its
+ *   execution id. Only its execution-id logging reads it, which the Cloud
+ *   Functions API turns on for every function it deploys
+ *   (`LOG_EXECUTION_ID=true`): it rewrites whatever a request writes to
+ *   stdout or stderr, and a write of several JSON log lines (ours are
+ *   written once per event-loop turn) would become one text entry, lost to
+ *   every log-based metric. Without a store it leaves each write as it is.
+ *   Our lines carry the request id and trace of their own; and a store
+ *   keeps async hooks on for every promise in the process too;
  * - sends `/favicon.ico` and `/robots.txt` to the function, not to the
  *   framework's empty 404;
  * - answers whatever Node's HTTP parser refuses (headers too large, a
@@ -132,8 +137,6 @@ interface FrameworkServerOptions {
   signatureType: string;
   /** `null`: the framework's default ignored routes (`/favicon.ico`, `/robots.txt`) for HTTP functions. */
   ignoredRoutes: string | null;
-  /** Whether the framework adds each request's execution id to what the process logs, from the store it keeps per request. */
-  enableExecutionId?: boolean;
 }
 type GetServer = (userFunction: unknown, options: FrameworkServerOptions) => Server;
 /** Turns a user function into the Express handler of its route, by signature type. */
@@ -278,7 +281,7 @@ function wrapGetServer(internals: FrameworkInternals, installed: Installation): 
   const frameworkGetServer = internals.server.getServer;
   internals.server.getServer = (userFunction, options) => {
     const http = options.signatureType === 'http';
-    const server = withOurChanges(internals, installed.bodyReadLimits, options, () =>
+    const server = withOurChanges(internals, installed.bodyReadLimits, () =>
       frameworkGetServer(userFunction, {
         ...options,
         // The empty string means no ignored routes, so the function answers every path with our JSON.
@@ -323,12 +326,11 @@ const JSON_MEDIA_TYPE = 'application/json';
  *   was read by our JSON reader (body-parser would find it read, and pass
  *   it on after a few checks of its own);
  * - HTTP functions wrapped by `withoutDomain`;
- * - no execution-context store per request unless execution ids are logged.
+ * - no execution-id store per request.
  */
 function withOurChanges<T>(
   { bodyParser, typeIs, functionWrappers, asyncLocalStorage }: FrameworkInternals,
   installed: Readonly<BodyReadLimits>,
-  options: FrameworkServerOptions,
   build: () => T,
 ): T {
   // The limits installed when the server is built are its limits.
@@ -343,7 +345,7 @@ function withOurChanges<T>(
   bodyParser.json = (options) => passingSettledBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
   functionWrappers.wrapUserFunction = (userFunction, signatureType) =>
     signatureType === 'http' ? withoutDomain(userFunction as HttpFunction) : frameworkWrap(userFunction, signatureType);
-  if (!options.enableExecutionId) asyncLocalStorage.asyncLocalStorageMiddleware = (_req, _res, next) => next();
+  asyncLocalStorage.asyncLocalStorageMiddleware = (_req, _res, next) => next();
   try {
     return build();
   } finally {

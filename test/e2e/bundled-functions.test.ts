@@ -12,6 +12,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { installedFramework } from '../../lambda-src/http/framework';
+import { OUTCOMES } from '../../lambda-src/log-events';
 import { RawConnection } from '../../tools/raw-http-client';
 import { startDeployedFunction, type DeployedFunction } from './deployed-function';
 
@@ -21,7 +22,11 @@ let api: DeployedFunction;
 let subscriber: DeployedFunction;
 let scratch: string;
 
-const duckDbEnv = (file: string) => ({ WAREHOUSE: 'duckdb', DUCKDB_PATH: join(scratch, file), NODE_ENV: 'production' });
+/**
+ * The Cloud Functions API sets LOG_EXECUTION_ID=true on every function it deploys: the framework then rewrites what a
+ * request writes to stdout, and a write holding several JSON lines would become one text entry.
+ */
+const duckDbEnv = (file: string) => ({ WAREHOUSE: 'duckdb', DUCKDB_PATH: join(scratch, file), NODE_ENV: 'production', LOG_EXECUTION_ID: 'true' });
 
 beforeAll(async () => {
   scratch = mkdtempSync(join(tmpdir(), 'bundled-functions-'));
@@ -76,6 +81,25 @@ describe('bundled functions under the Functions Framework', () => {
       expect(await connection.ended).toBe('closed');
     } finally {
       connection.close();
+    }
+  });
+
+  it('logs each of many concurrent requests as a whole JSON line, with execution-id logging on', async () => {
+    let stdout = '';
+    const capture = (chunk: Buffer) => (stdout += chunk.toString('utf8'));
+    api.child.stdout.on('data', capture);
+    try {
+      const requests = 40;
+      const answers = await Promise.all(
+        Array.from({ length: requests }, (_, index) => post(api.url, JSON.stringify({ data: { id: `concurrent-${index}`, name: 'n', value: index } }))),
+      );
+      expect(answers.map((answer) => answer.status)).toEqual(Array(requests).fill(200));
+      await new Promise((wake) => setTimeout(wake, 200));
+      const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
+      expect(lines).toHaveLength(requests);
+      for (const line of lines) expect(line).toMatchObject({ severity: 'INFO', outcome: OUTCOMES.success, httpRequest: { requestMethod: 'POST', status: 200 } });
+    } finally {
+      api.child.stdout.off('data', capture);
     }
   });
 

@@ -9,7 +9,9 @@
  *   `npm ci` with NODE_ENV=production, so dev dependencies are left out;
  * - launch: `node_modules/.bin/functions-framework` from the source's own
  *   install, with FUNCTION_TARGET (the buildpack's launch environment),
- *   NODE_ENV=production, Cloud Run's PORT and K_SERVICE, and the function's
+ *   NODE_ENV=production, Cloud Run's PORT and K_SERVICE,
+ *   LOG_EXECUTION_ID=true (which the Cloud Functions API sets on every
+ *   function it deploys, unless the function sets it), and the function's
  *   environment variables; SIGTERM on shutdown, which must end the process
  *   cleanly within Cloud Run's ten seconds.
  */
@@ -142,6 +144,7 @@ export async function launchLikeCloudRun(options: LaunchOptions): Promise<Served
     cwd: options.directory,
     env: {
       PATH: `${join(options.node.path, '..')}:/usr/bin:/bin`,
+      LOG_EXECUTION_ID: 'true',
       ...options.environment,
       NODE_ENV: 'production',
       FUNCTION_TARGET: options.entryPoint,
