@@ -16,12 +16,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DEFAULT_NODE_MAJOR } from '../constructs/function-runtimes';
 import { buildBundle, LIBRARY_HANDLER_EXTERNALS, type BuiltBundle } from '../constructs/private/bundler';
+import { listeningPort, LOOPBACK_PRELOAD } from '../tools/loopback-port';
 import { extractZip } from '../tools/synth-zip';
 
 export const ROOT = resolve(__dirname, '..');
 const FRAMEWORK_CLI = join(ROOT, 'node_modules', '.bin', 'functions-framework');
-/** Binds the framework's listen to loopback and reports the port it got (the framework takes no host). */
-const LOOPBACK_PRELOAD = join(ROOT, 'tools', 'listen-on-loopback.cjs');
+/** Far more than any function takes to start here, even from TypeScript source; only a bound. */
+const START_TIMEOUT_MS = 60_000;
 
 export const ENTRIES = {
   api: { entry: 'lambda-src/functions/api.ts', target: 'api' },
@@ -117,7 +118,7 @@ export async function serve(fn: FunctionSource, options: ServeOptions = {}): Pro
       env: {
         PATH: process.env.PATH ?? '',
         NODE_PATH: join(ROOT, 'node_modules'),
-        // What the Cloud Functions Node.js runtime sets; port 0 lets the system pick one, which the preload reports.
+        // What the Cloud Functions Node.js runtime sets; port 0 lets the system pick one (tools/loopback-port.ts).
         NODE_ENV: 'production',
         PORT: '0',
         ...options.env,
@@ -132,13 +133,10 @@ export async function serve(fn: FunctionSource, options: ServeOptions = {}): Pro
   // 'close', not 'exit': the last log lines may still be in the pipe when the process exits.
   const exited = new Promise<void>((resolveExit) => child.once('close', () => resolveExit()));
   let stderr = '';
-  const port = await new Promise<string>((resolvePort, reject) => {
-    child.stderr!.on('data', (chunk: Buffer) => {
-      stderr += chunk.toString('utf8');
-      const found = /^listening (\d+)$/m.exec(stderr)?.[1];
-      if (found) resolvePort(found);
-    });
-    child.once('exit', (code) => reject(new Error(`${fn.label} exited (${code}) before listening:\n${stderr}`)));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const port = await listeningPort(child, START_TIMEOUT_MS).catch((error: Error) => {
+    child.kill('SIGKILL');
+    throw new Error(`${fn.label} ${error.message}:\n${stderr}`);
   });
   return {
     url: `http://127.0.0.1:${port}/`,

@@ -1,8 +1,9 @@
-// Preloaded (`--require`) into a function that a smoke test or a benchmark serves with the functions framework's own
-// CLI: the framework calls `server.listen(port, callback)`, which binds every interface, and has no host option. This
-// binds such a listen to 127.0.0.1, so those servers stay on loopback (a listen that names its own host is left
-// alone), and reports `listening <port>` on stderr once bound, so that a caller can hand the framework PORT=0 and
-// learn the port it got without racing another process for a free one.
+// Preloaded (`--require`) into a function that a test, the bundle smoke or a benchmark serves with the functions
+// framework's own CLI (tools/loopback-port.ts reads what it reports): the framework calls `server.listen(port,
+// callback)`, which binds every interface, and has no host option. This binds such a listen to 127.0.0.1, so those
+// servers stay on loopback (a listen that names its own host is left alone), and reports `listening <port>` on stderr
+// once bound, so that a caller can hand the framework PORT=0 and learn the port it got without racing another process
+// for a free one.
 'use strict';
 const net = require('node:net');
 

@@ -1,18 +1,19 @@
 /**
  * A function entry as Cloud Run runs it: bundled and zipped by the real
  * bundler, unzipped, and served by the Functions Framework's own `main`
- * (`functions-framework --target=<target>`) on a free port. The framework and
+ * (`functions-framework --target=<target>`) on a port of 127.0.0.1 the
+ * system picks (`tools/loopback-port.ts`). The framework and
  * DuckDB come from the project's node_modules through NODE_PATH, standing in
  * for what the buildpack installs from the zip's lockfile.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
 import { delimiter, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { DEFAULT_NODE_MAJOR } from '../../constructs/function-runtimes';
 import { buildBundle, LIBRARY_HANDLER_EXTERNALS } from '../../constructs/private/bundler';
 import { installedFramework } from '../../lambda-src/http/framework';
+import { listeningPort, LOOPBACK_PRELOAD } from '../../tools/loopback-port';
 import { extractZip } from '../../tools/synth-zip';
 
 const ROOT = resolve(__dirname, '../..');
@@ -42,26 +43,8 @@ export interface DeployedFunction {
   cleanUp(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolvePort(port));
-    });
-  });
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolveAccepts) => {
-    const socket = connect({ host: HOST, port }, () => {
-      socket.destroy();
-      resolveAccepts(true);
-    });
-    socket.on('error', () => resolveAccepts(false));
-  });
-}
+/** Far more than a bundled function takes to start here; only a bound. */
+const START_TIMEOUT_MS = 30_000;
 
 /** Starts the entry (a path under the project root) and resolves once it listens; rejects with its output if it exits first. */
 export async function startDeployedFunction(entry: string, target: string, options: DeployedFunctionOptions): Promise<DeployedFunction> {
@@ -70,13 +53,12 @@ export async function startDeployedFunction(entry: string, target: string, optio
   const frameworkDirectory = options.frameworkNodeModules
     ? join(options.frameworkNodeModules, '@google-cloud', 'functions-framework')
     : installedFramework().directory;
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(frameworkDirectory, 'build', 'src', 'main.js'), `--target=${target}`, `--source=${directory}`], {
+  const child = spawn(process.execPath, ['--require', LOOPBACK_PRELOAD, join(frameworkDirectory, 'build', 'src', 'main.js'), `--target=${target}`, `--source=${directory}`], {
     cwd: directory,
     env: {
       PATH: process.env.PATH ?? '',
       NODE_PATH: [options.frameworkNodeModules, PROJECT_NODE_MODULES].filter(Boolean).join(delimiter),
-      PORT: String(port),
+      PORT: '0',
       ...options.env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -90,15 +72,12 @@ export async function startDeployedFunction(entry: string, target: string, optio
     await exited;
     rmSync(directory, { recursive: true, force: true });
   };
-  let exitCode: number | null | undefined;
-  void exited.then((code) => (exitCode = code));
-  for (;;) {
-    if (exitCode !== undefined) {
-      await cleanUp();
-      throw new Error(`${target} exited (${exitCode}) before listening:\n${stderr}`);
-    }
-    if (await accepts(port)) break;
-    await new Promise((wake) => setTimeout(wake, 50));
+  let port: number;
+  try {
+    port = await listeningPort(child, START_TIMEOUT_MS);
+  } catch (error) {
+    await cleanUp();
+    throw new Error(`${target} ${(error as Error).message}:\n${stderr}`);
   }
   return { url: `http://${HOST}:${port}/`, host: HOST, port, child, exited, stderr: () => stderr, cleanUp };
 }

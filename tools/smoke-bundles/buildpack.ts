@@ -17,10 +17,10 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
-import { createConnection, createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { FUNCTIONS_FRAMEWORK } from '../../constructs/private/bundler';
+import { listeningPort, LOOPBACK_PRELOAD } from '../loopback-port';
 import { npmEnvironmentOn, type NodeBinary } from './node-release';
 
 const run = promisify(execFile);
@@ -31,13 +31,6 @@ const START_TIMEOUT_MS = 30_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** Most of a process's output kept for an error message. */
 const OUTPUT_LIMIT = 16 * 1024;
-
-/**
- * The functions framework listens on every interface and has no option to
- * say otherwise; this preload binds its server to loopback only, the one
- * difference from a deployed launch.
- */
-const LOOPBACK_PRELOAD = join(__dirname, '..', 'listen-on-loopback.cjs');
 
 interface PackageJson {
   main?: string;
@@ -88,26 +81,6 @@ function frameworkBin(directory: string): string {
   return join(directory, 'node_modules', '.bin', 'functions-framework');
 }
 
-/** A free loopback port; the framework only takes a fixed one (PORT), so it is picked here and handed over. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function accepts(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = createConnection({ port, host: '127.0.0.1' });
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
-}
-
 export interface ServedFunction {
   readonly url: string;
   /** `node --version` of the binary the serving process runs. */
@@ -139,7 +112,6 @@ export function stopEveryFunction(): void {
 
 /** Launches the built source as Cloud Run functions does and waits until it accepts connections. */
 export async function launchLikeCloudRun(options: LaunchOptions): Promise<ServedFunction> {
-  const port = await freePort();
   const child = spawn(frameworkBin(options.directory), [], {
     cwd: options.directory,
     env: {
@@ -149,7 +121,8 @@ export async function launchLikeCloudRun(options: LaunchOptions): Promise<Served
       NODE_ENV: 'production',
       FUNCTION_TARGET: options.entryPoint,
       K_SERVICE: options.serviceName,
-      PORT: String(port),
+      PORT: '0',
+      // Binding to loopback (the framework has no host option) is the one difference from a deployed launch.
       NODE_OPTIONS: `--require "${LOOPBACK_PRELOAD}"`,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -168,32 +141,21 @@ export async function launchLikeCloudRun(options: LaunchOptions): Promise<Served
       resolve(code);
     }),
   );
-  const served: ServedFunction = {
-    url: `http://127.0.0.1:${port}/`,
-    nodeVersion: options.node.version,
-    output: () => output,
-    stop: () => stopWithSigterm(child, exited),
-  };
   try {
-    await waitUntilAccepting(child, port);
+    const port = await listeningPort(child, START_TIMEOUT_MS).catch((error: Error) => {
+      throw new Error(`the function ${error.message}`);
+    });
     assertRunsOn(child, options.node);
-    return served;
+    return {
+      url: `http://127.0.0.1:${port}/`,
+      nodeVersion: options.node.version,
+      output: () => output,
+      stop: () => stopWithSigterm(child, exited),
+    };
   } catch (error) {
     child.kill('SIGKILL');
     await exited;
     throw new Error(`${(error as Error).message}\n${output}`.trimEnd());
-  }
-}
-
-async function waitUntilAccepting(child: ChildProcess, port: number): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      throw new Error(`the function exited (${child.exitCode ?? child.signalCode}) before it listened`);
-    }
-    if (await accepts(port)) return;
-    if (Date.now() > deadline) throw new Error(`the function did not listen on port ${port} within ${START_TIMEOUT_MS / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
