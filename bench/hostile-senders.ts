@@ -8,32 +8,8 @@
  * as it starts, and on SIGTERM finishes the bodies in flight, prints its
  * tally as one JSON line and exits.
  */
+import { hostileBodies } from '../tools/hostile-json';
 import { KeepAliveConnection } from '../tools/raw-http-client';
-
-/** `text` padded with spaces inside its last `}` to exactly `bytes` bytes (whitespace is JSON too). */
-function padded(text: string, bytes: number): string {
-  if (text.length > bytes) throw new Error(`hostile body of ${text.length} bytes is over the ${bytes}-byte limit`);
-  return `${text.slice(0, -1)}${' '.repeat(bytes - text.length)}}`;
-}
-
-/** Worst-case bodies of exactly `bytes` bytes (ASCII), one per hostile connection. */
-export function hostileBodies(bytes: number): Record<string, string> {
-  const half = Math.floor(bytes / 2);
-  const members: string[] = [];
-  for (let index = 0, length = 2; length + 16 < bytes; index += 1) {
-    const member = `"k${index}":0`;
-    members.push(member);
-    length += member.length + 1;
-  }
-  const elements = Math.floor((bytes - 12) / 2);
-  const escapes = Math.floor((bytes - 48) / 6);
-  return {
-    'deep arrays': `${'['.repeat(half)}${']'.repeat(bytes - half)}`,
-    'wide object': padded(`{${members.join(',')}}`, bytes),
-    'wide array': padded(`{"data":[${'0,'.repeat(elements - 1)}0]}`, bytes),
-    'long escaped string': padded(`{"data":{"id":"x","name":"${'\\u00e9'.repeat(escapes)}","value":1}}`, bytes),
-  };
-}
 
 /** What the senders saw. */
 export interface HostileTally {

@@ -18,6 +18,7 @@ import { createApiFunction } from '../../../lambda-src/handlers/api';
 import { bodyReadFailureOf, installFunctionsFramework } from '../../../lambda-src/http/framework';
 import { JSON_SHAPE_LIMITS, JsonShapeScanner } from '../../../lambda-src/http/safe-json';
 import { MAX_BODY_BYTES, MAX_JSON_ARRAY_ELEMENTS, MAX_JSON_DEPTH, MAX_JSON_OBJECT_KEYS, MAX_JSON_STRING_BYTES } from '../../../lambda-src/rules/limits';
+import { hostileBodies, type HostileShape } from '../../../tools/hostile-json';
 import { RawAnswer, RawConnection } from '../../../tools/raw-http-client';
 import { capturingLogger } from '../../support/function-server';
 import { MemoryWarehouse } from '../../support/memory-warehouse';
@@ -50,25 +51,16 @@ const prompt = serve((req, res) => res.json({ failure: bodyReadFailureOf(req) ??
 const apiLogger = capturingLogger();
 const api = serve(createApiFunction({ warehouse: async () => new MemoryWarehouse(), maxBodyBytes: BODY_LIMIT, logger: apiLogger, clock: systemClock }));
 
-/** `text` padded with spaces inside its last `}` to exactly `bytes` bytes. */
-const padded = (text: string, bytes: number) => `${text.slice(0, -1)}${' '.repeat(bytes - text.length)}}`;
+/** The limit each worst case passes, as the function's 400 names it. */
+const LIMIT_PASSED: Record<HostileShape, string> = {
+  depth: `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`,
+  keys: `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`,
+  elements: `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`,
+  string: `holds a string longer than the limit of ${MAX_JSON_STRING_BYTES} bytes`,
+};
 
-/** The benchmark's four worst cases, each of exactly `bytes` bytes, and the limit each passes. */
-function hostileBodies(bytes: number): Array<[kind: string, body: string, limit: string]> {
-  const members: string[] = [];
-  for (let index = 0, length = 2; length + 16 < bytes; index += 1) {
-    members.push(`"k${index}":0`);
-    length += members.at(-1)!.length + 1;
-  }
-  return [
-    ['nested arrays', `${'['.repeat(bytes / 2)}${']'.repeat(bytes / 2)}`, `nests arrays and objects deeper than the limit of ${MAX_JSON_DEPTH} levels`],
-    ['a wide object', padded(`{${members.join(',')}}`, bytes), `holds more object keys than the limit of ${MAX_JSON_OBJECT_KEYS}`],
-    ['a wide array', padded(`{"data":[${'0,'.repeat(bytes / 2 - 10)}0]}`, bytes), `holds more array elements than the limit of ${MAX_JSON_ARRAY_ELEMENTS}`],
-    ['a long string of escapes', padded(`{"data":{"name":"${'\\u00e9'.repeat(bytes / 6 - 10)}"}}`, bytes), `holds a string longer than the limit of ${MAX_JSON_STRING_BYTES} bytes`],
-  ];
-}
-
-const HOSTILE = hostileBodies(BODY_LIMIT);
+/** The benchmark's four worst cases, each of exactly the body limit, and the limit each passes. */
+const HOSTILE = Object.entries(hostileBodies(BODY_LIMIT)).map(([shape, body]) => [shape, body, LIMIT_PASSED[shape as HostileShape]] as const);
 
 /** How far into `body` the shape scan has seen enough to refuse it, to the next KiB. */
 function refusedWithin(body: string): number {
