@@ -38,18 +38,21 @@ export const DEFAULT_STACKS = 'dev';
 
 /**
  * The stacks `STACKS` names (`dev`, `prod`, `bootstrap`, or `all`), in
- * synthesis order; throws one error listing the known names for an unknown one.
+ * synthesis order, and a problem listing the known names if it names others
+ * (the known ones it names are still checked, so that their problems are
+ * reported with it).
  */
-export function selectedStacks(raw: string | undefined): readonly string[] {
+export function selectedStacks(raw: string | undefined): { stacks: readonly string[]; problems: string[] } {
   const requested = (raw ?? '').split(',').map((name) => name.trim()).filter(Boolean);
   const names = requested.length > 0 ? requested : [DEFAULT_STACKS];
   const unknown = names.filter((name) => name !== ALL_STACKS && !STACK_NAMES.includes(name));
-  if (unknown.length > 0) {
-    throw new ConfigurationError([
-      `${STACKS_VARIABLE}: unknown stack ${unknown.map((name) => `"${name}"`).join(', ')}; known stacks: ${[...STACK_NAMES, ALL_STACKS].join(', ')}`,
-    ]);
-  }
-  return names.includes(ALL_STACKS) ? STACK_NAMES : STACK_NAMES.filter((name) => names.includes(name));
+  return {
+    stacks: names.includes(ALL_STACKS) ? STACK_NAMES : STACK_NAMES.filter((name) => names.includes(name)),
+    problems:
+      unknown.length === 0
+        ? []
+        : [`${STACKS_VARIABLE}: unknown stack ${unknown.map((name) => `"${name}"`).join(', ')}; known stacks: ${[...STACK_NAMES, ALL_STACKS].join(', ')}`],
+  };
 }
 
 export interface BuildAppOptions {
@@ -123,8 +126,7 @@ export function buildApp(options: BuildAppOptions = {}): IngestApp {
   const context = options.context ?? (process.env[CONTEXT_ENV] === undefined ? cdktfJsonContext() : undefined);
   const app = new App({ outdir: options.outdir, stackTraces: false, context });
   const env = options.env ?? process.env;
-  const selected = selectedStacks(env[STACKS_VARIABLE]);
-  const problems: string[] = [];
+  const { stacks: selected, problems } = selectedStacks(env[STACKS_VARIABLE]);
   const overrides = contextOverrides(app.node.tryGetContext(CONTEXT_KEY), problems);
   const stacks: Record<string, IngestStack> = {};
   for (const defaults of ENVIRONMENTS.filter(({ name }) => selected.includes(name))) {

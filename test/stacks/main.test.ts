@@ -31,15 +31,18 @@ describe('STACKS', () => {
     ['all', ['dev', 'prod', 'bootstrap']],
     ['prod,all', ['dev', 'prod', 'bootstrap']],
   ])('%j selects %j', (raw, expected) => {
-    expect(selectedStacks(raw)).toEqual(expected);
+    expect(selectedStacks(raw)).toEqual({ stacks: expected, problems: [] });
   });
 
   it('knows every stack the app can build', () => {
     expect(STACK_NAMES).toEqual(['dev', 'prod', 'bootstrap']);
   });
 
-  it('refuses unknown names in one error listing the known ones', () => {
-    expect(() => selectedStacks('prod,staging,qa')).toThrow('STACKS: unknown stack "staging", "qa"; known stacks: dev, prod, bootstrap, all');
+  it('refuses unknown names in one problem listing the known ones, and keeps the known names', () => {
+    expect(selectedStacks('prod,staging,qa')).toEqual({
+      stacks: ['prod'],
+      problems: ['STACKS: unknown stack "staging", "qa"; known stacks: dev, prod, bootstrap, all'],
+    });
   });
 
   it('builds only the selected stacks, reading no variable a stack it skips would need', () => {
@@ -112,6 +115,13 @@ describe('buildApp', () => {
   it('reports a context section replaced by a non-object with the problems of the other stacks', () => {
     expect(problemsOf({ env: { ...ALL_STACKS_ENV, BOOTSTRAP_REGION: 'mars' }, context: { ingest: { prod: { warehouse: 'ingest' } } } })).toEqual([
       'prod.warehouse: the context override must be an object, got "ingest"',
+      'bootstrap.region (set by BOOTSTRAP_REGION): must be a Google Cloud region such as us-central1, got "mars"',
+    ]);
+  });
+
+  it('reports an unknown name in STACKS with the problems of the stacks it names that exist', () => {
+    expect(problemsOf({ env: { ...ALL_STACKS_ENV, STACKS: 'prd,bootstrap', BOOTSTRAP_REGION: 'mars' }, context: {} })).toEqual([
+      'STACKS: unknown stack "prd"; known stacks: dev, prod, bootstrap, all',
       'bootstrap.region (set by BOOTSTRAP_REGION): must be a Google Cloud region such as us-central1, got "mars"',
     ]);
   });
