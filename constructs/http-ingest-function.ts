@@ -9,7 +9,7 @@ import { FunctionBundle, type LibraryHandler } from './function-bundle';
 import { FunctionSourceBucket } from './function-source-bucket';
 import type { Grantee, IGrantable, ServiceAccountReference } from './grantee';
 import { INTEGER_SETTINGS, integerTextProblem, MAX_BODY_BYTES } from '../lambda-src/rules/limits';
-import { FUNCTION_NAME, kebab, type NameRule } from '../lambda-src/rules/naming';
+import { FUNCTION_NAME, kebab, PROJECT_ID_OR_NUMBER, SECRET_ID, SECRET_VERSION, type NameRule } from '../lambda-src/rules/naming';
 import { grantOnce } from './private/grants';
 import { fitName, serviceAccountId } from './private/naming';
 import { projectData } from './private/project';
@@ -17,15 +17,15 @@ import { integerIn, isToken, labelProblems, matches, problemIf, type PropProblem
 
 /** A Secret Manager secret version exposed to the function as an environment variable. */
 export interface SecretReference {
-  /** Secret id (the last part of `projects/…/secrets/<id>`). */
+  /** Secret id (the last part of `projects/…/secrets/<id>`): 1-255 letters, digits, `-` or `_`. */
   readonly secret: string;
   /**
-   * Version to expose. Pin a number in production so a new version rolls out with a deploy.
+   * Version to expose: a version number, or `'latest'`. Pin a number in production so a new version rolls out with a deploy.
    * @default 'latest'
    */
   readonly version?: string;
   /**
-   * Project that holds the secret.
+   * Project that holds the secret: its id or number.
    * @default the function's project
    */
   readonly project?: string;
@@ -231,10 +231,15 @@ function environmentProblems(
     const problem = setting === undefined || isToken(environment[name]) ? undefined : integerTextProblem(environment[name]!, setting);
     return problem === undefined ? undefined : { prop, message: problem };
   });
-  const secret = Object.keys(secrets).map((name): PropProblem | undefined => {
+  const secret = Object.entries(secrets).flatMap(([name, reference]): (PropProblem | undefined)[] => {
     const prop = `secretEnvironmentVariables.${name}`;
     const message = variableNameProblem(name) ?? (name in environment ? 'is also set in environment' : undefined);
-    return message === undefined ? undefined : { prop, message };
+    return [
+      message === undefined ? undefined : { prop, message },
+      matches(`${prop}.secret`, reference.secret, SECRET_ID),
+      matches(`${prop}.version`, reference.version, SECRET_VERSION),
+      matches(`${prop}.project`, reference.project, PROJECT_ID_OR_NUMBER),
+    ];
   });
   return [...plain, ...secret];
 }

@@ -102,6 +102,24 @@ function unanchored(rule: NameRule): string {
   return rule.pattern.source.replace(/^\^/, '').replace(/\$$/, '');
 }
 
+/** A project id or a project number, where an API takes either (a secret's project). */
+export const PROJECT_ID_OR_NUMBER: NameRule = {
+  pattern: new RegExp(`^(?:${unanchored(PROJECT_ID)}|[1-9][0-9]*)$`),
+  rule: 'must be a Google Cloud project id (6-30 lowercase letters, digits or hyphens, starting with a letter) or project number',
+};
+
+/** A Secret Manager secret id: 1-255 letters, digits, `-` or `_` (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets/create). */
+export const SECRET_ID: NameRule = {
+  pattern: /^[A-Za-z0-9_-]{1,255}$/,
+  rule: 'must be a Secret Manager secret id (1-255 letters, digits, "-" or "_"), the last part of projects/…/secrets/<id>',
+};
+
+/** The version of a secret a function reads: a version number, or `latest`. */
+export const SECRET_VERSION: NameRule = {
+  pattern: /^(?:latest|[1-9][0-9]*)$/,
+  rule: 'must be a version number or "latest"',
+};
+
 /** A Pub/Sub topic's full name, as the Pub/Sub API and `DEAD_LETTER_TOPIC` spell it: `projects/<project id>/topics/<topic name>`. */
 export const PUBSUB_TOPIC_PATH: NameRule = {
   pattern: new RegExp(`^projects/${unanchored(PROJECT_ID)}/topics/${unanchored(PUBSUB_NAME)}$`),

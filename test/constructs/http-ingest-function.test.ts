@@ -264,6 +264,9 @@ describe('HttpIngestFunction validation', () => {
     ['variable name', { environment: { '1ST': 'x' } }, /^environment\.1ST: names hold letters, digits and underscores/],
     ['reserved secret variable', { secretEnvironmentVariables: { K_SERVICE: { secret: 's' } } }, /^secretEnvironmentVariables\.K_SERVICE: is reserved by Cloud Functions/],
     ['secret variable name', { secretEnvironmentVariables: { 'DB-PASSWORD': { secret: 's' } } }, /^secretEnvironmentVariables\.DB-PASSWORD: names hold letters, digits and underscores/],
+    ['secret id, given as its full name', { secretEnvironmentVariables: { TOKEN: { secret: 'projects/p/secrets/token' } } }, /^secretEnvironmentVariables\.TOKEN\.secret: must be a Secret Manager secret id \(1-255 letters, digits, "-" or "_"\), the last part of projects\/…\/secrets\/<id>, got "projects\/p\/secrets\/token"$/],
+    ['secret version', { secretEnvironmentVariables: { TOKEN: { secret: 'token', version: 'v3' } } }, /^secretEnvironmentVariables\.TOKEN\.version: must be a version number or "latest", got "v3"$/],
+    ['secret project', { secretEnvironmentVariables: { TOKEN: { secret: 'token', project: 'My Project' } } }, /^secretEnvironmentVariables\.TOKEN\.project: must be a Google Cloud project id .* or project number, got "My Project"$/],
     ['label', { labels: { env: 'Prod' } }, /^labels\.env: label values/],
   ])('refuses a bad %s, naming the prop', (_case, props, expected) => {
     expect(errorsOf(props)).toEqual(expect.arrayContaining([expect.stringMatching(expected)]));
