@@ -31,8 +31,9 @@
  *   process CPU (docs/performance.md), for a service our router already
  *   gives (it turns every failure of a handler into a JSON 500), and which
  *   the wrapper taking its place gives for whatever a function still throws;
- * - runs no request in the framework's `AsyncLocalStorage` store of its
- *   execution id. Only its execution-id logging reads it, which the Cloud
+ * - gives no request an execution id, nor runs one in the framework's
+ *   `AsyncLocalStorage` store of it. Only its execution-id logging reads
+ *   them (through the store), which the Cloud
  *   Functions API turns on for every function it deploys
  *   (`LOG_EXECUTION_ID=true`): it rewrites whatever a request writes to
  *   stdout or stderr, and a write of several JSON log lines (ours are
@@ -167,6 +168,7 @@ interface FrameworkInternals {
   server: { getServer: GetServer };
   invoker: { ErrorHandler: { prototype: FrameworkErrorHandler } };
   functionWrappers: { wrapUserFunction: WrapUserFunction };
+  executionContext: { executionContextMiddleware: Middleware };
   asyncLocalStorage: { asyncLocalStorageMiddleware: Middleware };
   bodyParser: BodyParser;
   typeIs: TypeIs;
@@ -179,6 +181,7 @@ function loadInternals(): FrameworkInternals {
     server: require(join(sourceDirectory, 'server.js')),
     invoker: require(join(sourceDirectory, 'invoker.js')),
     functionWrappers: require(join(sourceDirectory, 'function_wrappers.js')),
+    executionContext: require(join(sourceDirectory, 'execution_context.js')),
     asyncLocalStorage: require(join(sourceDirectory, 'async_local_storage.js')),
     bodyParser: require(bodyParserPath),
     typeIs: require(require.resolve('type-is', { paths: [dirname(bodyParserPath)] })),
@@ -187,6 +190,7 @@ function loadInternals(): FrameworkInternals {
     typeof internals.server.getServer !== 'function' && 'server.js getServer',
     typeof internals.invoker.ErrorHandler?.prototype?.register !== 'function' && 'invoker.js ErrorHandler.register',
     typeof internals.functionWrappers.wrapUserFunction !== 'function' && 'function_wrappers.js wrapUserFunction',
+    typeof internals.executionContext.executionContextMiddleware !== 'function' && 'execution_context.js executionContextMiddleware',
     typeof internals.asyncLocalStorage.asyncLocalStorageMiddleware !== 'function' && 'async_local_storage.js asyncLocalStorageMiddleware',
     ...(['json', 'raw', 'text', 'urlencoded'] as const).map((kind) => typeof internals.bodyParser[kind] !== 'function' && `body-parser ${kind}`),
     (typeof internals.typeIs !== 'function' || typeof internals.typeIs.hasBody !== 'function') && 'type-is (body-parser\'s)',
@@ -326,10 +330,10 @@ const JSON_MEDIA_TYPE = 'application/json';
  *   was read by our JSON reader (body-parser would find it read, and pass
  *   it on after a few checks of its own);
  * - HTTP functions wrapped by `withoutDomain`;
- * - no execution-id store per request.
+ * - no execution id per request, and no store of it.
  */
 function withOurChanges<T>(
-  { bodyParser, typeIs, functionWrappers, asyncLocalStorage }: FrameworkInternals,
+  { bodyParser, typeIs, functionWrappers, executionContext, asyncLocalStorage }: FrameworkInternals,
   installed: Readonly<BodyReadLimits>,
   build: () => T,
 ): T {
@@ -337,6 +341,7 @@ function withOurChanges<T>(
   const limits: BodyReadLimits = { bytes: installed.bytes, jsonShape: { ...installed.jsonShape } };
   const factories = { ...bodyParser };
   const frameworkWrap = functionWrappers.wrapUserFunction;
+  const frameworkExecutionId = executionContext.executionContextMiddleware;
   const frameworkStore = asyncLocalStorage.asyncLocalStorageMiddleware;
   const limited = (factory: BodyParserFactory): BodyParserFactory => (options) => passingSettledBodies(factory({ ...options, limit: limits.bytes }));
   bodyParser.raw = limited(factories.raw);
@@ -345,15 +350,20 @@ function withOurChanges<T>(
   bodyParser.json = (options) => passingSettledBodies(scanningJsonReader(typeIs, options?.type ?? JSON_MEDIA_TYPE, options?.verify, limits));
   functionWrappers.wrapUserFunction = (userFunction, signatureType) =>
     signatureType === 'http' ? withoutDomain(userFunction as HttpFunction) : frameworkWrap(userFunction, signatureType);
-  asyncLocalStorage.asyncLocalStorageMiddleware = (_req, _res, next) => next();
+  executionContext.executionContextMiddleware = passOn;
+  asyncLocalStorage.asyncLocalStorageMiddleware = passOn;
   try {
     return build();
   } finally {
     Object.assign(bodyParser, factories);
     functionWrappers.wrapUserFunction = frameworkWrap;
+    executionContext.executionContextMiddleware = frameworkExecutionId;
     asyncLocalStorage.asyncLocalStorageMiddleware = frameworkStore;
   }
 }
+
+/** A middleware in place of one of the framework's that we leave out. */
+const passOn: Middleware = (_req, _res, next) => next();
 
 function passingSettledBodies(parser: Middleware): Middleware {
   return (req, res, next) => {

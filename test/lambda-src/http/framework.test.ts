@@ -17,7 +17,6 @@ import * as functions from '@google-cloud/functions-framework';
 import type { HttpFunction, Request } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import bodyParser from 'body-parser';
-import express from 'express';
 import request from 'supertest';
 import {
   bodyReadFailureOf,
@@ -43,6 +42,9 @@ const functionWrappers = frameworkModule('function_wrappers') as { wrapUserFunct
 const wrapUserFunctionBefore = functionWrappers.wrapUserFunction;
 const executionContextStore = frameworkModule('async_local_storage') as { asyncLocalStorageMiddleware: unknown };
 const asyncLocalStorageMiddlewareBefore = executionContextStore.asyncLocalStorageMiddleware;
+const executionContext = frameworkModule('execution_context') as { executionContextMiddleware: unknown };
+const executionContextMiddlewareBefore = executionContext.executionContextMiddleware;
+const invoker = frameworkModule('invoker') as { setLatestRes: (res: unknown) => void };
 installFunctionsFramework({ maxBodyBytes: BODY_LIMIT });
 
 let registrations = 0;
@@ -172,6 +174,7 @@ describe("the framework's body parsers read up to the installed limit, and keep 
     expect({ ...bodyParser }).toEqual(bodyParserBefore);
     expect(functionWrappers.wrapUserFunction).toBe(wrapUserFunctionBefore);
     expect(executionContextStore.asyncLocalStorageMiddleware).toBe(asyncLocalStorageMiddlewareBefore);
+    expect(executionContext.executionContextMiddleware).toBe(executionContextMiddlewareBefore);
   });
 });
 
@@ -242,14 +245,20 @@ describe("an HTTP function runs without the framework's per-request domain", () 
   });
 });
 
-describe("the framework's execution-id store", () => {
+describe("the framework's execution id", () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it.each([false, true])('is not kept per request, with execution-id logging %s', async (enableExecutionId) => {
+  it.each([false, true])('is neither given to a request nor kept in a store, with execution-id logging %s', async (enableExecutionId) => {
     const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => import('node:http').Server };
-    const server = getServer((_req, res) => res.json({}), { signatureType: 'http', enableExecutionId, timeoutMilliseconds: 0, ignoredRoutes: null });
+    const server = getServer((req, res) => res.json({ executionId: req.executionId ?? null }), {
+      signatureType: 'http',
+      enableExecutionId,
+      timeoutMilliseconds: 0,
+      ignoredRoutes: null,
+    });
     const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
-    expect((await request(server).get('/')).status).toBe(200);
+    const response = await request(server).get('/').set('Function-Execution-Id', 'from-the-platform');
+    expect(response.body).toEqual({ executionId: null });
     expect(run).not.toHaveBeenCalled();
   });
 });
@@ -265,8 +274,8 @@ describe('a framework failure that is not about the body', () => {
   });
 
   it('is answered with our JSON 500, without its message or stack, and logged', async () => {
-    // The framework's execution-context middleware reads a header of every request first.
-    jest.spyOn(express.request, 'header').mockImplementationOnce(() => {
+    // The framework's first middleware records every response for its crash handler.
+    jest.spyOn(invoker, 'setLatestRes').mockImplementationOnce(() => {
       throw new Error('secret internal detail');
     });
     const response = await request(echo).get('/');
@@ -292,11 +301,11 @@ describe('a framework failure that is not about the body', () => {
   });
 
   it('is dispatched once more only if it is a 4xx, and a second failure is our JSON 500, not a loop', async () => {
-    const header = jest.spyOn(express.request, 'header').mockImplementation(() => {
+    const setLatestRes = jest.spyOn(invoker, 'setLatestRes').mockImplementation(() => {
       throw Object.assign(new Error('bad request'), { status: 400 });
     });
     const response = await request(echo).post('/').set(JSON_TYPE).send('{}');
-    expect(header).toHaveBeenCalledTimes(2);
+    expect(setLatestRes).toHaveBeenCalledTimes(2);
     expect(response.status).toBe(500);
     expect(response.body).toMatchObject({ success: false, error: expect.stringContaining('internal_error') });
   });
