@@ -243,6 +243,21 @@ describe("an HTTP function runs without the framework's per-request domain", () 
       expect.objectContaining({ severity: 'ERROR', requestId: response.headers['x-request-id'], outcome: 'failed', reason }),
     ]);
   });
+
+  it('lets the answer of a function that answers and then throws reach the client whole, and logs the failure', async () => {
+    // Larger than the socket buffers, so that cutting the connection would drop part of it.
+    const answer = 'x'.repeat(16 * 1024 * 1024);
+    const server = serve((_req, res) => {
+      res.status(200).send(answer);
+      throw new Error('thrown after answering');
+    });
+    const response = await request(server).get('/');
+    expect(response.status).toBe(200);
+    expect(response.text.length).toBe(answer.length);
+    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ severity: 'ERROR', httpRequest: expect.objectContaining({ status: 200 }), reason: 'thrown after answering' }),
+    ]);
+  });
 });
 
 describe("the framework's execution id", () => {
