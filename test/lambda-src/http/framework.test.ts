@@ -263,17 +263,20 @@ describe("an HTTP function runs without the framework's per-request domain", () 
 describe("the framework's execution id", () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it.each([false, true])('is neither given to a request nor kept in a store, with execution-id logging %s', async (enableExecutionId) => {
+  it("is neither given to a request nor kept in a store, so the framework's execution-id logging leaves a request's writes as they are", async () => {
     const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => import('node:http').Server };
-    const server = getServer((req, res) => res.json({ executionId: req.executionId ?? null }), {
-      signatureType: 'http',
-      enableExecutionId,
-      timeoutMilliseconds: 0,
-      ignoredRoutes: null,
-    });
+    // What the framework's stdout and stderr interceptors (installed by its main under LOG_EXECUTION_ID=true) write in place of each write.
+    const { getModifiedData } = frameworkModule('logger') as { getModifiedData: (data: string, encoding?: string, stderr?: boolean) => unknown };
+    const twoLines = '{"severity":"INFO","n":1}\n{"severity":"INFO","n":2}\n';
+    const server = getServer(
+      (req, res) =>
+        res.json({ executionId: req.executionId ?? null, stdout: getModifiedData(twoLines), stderr: getModifiedData(twoLines, undefined, true) }),
+      // As the framework's main passes them when the Cloud Functions API deploys the function (getServer itself reads no enableExecutionId).
+      { signatureType: 'http', enableExecutionId: true, timeoutMilliseconds: 0, ignoredRoutes: null },
+    );
     const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
     const response = await request(server).get('/').set('Function-Execution-Id', 'from-the-platform');
-    expect(response.body).toEqual({ executionId: null });
+    expect(response.body).toEqual({ executionId: null, stdout: twoLines, stderr: twoLines });
     expect(run).not.toHaveBeenCalled();
   });
 });
