@@ -170,11 +170,22 @@ describe("the framework's body parsers read up to the installed limit, and keep 
     },
   );
 
-  it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
+  const expectFrameworkAsBefore = () => {
     expect({ ...bodyParser }).toEqual(bodyParserBefore);
     expect(functionWrappers.wrapUserFunction).toBe(wrapUserFunctionBefore);
     expect(executionContextStore.asyncLocalStorageMiddleware).toBe(asyncLocalStorageMiddlewareBefore);
     expect(executionContext.executionContextMiddleware).toBe(executionContextMiddlewareBefore);
+  };
+
+  it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
+    expectFrameworkAsBefore();
+  });
+
+  it('leaves them as they were when the framework fails to build a server', () => {
+    const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => unknown };
+    // An ignored-routes option that is not a string fails inside the framework's getServer, after our changes are made.
+    expect(() => getServer(() => {}, { signatureType: 'http', timeoutMilliseconds: 0, ignoredRoutes: 42 })).toThrow(TypeError);
+    expectFrameworkAsBefore();
   });
 });
 
