@@ -12,7 +12,8 @@ import { join } from 'node:path';
 /** The preload, for `node --require` or NODE_OPTIONS. */
 export const LOOPBACK_PRELOAD = join(__dirname, 'listen-on-loopback.cjs');
 
-const LISTENING_LINE = /^listening (\d+)$/m;
+/** The whole line: a chunk of stderr may end inside it, after only the first digits of the port. */
+const LISTENING_LINE = /^listening (\d+)\n/m;
 
 /**
  * The port `child` (started with PORT=0 and {@link LOOPBACK_PRELOAD}) listens

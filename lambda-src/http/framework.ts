@@ -679,17 +679,21 @@ function stopReading(req: IncomingMessage): void {
  * Reached only if the framework fails other than reading the body, or fails
  * it twice, or a function lets a failure out: still JSON, no internals. Same
  * as Express, a response already under way cannot be replaced: its
- * connection is cut.
+ * connection is cut. One the function had already ended is left to reach
+ * the client whole (cutting it would drop what is still buffered); either
+ * way the failure is logged.
  */
 function failRequest(req: IncomingMessage, res: ServerResponse, error: unknown): void {
-  if (res.headersSent) {
-    req.socket.destroy();
-    return;
-  }
   const requestId = randomUUID();
   const reason = error === undefined ? 'no function answered' : error instanceof Error ? error.message : String(error);
+  const failed = { requestId, method: req.method ?? '', url: req.url ?? '', reason };
+  if (res.headersSent) {
+    frameworkLogger.frameworkFailure({ ...failed, status: res.statusCode });
+    if (!res.writableEnded) req.socket.destroy();
+    return;
+  }
   const answer = serverError(500, REQUEST_ERROR_CLASSES.internalError, requestId, reason, 0);
-  frameworkLogger.frameworkFailure({ requestId, method: req.method ?? '', url: req.url ?? '', status: answer.status, reason });
+  frameworkLogger.frameworkFailure({ ...failed, status: answer.status });
   sendAnswer(res, answer, requestId);
 }
 

@@ -94,7 +94,10 @@ describe('bundled functions under the Functions Framework', () => {
         Array.from({ length: requests }, (_, index) => post(api.url, JSON.stringify({ data: { id: `concurrent-${index}`, name: 'n', value: index } }))),
       );
       expect(answers.map((answer) => answer.status)).toEqual(Array(requests).fill(200));
-      await new Promise((wake) => setTimeout(wake, 200));
+      // A line is written in a turn after its answer: wait for as many lines as answers (bounded, however loaded the machine).
+      for (const deadline = Date.now() + 10_000; (stdout.match(/\n/g)?.length ?? 0) < requests && Date.now() < deadline; ) {
+        await new Promise((wake) => setTimeout(wake, 20));
+      }
       const lines = stdout.trimEnd().split('\n').map((line) => JSON.parse(line));
       expect(lines).toHaveLength(requests);
       for (const line of lines) expect(line).toMatchObject({ severity: 'INFO', outcome: OUTCOMES.success, httpRequest: { requestMethod: 'POST', status: 200 } });

@@ -29,3 +29,8 @@ it('rejects, saying so, when the process exits before it listens', async () => {
 it('rejects, saying so, when the process does not listen in time', async () => {
   await expect(listeningPort(start('setTimeout(() => {}, 60_000)'), 300)).rejects.toThrow('did not listen within 0.3 s');
 });
+
+it('waits for the whole line when stderr delivers it in pieces', async () => {
+  const child = start("process.stderr.write('listening 12'); setTimeout(() => process.stderr.write('345\\n'), 200); setTimeout(() => {}, 60_000)");
+  await expect(listeningPort(child, 10_000)).resolves.toBe(12345);
+});

@@ -170,11 +170,22 @@ describe("the framework's body parsers read up to the installed limit, and keep 
     },
   );
 
-  it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
+  const expectFrameworkAsBefore = () => {
     expect({ ...bodyParser }).toEqual(bodyParserBefore);
     expect(functionWrappers.wrapUserFunction).toBe(wrapUserFunctionBefore);
     expect(executionContextStore.asyncLocalStorageMiddleware).toBe(asyncLocalStorageMiddlewareBefore);
     expect(executionContext.executionContextMiddleware).toBe(executionContextMiddlewareBefore);
+  };
+
+  it("leaves body-parser and the framework's function wrappers as they were for every other user", () => {
+    expectFrameworkAsBefore();
+  });
+
+  it('leaves them as they were when the framework fails to build a server', () => {
+    const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => unknown };
+    // An ignored-routes option that is not a string fails inside the framework's getServer, after our changes are made.
+    expect(() => getServer(() => {}, { signatureType: 'http', timeoutMilliseconds: 0, ignoredRoutes: 42 })).toThrow(TypeError);
+    expectFrameworkAsBefore();
   });
 });
 
@@ -243,22 +254,40 @@ describe("an HTTP function runs without the framework's per-request domain", () 
       expect.objectContaining({ severity: 'ERROR', requestId: response.headers['x-request-id'], outcome: 'failed', reason }),
     ]);
   });
+
+  it('lets the answer of a function that answers and then throws reach the client whole, and logs the failure', async () => {
+    // Larger than the socket buffers, so that cutting the connection would drop part of it.
+    const answer = 'x'.repeat(16 * 1024 * 1024);
+    const server = serve((_req, res) => {
+      res.status(200).send(answer);
+      throw new Error('thrown after answering');
+    });
+    const response = await request(server).get('/');
+    expect(response.status).toBe(200);
+    expect(response.text.length).toBe(answer.length);
+    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+      expect.objectContaining({ severity: 'ERROR', httpRequest: expect.objectContaining({ status: 200 }), reason: 'thrown after answering' }),
+    ]);
+  });
 });
 
 describe("the framework's execution id", () => {
   afterEach(() => jest.restoreAllMocks());
 
-  it.each([false, true])('is neither given to a request nor kept in a store, with execution-id logging %s', async (enableExecutionId) => {
+  it("is neither given to a request nor kept in a store, so the framework's execution-id logging leaves a request's writes as they are", async () => {
     const { getServer } = frameworkModule('server') as { getServer: (fn: HttpFunction, options: object) => import('node:http').Server };
-    const server = getServer((req, res) => res.json({ executionId: req.executionId ?? null }), {
-      signatureType: 'http',
-      enableExecutionId,
-      timeoutMilliseconds: 0,
-      ignoredRoutes: null,
-    });
+    // What the framework's stdout and stderr interceptors (installed by its main under LOG_EXECUTION_ID=true) write in place of each write.
+    const { getModifiedData } = frameworkModule('logger') as { getModifiedData: (data: string, encoding?: string, stderr?: boolean) => unknown };
+    const twoLines = '{"severity":"INFO","n":1}\n{"severity":"INFO","n":2}\n';
+    const server = getServer(
+      (req, res) =>
+        res.json({ executionId: req.executionId ?? null, stdout: getModifiedData(twoLines), stderr: getModifiedData(twoLines, undefined, true) }),
+      // As the framework's main passes them when the Cloud Functions API deploys the function (getServer itself reads no enableExecutionId).
+      { signatureType: 'http', enableExecutionId: true, timeoutMilliseconds: 0, ignoredRoutes: null },
+    );
     const run = jest.spyOn(AsyncLocalStorage.prototype, 'run');
     const response = await request(server).get('/').set('Function-Execution-Id', 'from-the-platform');
-    expect(response.body).toEqual({ executionId: null });
+    expect(response.body).toEqual({ executionId: null, stdout: twoLines, stderr: twoLines });
     expect(run).not.toHaveBeenCalled();
   });
 });
