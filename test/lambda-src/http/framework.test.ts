@@ -215,7 +215,8 @@ describe('every path reaches the function', () => {
   });
 });
 
-describe("an HTTP function runs without the framework's per-request domain", () => {
+/** Captures stdout around each test of the enclosing describe (and restores every mock after it); its JSON lines so far, parsed. */
+function capturingStdoutInEachTest(): () => Promise<unknown[]> {
   let stdout: StdoutCapture;
   beforeEach(() => {
     stdout = captureStdout();
@@ -224,6 +225,22 @@ describe("an HTTP function runs without the framework's per-request domain", () 
     stdout.restore();
     jest.restoreAllMocks();
   });
+  return async () => (await stdout.lines()).map((line) => JSON.parse(line));
+}
+
+/** Our JSON 500 for an internal failure: it quotes its request id, and nothing of the failure (whose messages here hold "secret"). */
+function expectInternalError(response: request.Response): void {
+  expect(response.status).toBe(500);
+  expect(response.body).toEqual({
+    success: false,
+    error: `Internal error (internal_error, request id ${response.headers['x-request-id']})`,
+    requestId: response.headers['x-request-id'],
+  });
+  expect(response.text).not.toContain('secret');
+}
+
+describe("an HTTP function runs without the framework's per-request domain", () => {
+  const logLines = capturingStdoutInEachTest();
 
   it('creates no domain for a request, and runs the function in none', async () => {
     const create = jest.spyOn(domain, 'create');
@@ -243,14 +260,8 @@ describe("an HTTP function runs without the framework's per-request domain", () 
     ['rejects', rejecting, 'secret rejected detail'],
   ])('answers a function that %s with our JSON 500, without its message, and logs it', async (_, server, reason) => {
     const response = await request(server).get('/');
-    expect(response.status).toBe(500);
-    expect(response.body).toEqual({
-      success: false,
-      error: `Internal error (internal_error, request id ${response.headers['x-request-id']})`,
-      requestId: response.headers['x-request-id'],
-    });
-    expect(response.text).not.toContain('secret');
-    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+    expectInternalError(response);
+    expect((await logLines())).toEqual([
       expect.objectContaining({ severity: 'ERROR', requestId: response.headers['x-request-id'], outcome: 'failed', reason }),
     ]);
   });
@@ -265,7 +276,7 @@ describe("an HTTP function runs without the framework's per-request domain", () 
     const response = await request(server).get('/');
     expect(response.status).toBe(200);
     expect(response.text.length).toBe(answer.length);
-    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+    expect((await logLines())).toEqual([
       expect.objectContaining({ severity: 'ERROR', httpRequest: expect.objectContaining({ status: 200 }), reason: 'thrown after answering' }),
     ]);
   });
@@ -293,14 +304,7 @@ describe("the framework's execution id", () => {
 });
 
 describe('a framework failure that is not about the body', () => {
-  let stdout: StdoutCapture;
-  beforeEach(() => {
-    stdout = captureStdout();
-  });
-  afterEach(() => {
-    stdout.restore();
-    jest.restoreAllMocks();
-  });
+  const logLines = capturingStdoutInEachTest();
 
   it('is answered with our JSON 500, without its message or stack, and logged', async () => {
     // The framework's first middleware records every response for its crash handler.
@@ -308,16 +312,10 @@ describe('a framework failure that is not about the body', () => {
       throw new Error('secret internal detail');
     });
     const response = await request(echo).get('/');
-    expect(response.status).toBe(500);
+    expectInternalError(response);
     expect(response.headers['content-type']).toMatch(/^application\/json/);
     expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.body).toEqual({
-      success: false,
-      error: `Internal error (internal_error, request id ${response.headers['x-request-id']})`,
-      requestId: response.headers['x-request-id'],
-    });
-    expect(response.text).not.toContain('secret');
-    expect((await stdout.lines()).map((line) => JSON.parse(line))).toEqual([
+    expect((await logLines())).toEqual([
       expect.objectContaining({
         severity: 'ERROR',
         requestId: response.headers['x-request-id'],
