@@ -32,15 +32,14 @@
  *   gives (it turns every failure of a handler into a JSON 500), and which
  *   the wrapper taking its place gives for whatever a function still throws;
  * - gives no request an execution id, nor runs one in the framework's
- *   `AsyncLocalStorage` store of it. Only its execution-id logging reads
- *   them (through the store), which the Cloud
- *   Functions API turns on for every function it deploys
- *   (`LOG_EXECUTION_ID=true`): it rewrites whatever a request writes to
- *   stdout or stderr, and a write of several JSON log lines (ours are
- *   written once per event-loop turn) would become one text entry, lost to
- *   every log-based metric. Without a store it leaves each write as it is.
- *   Our lines carry the request id and trace of their own; and a store
- *   keeps async hooks on for every promise in the process too;
+ *   `AsyncLocalStorage` store of it. Only the framework's execution-id
+ *   logging reads them, through the store; the Cloud Functions API turns it
+ *   on for every function it deploys (`LOG_EXECUTION_ID=true`), and it then
+ *   rewrites what a request writes to stdout or stderr: a write of several
+ *   JSON log lines (ours are written once per event-loop turn) would become
+ *   one text entry, lost to every log-based metric. With no store it leaves
+ *   each write as it is. Our lines carry their own request id and trace,
+ *   and a store would keep async hooks on for every promise too;
  * - sends `/favicon.ico` and `/robots.txt` to the function, not to the
  *   framework's empty 404;
  * - answers whatever Node's HTTP parser refuses (headers too large, a
